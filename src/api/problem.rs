@@ -1,0 +1,306 @@
+//! Errors as `application/problem+json` (RFC 9457), and the JSON body extractor whose
+//! rejections name the problem without echoing what was sent.
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::cases::CaseError;
+use crate::form::FieldProblem;
+use crate::policy::is_id;
+use crate::store::StoreError;
+
+/// Media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer. `detail` and `errors` are written for the caller and never hold a value.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    slug: &'static str,
+    title: &'static str,
+    detail: String,
+    errors: Vec<FieldProblem>,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [FieldProblem],
+}
+
+impl ApiError {
+    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// 400: the request cannot be parsed.
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Malformed request", detail)
+    }
+
+    /// 422: well-formed, but fields are invalid; each problem names its field.
+    pub fn invalid_fields(errors: Vec<FieldProblem>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("field `{}` {}", one.field, one.problem),
+            many => format!("{} fields are invalid; see `errors`", many.len()),
+        };
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-fields",
+            "Invalid field values",
+            detail,
+        );
+        e.errors = errors;
+        e
+    }
+
+    /// 422: the request is well-formed but cannot be carried out as asked.
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "Request cannot be carried out", detail)
+    }
+
+    /// 401: no valid credentials.
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Not authenticated", detail)
+    }
+
+    /// 403: authenticated, but the policy does not allow it.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed by the policy", detail)
+    }
+
+    /// 404: no such thing — or not one the caller is a party to; the two look the same.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    /// 409: it exists already.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
+    }
+
+    /// 503: a dependency (the database) is unavailable; try again.
+    pub fn unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            "the database cannot be reached; try again shortly",
+        )
+    }
+
+    /// 500: a fault on our side. The cause goes to the log, not to the caller.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %cause, source = ?cause.source().map(ToString::to_string), "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "an internal error occurred; it has been logged",
+        )
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ProblemBody {
+            kind: format!("urn:sluis:problem:{}", self.slug),
+            title: self.title,
+            status: self.status.as_u16(),
+            detail: &self.detail,
+            errors: &self.errors,
+        };
+        let json = serde_json::to_vec(&body).unwrap_or_default();
+        (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], json).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::not_found("not found"),
+            StoreError::Conflict(what) => Self::conflict(format!("already exists ({what})")),
+            StoreError::Unavailable(_) => Self::unavailable(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<CaseError> for ApiError {
+    fn from(e: CaseError) -> Self {
+        match e {
+            CaseError::Forbidden(m) => Self::forbidden(m),
+            CaseError::Invalid(m) => Self::unprocessable(m),
+        }
+    }
+}
+
+/// A JSON body, parsed strictly (unknown keys, wrong types and trailing data are refused)
+/// with an error that says where the problem is and what was expected, never what was sent.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| {
+                let m = m.trim().to_ascii_lowercase();
+                m == "application/json" || m.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(inner)
+                if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Body too large",
+                    "the request body is larger than the server accepts",
+                )
+            }
+            _ => ApiError::bad_request("the request body could not be read"),
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON strictly; errors never contain the input.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        describe_json_error(&path, &inner)
+    })?;
+    de.end()
+        .map_err(|_| ApiError::bad_request("unexpected data after the JSON body"))?;
+    Ok(value)
+}
+
+fn describe_json_error(path: &str, e: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    let at = format!("line {} column {}", e.line(), e.column());
+    match e.classify() {
+        Category::Syntax => ApiError::bad_request(format!("malformed JSON at {at}")),
+        Category::Eof => ApiError::bad_request("the JSON body ends too early"),
+        Category::Io => ApiError::bad_request("the request body could not be read"),
+        Category::Data => {
+            let message = sanitize(&e.to_string());
+            let field = if path == "." || path.is_empty() { "body".to_owned() } else { path_name(path) };
+            ApiError::invalid_fields(vec![FieldProblem { field, problem: message }])
+        }
+    }
+}
+
+fn path_name(path: &str) -> String {
+    path.split('.')
+        .map(|seg| {
+            let key = seg.split('[').next().unwrap_or("");
+            if key.is_empty() || is_id(key) { seg.to_owned() } else { "?".to_owned() }
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// Keeps serde's description of what was expected, drops what was found.
+fn sanitize(message: &str) -> String {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        let expected = message.rsplit(", expected ").next().unwrap_or("another value");
+        return format!("has the wrong type or value: expected {expected}");
+    }
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        return if is_id(key) {
+            format!("has unknown key `{key}`")
+        } else {
+            "has an unknown key".to_owned()
+        };
+    }
+    if message.starts_with("unknown variant") {
+        let expected = message.rsplit(", expected ").next().unwrap_or("a known value");
+        return format!("has an unknown value: expected {expected}");
+    }
+    message.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[expect(dead_code, reason = "fields exist to be parsed")]
+    struct Body {
+        form: String,
+        count: u32,
+    }
+
+    fn detail(body: &str) -> (StatusCode, String) {
+        let e = parse_json::<Body>(body.as_bytes()).unwrap_err();
+        let json = serde_json::to_string(&ProblemBody {
+            kind: String::new(),
+            title: e.title,
+            status: e.status.as_u16(),
+            detail: &e.detail,
+            errors: &e.errors,
+        })
+        .unwrap();
+        (e.status, json)
+    }
+
+    #[test]
+    fn json_errors_name_the_place_not_the_value() {
+        let (status, text) = detail(r#"{"form": "x", "count": "geheim-waarde"}"#);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text.contains("count") && text.contains("expected u32"), "{text}");
+        assert!(!text.contains("geheim-waarde"));
+
+        let (status, text) = detail(r#"{"form": "x", "count": 1, "Jan de Vries": 2}"#);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text.contains("has an unknown key") && !text.contains("Jan de Vries"), "{text}");
+
+        let (status, _) = detail(r#"{"form": "x""#);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, text) = detail(r#"{"form": "x"}"#);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(text.contains("missing field `count`"), "{text}");
+        let (status, _) = detail(r#"{"form": "x", "count": 1} trailing"#);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+}

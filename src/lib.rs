@@ -1,0 +1,12 @@
+//! Sluis: a privacy-first broker for the Westfriesland outflow arrangement
+//! (Uitstroomregeling Bijzondere Doelgroepen). The broker seals each field of a client's file
+//! to exactly the parties the agreement entitles, and never opens one itself.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod auth;
+pub mod cases;
+pub mod form;
+pub mod policy;
+pub mod sealing;
+pub mod store;

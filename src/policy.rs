@@ -1,0 +1,763 @@
+//! Policy as data: forms, fields, the category × role matrix with its legal basis, the
+//! parties, and the routing metadata kept in the clear. Loaded from `policy/`, validated once
+//! at start; everything here is pure except [`Policy::load_dir`].
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// How an organisation of a role becomes a party of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Joins {
+    /// At submission: the submitting organisation, and every organisation of the other
+    /// submission roles (the coordinator).
+    Submission,
+    /// When a party that refers re-shares fields to it (art. 9.5, 8.6).
+    Referral,
+    /// Never: the role sees no case content (admin, privacy officer).
+    Never,
+}
+
+/// A role a party or user can have.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleSpec {
+    /// What the role is, in the agreement's words.
+    pub description: String,
+    /// How its organisations join a case.
+    pub joins: Joins,
+    /// Whether it may re-share fields to new parties (the coordinator).
+    #[serde(default)]
+    pub refers: bool,
+}
+
+/// A data category with the roles that may open it and the article that grants it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CategorySpec {
+    /// The roles that may open fields of this category.
+    pub roles: Vec<String>,
+    /// The article(s) of the agreement granting that access.
+    pub basis: String,
+    /// What the category holds.
+    pub description: String,
+}
+
+/// The kind of value a field holds, with its limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FieldKind {
+    /// Free text up to `max_len` characters.
+    Text {
+        /// Maximum number of characters.
+        max_len: usize,
+    },
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// A whole number in `min..=max`.
+    Integer {
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+    /// Whole euros in `min..=max`.
+    AmountEur {
+        /// Smallest allowed value.
+        min: i64,
+        /// Largest allowed value.
+        max: i64,
+    },
+    /// Yes or no.
+    Boolean,
+    /// One of a fixed list of options.
+    Choice {
+        /// The allowed options.
+        options: Vec<String>,
+    },
+    /// A list of short texts.
+    List {
+        /// Maximum number of items.
+        max_items: usize,
+        /// Maximum characters per item.
+        max_len: usize,
+    },
+    /// An e-mail address.
+    Email,
+    /// A phone number.
+    Phone,
+    /// A Dutch citizen service number (BSN), checked with the eleven-test.
+    Bsn,
+    /// A document (scan, PDF), base64 in JSON, up to `max_bytes` decoded.
+    Document {
+        /// Maximum size in bytes after decoding.
+        max_bytes: usize,
+    },
+}
+
+/// One field of a form.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldSpec {
+    /// Unique across all forms.
+    pub id: String,
+    /// The form it belongs to.
+    pub form: String,
+    /// Label on the paper form (Dutch).
+    pub label: String,
+    /// Its data category.
+    pub category: String,
+    /// Its value kind and limits.
+    #[serde(flatten)]
+    pub kind: FieldKind,
+    /// Whether a submission of the form must fill it.
+    pub required: bool,
+}
+
+/// A form: a named set of fields submitted by one role.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormSpec {
+    /// What the form is.
+    pub description: String,
+    /// The role whose organisations submit it.
+    pub submitted_by: String,
+    /// Field ids in form order.
+    pub fields: Vec<String>,
+}
+
+/// A party of the arrangement, from the enrolment file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Party {
+    /// Organisation id, used everywhere in Sluis.
+    #[serde(skip_serializing)]
+    pub id: String,
+    /// Name as signed.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+}
+
+/// A fact the broker keeps unsealed, with the reason it must.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingFact {
+    /// Why the broker needs it in the clear.
+    pub reason: String,
+}
+
+/// The validated policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    /// Declared version plus a digest of the policy files: `westfriesland-2021.1@3f2a…`.
+    pub version: String,
+    /// Roles by id.
+    pub roles: BTreeMap<String, RoleSpec>,
+    /// Categories by id.
+    pub categories: BTreeMap<String, CategorySpec>,
+    /// Forms by name.
+    pub forms: BTreeMap<String, FormSpec>,
+    /// Fields by id, across all forms.
+    pub fields: BTreeMap<String, FieldSpec>,
+    /// Parties by organisation id.
+    pub parties: BTreeMap<String, Party>,
+    /// The facts kept unsealed, by name.
+    pub routing_metadata: BTreeMap<String, RoutingFact>,
+}
+
+/// Why a policy was refused. The message names the file and the problem.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A file could not be read.
+    #[error("policy: cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A file is not valid TOML of the expected shape.
+    #[error("policy: {path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// What the parser said.
+        message: String,
+    },
+    /// The files parse but contradict each other or the rules.
+    #[error("policy: {0}")]
+    Invalid(String),
+}
+
+/// The policy files as text, before validation.
+#[derive(Debug, Clone)]
+pub struct PolicySources {
+    /// `policy.toml`.
+    pub policy: String,
+    /// `forms/*.toml` as (file name, text), in a stable order.
+    pub forms: Vec<(String, String)>,
+    /// `parties.toml`.
+    pub parties: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    version: String,
+    roles: BTreeMap<String, RoleSpec>,
+    categories: BTreeMap<String, RawCategory>,
+    #[serde(default)]
+    routing: BTreeMap<String, RoutingFact>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCategory {
+    #[serde(default)]
+    description: String,
+    roles: Vec<String>,
+    basis: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+    submitted_by: String,
+    fields: Vec<RawField>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawField {
+    id: String,
+    #[serde(default)]
+    label: String,
+    category: Option<String>,
+    kind: String,
+    #[serde(default)]
+    required: bool,
+    max_len: Option<usize>,
+    max_items: Option<usize>,
+    min: Option<i64>,
+    max: Option<i64>,
+    options: Option<Vec<String>>,
+    max_bytes: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParties {
+    parties: Vec<Party>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(path: &str, text: &str) -> Result<T, PolicyError> {
+    toml::from_str(text).map_err(|e| PolicyError::Syntax {
+        path: path.to_owned(),
+        message: e.message().to_owned(),
+    })
+}
+
+fn invalid(message: String) -> PolicyError {
+    PolicyError::Invalid(message)
+}
+
+const DEFAULT_TEXT_LEN: usize = 1000;
+const DEFAULT_LIST_ITEMS: usize = 20;
+const DEFAULT_DOCUMENT_BYTES: usize = 10 * 1024 * 1024;
+
+impl RawField {
+    fn kind(&self, form: &str) -> Result<FieldKind, PolicyError> {
+        let id = &self.id;
+        let range = |default_max: i64| -> Result<(i64, i64), PolicyError> {
+            let (min, max) = (self.min.unwrap_or(0), self.max.unwrap_or(default_max));
+            if min > max {
+                return Err(invalid(format!(
+                    "field `{id}` in form `{form}` has min {min} above max {max}"
+                )));
+            }
+            Ok((min, max))
+        };
+        Ok(match self.kind.as_str() {
+            "text" => FieldKind::Text {
+                max_len: self.max_len.unwrap_or(DEFAULT_TEXT_LEN),
+            },
+            "date" => FieldKind::Date,
+            "integer" => {
+                let (min, max) = range(i64::from(i32::MAX))?;
+                FieldKind::Integer { min, max }
+            }
+            "amount_eur" => {
+                let (min, max) = range(1_000_000_000)?;
+                FieldKind::AmountEur { min, max }
+            }
+            "boolean" => FieldKind::Boolean,
+            "choice" => match &self.options {
+                Some(options) if !options.is_empty() => FieldKind::Choice {
+                    options: options.clone(),
+                },
+                _ => {
+                    return Err(invalid(format!(
+                        "field `{id}` in form `{form}` is a choice without options"
+                    )));
+                }
+            },
+            "list" => FieldKind::List {
+                max_items: self.max_items.unwrap_or(DEFAULT_LIST_ITEMS),
+                max_len: self.max_len.unwrap_or(DEFAULT_TEXT_LEN),
+            },
+            "email" => FieldKind::Email,
+            "phone" => FieldKind::Phone,
+            "bsn" => FieldKind::Bsn,
+            "document" => FieldKind::Document {
+                max_bytes: self.max_bytes.unwrap_or(DEFAULT_DOCUMENT_BYTES),
+            },
+            other => {
+                return Err(invalid(format!(
+                    "field `{id}` in form `{form}` has unknown kind `{other}`"
+                )));
+            }
+        })
+    }
+}
+
+impl Policy {
+    /// Reads `policy.toml`, `forms/*.toml` and `parties.toml` from `dir` and validates them.
+    pub fn load_dir(dir: &Path) -> Result<Self, PolicyError> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+        };
+        let forms_dir = dir.join("forms");
+        let entries = std::fs::read_dir(&forms_dir).map_err(|source| PolicyError::Read {
+            path: forms_dir.display().to_string(),
+            source,
+        })?;
+        let mut form_paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        form_paths.sort();
+        let mut forms = Vec::with_capacity(form_paths.len());
+        for path in form_paths {
+            let name = format!(
+                "forms/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            forms.push((name, read(&path)?));
+        }
+        Self::from_sources(&PolicySources {
+            policy: read(&dir.join("policy.toml"))?,
+            forms,
+            parties: read(&dir.join("parties.toml"))?,
+        })
+    }
+
+    /// Validates policy files given as text.
+    pub fn from_sources(src: &PolicySources) -> Result<Self, PolicyError> {
+        let raw: RawPolicy = parse("policy.toml", &src.policy)?;
+        if raw.version.trim().is_empty() {
+            return Err(invalid("policy.toml has an empty version".into()));
+        }
+        if raw.roles.is_empty() {
+            return Err(invalid("policy.toml defines no roles".into()));
+        }
+        let mut categories = BTreeMap::new();
+        for (name, cat) in raw.categories {
+            for role in &cat.roles {
+                if !raw.roles.contains_key(role) {
+                    return Err(invalid(format!(
+                        "category `{name}` grants unknown role `{role}`"
+                    )));
+                }
+            }
+            let basis = cat.basis.unwrap_or_default();
+            if !cat.roles.is_empty() && basis.trim().is_empty() {
+                return Err(invalid(format!(
+                    "category `{name}` grants roles {:?} without a legal basis (`basis`)",
+                    cat.roles
+                )));
+            }
+            categories.insert(
+                name,
+                CategorySpec {
+                    roles: cat.roles,
+                    basis,
+                    description: cat.description,
+                },
+            );
+        }
+
+        let mut forms = BTreeMap::new();
+        let mut fields: BTreeMap<String, FieldSpec> = BTreeMap::new();
+        for (path, text) in &src.forms {
+            let form: RawForm = parse(path, text)?;
+            if forms.contains_key(&form.name) {
+                return Err(invalid(format!("{path}: form `{}` defined twice", form.name)));
+            }
+            if !raw.roles.contains_key(&form.submitted_by) {
+                return Err(invalid(format!(
+                    "form `{}` is submitted by unknown role `{}`",
+                    form.name, form.submitted_by
+                )));
+            }
+            let mut ids = Vec::with_capacity(form.fields.len());
+            for f in &form.fields {
+                if !is_id(&f.id) {
+                    return Err(invalid(format!(
+                        "form `{}` has a field id that is not lower-case letters, digits and `_`",
+                        form.name
+                    )));
+                }
+                let category = match &f.category {
+                    None => {
+                        return Err(invalid(format!(
+                            "field `{}` in form `{}` has no category",
+                            f.id, form.name
+                        )));
+                    }
+                    Some(c) if !categories.contains_key(c) => {
+                        return Err(invalid(format!(
+                            "field `{}` in form `{}` has unknown category `{c}`",
+                            f.id, form.name
+                        )));
+                    }
+                    Some(c) => c.clone(),
+                };
+                if let Some(other) = fields.get(&f.id) {
+                    return Err(invalid(format!(
+                        "field id `{}` is used in form `{}` and in form `{}`",
+                        f.id, other.form, form.name
+                    )));
+                }
+                let spec = FieldSpec {
+                    id: f.id.clone(),
+                    form: form.name.clone(),
+                    label: f.label.clone(),
+                    category,
+                    kind: f.kind(&form.name)?,
+                    required: f.required,
+                };
+                ids.push(f.id.clone());
+                fields.insert(f.id.clone(), spec);
+            }
+            forms.insert(
+                form.name,
+                FormSpec {
+                    description: form.description,
+                    submitted_by: form.submitted_by,
+                    fields: ids,
+                },
+            );
+        }
+
+        let enrolment: RawParties = parse("parties.toml", &src.parties)?;
+        let mut parties = BTreeMap::new();
+        for p in enrolment.parties {
+            if !is_org_id(&p.id) {
+                return Err(invalid(format!(
+                    "party id `{}` must be lower-case letters, digits and `-`",
+                    p.id
+                )));
+            }
+            if !raw.roles.contains_key(&p.role) {
+                return Err(invalid(format!(
+                    "party `{}` has unknown role `{}`",
+                    p.id, p.role
+                )));
+            }
+            if parties.contains_key(&p.id) {
+                return Err(invalid(format!("party `{}` is enrolled twice", p.id)));
+            }
+            parties.insert(p.id.clone(), p);
+        }
+
+        let version = format!("{}@{}", raw.version.trim(), digest(src));
+        Ok(Self {
+            version,
+            roles: raw.roles,
+            categories,
+            forms,
+            fields,
+            parties,
+            routing_metadata: raw.routing,
+        })
+    }
+
+    /// The field's spec, if the policy knows it.
+    pub fn field(&self, id: &str) -> Option<&FieldSpec> {
+        self.fields.get(id)
+    }
+
+    /// Whether an organisation in `role` may open `field`.
+    pub fn may_open(&self, role: &str, field: &str) -> bool {
+        self.fields
+            .get(field)
+            .and_then(|f| self.categories.get(&f.category))
+            .is_some_and(|c| c.roles.iter().any(|r| r == role))
+    }
+
+    /// The organisations among `parties` (organisation id, role) entitled to `field`, sorted.
+    pub fn entitled<'a>(&self, field: &str, parties: &'a [(String, String)]) -> Vec<&'a str> {
+        let mut orgs: Vec<&str> = parties
+            .iter()
+            .filter(|(_, role)| self.may_open(role, field))
+            .map(|(org, _)| org.as_str())
+            .collect();
+        orgs.sort_unstable();
+        orgs.dedup();
+        orgs
+    }
+
+    /// How organisations of `role` join a case; `None` for an unknown role.
+    pub fn joins(&self, role: &str) -> Option<Joins> {
+        self.roles.get(role).map(|r| r.joins)
+    }
+
+    /// Whether `role` may re-share fields to new parties.
+    pub fn refers(&self, role: &str) -> bool {
+        self.roles.get(role).is_some_and(|r| r.refers)
+    }
+
+    /// The JSON document served at `GET /v1/policy` and printed by `sluis policy show --json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("a policy is plain data and always serialises")
+    }
+
+    /// A readable summary: the matrix with its articles, the forms and the parties.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let roles: Vec<&String> = self.roles.keys().collect();
+        let mut out = String::new();
+        let _ = writeln!(out, "Sluis policy {}\n", self.version);
+        let _ = writeln!(out, "Who may open what (category x role):");
+        for (name, cat) in &self.categories {
+            let marks: Vec<String> = roles
+                .iter()
+                .filter(|r| cat.roles.contains(r))
+                .map(|r| r.to_string())
+                .collect();
+            let _ = writeln!(out, "  {name:<22} {}", marks.join(", "));
+            let _ = writeln!(out, "  {:<22} basis: {}", "", cat.basis);
+        }
+        let _ = writeln!(out, "\nForms:");
+        for (name, form) in &self.forms {
+            let _ = writeln!(
+                out,
+                "  {name} (submitted by {}): {} fields",
+                form.submitted_by,
+                form.fields.len()
+            );
+            for id in &form.fields {
+                let f = &self.fields[id];
+                let req = if f.required { " *" } else { "" };
+                let _ = writeln!(out, "    {id:<34} {:<22}{req}", f.category);
+            }
+        }
+        let _ = writeln!(out, "\nParties:");
+        for (id, p) in &self.parties {
+            let _ = writeln!(out, "  {id:<20} {:<16} {}", p.role, p.name);
+        }
+        let _ = writeln!(out, "\nKept unsealed (routing metadata):");
+        for (name, fact) in &self.routing_metadata {
+            let _ = writeln!(out, "  {name:<12} {}", fact.reason);
+        }
+        out
+    }
+}
+
+/// Lower-case letters, digits and `_`, 1 to 64 characters: field and category ids.
+pub fn is_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Lower-case letters, digits and `-`, 1 to 64 characters: organisation ids.
+pub fn is_org_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// First 12 hex digits of SHA-256 over the policy files, so an edit without a version bump
+/// still changes the version stamped on sealed fields.
+fn digest(src: &PolicySources) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    let mut add = |name: &str, text: &str| {
+        ctx.update(name.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(text.as_bytes());
+        ctx.update(&[0]);
+    };
+    add("policy.toml", &src.policy);
+    for (name, text) in &src.forms {
+        add(name, text);
+    }
+    add("parties.toml", &src.parties);
+    let d = ctx.finish();
+    d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+version = "t1"
+[roles.care]
+description = "c"
+joins = "submission"
+[roles.corporation]
+description = "w"
+joins = "referral"
+[categories.personalia]
+roles = ["care", "corporation"]
+basis = "art. 9.5"
+[categories.placement]
+roles = ["care"]
+basis = "art. 9.4"
+"#;
+    const FORM: &str = r#"
+name = "registration"
+submitted_by = "care"
+[[fields]]
+id = "full_name"
+category = "personalia"
+kind = "text"
+[[fields]]
+id = "preferred_municipalities"
+category = "placement"
+kind = "list"
+"#;
+    const PARTIES: &str = r#"
+[[parties]]
+id = "intermaris"
+name = "Intermaris"
+role = "corporation"
+"#;
+
+    fn sources(policy: &str, form: &str, parties: &str) -> PolicySources {
+        PolicySources {
+            policy: policy.into(),
+            forms: vec![("forms/registration.toml".into(), form.into())],
+            parties: parties.into(),
+        }
+    }
+
+    fn refused(policy: &str, form: &str, parties: &str) -> String {
+        Policy::from_sources(&sources(policy, form, parties))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn valid_policy_decides_per_role() {
+        let p = Policy::from_sources(&sources(POLICY, FORM, PARTIES)).unwrap();
+        assert!(p.version.starts_with("t1@"));
+        assert!(p.may_open("corporation", "full_name"));
+        assert!(!p.may_open("corporation", "preferred_municipalities"));
+        assert!(!p.may_open("corporation", "no_such_field"));
+        let parties = vec![
+            ("leviaan".to_string(), "care".to_string()),
+            ("intermaris".to_string(), "corporation".to_string()),
+        ];
+        assert_eq!(
+            p.entitled("full_name", &parties),
+            vec!["intermaris", "leviaan"]
+        );
+        assert_eq!(p.entitled("preferred_municipalities", &parties), vec!["leviaan"]);
+    }
+
+    #[test]
+    fn unknown_role_in_category_is_refused() {
+        let bad = POLICY.replace(r#"["care", "corporation"]"#, r#"["care", "corporatoin"]"#);
+        assert_eq!(
+            refused(&bad, FORM, PARTIES),
+            "policy: category `personalia` grants unknown role `corporatoin`"
+        );
+    }
+
+    #[test]
+    fn unknown_category_of_field_is_refused() {
+        let bad = FORM.replace(r#"category = "placement""#, r#"category = "plaatsing""#);
+        assert_eq!(
+            refused(POLICY, &bad, PARTIES),
+            "policy: field `preferred_municipalities` in form `registration` has unknown category `plaatsing`"
+        );
+    }
+
+    #[test]
+    fn field_without_category_is_refused() {
+        let bad = FORM.replace("category = \"placement\"\n", "");
+        assert_eq!(
+            refused(POLICY, &bad, PARTIES),
+            "policy: field `preferred_municipalities` in form `registration` has no category"
+        );
+    }
+
+    #[test]
+    fn permission_without_basis_is_refused() {
+        let bad = POLICY.replace("basis = \"art. 9.4\"\n", "");
+        assert_eq!(
+            refused(&bad, FORM, PARTIES),
+            "policy: category `placement` grants roles [\"care\"] without a legal basis (`basis`)"
+        );
+        let blank = POLICY.replace("basis = \"art. 9.4\"", "basis = \"  \"");
+        assert!(refused(&blank, FORM, PARTIES).contains("without a legal basis"));
+    }
+
+    #[test]
+    fn party_with_unknown_role_is_refused() {
+        let bad = PARTIES.replace("role = \"corporation\"", "role = \"woningcorporatie\"");
+        assert_eq!(
+            refused(POLICY, FORM, &bad),
+            "policy: party `intermaris` has unknown role `woningcorporatie`"
+        );
+    }
+
+    #[test]
+    fn duplicate_field_id_across_forms_is_refused() {
+        let mut src = sources(POLICY, FORM, PARTIES);
+        src.forms.push((
+            "forms/other.toml".into(),
+            FORM.replace("registration", "other"),
+        ));
+        assert_eq!(
+            Policy::from_sources(&src).unwrap_err().to_string(),
+            "policy: field id `full_name` is used in form `registration` and in form `other`"
+        );
+    }
+
+    #[test]
+    fn unknown_key_and_kind_are_refused() {
+        let typo = FORM.replace("kind = \"text\"", "kind = \"text\"\nrequird = true");
+        assert!(refused(POLICY, &typo, PARTIES).starts_with(
+            "policy: forms/registration.toml: unknown field `requird`"
+        ));
+        let kind = FORM.replace("kind = \"text\"", "kind = \"txt\"");
+        assert_eq!(
+            refused(POLICY, &kind, PARTIES),
+            "policy: field `full_name` in form `registration` has unknown kind `txt`"
+        );
+    }
+
+    #[test]
+    fn shipped_policy_is_valid_and_encodes_article_9_5() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policy");
+        let p = Policy::load_dir(&dir).unwrap();
+        assert_eq!(
+            p.categories["personalia"].roles,
+            ["care", "coordinator", "corporation", "municipality"]
+        );
+        assert_eq!(p.categories["identifiers"].roles, ["care", "coordinator", "municipality"]);
+        assert_eq!(p.categories["assessment"].roles, ["coordinator"]);
+        assert_eq!(p.parties["intermaris"].role, "corporation");
+        assert_eq!(p.parties.len(), 22);
+    }
+}

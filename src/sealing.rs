@@ -1,0 +1,234 @@
+//! Sealing: the only place in Sluis that encrypts (verzegelen).
+//!
+//! Every field becomes one standard age file (X25519 recipients) sealed to exactly the
+//! organisations entitled to it. The broker calls [`seal`]; it never holds an identity, so it
+//! never calls [`open`] — that is for the organisations' own clients.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::str::FromStr;
+
+use rayon::prelude::*;
+use zeroize::Zeroizing;
+
+/// A field value in the clear. Wiped from memory when dropped; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Plaintext(Zeroizing<Vec<u8>>);
+
+impl Plaintext {
+    /// Takes ownership of the bytes; they are wiped when the plaintext is dropped.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Zeroizing::new(bytes))
+    }
+
+    /// The bytes in the clear.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Number of bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Plaintext(<redacted, {} bytes>)", self.0.len())
+    }
+}
+
+/// An organisation's public key (age X25519 recipient, `age1…`), as registered by an admin.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Recipient(age::x25519::Recipient);
+
+impl FromStr for Recipient {
+    type Err = SealError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.trim()
+            .parse::<age::x25519::Recipient>()
+            .map(Recipient)
+            .map_err(|_| SealError::BadRecipient)
+    }
+}
+
+impl fmt::Display for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for Recipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Recipient({})", self.0)
+    }
+}
+
+/// An organisation's private key (age X25519 identity). Only clients hold one.
+pub struct Identity(age::x25519::Identity);
+
+impl Identity {
+    /// A fresh random identity.
+    pub fn generate() -> Self {
+        Self(age::x25519::Identity::generate())
+    }
+
+    /// Reads an identity file as written by `age-keygen` or [`Identity::to_file_text`]:
+    /// comment lines start with `#`; the first `AGE-SECRET-KEY-1…` line is the identity.
+    pub fn from_file_text(text: &str) -> Result<Self, SealError> {
+        let line = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .ok_or(SealError::BadIdentity)?;
+        line.parse::<age::x25519::Identity>()
+            .map(Identity)
+            .map_err(|_| SealError::BadIdentity)
+    }
+
+    /// The public half, to register with the broker.
+    pub fn recipient(&self) -> Recipient {
+        Recipient(self.0.to_public())
+    }
+
+    /// The identity file in `age-keygen` layout. Holds the secret: write it with care.
+    pub fn to_file_text(&self, created: &str) -> Zeroizing<String> {
+        use age::secrecy::ExposeSecret;
+        Zeroizing::new(format!(
+            "# created: {created}\n# public key: {}\n{}\n",
+            self.0.to_public(),
+            self.0.to_string().expose_secret()
+        ))
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity(<redacted>, public {})", self.0.to_public())
+    }
+}
+
+/// What can go wrong while sealing or opening. Never carries plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// Sealing to nobody would make the field unreadable forever; it is refused.
+    #[error("no recipients to seal to")]
+    NoRecipients,
+    /// A recipient string is not an age X25519 recipient.
+    #[error("not an age X25519 recipient (age1…)")]
+    BadRecipient,
+    /// An identity file holds no usable age X25519 identity.
+    #[error("not an age X25519 identity file (AGE-SECRET-KEY-1…)")]
+    BadIdentity,
+    /// age refused to encrypt.
+    #[error("age encryption failed")]
+    Encrypt,
+    /// The ciphertext is not an age file sealed to this identity, or it was altered.
+    #[error("cannot open: not sealed to this identity, or altered")]
+    Open,
+}
+
+/// Seals one plaintext as one age file to exactly `recipients`.
+pub fn seal(plaintext: &Plaintext, recipients: &[Recipient]) -> Result<Vec<u8>, SealError> {
+    if recipients.is_empty() {
+        return Err(SealError::NoRecipients);
+    }
+    let encryptor =
+        age::Encryptor::with_recipients(recipients.iter().map(|r| &r.0 as &dyn age::Recipient))
+            .map_err(|_| SealError::Encrypt)?;
+    let mut out = Vec::with_capacity(plaintext.len() + 200 * recipients.len() + 64);
+    let mut writer = encryptor
+        .wrap_output(&mut out)
+        .map_err(|_| SealError::Encrypt)?;
+    writer
+        .write_all(plaintext.expose())
+        .map_err(|_| SealError::Encrypt)?;
+    writer.finish().map_err(|_| SealError::Encrypt)?;
+    Ok(out)
+}
+
+/// One unit of sealing work: a plaintext and the recipients it is for.
+#[derive(Debug)]
+pub struct SealJob {
+    /// The value in the clear; wiped when the job is dropped.
+    pub plaintext: Plaintext,
+    /// Exactly the organisations entitled to it.
+    pub recipients: Vec<Recipient>,
+}
+
+/// Seals many fields at once on all cores (rayon), returning ciphertexts in job order.
+/// CPU-bound: call it from a blocking thread, never on an async worker.
+pub fn seal_all(jobs: Vec<SealJob>) -> Result<Vec<Vec<u8>>, SealError> {
+    jobs.into_par_iter()
+        .map(|job| seal(&job.plaintext, &job.recipients))
+        .collect()
+}
+
+/// Opens an age file with an organisation's identity (client side).
+pub fn open(ciphertext: &[u8], identity: &Identity) -> Result<Plaintext, SealError> {
+    let decryptor = age::Decryptor::new(ciphertext).map_err(|_| SealError::Open)?;
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity.0 as &dyn age::Identity))
+        .map_err(|_| SealError::Open)?;
+    let mut out = Zeroizing::new(Vec::with_capacity(ciphertext.len()));
+    reader.read_to_end(&mut out).map_err(|_| SealError::Open)?;
+    Ok(Plaintext(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_field_opens_only_for_its_recipients() {
+        let a = Identity::generate();
+        let b = Identity::generate();
+        let outsider = Identity::generate();
+        let sealed = seal(
+            &Plaintext::new(b"Jan de Vries".to_vec()),
+            &[a.recipient(), b.recipient()],
+        )
+        .unwrap();
+        assert_eq!(open(&sealed, &a).unwrap().expose(), b"Jan de Vries");
+        assert_eq!(open(&sealed, &b).unwrap().expose(), b"Jan de Vries");
+        assert!(matches!(open(&sealed, &outsider), Err(SealError::Open)));
+        assert!(!sealed.windows(12).any(|w| w == b"Jan de Vries"));
+    }
+
+    #[test]
+    fn sealing_to_nobody_is_refused() {
+        assert!(matches!(
+            seal(&Plaintext::new(b"x".to_vec()), &[]),
+            Err(SealError::NoRecipients)
+        ));
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let id = Identity::generate();
+        let text = id.to_file_text("2026-01-01T00:00:00Z");
+        let secret_line = text.lines().last().unwrap().to_owned();
+        assert!(secret_line.starts_with("AGE-SECRET-KEY-1"));
+        assert!(!format!("{id:?}").contains(&secret_line));
+        let p = Plaintext::new(b"geheim-123".to_vec());
+        assert_eq!(format!("{p:?}"), "Plaintext(<redacted, 10 bytes>)");
+    }
+
+    #[test]
+    fn identity_file_round_trips() {
+        let id = Identity::generate();
+        let text = id.to_file_text("2026-01-01T00:00:00Z");
+        let back = Identity::from_file_text(&text).unwrap();
+        assert_eq!(back.recipient(), id.recipient());
+        assert!(matches!(
+            Identity::from_file_text("# only a comment\n"),
+            Err(SealError::BadIdentity)
+        ));
+    }
+}

@@ -1,0 +1,708 @@
+//! Storage: the only place with SQL. SQLite (embedded default) or PostgreSQL, chosen by the
+//! URL scheme; migrations per backend under `migrations/`, applied at connect.
+//!
+//! Both backends go through sqlx's `Any` driver so that every statement is written once
+//! (`$1` placeholders work on both). That limits column types to text, 64-bit integers and
+//! blobs — which is all Sluis stores: ids are text, times RFC 3339 text, flags 0/1, field
+//! values age ciphertext.
+
+use std::fmt;
+use std::str::FromStr;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor as _, Row as _};
+
+/// Which database engine a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Storage failures. Messages name the operation, never a field value (the store only ever
+/// sees ciphertext).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row asked for is not there.
+    #[error("not found")]
+    NotFound,
+    /// A row with this key exists.
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// The database URL is not one Sluis can use.
+    #[error("database URL: {0}")]
+    Url(String),
+    /// The database cannot be reached right now.
+    #[error("database unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Any other database error.
+    #[error("database error")]
+    Db(#[source] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(e)
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.constraint().unwrap_or("unique key").to_owned())
+            }
+            _ => Self::Db(e),
+        }
+    }
+}
+
+/// An organisation (party) as enrolled.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Organisation {
+    /// Organisation id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role from the policy.
+    pub role: String,
+    /// Its age recipient (public key), once registered.
+    pub recipient: Option<String>,
+    /// Disabled organisations cannot log in or be shared to.
+    pub disabled: bool,
+}
+
+/// A user of an organisation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// User id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Organisation id.
+    pub org_id: String,
+    /// Role from the policy.
+    pub role: String,
+    /// argon2id PHC string, for people.
+    pub password_hash: Option<String>,
+    /// Disabled users cannot log in.
+    pub disabled: bool,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("org_id", &self.org_id)
+            .field("role", &self.role)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .field("disabled", &self.disabled)
+            .finish()
+    }
+}
+
+/// A stored API key (digest only).
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    /// Key id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// SHA-256 of the secret, hex.
+    pub digest: String,
+    /// Revoked keys do not work.
+    pub revoked: bool,
+}
+
+/// A case's routing metadata (no field values).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Case {
+    /// Case id.
+    pub id: String,
+    /// Form of the registration.
+    pub form: String,
+    /// Lifecycle state.
+    pub state: String,
+    /// Submitting organisation.
+    pub created_by: String,
+    /// When it was submitted.
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+}
+
+/// A party of a case.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CaseParty {
+    /// Organisation id.
+    pub org_id: String,
+    /// Its role in the case.
+    pub role: String,
+    /// When it became a party.
+    pub added_at: String,
+    /// The organisation that made it a party.
+    pub added_by: String,
+}
+
+/// One age file to store: a field sealed to exactly `recipients`.
+#[derive(Debug, Clone)]
+pub struct NewSealedField {
+    /// Row id.
+    pub id: String,
+    /// Field id from the policy.
+    pub field_id: String,
+    /// Its category.
+    pub category: String,
+    /// The age file.
+    pub ciphertext: Vec<u8>,
+    /// The policy version that decided the recipients.
+    pub policy_version: String,
+    /// The organisations it is sealed to.
+    pub recipients: Vec<String>,
+}
+
+/// One age file of a slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedField {
+    /// Field id.
+    pub field_id: String,
+    /// Its category.
+    pub category: String,
+    /// The age file.
+    pub ciphertext: Vec<u8>,
+    /// Policy version at sealing.
+    pub policy_version: String,
+    /// When it was sealed.
+    pub sealed_at: String,
+    /// Which organisation's data it was (the submitter or the re-sharer).
+    pub sealed_by: String,
+}
+
+/// The database.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Store({:?})", self.backend)
+    }
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+/// Current UTC time as stored: RFC 3339 with milliseconds.
+pub fn now_text() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .expect("UTC time formats")
+}
+
+/// Hides the password in a database URL, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Store {
+    /// Opens (and for SQLite creates) the database at `url` and applies migrations.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_owned())
+        } else if url.starts_with("sqlite:") {
+            let url = if url.contains('?') {
+                url.to_owned()
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (Backend::Sqlite, url)
+        } else {
+            return Err(StoreError::Url(format!(
+                "`{}` is neither sqlite:… nor postgres://…",
+                redact_url(url)
+            )));
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(|_| {
+            StoreError::Url(format!("cannot parse `{}`", redact_url(&url)))
+        })?;
+        let pool_options = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
+            .acquire_timeout(std::time::Duration::from_secs(10));
+        let pool_options = if backend == Backend::Sqlite {
+            pool_options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            })
+        } else {
+            pool_options
+        };
+        let pool = pool_options.connect_with(options).await?;
+        match backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
+        Ok(Self { pool, backend })
+    }
+
+    /// Which engine this store runs on.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pool (waits for connections to return).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    // ---- organisations -------------------------------------------------------------------
+
+    /// Enrols an organisation.
+    pub async fn add_organisation(&self, id: &str, name: &str, role: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO organisations (id, name, role, recipient, disabled, created_at) \
+             VALUES ($1, $2, $3, NULL, 0, $4)",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(role)
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Registers (or replaces) an organisation's age recipient.
+    pub async fn set_recipient(&self, id: &str, recipient: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE organisations SET recipient = $1 WHERE id = $2")
+            .bind(recipient)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Disables or re-enables an organisation.
+    pub async fn set_organisation_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE organisations SET disabled = $1 WHERE id = $2")
+            .bind(flag(disabled))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// One organisation.
+    pub async fn organisation(&self, id: &str) -> Result<Option<Organisation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, role, recipient, disabled FROM organisations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| org_from_row(&r)).transpose()
+    }
+
+    /// All organisations, by id.
+    pub async fn organisations(&self) -> Result<Vec<Organisation>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, role, recipient, disabled FROM organisations ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(org_from_row).collect()
+    }
+
+    // ---- users and keys ------------------------------------------------------------------
+
+    /// Adds a user.
+    pub async fn add_user(&self, user: &User) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, username, org_id, role, password_hash, disabled, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&user.id)
+        .bind(&user.username)
+        .bind(&user.org_id)
+        .bind(&user.role)
+        .bind(user.password_hash.as_deref())
+        .bind(flag(user.disabled))
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A user by login name.
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.user_where("username", username).await
+    }
+
+    /// A user by id.
+    pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.user_where("id", id).await
+    }
+
+    async fn user_where(&self, column: &'static str, value: &str) -> Result<Option<User>, StoreError> {
+        let sql = format!(
+            "SELECT id, username, org_id, role, password_hash, disabled FROM users WHERE {column} = $1"
+        );
+        let row = sqlx::query(&sql).bind(value).fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            Ok(User {
+                id: r.try_get("id")?,
+                username: r.try_get("username")?,
+                org_id: r.try_get("org_id")?,
+                role: r.try_get("role")?,
+                password_hash: r.try_get("password_hash")?,
+                disabled: r.try_get::<i64, _>("disabled")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    /// Disables or re-enables a user.
+    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
+            .bind(flag(disabled))
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Stores an API key's digest.
+    pub async fn add_api_key(&self, id: &str, user_id: &str, digest: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, user_id, digest, revoked, created_at) VALUES ($1, $2, $3, 0, $4)",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(digest)
+        .bind(now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// An API key by id.
+    pub async fn api_key(&self, id: &str) -> Result<Option<ApiKey>, StoreError> {
+        let row = sqlx::query("SELECT id, user_id, digest, revoked FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(ApiKey {
+                id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                digest: r.try_get("digest")?,
+                revoked: r.try_get::<i64, _>("revoked")? != 0,
+            })
+        })
+        .transpose()
+    }
+
+    // ---- cases ---------------------------------------------------------------------------
+
+    /// Stores a new case with its parties and sealed fields, all or nothing.
+    pub async fn create_case(
+        &self,
+        case: &Case,
+        parties: &[CaseParty],
+        sealed: &[NewSealedField],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO cases (id, form, state, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&case.id)
+        .bind(&case.form)
+        .bind(&case.state)
+        .bind(&case.created_by)
+        .bind(&case.created_at)
+        .bind(&case.updated_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_parties(&mut tx, &case.id, parties).await?;
+        insert_sealed(&mut tx, &case.id, &case.created_by, &case.created_at, sealed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds parties and sealed fields to a case (a re-share), all or nothing.
+    pub async fn add_share(
+        &self,
+        case_id: &str,
+        sealed_by: &str,
+        new_parties: &[CaseParty],
+        sealed: &[NewSealedField],
+    ) -> Result<(), StoreError> {
+        let now = now_text();
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
+            .bind(&now)
+            .bind(case_id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        insert_parties(&mut tx, case_id, new_parties).await?;
+        insert_sealed(&mut tx, case_id, sealed_by, &now, sealed).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A case's metadata.
+    pub async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, form, state, created_by, created_at, updated_at FROM cases WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| case_from_row(&r)).transpose()
+    }
+
+    /// The cases an organisation is a party to, newest first.
+    pub async fn cases_of(&self, org_id: &str) -> Result<Vec<Case>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.form, c.state, c.created_by, c.created_at, c.updated_at \
+             FROM cases c JOIN case_parties p ON p.case_id = c.id \
+             WHERE p.org_id = $1 ORDER BY c.created_at DESC, c.id",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(case_from_row).collect()
+    }
+
+    /// The parties of a case, in the order they joined.
+    pub async fn parties(&self, case_id: &str) -> Result<Vec<CaseParty>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, role, added_at, added_by FROM case_parties \
+             WHERE case_id = $1 ORDER BY added_at, org_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseParty {
+                    org_id: r.try_get("org_id")?,
+                    role: r.try_get("role")?,
+                    added_at: r.try_get("added_at")?,
+                    added_by: r.try_get("added_by")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The age files of a case sealed to `org_id`: for each field the latest one.
+    pub async fn slice(&self, case_id: &str, org_id: &str) -> Result<Vec<SealedField>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT f.field_id, f.category, f.ciphertext, f.policy_version, f.sealed_at, f.sealed_by \
+             FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
+             WHERE r.case_id = $1 AND r.org_id = $2 \
+             ORDER BY f.seq DESC, f.field_id",
+        )
+        .bind(case_id)
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let field_id: String = r.try_get("field_id")?;
+            if seen.insert(field_id.clone()) {
+                out.push(SealedField {
+                    field_id,
+                    category: r.try_get("category")?,
+                    ciphertext: r.try_get("ciphertext")?,
+                    policy_version: r.try_get("policy_version")?,
+                    sealed_at: r.try_get("sealed_at")?,
+                    sealed_by: r.try_get("sealed_by")?,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.field_id.cmp(&b.field_id));
+        Ok(out)
+    }
+
+    /// Every table's rows as text, for the canary tests that search the database for plaintext.
+    pub async fn dump_text(&self) -> Result<String, StoreError> {
+        let mut out = String::new();
+        for table in [
+            "organisations",
+            "users",
+            "api_keys",
+            "cases",
+            "case_parties",
+            "sealed_fields",
+            "sealed_field_recipients",
+        ] {
+            let rows = sqlx::query(&format!("SELECT * FROM {table}"))
+                .fetch_all(&self.pool)
+                .await?;
+            for row in rows {
+                use sqlx::Column as _;
+                for (i, col) in row.columns().iter().enumerate() {
+                    let text = row
+                        .try_get::<String, _>(i)
+                        .ok()
+                        .or_else(|| row.try_get::<i64, _>(i).ok().map(|n| n.to_string()))
+                        .or_else(|| {
+                            row.try_get::<Vec<u8>, _>(i)
+                                .ok()
+                                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        })
+                        .unwrap_or_default();
+                    out.push_str(&format!("{table}.{}={text}\n", col.name()));
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+async fn insert_parties(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+    parties: &[CaseParty],
+) -> Result<(), StoreError> {
+    for p in parties {
+        sqlx::query(
+            "INSERT INTO case_parties (case_id, org_id, role, added_at, added_by) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(case_id)
+        .bind(&p.org_id)
+        .bind(&p.role)
+        .bind(&p.added_at)
+        .bind(&p.added_by)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn insert_sealed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+    sealed_by: &str,
+    sealed_at: &str,
+    sealed: &[NewSealedField],
+) -> Result<(), StoreError> {
+    let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM sealed_fields WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("next")?;
+    for f in sealed {
+        sqlx::query(
+            "INSERT INTO sealed_fields \
+             (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&f.id)
+        .bind(case_id)
+        .bind(&f.field_id)
+        .bind(&f.category)
+        .bind(&f.ciphertext)
+        .bind(&f.policy_version)
+        .bind(sealed_at)
+        .bind(sealed_by)
+        .bind(seq)
+        .execute(&mut **tx)
+        .await?;
+        for org in &f.recipients {
+            sqlx::query(
+                "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id) VALUES ($1, $2, $3)",
+            )
+            .bind(&f.id)
+            .bind(case_id)
+            .bind(org)
+            .execute(&mut **tx)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn org_from_row(r: &sqlx::any::AnyRow) -> Result<Organisation, StoreError> {
+    Ok(Organisation {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: r.try_get("role")?,
+        recipient: r.try_get("recipient")?,
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
+    })
+}
+
+fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
+    Ok(Case {
+        id: r.try_get("id")?,
+        form: r.try_get("form")?,
+        state: r.try_get("state")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_hidden() {
+        assert_eq!(
+            redact_url("postgres://sluis:geheim@db:5432/sluis"),
+            "postgres://sluis:***@db:5432/sluis"
+        );
+        assert_eq!(redact_url("sqlite://sluis.db"), "sqlite://sluis.db");
+    }
+
+    #[test]
+    fn stored_time_is_fixed_width_utc() {
+        let t = now_text();
+        assert_eq!(t.len(), "2026-11-23T12:00:00.000Z".len());
+        assert!(t.ends_with('Z'));
+    }
+}
