@@ -6,7 +6,11 @@
 pub mod api;
 pub mod auth;
 pub mod cases;
+pub mod cli;
+pub mod client;
+pub mod demo;
 pub mod form;
 pub mod policy;
 pub mod sealing;
 pub mod store;
+pub mod telemetry;

@@ -1,4 +1,16 @@
 //! The `sluis` binary: parses the command line and hands over to the library.
 #![forbid(unsafe_code)]
 
-fn main() {}
+use clap::Parser as _;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    sluis::telemetry::init();
+    match sluis::cli::run(sluis::cli::Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluis: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

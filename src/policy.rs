@@ -34,7 +34,7 @@ pub struct RoleSpec {
 }
 
 /// A data category with the roles that may open it and the article that grants it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CategorySpec {
     /// The roles that may open fields of this category.
     pub roles: Vec<String>,
@@ -45,7 +45,7 @@ pub struct CategorySpec {
 }
 
 /// The kind of value a field holds, with its limits.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FieldKind {
     /// Free text up to `max_len` characters.
@@ -97,7 +97,7 @@ pub enum FieldKind {
 }
 
 /// One field of a form.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldSpec {
     /// Unique across all forms.
     pub id: String,
@@ -115,7 +115,7 @@ pub struct FieldSpec {
 }
 
 /// A form: a named set of fields submitted by one role.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FormSpec {
     /// What the form is.
     pub description: String,
@@ -129,8 +129,8 @@ pub struct FormSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
-    /// Organisation id, used everywhere in Sluis.
-    #[serde(skip_serializing)]
+    /// Organisation id, used everywhere in Sluis (the key of `parties` in JSON).
+    #[serde(skip_serializing, default)]
     pub id: String,
     /// Name as signed.
     pub name: String,
@@ -147,7 +147,7 @@ pub struct RoutingFact {
 }
 
 /// The validated policy.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Policy {
     /// Declared version plus a digest of the policy files: `westfriesland-2021.1@3f2a…`.
     pub version: String,
@@ -489,6 +489,18 @@ impl Policy {
         })
     }
 
+    /// Reads the JSON a broker serves at `GET /v1/policy` (clients use the broker's policy).
+    pub fn from_json(value: serde_json::Value) -> Result<Self, PolicyError> {
+        let mut policy: Self = serde_json::from_value(value).map_err(|e| PolicyError::Syntax {
+            path: "GET /v1/policy".into(),
+            message: e.to_string(),
+        })?;
+        for (id, party) in &mut policy.parties {
+            party.id.clone_from(id);
+        }
+        Ok(policy)
+    }
+
     /// The field's spec, if the policy knows it.
     pub fn field(&self, id: &str) -> Option<&FieldSpec> {
         self.fields.get(id)
@@ -759,5 +771,9 @@ role = "corporation"
         assert_eq!(p.categories["assessment"].roles, ["coordinator"]);
         assert_eq!(p.parties["intermaris"].role, "corporation");
         assert_eq!(p.parties.len(), 22);
+        let back = Policy::from_json(p.to_json()).unwrap();
+        assert_eq!(back.to_json(), p.to_json());
+        assert_eq!(back.parties["hoorn"].id, "hoorn");
+        assert_eq!(back.fields["bsn"].kind, FieldKind::Bsn);
     }
 }

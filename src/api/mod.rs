@@ -509,3 +509,36 @@ async fn get_slice(State(state): State<AppState>, caller: Caller, Path(id): Path
         .collect();
     Ok(Json(Slice { case: case.id, organisation: caller.org_id, state: case.state, fields }))
 }
+
+/// A broker serving on a local port in this process (demo and tests).
+#[derive(Debug)]
+pub struct RunningBroker {
+    /// `http://127.0.0.1:<port>`.
+    pub base_url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningBroker {
+    /// Binds `addr` (use port 0 for a free port) and serves in the background.
+    pub async fn start(state: AppState, addr: SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Ok(Self { base_url, stop: Some(tx), task: Some(task) })
+    }
+
+    /// Stops serving and waits for open requests to finish.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,513 @@
+//! The `sluis` command line: serve, admin verbs, client verbs, demo.
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::{self, AppState};
+use crate::auth::{self, Secret, SigningKey};
+use crate::client::{self, Client, Credentials};
+use crate::policy::{Policy, is_org_id};
+use crate::sealing::{Identity, Recipient};
+use crate::store::{Store, User, now_text, redact_url};
+
+/// Sluis: the privacy-first exchange of the Westfriesland outflow arrangement.
+#[derive(Debug, Parser)]
+#[command(name = "sluis", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct DbArgs {
+    /// Database URL: `sqlite://FILE` (embedded) or `postgres://…`.
+    #[arg(long = "database", env = "DATABASE_URL", default_value = "sqlite://sluis.db", hide_env_values = true)]
+    url: String,
+}
+
+#[derive(Debug, Args)]
+struct PolicyArgs {
+    /// Directory with policy.toml, forms/ and parties.toml.
+    #[arg(long = "policy", env = "SLUIS_POLICY_DIR", default_value = "policy")]
+    dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct ClientArgs {
+    /// The broker's base URL.
+    #[arg(long, env = "SLUIS_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// File holding an API key (`sluis_…`); or set SLUIS_API_KEY.
+    #[arg(long)]
+    api_key_file: Option<PathBuf>,
+    /// Log in as this user instead; the password comes from SLUIS_PASSWORD or --password-file.
+    #[arg(long)]
+    username: Option<String>,
+    /// File holding the user's password.
+    #[arg(long)]
+    password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the broker.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SLUIS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Ed25519 PKCS#8 PEM key that signs access tokens. Without it a fresh key is made at
+        /// every start (tokens do not survive a restart; replicas cannot share tokens).
+        #[arg(long, env = "SLUIS_SIGNING_KEY_FILE")]
+        signing_key: Option<PathBuf>,
+    },
+    /// Show or check the policy.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Manage organisations (parties).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        command: ApikeyCommand,
+    },
+    /// Make a key: an age identity for an organisation, or the broker's token signing key.
+    Keygen {
+        /// `age` (an organisation's identity) or `signing` (the broker's Ed25519 token key).
+        #[arg(long, default_value = "age", value_parser = ["age", "signing"])]
+        kind: String,
+        /// Write to this file (created with mode 0600; refuses to overwrite).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Submit a form (care organisation). FILE holds the `fields` object as JSON.
+    Submit {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The form's name.
+        #[arg(long, default_value = "registration")]
+        form: String,
+        /// JSON file with field id → value.
+        file: PathBuf,
+    },
+    /// Re-share a case's fields to new parties (coordinator): opens your slice locally and
+    /// sends each recipient exactly what the policy grants its role.
+    Share {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Your organisation's age identity file.
+        #[arg(long, short)]
+        identity: PathBuf,
+        /// Recipient organisation ids, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        to: Vec<String>,
+        /// Case id.
+        case: String,
+    },
+    /// Download your slice of a case and open it locally; prints JSON.
+    Pull {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Your organisation's age identity file.
+        #[arg(long, short)]
+        identity: PathBuf,
+        /// Also keep the downloaded age files in this directory.
+        #[arg(long)]
+        save: Option<PathBuf>,
+        /// Case id.
+        case: String,
+    },
+    /// Play one fictional case through a fresh embedded broker and write what each party got.
+    Demo {
+        /// Output directory.
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Print the policy (the matrix with its articles, forms, parties).
+    Show {
+        /// As JSON (the same document as GET /v1/policy).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Validate the policy; exit 1 with the problem if it is inconsistent.
+    Check {
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Enrol one organisation.
+    Add {
+        /// Organisation id (lower-case letters, digits, `-`).
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Role from the policy.
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Enrol every party of the policy's enrolment file not yet enrolled.
+    Enrol {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Register an organisation's age recipient (public key).
+    SetRecipient {
+        /// Organisation id.
+        id: String,
+        /// The recipient (`age1…`), as printed by `sluis keygen` or `age-keygen -y`.
+        recipient: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Disable or enable an organisation.
+    SetDisabled {
+        /// Organisation id.
+        id: String,
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        disabled: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List organisations.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user to an organisation.
+    Add {
+        /// Login name.
+        username: String,
+        /// Organisation id.
+        #[arg(long)]
+        org: String,
+        /// Role from the policy (default: the organisation's role).
+        #[arg(long)]
+        role: Option<String>,
+        /// Read a password from this file (for people; systems use API keys).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+        /// Read a password from standard input.
+        #[arg(long, conflicts_with = "password_file")]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Disable or enable a user.
+    SetDisabled {
+        /// Login name.
+        username: String,
+        /// `true` or `false`.
+        #[arg(action = clap::ArgAction::Set)]
+        disabled: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Make an API key for a user; printed once.
+    Create {
+        /// Login name of the user.
+        username: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve { listen, db, policy, signing_key } => serve(listen, &db.url, &policy.dir, signing_key.as_deref()).await,
+        Command::Policy { command } => match command {
+            PolicyCommand::Show { json, policy } => {
+                let p = load_policy(&policy.dir)?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&p.to_json())?);
+                } else {
+                    print!("{}", p.to_text());
+                }
+                Ok(())
+            }
+            PolicyCommand::Check { policy } => {
+                let p = load_policy(&policy.dir)?;
+                println!("policy {} is valid: {} categories, {} fields, {} parties", p.version, p.categories.len(), p.fields.len(), p.parties.len());
+                Ok(())
+            }
+        },
+        Command::Org { command } => org(command).await,
+        Command::User { command } => user(command).await,
+        Command::Apikey { command: ApikeyCommand::Create { username, db } } => {
+            let store = connect(&db.url).await?;
+            let user = store.user_by_name(&username).await?.with_context(|| format!("no user `{username}`"))?;
+            let key = auth::new_api_key();
+            store.add_api_key(&key.id, &user.id, &key.digest).await?;
+            println!("{}", key.token.expose());
+            eprintln!("API key for {username} ({}): shown once, store it safely.", user.org_id);
+            Ok(())
+        }
+        Command::Keygen { kind, out } => keygen(&kind, &out),
+        Command::Submit { client, form, file } => {
+            let text = zeroize::Zeroizing::new(std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?);
+            let fields: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not JSON (line {})", file.display(), e.line()))?;
+            let answer = login(&client).await?.submit(&form, &fields).await.map_err(explain)?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(())
+        }
+        Command::Share { client, identity, to, case } => {
+            let identity = read_identity(&identity)?;
+            let c = login(&client).await?;
+            let policy = Policy::from_json(c.policy_json().await?)?;
+            let answer = c.reshare(&case, &identity, &policy, &to).await.map_err(explain)?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(())
+        }
+        Command::Pull { client, identity, save, case } => {
+            let identity = read_identity(&identity)?;
+            let c = login(&client).await?;
+            let policy = Policy::from_json(c.policy_json().await?)?;
+            let slice = c.slice(&case).await.map_err(explain)?;
+            if let Some(dir) = save {
+                std::fs::create_dir_all(&dir)?;
+                for f in &slice.fields {
+                    std::fs::write(dir.join(format!("{}.age", f.field)), client::ciphertext(f)?)?;
+                }
+            }
+            let opened = client::open_slice(&slice, &identity, &policy)?;
+            println!("{}", opened.to_json().as_str());
+            Ok(())
+        }
+        Command::Demo { out, policy } => {
+            let p = load_policy(&policy.dir)?;
+            let report = crate::demo::run(&out, p.clone()).await?;
+            print!("{}", crate::demo::summary(&report, &p, &out));
+            Ok(())
+        }
+    }
+}
+
+fn explain(e: client::ClientError) -> anyhow::Error {
+    match &e {
+        client::ClientError::Problem { errors, .. } if !errors.is_empty() => {
+            let lines: Vec<String> = errors.iter().map(|p| format!("  {}: {}", p.field, p.problem)).collect();
+            anyhow::anyhow!("{e}\n{}", lines.join("\n"))
+        }
+        _ => e.into(),
+    }
+}
+
+fn load_policy(dir: &Path) -> Result<Policy> {
+    Ok(Policy::load_dir(dir)?)
+}
+
+async fn connect(url: &str) -> Result<Store> {
+    Store::connect(url).await.with_context(|| format!("opening database {}", redact_url(url)))
+}
+
+async fn serve(listen: SocketAddr, url: &str, policy_dir: &Path, signing_key: Option<&Path>) -> Result<()> {
+    let policy = load_policy(policy_dir)?;
+    let signing = match signing_key {
+        Some(path) => SigningKey::from_pem_file(path)?,
+        None => {
+            tracing::warn!("no signing key configured (SLUIS_SIGNING_KEY_FILE): using a fresh key; tokens end with this process");
+            SigningKey::ephemeral()
+        }
+    };
+    let store = connect(url).await?;
+    tracing::info!(policy = %policy.version, database = %redact_url(url), backend = ?store.backend(), "starting");
+    let state = AppState { store: store.clone(), policy: Arc::new(policy), signing: Arc::new(signing) };
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    api::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+async fn org(command: OrgCommand) -> Result<()> {
+    match command {
+        OrgCommand::Add { id, name, role, db, policy } => {
+            let policy = load_policy(&policy.dir)?;
+            if !is_org_id(&id) {
+                bail!("organisation id `{id}` must be lower-case letters, digits and `-`");
+            }
+            if !policy.roles.contains_key(&role) {
+                bail!("unknown role `{role}`; the policy knows: {}", policy.roles.keys().cloned().collect::<Vec<_>>().join(", "));
+            }
+            connect(&db.url).await?.add_organisation(&id, &name, &role).await?;
+            println!("enrolled {id} ({role})");
+        }
+        OrgCommand::Enrol { db, policy } => {
+            let policy = load_policy(&policy.dir)?;
+            let store = connect(&db.url).await?;
+            for (id, party) in &policy.parties {
+                if store.organisation(id).await?.is_none() {
+                    store.add_organisation(id, &party.name, &party.role).await?;
+                    println!("enrolled {id} ({})", party.role);
+                }
+            }
+        }
+        OrgCommand::SetRecipient { id, recipient, db } => {
+            let recipient: Recipient = recipient.parse().context("recipient")?;
+            connect(&db.url).await?.set_recipient(&id, &recipient.to_string()).await.with_context(|| format!("organisation `{id}`"))?;
+            println!("recipient of {id} set to {recipient}");
+        }
+        OrgCommand::SetDisabled { id, disabled, db } => {
+            connect(&db.url).await?.set_organisation_disabled(&id, disabled).await.with_context(|| format!("organisation `{id}`"))?;
+            println!("{id} disabled: {disabled}");
+        }
+        OrgCommand::List { db } => {
+            for o in connect(&db.url).await?.organisations().await? {
+                let key = o.recipient.as_deref().unwrap_or("(no recipient key)");
+                let state = if o.disabled { " [disabled]" } else { "" };
+                println!("{:<20} {:<16} {key}{state}  {}", o.id, o.role, o.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn user(command: UserCommand) -> Result<()> {
+    match command {
+        UserCommand::Add { username, org, role, password_file, password_stdin, db, policy } => {
+            let policy = load_policy(&policy.dir)?;
+            let store = connect(&db.url).await?;
+            let organisation = store.organisation(&org).await?.with_context(|| format!("no organisation `{org}`"))?;
+            let role = role.unwrap_or_else(|| organisation.role.clone());
+            if !policy.roles.contains_key(&role) {
+                bail!("unknown role `{role}`");
+            }
+            let password = match (password_file, password_stdin) {
+                (Some(path), _) => Some(read_secret_file(&path)?),
+                (None, true) => {
+                    let mut s = String::new();
+                    std::io::stdin().read_to_string(&mut s)?;
+                    Some(Secret::new(s.trim_end_matches(['\r', '\n']).to_owned()))
+                }
+                (None, false) => None,
+            };
+            let password_hash = match password {
+                Some(p) if p.expose().chars().count() < 12 => bail!("a password needs at least 12 characters"),
+                Some(p) => Some(auth::hash_password(&p)?),
+                None => None,
+            };
+            store
+                .add_user(&User { id: uuid::Uuid::new_v4().to_string(), username: username.clone(), org_id: org.clone(), role: role.clone(), password_hash, disabled: false })
+                .await
+                .with_context(|| format!("adding user `{username}`"))?;
+            println!("added user {username} to {org} as {role}");
+        }
+        UserCommand::SetDisabled { username, disabled, db } => {
+            connect(&db.url).await?.set_user_disabled(&username, disabled).await.with_context(|| format!("user `{username}`"))?;
+            println!("{username} disabled: {disabled}");
+        }
+    }
+    Ok(())
+}
+
+fn keygen(kind: &str, out: &Path) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(out).with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
+    if kind == "signing" {
+        let pkcs8 = SigningKey::generate_pkcs8();
+        file.write_all(SigningKey::to_pem(&pkcs8).as_bytes())?;
+        eprintln!("wrote the broker's token signing key to {}", out.display());
+    } else {
+        let identity = Identity::generate();
+        file.write_all(identity.to_file_text(&now_text()).as_bytes())?;
+        eprintln!("wrote an age identity to {}; register its public key with `sluis org set-recipient`:", out.display());
+        println!("{}", identity.recipient());
+    }
+    Ok(())
+}
+
+fn read_identity(path: &Path) -> Result<Identity> {
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?);
+    Ok(Identity::from_file_text(&text)?)
+}
+
+fn read_secret_file(path: &Path) -> Result<Secret> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(Secret::new(text.trim_end_matches(['\r', '\n']).to_owned()))
+}
+
+async fn login(args: &ClientArgs) -> Result<Client> {
+    let credentials = match (&args.username, &args.api_key_file) {
+        (Some(username), _) => {
+            let password = match &args.password_file {
+                Some(p) => read_secret_file(p)?,
+                None => Secret::new(std::env::var("SLUIS_PASSWORD").context("set SLUIS_PASSWORD or --password-file")?),
+            };
+            Credentials::Password { username: username.clone(), password }
+        }
+        (None, Some(path)) => Credentials::ApiKey(read_secret_file(path)?),
+        (None, None) => Credentials::ApiKey(Secret::new(
+            std::env::var("SLUIS_API_KEY").context("give --api-key-file, SLUIS_API_KEY, or --username")?,
+        )),
+    };
+    Client::new(&args.server).login(&credentials).await.map_err(explain)
+}

@@ -1,0 +1,275 @@
+//! The organisations' side: an HTTP client for the broker, and opening a slice locally with
+//! the organisation's own identity. The broker never sees what is opened here.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::api::{Slice, SliceField};
+use crate::auth::Secret;
+use crate::form;
+use crate::policy::Policy;
+use crate::sealing::{self, Identity};
+
+/// What can go wrong talking to the broker or opening what it sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The broker could not be reached.
+    #[error("cannot reach the broker: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The broker answered with a problem document.
+    #[error("{status}: {title}: {detail}")]
+    Problem {
+        /// HTTP status.
+        status: u16,
+        /// Problem title.
+        title: String,
+        /// Problem detail.
+        detail: String,
+        /// Per-field problems, if any.
+        errors: Vec<form::FieldProblem>,
+    },
+    /// A field could not be opened or decoded.
+    #[error("field `{0}` could not be opened with this identity")]
+    Open(String),
+    /// The broker sent something unexpected.
+    #[error("unexpected answer from the broker: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// The HTTP status of a problem answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Problem { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ProblemDoc {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    detail: String,
+    #[serde(default)]
+    errors: Vec<FieldProblemDoc>,
+}
+
+#[derive(Deserialize)]
+struct FieldProblemDoc {
+    field: String,
+    problem: String,
+}
+
+/// A logged-in connection to a broker.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Client({}, token: {})", self.base, if self.token.is_some() { "<redacted>" } else { "none" })
+    }
+}
+
+/// How a client proves who it is.
+#[derive(Debug)]
+pub enum Credentials {
+    /// A system's API key.
+    ApiKey(Secret),
+    /// A person's user name and password.
+    Password {
+        /// Login name.
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+}
+
+impl Client {
+    /// A client for the broker at `base` (e.g. `http://127.0.0.1:8080`), not yet logged in.
+    pub fn new(base: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(120))
+                .build()
+                .expect("HTTP client builds"),
+            base: base.trim_end_matches('/').to_owned(),
+            token: None,
+        }
+    }
+
+    /// Exchanges credentials for a token and keeps it.
+    pub async fn login(mut self, credentials: &Credentials) -> Result<Self, ClientError> {
+        let body = match credentials {
+            Credentials::ApiKey(key) => json!({ "api_key": key.expose() }),
+            Credentials::Password { username, password } => {
+                json!({ "username": username, "password": password.expose() })
+            }
+        };
+        let answer: Value = self.send(self.http.post(self.url("/v1/auth/token")).json(&body)).await?;
+        let token = answer["access_token"]
+            .as_str()
+            .ok_or_else(|| ClientError::Protocol("no access_token".into()))?;
+        self.token = Some(token.to_owned());
+        Ok(self)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn authed(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    }
+
+    async fn send<T: for<'de> Deserialize<'de>>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+        let resp = self.authed(req).send().await?;
+        let status = resp.status();
+        let bytes = resp.bytes().await?;
+        if !status.is_success() {
+            let doc: ProblemDoc = serde_json::from_slice(&bytes).unwrap_or(ProblemDoc {
+                title: status.canonical_reason().unwrap_or("error").into(),
+                detail: String::new(),
+                errors: Vec::new(),
+            });
+            return Err(ClientError::Problem {
+                status: status.as_u16(),
+                title: doc.title,
+                detail: doc.detail,
+                errors: doc
+                    .errors
+                    .into_iter()
+                    .map(|e| form::FieldProblem { field: e.field, problem: e.problem })
+                    .collect(),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// `GET` a JSON document.
+    pub async fn get_json(&self, path: &str) -> Result<Value, ClientError> {
+        self.send(self.http.get(self.url(path))).await
+    }
+
+    /// `POST` a JSON document; the answer as JSON.
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    /// Submits a form; returns the broker's answer (`id`, `parties`, `sealed`).
+    pub async fn submit(&self, form: &str, fields: &Value) -> Result<Value, ClientError> {
+        self.post_json("/v1/cases", &json!({ "form": form, "fields": fields })).await
+    }
+
+    /// Downloads the caller's slice of a case.
+    pub async fn slice(&self, case: &str) -> Result<Slice, ClientError> {
+        self.send(self.http.get(self.url(&format!("/v1/cases/{case}/slice")))).await
+    }
+
+    /// Fetches the policy the broker enforces.
+    pub async fn policy_json(&self) -> Result<Value, ClientError> {
+        self.get_json("/v1/policy").await
+    }
+
+    /// The coordinator's re-share (`design.md` §1): opens its own slice locally, and for each
+    /// recipient sends exactly the fields the policy grants the recipient's role. Recipients of
+    /// one role share one age file per field.
+    pub async fn reshare(
+        &self,
+        case: &str,
+        identity: &Identity,
+        policy: &Policy,
+        recipients: &[String],
+    ) -> Result<Value, ClientError> {
+        let orgs: Vec<Value> = serde_json::from_value(self.get_json("/v1/organisations").await?)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let role_of = |id: &str| {
+            orgs.iter()
+                .find(|o| o["id"] == id)
+                .and_then(|o| o["role"].as_str().map(str::to_owned))
+        };
+        let mut by_role: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in recipients {
+            let role = role_of(r).ok_or_else(|| ClientError::Protocol(format!("unknown organisation `{r}`")))?;
+            by_role.entry(role).or_default().push(r.clone());
+        }
+        let opened = open_slice(&self.slice(case).await?, identity, policy)?;
+        let mut shares = Vec::new();
+        for (role, orgs) in by_role {
+            let fields: serde_json::Map<String, Value> = opened
+                .fields
+                .iter()
+                .filter(|(id, _)| policy.may_open(&role, id))
+                .map(|(id, v)| (id.clone(), v.clone()))
+                .collect();
+            if !fields.is_empty() {
+                shares.push(json!({ "recipients": orgs, "fields": fields }));
+            }
+        }
+        self.post_json(&format!("/v1/cases/{case}/shares"), &json!({ "shares": shares })).await
+    }
+}
+
+/// A slice opened on the organisation's own side.
+pub struct OpenedSlice {
+    /// Case id.
+    pub case: String,
+    /// The organisation that opened it.
+    pub organisation: String,
+    /// Field id → value in the clear (documents as base64).
+    pub fields: BTreeMap<String, Value>,
+}
+
+impl std::fmt::Debug for OpenedSlice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "OpenedSlice({}, {}, fields: {:?})", self.case, self.organisation, self.fields.keys().collect::<Vec<_>>())
+    }
+}
+
+impl OpenedSlice {
+    /// As JSON: `{"case", "organisation", "fields": {id: value}}`. Holds values in the clear.
+    pub fn to_json(&self) -> Zeroizing<String> {
+        Zeroizing::new(
+            serde_json::to_string_pretty(&json!({
+                "case": self.case,
+                "organisation": self.organisation,
+                "fields": self.fields,
+            }))
+            .expect("JSON values serialise"),
+        )
+    }
+}
+
+/// The raw age file of a slice field.
+pub fn ciphertext(field: &SliceField) -> Result<Vec<u8>, ClientError> {
+    BASE64
+        .decode(&field.age)
+        .map_err(|_| ClientError::Protocol(format!("field `{}` is not base64", field.field)))
+}
+
+/// Opens every field of a slice with `identity`.
+pub fn open_slice(slice: &Slice, identity: &Identity, policy: &Policy) -> Result<OpenedSlice, ClientError> {
+    let mut fields = BTreeMap::new();
+    for f in &slice.fields {
+        let spec = policy
+            .field(&f.field)
+            .ok_or_else(|| ClientError::Protocol(format!("field `{}` is not in the policy", f.field)))?;
+        let plain = sealing::open(&ciphertext(f)?, identity).map_err(|_| ClientError::Open(f.field.clone()))?;
+        let value = form::from_plaintext(&spec.kind, &plain).ok_or_else(|| ClientError::Open(f.field.clone()))?;
+        fields.insert(f.field.clone(), value);
+    }
+    Ok(OpenedSlice { case: slice.case.clone(), organisation: slice.organisation.clone(), fields })
+}

@@ -1,0 +1,237 @@
+//! `sluis demo`: one fictional client through the exchange on a fresh embedded database,
+//! with every party of the enrolment file holding a fresh identity.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+
+use crate::api::{AppState, RunningBroker};
+use crate::auth::{self, Secret, SigningKey};
+use crate::client::{self, Client, Credentials};
+use crate::policy::Policy;
+use crate::sealing::Identity;
+use crate::store::{Store, User, now_text};
+
+/// An organisation enrolled with a fresh identity and an API key for its system user.
+#[derive(Debug)]
+pub struct Enrolled {
+    /// Organisation id.
+    pub org: String,
+    /// Its role.
+    pub role: String,
+    /// Its private key (held by the organisation, never by the broker).
+    pub identity: Identity,
+    /// Its system user's API key.
+    pub api_key: Secret,
+}
+
+/// Enrols every party of the policy's enrolment file: organisation, fresh identity (its
+/// recipient registered with the broker), a system user in the organisation's role, an API key.
+pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolled>> {
+    let mut out = Vec::with_capacity(policy.parties.len());
+    for (id, party) in &policy.parties {
+        store.add_organisation(id, &party.name, &party.role).await?;
+        let identity = Identity::generate();
+        store.set_recipient(id, &identity.recipient().to_string()).await?;
+        let user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: format!("{id}-system"),
+            org_id: id.clone(),
+            role: party.role.clone(),
+            password_hash: None,
+            disabled: false,
+        };
+        store.add_user(&user).await?;
+        let key = auth::new_api_key();
+        store.add_api_key(&key.id, &user.id, &key.digest).await?;
+        out.push(Enrolled { org: id.clone(), role: party.role.clone(), identity, api_key: key.token });
+    }
+    Ok(out)
+}
+
+/// A fictional client with every field of the registration form filled.
+pub fn fictional_registration() -> Value {
+    let plan = "Perspectiefplan (fictief)\n\nMotivatie: wil zelfstandig wonen dicht bij werk.\n\
+                Doelen: huur op tijd betalen, dagbesteding behouden.\nMiddelen: ambulante begeleiding 2x per week.\n";
+    json!({
+        "full_name": "Sanne de Vries",
+        "date_of_birth": "1998-04-17",
+        "phone": "06-12345678",
+        "email": "sanne.devries@example.nl",
+        "current_address": "Voorziening De Horst, Kerkstraat 1, 1621 AA Hoorn",
+        "woonmatch_number": "WM-2024-118822",
+        "residence_status": "nederlander",
+        "partner_co_applicant": "geen",
+        "children_count": 1,
+        "children_ages": ["4"],
+        "bsn": "111222333",
+        "income_source": "uitkering_participatiewet",
+        "net_monthly_income": 1380,
+        "benefits": ["huurtoeslag", "zorgtoeslag", "kindgebonden budget"],
+        "affordability": "Huur tot EUR 650 is haalbaar met huurtoeslag.",
+        "debts_total": 4200,
+        "rent_arrears_last_home": true,
+        "rent_arrears_amount": 850,
+        "debt_restructuring_status": "minnelijk_traject",
+        "financial_administrator": "Bewind West-Friesland B.V.",
+        "financial_administrator_contact": "0229-123456, info@bewind-wf.example.nl",
+        "dwelling_constraints": "Benedenwoning of lift; niet in de directe omgeving van de vorige woning.",
+        "guide_name": "Mark Jansen",
+        "guide_phone": "06-87654321",
+        "municipality_of_origin": "Hoorn",
+        "social_network_location": "Moeder en zus wonen in Hoorn-Noord.",
+        "work_education_location": "Dagbesteding in Zwaag, 3 dagen per week.",
+        "transport_means": "Fiets en bus.",
+        "preferred_municipalities": ["Hoorn", "Koggenland"],
+        "previous_evictions": true,
+        "eviction_reason": "Huurachterstand in 2021; regeling getroffen.",
+        "nuisance_history": "Geen meldingen van overlast.",
+        "facility_type": "MO",
+        "problems": "Schulden en een periode van dakloosheid na relatiebreuk.",
+        "guidance_needs": "Ambulante begeleiding bij financien en huishouden.",
+        "contra_indications": "Geen.",
+        "perspective_plan": BASE64.encode(plan),
+    })
+}
+
+/// What each organisation could open of the demo case.
+#[derive(Debug)]
+pub struct DemoReport {
+    /// Case id.
+    pub case: String,
+    /// Organisation → `Some(field ids opened)` for parties, `None` where the broker said 404.
+    pub opened: BTreeMap<String, Option<Vec<String>>>,
+}
+
+/// The care organisation, coordinator, corporation and municipality of the demo.
+pub const DEMO_CARE: &str = "leviaan";
+/// The coordinator of the demo.
+pub const DEMO_COORDINATOR: &str = "bct-westfriesland";
+/// The corporation the demo case is referred to.
+pub const DEMO_CORPORATION: &str = "intermaris";
+/// The destination municipality of the demo.
+pub const DEMO_MUNICIPALITY: &str = "hoorn";
+
+/// Runs the demo into `out` (see the README for the layout) and returns what each party opened.
+pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
+    for sub in ["identities", "slices", "opened"] {
+        let p = out.join(sub);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).with_context(|| format!("clearing {}", p.display()))?;
+        }
+    }
+    for file in ["sluis.db", "sluis.db-wal", "sluis.db-shm"] {
+        let p = out.join(file);
+        if p.exists() {
+            std::fs::remove_file(&p).with_context(|| format!("removing {}", p.display()))?;
+        }
+    }
+    std::fs::create_dir_all(out.join("identities"))?;
+    let db = out.join("sluis.db");
+    let store = Store::connect(&format!("sqlite://{}", db.display())).await?;
+    let parties = enrol_parties(&store, &policy).await?;
+    let created = now_text();
+    for p in &parties {
+        write_private(&out.join("identities").join(format!("{}.txt", p.org)), p.identity.to_file_text(&created).as_bytes())?;
+    }
+
+    let policy = Arc::new(policy);
+    let state = AppState { store: store.clone(), policy: policy.clone(), signing: Arc::new(SigningKey::ephemeral()) };
+    let broker = RunningBroker::start(state, "127.0.0.1:0".parse()?).await?;
+    let result = play(out, &broker.base_url, &policy, &parties).await;
+    broker.stop().await?;
+    store.close().await;
+    result
+}
+
+async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> Result<DemoReport> {
+    let party = |org: &str| parties.iter().find(|p| p.org == org).with_context(|| format!("{org} is not enrolled"));
+    let login = |org: &str| {
+        let key = party(org).map(|p| Secret::new(p.api_key.expose().to_owned()));
+        async move { Ok::<_, anyhow::Error>(Client::new(base).login(&Credentials::ApiKey(key?)).await?) }
+    };
+
+    let care = login(DEMO_CARE).await?;
+    let submitted = care.submit("registration", &fictional_registration()).await?;
+    let case = submitted["id"].as_str().context("no case id")?.to_owned();
+
+    let coordinator = login(DEMO_COORDINATOR).await?;
+    coordinator
+        .reshare(&case, &party(DEMO_COORDINATOR)?.identity, policy, &[DEMO_CORPORATION.into(), DEMO_MUNICIPALITY.into()])
+        .await?;
+
+    let mut opened = BTreeMap::new();
+    for p in parties {
+        let client = login(&p.org).await?;
+        match client.slice(&case).await {
+            Ok(slice) => {
+                let dir = out.join("slices").join(&p.org).join(&case);
+                std::fs::create_dir_all(&dir)?;
+                for f in &slice.fields {
+                    std::fs::write(dir.join(format!("{}.age", f.field)), client::ciphertext(f)?)?;
+                }
+                let plain = client::open_slice(&slice, &p.identity, policy)?;
+                let opened_dir = out.join("opened").join(&p.org);
+                std::fs::create_dir_all(&opened_dir)?;
+                write_private(&opened_dir.join(format!("{case}.json")), plain.to_json().as_bytes())?;
+                opened.insert(p.org.clone(), Some(plain.fields.keys().cloned().collect()));
+            }
+            Err(e) if matches!(e.status(), Some(403 | 404)) => {
+                opened.insert(p.org.clone(), None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(DemoReport { case, opened })
+}
+
+/// The short summary `sluis demo` prints.
+pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let _ = writeln!(s, "Sluis demo: case {} (fictional client)", report.case);
+    let _ = writeln!(
+        s,
+        "{DEMO_CARE} submitted it; {DEMO_COORDINATOR} re-shared to {DEMO_CORPORATION} and {DEMO_MUNICIPALITY}.\n"
+    );
+    let _ = writeln!(s, "What each party could open:");
+    for (org, fields) in &report.opened {
+        let role = policy.parties.get(org).map(|p| p.role.as_str()).unwrap_or("?");
+        match fields {
+            Some(fields) => {
+                let cats: std::collections::BTreeSet<&str> =
+                    fields.iter().filter_map(|f| policy.field(f)).map(|f| f.category.as_str()).collect();
+                let cats: Vec<&str> = cats.into_iter().collect();
+                let _ = writeln!(s, "  {org:<20} {role:<16} {:>2} fields: {}", fields.len(), cats.join(", "));
+            }
+            None => {
+                let _ = writeln!(s, "  {org:<20} {role:<16}  - not a party (404)");
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nWritten to {}: identities/<org>.txt, slices/<org>/<case>/<field>.age, opened/<org>/<case>.json, sluis.db",
+        out.display()
+    );
+    s
+}
+
+fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(bytes)?;
+    Ok(())
+}

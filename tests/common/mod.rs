@@ -1,0 +1,130 @@
+//! Shared test set-up: a real database (a fresh SQLite file, or a fresh database on the
+//! PostgreSQL server named by `SLUIS_TEST_POSTGRES_URL`), the enrolled Westfriesland parties
+//! with fresh age identities, and a broker on 127.0.0.1.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+use sluis::api::{AppState, RunningBroker};
+use sluis::auth::{Secret, SigningKey};
+use sluis::client::{Client, Credentials};
+use sluis::demo::{Enrolled, enrol_parties};
+use sluis::policy::Policy;
+use sluis::store::Store;
+
+pub fn policy() -> Policy {
+    Policy::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policy")).unwrap()
+}
+
+/// The database URLs to run a scenario on: SQLite always; PostgreSQL when
+/// `SLUIS_TEST_POSTGRES_URL` is set. `SLUIS_REQUIRE_POSTGRES=1` makes its absence a failure.
+pub fn backends() -> Vec<&'static str> {
+    let mut out = vec!["sqlite"];
+    match std::env::var("SLUIS_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => out.push("postgres"),
+        _ if std::env::var("SLUIS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
+            panic!("SLUIS_REQUIRE_POSTGRES=1 but SLUIS_TEST_POSTGRES_URL is not set")
+        }
+        _ => {}
+    }
+    out
+}
+
+/// A fresh, empty database of the given backend.
+pub struct TestDb {
+    pub url: String,
+    pub sqlite_file: Option<PathBuf>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: &str) -> Self {
+        match backend {
+            "sqlite" => {
+                let dir = tempfile::tempdir().unwrap();
+                let file = dir.path().join("sluis.db");
+                Self { url: format!("sqlite://{}", file.display()), sqlite_file: Some(file), _dir: Some(dir) }
+            }
+            "postgres" => {
+                let admin = std::env::var("SLUIS_TEST_POSTGRES_URL").unwrap();
+                let name = format!("sluis_t_{}", uuid::Uuid::new_v4().simple());
+                sqlx::any::install_default_drivers();
+                let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+                pool.close().await;
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
+                Self { url: format!("{base}/{name}"), sqlite_file: None, _dir: None }
+            }
+            other => panic!("unknown backend {other}"),
+        }
+    }
+}
+
+/// A broker on 127.0.0.1 with every party enrolled.
+pub struct TestApp {
+    pub db: TestDb,
+    pub store: Store,
+    pub policy: Arc<Policy>,
+    pub parties: Vec<Enrolled>,
+    pub broker: RunningBroker,
+}
+
+impl TestApp {
+    pub async fn start(backend: &str) -> Self {
+        let db = TestDb::new(backend).await;
+        let store = Store::connect(&db.url).await.unwrap();
+        let policy = Arc::new(policy());
+        let parties = enrol_parties(&store, &policy).await.unwrap();
+        let state = AppState { store: store.clone(), policy: policy.clone(), signing: Arc::new(SigningKey::ephemeral()) };
+        let broker = RunningBroker::start(state, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        Self { db, store, policy, parties, broker }
+    }
+
+    pub fn party(&self, org: &str) -> &Enrolled {
+        self.parties.iter().find(|p| p.org == org).unwrap_or_else(|| panic!("{org} not enrolled"))
+    }
+
+    pub async fn client(&self, org: &str) -> Client {
+        let key = Secret::new(self.party(org).api_key.expose().to_owned());
+        Client::new(&self.broker.base_url).login(&Credentials::ApiKey(key)).await.unwrap()
+    }
+
+    /// Submits as `care`, re-shares as the coordinator to `to`; returns the case id.
+    pub async fn submit_and_refer(&self, care: &str, fields: &Value, to: &[&str]) -> String {
+        let answer = self.client(care).await.submit("registration", fields).await.unwrap();
+        let case = answer["id"].as_str().unwrap().to_owned();
+        let coordinator = "bct-westfriesland";
+        let to: Vec<String> = to.iter().map(|s| s.to_string()).collect();
+        self.client(coordinator)
+            .await
+            .reshare(&case, &self.party(coordinator).identity, &self.policy, &to)
+            .await
+            .unwrap();
+        case
+    }
+
+    /// Raw HTTP request with a bearer token; returns (status, content type, body).
+    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> (u16, String, String) {
+        let http = reqwest::Client::new();
+        let mut req = http.request(method.parse().unwrap(), format!("{}{path}", self.broker.base_url));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some((content_type, bytes)) = body {
+            req = req.header("content-type", content_type).body(bytes);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        (status, ct, resp.text().await.unwrap())
+    }
+
+    pub async fn token(&self, org: &str) -> String {
+        let body = serde_json::json!({ "api_key": self.party(org).api_key.expose() }).to_string();
+        let (status, _, text) = self.raw("POST", "/v1/auth/token", None, Some(("application/json", body.into_bytes()))).await;
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<Value>(&text).unwrap()["access_token"].as_str().unwrap().to_owned()
+    }
+}
