@@ -1,0 +1,120 @@
+//! Canary: values with unique markers go in; afterwards no marker may appear in the database
+//! (SQLite file and WAL, every table on either backend), in anything logged at TRACE level,
+//! or in an error answer.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{TestApp, backends};
+use serde_json::{Value, json};
+use sluis::demo::fictional_registration;
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_all_logs() -> Captured {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .init();
+    captured
+}
+
+/// The demo form with a marker in every text, list and document value.
+fn marked_form(marker: &str) -> (Value, Vec<String>) {
+    let mut form = fictional_registration();
+    let mut markers = Vec::new();
+    let text_fields = [
+        "full_name", "current_address", "woonmatch_number", "partner_co_applicant", "affordability",
+        "financial_administrator", "financial_administrator_contact", "dwelling_constraints",
+        "guide_name", "municipality_of_origin", "social_network_location", "work_education_location",
+        "transport_means", "eviction_reason", "nuisance_history", "problems", "guidance_needs",
+        "contra_indications",
+    ];
+    for id in text_fields {
+        let m = format!("{marker}{id}");
+        form[id] = json!(m);
+        markers.push(m);
+    }
+    let list = format!("{marker}benefits");
+    form["benefits"] = json!([list]);
+    markers.push(list);
+    let email = format!("{marker}mail@example.nl");
+    form["email"] = json!(email);
+    markers.push(email);
+    let doc = format!("Perspectiefplan {marker}perspective_plan");
+    form["perspective_plan"] = json!(BASE64.encode(&doc));
+    markers.push(format!("{marker}perspective_plan"));
+    markers.push(BASE64.encode(&doc));
+    (form, markers)
+}
+
+#[tokio::test]
+async fn no_value_reaches_the_database_the_logs_or_an_error() {
+    let logs = capture_all_logs();
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let marker = format!("CANARY{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+        let (form, markers) = marked_form(&marker);
+        let case = app.submit_and_refer("leger-des-heils", &form, &["de-woonschakel", "enkhuizen"]).await;
+
+        // The parties did get the values (so the markers really went through the broker).
+        let slice = app.client("de-woonschakel").await.slice(&case).await.unwrap();
+        let opened = sluis::client::open_slice(&slice, &app.party("de-woonschakel").identity, &app.policy).unwrap();
+        assert_eq!(opened.fields["full_name"], json!(format!("{marker}full_name")));
+
+        // Rejected requests must not echo values either.
+        let token = app.token("leger-des-heils").await;
+        let mut bad = marked_form(&marker).0;
+        bad["full_name"] = json!(format!("{marker}{}", "x".repeat(300)));
+        bad["children_count"] = json!(format!("{marker}count"));
+        bad[format!("{marker}key")] = json!("v");
+        bad["problems"] = json!({ "nested": format!("{marker}nested") });
+        for body in [
+            json!({"form": "registration", "fields": bad}).to_string(),
+            json!({"form": format!("{marker}form"), "fields": {}}).to_string(),
+            json!({"form": "registration", "fields": format!("{marker}notamap")}).to_string(),
+            format!("{{\"form\": \"registration\", \"fields\": {{\"full_name\": \"{marker}unterminated"),
+        ] {
+            let (status, _, text) = app.raw("POST", "/v1/cases", Some(&token), Some(("application/json", body.into_bytes()))).await;
+            assert!((400..500).contains(&status), "{status}: {text}");
+            assert!(!text.contains(&marker), "{backend}: an error answer echoed a value: {text}");
+        }
+
+        let dump = app.store.dump_text().await.unwrap();
+        assert!(dump.contains("sealed_fields.field_id=full_name"), "the dump must cover the sealed fields");
+        for m in &markers {
+            assert!(!dump.contains(m.as_str()), "{backend}: a value reached the database");
+        }
+        if let Some(file) = &app.db.sqlite_file {
+            for path in [file.clone(), file.with_extension("db-wal")] {
+                if let Ok(bytes) = std::fs::read(&path) {
+                    for m in &markers {
+                        assert!(!bytes.windows(m.len()).any(|w| w == m.as_bytes()), "{} holds a value", path.display());
+                    }
+                }
+            }
+        }
+        app.broker.stop().await.unwrap();
+    }
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    assert!(logged.contains("case submitted"), "the capture must see the broker's logs");
+    assert!(!logged.contains("CANARY"), "a value was logged");
+}

@@ -1,0 +1,138 @@
+//! Property: for generated registration forms (any subset of the optional fields, generated
+//! text), every party opens exactly the filled fields its role may see, with the values sent.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::{TestApp, backends};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Value, json};
+use sluis::client;
+use sluis::demo::fictional_registration;
+
+/// Category of each optional field, and which roles may open each category — written out
+/// here from `domain.md`, not taken from the code under test.
+const OPTIONAL: &[(&str, &str)] = &[
+    ("email", "personalia"),
+    ("woonmatch_number", "personalia"),
+    ("partner_co_applicant", "household"),
+    ("children_count", "household"),
+    ("children_ages", "household"),
+    ("benefits", "income"),
+    ("affordability", "income"),
+    ("debts_total", "debts"),
+    ("rent_arrears_amount", "debts"),
+    ("debt_restructuring_status", "debts"),
+    ("financial_administrator", "debts"),
+    ("financial_administrator_contact", "debts"),
+    ("dwelling_constraints", "dwelling_requirements"),
+    ("social_network_location", "placement"),
+    ("work_education_location", "placement"),
+    ("transport_means", "placement"),
+    ("eviction_reason", "housing_history"),
+    ("nuisance_history", "housing_history"),
+    ("problems", "health_care"),
+    ("contra_indications", "health_care"),
+];
+
+const REQUIRED: &[(&str, &str)] = &[
+    ("full_name", "personalia"),
+    ("date_of_birth", "personalia"),
+    ("phone", "personalia"),
+    ("current_address", "personalia"),
+    ("residence_status", "personalia"),
+    ("bsn", "identifiers"),
+    ("income_source", "income"),
+    ("net_monthly_income", "income"),
+    ("rent_arrears_last_home", "debts"),
+    ("guide_name", "care_contact"),
+    ("guide_phone", "care_contact"),
+    ("municipality_of_origin", "placement"),
+    ("preferred_municipalities", "placement"),
+    ("previous_evictions", "housing_history"),
+    ("facility_type", "health_care"),
+    ("guidance_needs", "health_care"),
+    ("perspective_plan", "perspective_plan"),
+];
+
+fn role_sees(role: &str, category: &str) -> bool {
+    match role {
+        "care" | "coordinator" => true,
+        "corporation" => matches!(
+            category,
+            "personalia" | "household" | "income" | "debts" | "dwelling_requirements" | "care_contact"
+        ),
+        "municipality" => matches!(
+            category,
+            "personalia" | "household" | "identifiers" | "income" | "debts" | "care_contact" | "health_care" | "perspective_plan"
+        ),
+        _ => false,
+    }
+}
+
+const TEXT_FIELDS: &[&str] = &["full_name", "affordability", "guidance_needs", "problems", "transport_means"];
+
+fn form_strategy() -> impl Strategy<Value = Value> {
+    (
+        proptest::collection::vec(any::<bool>(), OPTIONAL.len()),
+        proptest::collection::vec("[A-Za-zÀ-ž0-9 .,'-]{1,60}", TEXT_FIELDS.len()),
+    )
+        .prop_map(|(keep, texts)| {
+            let full = fictional_registration();
+            let mut form = serde_json::Map::new();
+            for (id, _) in REQUIRED {
+                form.insert((*id).into(), full[*id].clone());
+            }
+            for ((id, _), keep) in OPTIONAL.iter().zip(keep) {
+                if keep {
+                    form.insert((*id).into(), full[*id].clone());
+                }
+            }
+            for (id, text) in TEXT_FIELDS.iter().zip(texts) {
+                if form.contains_key(*id) && !text.trim().is_empty() {
+                    form.insert((*id).into(), json!(text));
+                }
+            }
+            Value::Object(form)
+        })
+}
+
+#[test]
+fn generated_forms_open_per_role_exactly_as_the_policy_allows() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    for backend in backends() {
+        let app = rt.block_on(TestApp::start(backend));
+        let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
+        runner
+            .run(&form_strategy(), |form| {
+                rt.block_on(async {
+                    let case = app.submit_and_refer("dnodoen", &form, &["het-grootslag", "medemblik"]).await;
+                    for (org, role) in [
+                        ("dnodoen", "care"),
+                        ("bct-westfriesland", "coordinator"),
+                        ("het-grootslag", "corporation"),
+                        ("medemblik", "municipality"),
+                    ] {
+                        let slice = app.client(org).await.slice(&case).await.unwrap();
+                        let opened = client::open_slice(&slice, &app.party(org).identity, &app.policy).unwrap();
+                        let expected: BTreeSet<&str> = REQUIRED
+                            .iter()
+                            .chain(OPTIONAL)
+                            .filter(|(id, cat)| form.get(*id).is_some() && role_sees(role, cat))
+                            .map(|(id, _)| *id)
+                            .collect();
+                        let got: BTreeSet<&str> = opened.fields.keys().map(String::as_str).collect();
+                        prop_assert_eq!(&got, &expected, "{} {}", backend, org);
+                        for (id, value) in &opened.fields {
+                            prop_assert_eq!(value, &form[id]);
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .unwrap();
+        rt.block_on(app.broker.stop()).unwrap();
+    }
+}
