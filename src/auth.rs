@@ -141,7 +141,11 @@ fn api_key_digest(secret: &str) -> String {
 
 /// Compares two digests in constant time.
 pub fn digests_equal(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The claims of a Sluis access token.
@@ -226,7 +230,13 @@ impl SigningKey {
     }
 
     /// Issues a token for a user of an organisation, valid for [`TOKEN_TTL_SECS`].
-    pub fn issue(&self, user_id: &str, org: &str, role: &str, now: i64) -> Result<String, AuthError> {
+    pub fn issue(
+        &self,
+        user_id: &str,
+        org: &str,
+        role: &str,
+        now: i64,
+    ) -> Result<String, AuthError> {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
@@ -291,9 +301,13 @@ mod tests {
         assert_eq!(claims.org, "intermaris");
         assert_eq!(claims.role, "corporation");
         assert!(SigningKey::ephemeral().verify(&token).is_err());
-        let expired = key.issue("u1", "intermaris", "corporation", now - 3600).unwrap();
+        let expired = key
+            .issue("u1", "intermaris", "corporation", now - 3600)
+            .unwrap();
         assert!(key.verify(&expired).is_err());
-        let future = key.issue("u1", "intermaris", "corporation", now + 600).unwrap();
+        let future = key
+            .issue("u1", "intermaris", "corporation", now + 600)
+            .unwrap();
         assert!(key.verify(&future).is_err());
     }
 
@@ -305,7 +319,14 @@ mod tests {
         std::fs::write(&path, SigningKey::to_pem(&pkcs8).as_bytes()).unwrap();
         let a = SigningKey::from_pem_file(&path).unwrap();
         let b = SigningKey::from_pem_file(&path).unwrap();
-        let token = a.issue("u", "o", "care", time::OffsetDateTime::now_utc().unix_timestamp()).unwrap();
+        let token = a
+            .issue(
+                "u",
+                "o",
+                "care",
+                time::OffsetDateTime::now_utc().unix_timestamp(),
+            )
+            .unwrap();
         assert!(b.verify(&token).is_ok());
     }
 }

@@ -32,7 +32,9 @@ pub fn submission_parties(
         .forms
         .get(form)
         .ok_or_else(|| CaseError::Invalid(format!("unknown form `{form}`")))?;
-    if form_spec.submitted_by != submitter.role || policy.joins(&submitter.role) != Some(Joins::Submission) {
+    if form_spec.submitted_by != submitter.role
+        || policy.joins(&submitter.role) != Some(Joins::Submission)
+    {
         return Err(CaseError::Forbidden(format!(
             "role `{}` may not submit form `{form}` (submitted by `{}`)",
             submitter.role, form_spec.submitted_by
@@ -48,7 +50,11 @@ pub fn submission_parties(
         }
     }
     for (org, _) in &parties {
-        if enrolled.iter().chain([submitter]).any(|o| &o.id == org && o.recipient.is_none()) {
+        if enrolled
+            .iter()
+            .chain([submitter])
+            .any(|o| &o.id == org && o.recipient.is_none())
+        {
             return Err(CaseError::Invalid(format!(
                 "organisation `{org}` has no recipient key registered; an admin must run `sluis org set-recipient`"
             )));
@@ -100,10 +106,14 @@ pub fn plan_share(
         }
         for org_id in &item.recipients {
             let Some(org) = orgs.get(org_id) else {
-                return Err(CaseError::Invalid(format!("unknown organisation `{org_id}`")));
+                return Err(CaseError::Invalid(format!(
+                    "unknown organisation `{org_id}`"
+                )));
             };
             if org.disabled {
-                return Err(CaseError::Invalid(format!("organisation `{org_id}` is disabled")));
+                return Err(CaseError::Invalid(format!(
+                    "organisation `{org_id}` is disabled"
+                )));
             }
             if org.recipient.is_none() {
                 return Err(CaseError::Invalid(format!(
@@ -201,26 +211,42 @@ mod tests {
     #[test]
     fn share_refuses_a_field_the_role_may_not_see() {
         let p = policy();
-        let orgs: BTreeMap<_, _> = [org("intermaris", "corporation"), org("hoorn", "municipality"), org("parlan", "care")]
-            .into_iter()
-            .map(|o| (o.id.clone(), o))
-            .collect();
-        let parties = vec![party("leviaan", "care"), party("bct-westfriesland", "coordinator")];
+        let orgs: BTreeMap<_, _> = [
+            org("intermaris", "corporation"),
+            org("hoorn", "municipality"),
+            org("parlan", "care"),
+        ]
+        .into_iter()
+        .map(|o| (o.id.clone(), o))
+        .collect();
+        let parties = vec![
+            party("leviaan", "care"),
+            party("bct-westfriesland", "coordinator"),
+        ];
         let ok = plan_share(
             &p,
             "coordinator",
             &parties,
-            &[ShareItem { recipients: vec!["intermaris".into()], fields: vec!["full_name".into(), "debts_total".into()] }],
+            &[ShareItem {
+                recipients: vec!["intermaris".into()],
+                fields: vec!["full_name".into(), "debts_total".into()],
+            }],
             &orgs,
         )
         .unwrap();
-        assert_eq!(ok.new_parties, vec![("intermaris".to_string(), "corporation".to_string())]);
+        assert_eq!(
+            ok.new_parties,
+            vec![("intermaris".to_string(), "corporation".to_string())]
+        );
 
         let err = plan_share(
             &p,
             "coordinator",
             &parties,
-            &[ShareItem { recipients: vec!["intermaris".into()], fields: vec!["full_name".into(), "bsn".into()] }],
+            &[ShareItem {
+                recipients: vec!["intermaris".into()],
+                fields: vec!["full_name".into(), "bsn".into()],
+            }],
             &orgs,
         )
         .unwrap_err();
@@ -229,11 +255,29 @@ mod tests {
             "field `bsn` (category `identifiers`) may not be shared with `intermaris`: the policy does not grant category `identifiers` to role `corporation`"
         );
         assert!(matches!(
-            plan_share(&p, "care", &parties, &[ShareItem { recipients: vec!["intermaris".into()], fields: vec!["full_name".into()] }], &orgs),
+            plan_share(
+                &p,
+                "care",
+                &parties,
+                &[ShareItem {
+                    recipients: vec!["intermaris".into()],
+                    fields: vec!["full_name".into()]
+                }],
+                &orgs
+            ),
             Err(CaseError::Forbidden(_))
         ));
         assert!(matches!(
-            plan_share(&p, "coordinator", &parties, &[ShareItem { recipients: vec!["parlan".into()], fields: vec!["full_name".into()] }], &orgs),
+            plan_share(
+                &p,
+                "coordinator",
+                &parties,
+                &[ShareItem {
+                    recipients: vec!["parlan".into()],
+                    fields: vec!["full_name".into()]
+                }],
+                &orgs
+            ),
             Err(CaseError::Forbidden(_))
         ));
     }

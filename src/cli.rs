@@ -26,7 +26,12 @@ pub struct Cli {
 #[derive(Debug, Args)]
 struct DbArgs {
     /// Database URL: `sqlite://FILE` (embedded) or `postgres://…`.
-    #[arg(long = "database", env = "DATABASE_URL", default_value = "sqlite://sluis.db", hide_env_values = true)]
+    #[arg(
+        long = "database",
+        env = "DATABASE_URL",
+        default_value = "sqlite://sluis.db",
+        hide_env_values = true
+    )]
     url: String,
 }
 
@@ -261,7 +266,12 @@ enum ApikeyCommand {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve { listen, db, policy, signing_key } => serve(listen, &db.url, &policy.dir, signing_key.as_deref()).await,
+        Command::Serve {
+            listen,
+            db,
+            policy,
+            signing_key,
+        } => serve(listen, &db.url, &policy.dir, signing_key.as_deref()).await,
         Command::Policy { command } => match command {
             PolicyCommand::Show { json, policy } => {
                 let p = load_policy(&policy.dir)?;
@@ -274,38 +284,73 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             PolicyCommand::Check { policy } => {
                 let p = load_policy(&policy.dir)?;
-                println!("policy {} is valid: {} categories, {} fields, {} parties", p.version, p.categories.len(), p.fields.len(), p.parties.len());
+                println!(
+                    "policy {} is valid: {} categories, {} fields, {} parties",
+                    p.version,
+                    p.categories.len(),
+                    p.fields.len(),
+                    p.parties.len()
+                );
                 Ok(())
             }
         },
         Command::Org { command } => org(command).await,
         Command::User { command } => user(command).await,
-        Command::Apikey { command: ApikeyCommand::Create { username, db } } => {
+        Command::Apikey {
+            command: ApikeyCommand::Create { username, db },
+        } => {
             let store = connect(&db.url).await?;
-            let user = store.user_by_name(&username).await?.with_context(|| format!("no user `{username}`"))?;
+            let user = store
+                .user_by_name(&username)
+                .await?
+                .with_context(|| format!("no user `{username}`"))?;
             let key = auth::new_api_key();
             store.add_api_key(&key.id, &user.id, &key.digest).await?;
             println!("{}", key.token.expose());
-            eprintln!("API key for {username} ({}): shown once, store it safely.", user.org_id);
+            eprintln!(
+                "API key for {username} ({}): shown once, store it safely.",
+                user.org_id
+            );
             Ok(())
         }
         Command::Keygen { kind, out } => keygen(&kind, &out),
         Command::Submit { client, form, file } => {
-            let text = zeroize::Zeroizing::new(std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?);
-            let fields: serde_json::Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not JSON (line {})", file.display(), e.line()))?;
-            let answer = login(&client).await?.submit(&form, &fields).await.map_err(explain)?;
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?,
+            );
+            let fields: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: not JSON (line {})", file.display(), e.line()))?;
+            let answer = login(&client)
+                .await?
+                .submit(&form, &fields)
+                .await
+                .map_err(explain)?;
             println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
-        Command::Share { client, identity, to, case } => {
+        Command::Share {
+            client,
+            identity,
+            to,
+            case,
+        } => {
             let identity = read_identity(&identity)?;
             let c = login(&client).await?;
             let policy = Policy::from_json(c.policy_json().await?)?;
-            let answer = c.reshare(&case, &identity, &policy, &to).await.map_err(explain)?;
+            let answer = c
+                .reshare(&case, &identity, &policy, &to)
+                .await
+                .map_err(explain)?;
             println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
-        Command::Pull { client, identity, save, case } => {
+        Command::Pull {
+            client,
+            identity,
+            save,
+            case,
+        } => {
             let identity = read_identity(&identity)?;
             let c = login(&client).await?;
             let policy = Policy::from_json(c.policy_json().await?)?;
@@ -332,7 +377,10 @@ pub async fn run(cli: Cli) -> Result<()> {
 fn explain(e: client::ClientError) -> anyhow::Error {
     match &e {
         client::ClientError::Problem { errors, .. } if !errors.is_empty() => {
-            let lines: Vec<String> = errors.iter().map(|p| format!("  {}: {}", p.field, p.problem)).collect();
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|p| format!("  {}: {}", p.field, p.problem))
+                .collect();
             anyhow::anyhow!("{e}\n{}", lines.join("\n"))
         }
         _ => e.into(),
@@ -344,22 +392,37 @@ fn load_policy(dir: &Path) -> Result<Policy> {
 }
 
 async fn connect(url: &str) -> Result<Store> {
-    Store::connect(url).await.with_context(|| format!("opening database {}", redact_url(url)))
+    Store::connect(url)
+        .await
+        .with_context(|| format!("opening database {}", redact_url(url)))
 }
 
-async fn serve(listen: SocketAddr, url: &str, policy_dir: &Path, signing_key: Option<&Path>) -> Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    url: &str,
+    policy_dir: &Path,
+    signing_key: Option<&Path>,
+) -> Result<()> {
     let policy = load_policy(policy_dir)?;
     let signing = match signing_key {
         Some(path) => SigningKey::from_pem_file(path)?,
         None => {
-            tracing::warn!("no signing key configured (SLUIS_SIGNING_KEY_FILE): using a fresh key; tokens end with this process");
+            tracing::warn!(
+                "no signing key configured (SLUIS_SIGNING_KEY_FILE): using a fresh key; tokens end with this process"
+            );
             SigningKey::ephemeral()
         }
     };
     let store = connect(url).await?;
     tracing::info!(policy = %policy.version, database = %redact_url(url), backend = ?store.backend(), "starting");
-    let state = AppState { store: store.clone(), policy: Arc::new(policy), signing: Arc::new(signing) };
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+    let state = AppState {
+        store: store.clone(),
+        policy: Arc::new(policy),
+        signing: Arc::new(signing),
+    };
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     api::serve(listener, state, shutdown_signal()).await?;
     store.close().await;
@@ -372,7 +435,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -383,15 +447,27 @@ async fn shutdown_signal() {
 
 async fn org(command: OrgCommand) -> Result<()> {
     match command {
-        OrgCommand::Add { id, name, role, db, policy } => {
+        OrgCommand::Add {
+            id,
+            name,
+            role,
+            db,
+            policy,
+        } => {
             let policy = load_policy(&policy.dir)?;
             if !is_org_id(&id) {
                 bail!("organisation id `{id}` must be lower-case letters, digits and `-`");
             }
             if !policy.roles.contains_key(&role) {
-                bail!("unknown role `{role}`; the policy knows: {}", policy.roles.keys().cloned().collect::<Vec<_>>().join(", "));
+                bail!(
+                    "unknown role `{role}`; the policy knows: {}",
+                    policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
             }
-            connect(&db.url).await?.add_organisation(&id, &name, &role).await?;
+            connect(&db.url)
+                .await?
+                .add_organisation(&id, &name, &role)
+                .await?;
             println!("enrolled {id} ({role})");
         }
         OrgCommand::Enrol { db, policy } => {
@@ -406,11 +482,19 @@ async fn org(command: OrgCommand) -> Result<()> {
         }
         OrgCommand::SetRecipient { id, recipient, db } => {
             let recipient: Recipient = recipient.parse().context("recipient")?;
-            connect(&db.url).await?.set_recipient(&id, &recipient.to_string()).await.with_context(|| format!("organisation `{id}`"))?;
+            connect(&db.url)
+                .await?
+                .set_recipient(&id, &recipient.to_string())
+                .await
+                .with_context(|| format!("organisation `{id}`"))?;
             println!("recipient of {id} set to {recipient}");
         }
         OrgCommand::SetDisabled { id, disabled, db } => {
-            connect(&db.url).await?.set_organisation_disabled(&id, disabled).await.with_context(|| format!("organisation `{id}`"))?;
+            connect(&db.url)
+                .await?
+                .set_organisation_disabled(&id, disabled)
+                .await
+                .with_context(|| format!("organisation `{id}`"))?;
             println!("{id} disabled: {disabled}");
         }
         OrgCommand::List { db } => {
@@ -426,10 +510,21 @@ async fn org(command: OrgCommand) -> Result<()> {
 
 async fn user(command: UserCommand) -> Result<()> {
     match command {
-        UserCommand::Add { username, org, role, password_file, password_stdin, db, policy } => {
+        UserCommand::Add {
+            username,
+            org,
+            role,
+            password_file,
+            password_stdin,
+            db,
+            policy,
+        } => {
             let policy = load_policy(&policy.dir)?;
             let store = connect(&db.url).await?;
-            let organisation = store.organisation(&org).await?.with_context(|| format!("no organisation `{org}`"))?;
+            let organisation = store
+                .organisation(&org)
+                .await?
+                .with_context(|| format!("no organisation `{org}`"))?;
             let role = role.unwrap_or_else(|| organisation.role.clone());
             if !policy.roles.contains_key(&role) {
                 bail!("unknown role `{role}`");
@@ -444,18 +539,35 @@ async fn user(command: UserCommand) -> Result<()> {
                 (None, false) => None,
             };
             let password_hash = match password {
-                Some(p) if p.expose().chars().count() < 12 => bail!("a password needs at least 12 characters"),
+                Some(p) if p.expose().chars().count() < 12 => {
+                    bail!("a password needs at least 12 characters")
+                }
                 Some(p) => Some(auth::hash_password(&p)?),
                 None => None,
             };
             store
-                .add_user(&User { id: uuid::Uuid::new_v4().to_string(), username: username.clone(), org_id: org.clone(), role: role.clone(), password_hash, disabled: false })
+                .add_user(&User {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    username: username.clone(),
+                    org_id: org.clone(),
+                    role: role.clone(),
+                    password_hash,
+                    disabled: false,
+                })
                 .await
                 .with_context(|| format!("adding user `{username}`"))?;
             println!("added user {username} to {org} as {role}");
         }
-        UserCommand::SetDisabled { username, disabled, db } => {
-            connect(&db.url).await?.set_user_disabled(&username, disabled).await.with_context(|| format!("user `{username}`"))?;
+        UserCommand::SetDisabled {
+            username,
+            disabled,
+            db,
+        } => {
+            connect(&db.url)
+                .await?
+                .set_user_disabled(&username, disabled)
+                .await
+                .with_context(|| format!("user `{username}`"))?;
             println!("{username} disabled: {disabled}");
         }
     }
@@ -471,7 +583,9 @@ fn keygen(kind: &str, out: &Path) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut file = options.open(out).with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
+    let mut file = options
+        .open(out)
+        .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
     if kind == "signing" {
         let pkcs8 = SigningKey::generate_pkcs8();
         file.write_all(SigningKey::to_pem(&pkcs8).as_bytes())?;
@@ -479,19 +593,25 @@ fn keygen(kind: &str, out: &Path) -> Result<()> {
     } else {
         let identity = Identity::generate();
         file.write_all(identity.to_file_text(&now_text()).as_bytes())?;
-        eprintln!("wrote an age identity to {}; register its public key with `sluis org set-recipient`:", out.display());
+        eprintln!(
+            "wrote an age identity to {}; register its public key with `sluis org set-recipient`:",
+            out.display()
+        );
         println!("{}", identity.recipient());
     }
     Ok(())
 }
 
 fn read_identity(path: &Path) -> Result<Identity> {
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?);
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
     Ok(Identity::from_file_text(&text)?)
 }
 
 fn read_secret_file(path: &Path) -> Result<Secret> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Secret::new(text.trim_end_matches(['\r', '\n']).to_owned()))
 }
 
@@ -500,14 +620,24 @@ async fn login(args: &ClientArgs) -> Result<Client> {
         (Some(username), _) => {
             let password = match &args.password_file {
                 Some(p) => read_secret_file(p)?,
-                None => Secret::new(std::env::var("SLUIS_PASSWORD").context("set SLUIS_PASSWORD or --password-file")?),
+                None => Secret::new(
+                    std::env::var("SLUIS_PASSWORD")
+                        .context("set SLUIS_PASSWORD or --password-file")?,
+                ),
             };
-            Credentials::Password { username: username.clone(), password }
+            Credentials::Password {
+                username: username.clone(),
+                password,
+            }
         }
         (None, Some(path)) => Credentials::ApiKey(read_secret_file(path)?),
         (None, None) => Credentials::ApiKey(Secret::new(
-            std::env::var("SLUIS_API_KEY").context("give --api-key-file, SLUIS_API_KEY, or --username")?,
+            std::env::var("SLUIS_API_KEY")
+                .context("give --api-key-file, SLUIS_API_KEY, or --username")?,
         )),
     };
-    Client::new(&args.server).login(&credentials).await.map_err(explain)
+    Client::new(&args.server)
+        .login(&credentials)
+        .await
+        .map_err(explain)
 }

@@ -77,7 +77,16 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Client({}, token: {})", self.base, if self.token.is_some() { "<redacted>" } else { "none" })
+        write!(
+            f,
+            "Client({}, token: {})",
+            self.base,
+            if self.token.is_some() {
+                "<redacted>"
+            } else {
+                "none"
+            }
+        )
     }
 }
 
@@ -116,7 +125,9 @@ impl Client {
                 json!({ "username": username, "password": password.expose() })
             }
         };
-        let answer: Value = self.send(self.http.post(self.url("/v1/auth/token")).json(&body)).await?;
+        let answer: Value = self
+            .send(self.http.post(self.url("/v1/auth/token")).json(&body))
+            .await?;
         let token = answer["access_token"]
             .as_str()
             .ok_or_else(|| ClientError::Protocol("no access_token".into()))?;
@@ -135,7 +146,10 @@ impl Client {
         }
     }
 
-    async fn send<T: for<'de> Deserialize<'de>>(&self, req: reqwest::RequestBuilder) -> Result<T, ClientError> {
+    async fn send<T: for<'de> Deserialize<'de>>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
         let resp = self.authed(req).send().await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
@@ -152,7 +166,10 @@ impl Client {
                 errors: doc
                     .errors
                     .into_iter()
-                    .map(|e| form::FieldProblem { field: e.field, problem: e.problem })
+                    .map(|e| form::FieldProblem {
+                        field: e.field,
+                        problem: e.problem,
+                    })
                     .collect(),
             });
         }
@@ -171,12 +188,14 @@ impl Client {
 
     /// Submits a form; returns the broker's answer (`id`, `parties`, `sealed`).
     pub async fn submit(&self, form: &str, fields: &Value) -> Result<Value, ClientError> {
-        self.post_json("/v1/cases", &json!({ "form": form, "fields": fields })).await
+        self.post_json("/v1/cases", &json!({ "form": form, "fields": fields }))
+            .await
     }
 
     /// Downloads the caller's slice of a case.
     pub async fn slice(&self, case: &str) -> Result<Slice, ClientError> {
-        self.send(self.http.get(self.url(&format!("/v1/cases/{case}/slice")))).await
+        self.send(self.http.get(self.url(&format!("/v1/cases/{case}/slice"))))
+            .await
     }
 
     /// Fetches the policy the broker enforces.
@@ -203,7 +222,8 @@ impl Client {
         };
         let mut by_role: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in recipients {
-            let role = role_of(r).ok_or_else(|| ClientError::Protocol(format!("unknown organisation `{r}`")))?;
+            let role = role_of(r)
+                .ok_or_else(|| ClientError::Protocol(format!("unknown organisation `{r}`")))?;
             by_role.entry(role).or_default().push(r.clone());
         }
         let opened = open_slice(&self.slice(case).await?, identity, policy)?;
@@ -219,7 +239,11 @@ impl Client {
                 shares.push(json!({ "recipients": orgs, "fields": fields }));
             }
         }
-        self.post_json(&format!("/v1/cases/{case}/shares"), &json!({ "shares": shares })).await
+        self.post_json(
+            &format!("/v1/cases/{case}/shares"),
+            &json!({ "shares": shares }),
+        )
+        .await
     }
 }
 
@@ -235,7 +259,13 @@ pub struct OpenedSlice {
 
 impl std::fmt::Debug for OpenedSlice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "OpenedSlice({}, {}, fields: {:?})", self.case, self.organisation, self.fields.keys().collect::<Vec<_>>())
+        write!(
+            f,
+            "OpenedSlice({}, {}, fields: {:?})",
+            self.case,
+            self.organisation,
+            self.fields.keys().collect::<Vec<_>>()
+        )
     }
 }
 
@@ -261,15 +291,25 @@ pub fn ciphertext(field: &SliceField) -> Result<Vec<u8>, ClientError> {
 }
 
 /// Opens every field of a slice with `identity`.
-pub fn open_slice(slice: &Slice, identity: &Identity, policy: &Policy) -> Result<OpenedSlice, ClientError> {
+pub fn open_slice(
+    slice: &Slice,
+    identity: &Identity,
+    policy: &Policy,
+) -> Result<OpenedSlice, ClientError> {
     let mut fields = BTreeMap::new();
     for f in &slice.fields {
-        let spec = policy
-            .field(&f.field)
-            .ok_or_else(|| ClientError::Protocol(format!("field `{}` is not in the policy", f.field)))?;
-        let plain = sealing::open(&ciphertext(f)?, identity).map_err(|_| ClientError::Open(f.field.clone()))?;
-        let value = form::from_plaintext(&spec.kind, &plain).ok_or_else(|| ClientError::Open(f.field.clone()))?;
+        let spec = policy.field(&f.field).ok_or_else(|| {
+            ClientError::Protocol(format!("field `{}` is not in the policy", f.field))
+        })?;
+        let plain = sealing::open(&ciphertext(f)?, identity)
+            .map_err(|_| ClientError::Open(f.field.clone()))?;
+        let value = form::from_plaintext(&spec.kind, &plain)
+            .ok_or_else(|| ClientError::Open(f.field.clone()))?;
         fields.insert(f.field.clone(), value);
     }
-    Ok(OpenedSlice { case: slice.case.clone(), organisation: slice.organisation.clone(), fields })
+    Ok(OpenedSlice {
+        case: slice.case.clone(),
+        organisation: slice.organisation.clone(),
+        fields,
+    })
 }

@@ -37,7 +37,9 @@ pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolle
     for (id, party) in &policy.parties {
         store.add_organisation(id, &party.name, &party.role).await?;
         let identity = Identity::generate();
-        store.set_recipient(id, &identity.recipient().to_string()).await?;
+        store
+            .set_recipient(id, &identity.recipient().to_string())
+            .await?;
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
             username: format!("{id}-system"),
@@ -49,7 +51,12 @@ pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolle
         store.add_user(&user).await?;
         let key = auth::new_api_key();
         store.add_api_key(&key.id, &user.id, &key.digest).await?;
-        out.push(Enrolled { org: id.clone(), role: party.role.clone(), identity, api_key: key.token });
+        out.push(Enrolled {
+            org: id.clone(),
+            role: party.role.clone(),
+            identity,
+            api_key: key.token,
+        });
     }
     Ok(out)
 }
@@ -137,11 +144,18 @@ pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
     let parties = enrol_parties(&store, &policy).await?;
     let created = now_text();
     for p in &parties {
-        write_private(&out.join("identities").join(format!("{}.txt", p.org)), p.identity.to_file_text(&created).as_bytes())?;
+        write_private(
+            &out.join("identities").join(format!("{}.txt", p.org)),
+            p.identity.to_file_text(&created).as_bytes(),
+        )?;
     }
 
     let policy = Arc::new(policy);
-    let state = AppState { store: store.clone(), policy: policy.clone(), signing: Arc::new(SigningKey::ephemeral()) };
+    let state = AppState {
+        store: store.clone(),
+        policy: policy.clone(),
+        signing: Arc::new(SigningKey::ephemeral()),
+    };
     let broker = RunningBroker::start(state, "127.0.0.1:0".parse()?).await?;
     let result = play(out, &broker.base_url, &policy, &parties).await;
     broker.stop().await?;
@@ -150,19 +164,31 @@ pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
 }
 
 async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> Result<DemoReport> {
-    let party = |org: &str| parties.iter().find(|p| p.org == org).with_context(|| format!("{org} is not enrolled"));
+    let party = |org: &str| {
+        parties
+            .iter()
+            .find(|p| p.org == org)
+            .with_context(|| format!("{org} is not enrolled"))
+    };
     let login = |org: &str| {
         let key = party(org).map(|p| Secret::new(p.api_key.expose().to_owned()));
         async move { Ok::<_, anyhow::Error>(Client::new(base).login(&Credentials::ApiKey(key?)).await?) }
     };
 
     let care = login(DEMO_CARE).await?;
-    let submitted = care.submit("registration", &fictional_registration()).await?;
+    let submitted = care
+        .submit("registration", &fictional_registration())
+        .await?;
     let case = submitted["id"].as_str().context("no case id")?.to_owned();
 
     let coordinator = login(DEMO_COORDINATOR).await?;
     coordinator
-        .reshare(&case, &party(DEMO_COORDINATOR)?.identity, policy, &[DEMO_CORPORATION.into(), DEMO_MUNICIPALITY.into()])
+        .reshare(
+            &case,
+            &party(DEMO_COORDINATOR)?.identity,
+            policy,
+            &[DEMO_CORPORATION.into(), DEMO_MUNICIPALITY.into()],
+        )
         .await?;
 
     let mut opened = BTreeMap::new();
@@ -178,7 +204,10 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
                 let plain = client::open_slice(&slice, &p.identity, policy)?;
                 let opened_dir = out.join("opened").join(&p.org);
                 std::fs::create_dir_all(&opened_dir)?;
-                write_private(&opened_dir.join(format!("{case}.json")), plain.to_json().as_bytes())?;
+                write_private(
+                    &opened_dir.join(format!("{case}.json")),
+                    plain.to_json().as_bytes(),
+                )?;
                 opened.insert(p.org.clone(), Some(plain.fields.keys().cloned().collect()));
             }
             Err(e) if matches!(e.status(), Some(403 | 404)) => {
@@ -201,13 +230,25 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
     );
     let _ = writeln!(s, "What each party could open:");
     for (org, fields) in &report.opened {
-        let role = policy.parties.get(org).map(|p| p.role.as_str()).unwrap_or("?");
+        let role = policy
+            .parties
+            .get(org)
+            .map(|p| p.role.as_str())
+            .unwrap_or("?");
         match fields {
             Some(fields) => {
-                let cats: std::collections::BTreeSet<&str> =
-                    fields.iter().filter_map(|f| policy.field(f)).map(|f| f.category.as_str()).collect();
+                let cats: std::collections::BTreeSet<&str> = fields
+                    .iter()
+                    .filter_map(|f| policy.field(f))
+                    .map(|f| f.category.as_str())
+                    .collect();
                 let cats: Vec<&str> = cats.into_iter().collect();
-                let _ = writeln!(s, "  {org:<20} {role:<16} {:>2} fields: {}", fields.len(), cats.join(", "));
+                let _ = writeln!(
+                    s,
+                    "  {org:<20} {role:<16} {:>2} fields: {}",
+                    fields.len(),
+                    cats.join(", ")
+                );
             }
             None => {
                 let _ = writeln!(s, "  {org:<20} {role:<16}  - not a party (404)");
@@ -231,7 +272,9 @@ fn write_private(path: &PathBuf, bytes: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt as _;
         options.mode(0o600);
     }
-    let mut f = options.open(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
     f.write_all(bytes)?;
     Ok(())
 }

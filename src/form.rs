@@ -139,7 +139,9 @@ pub struct FieldValues(pub Vec<(String, FieldValue)>);
 
 impl fmt::Debug for FieldValues {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.0.iter().map(|(k, _)| k)).finish()
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
     }
 }
 
@@ -322,7 +324,9 @@ fn check_text(id: &str, s: &str, max_len: usize) -> Result<(), FieldProblem> {
     if s.chars().count() > max_len {
         return Err(problem(id, format!("is longer than {max_len} characters")));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
         return Err(problem(id, "contains control characters"));
     }
     Ok(())
@@ -338,7 +342,11 @@ pub fn is_valid_bsn(s: &str) -> bool {
         .enumerate()
         .map(|(i, b)| {
             let digit = i64::from(b - b'0');
-            if i == 8 { -digit } else { (9 - i as i64) * digit }
+            if i == 8 {
+                -digit
+            } else {
+                (9 - i as i64) * digit
+            }
         })
         .sum();
     sum != 0 && sum % 11 == 0
@@ -363,10 +371,7 @@ pub fn validate_form(
                 Ok(p) => out.push((id.clone(), p)),
                 Err(e) => problems.push(e),
             },
-            _ => problems.push(problem(
-                id,
-                format!("is not a field of form `{form}`"),
-            )),
+            _ => problems.push(problem(id, format!("is not a field of form `{form}`"))),
         }
     }
     if complete {
@@ -407,7 +412,11 @@ pub fn validate_fields(
     if values.0.is_empty() {
         problems.push(problem("fields", "no fields given"));
     }
-    if problems.is_empty() { Ok(out) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Turns an opened plaintext back into the JSON value a client shows (documents as base64).
@@ -456,7 +465,9 @@ mod tests {
             r#"{"a": null}"#,
             r#"{"a": ["ok", 4711]}"#,
         ] {
-            let err = serde_json::from_str::<FieldValues>(body).unwrap_err().to_string();
+            let err = serde_json::from_str::<FieldValues>(body)
+                .unwrap_err()
+                .to_string();
             assert!(!err.contains("12.5") && !err.contains("geheim") && !err.contains("4711"));
         }
     }
@@ -479,16 +490,39 @@ mod tests {
     #[test]
     fn values_become_canonical_plaintext_and_back() {
         let cases: Vec<(FieldKind, FieldValue, &[u8], serde_json::Value)> = vec![
-            (FieldKind::Text { max_len: 10 }, text("Jan"), b"Jan", "Jan".into()),
-            (FieldKind::Integer { min: 0, max: 9 }, FieldValue::Integer(3), b"3", 3.into()),
-            (FieldKind::Boolean, FieldValue::Bool(true), b"true", true.into()),
             (
-                FieldKind::List { max_items: 3, max_len: 5 },
+                FieldKind::Text { max_len: 10 },
+                text("Jan"),
+                b"Jan",
+                "Jan".into(),
+            ),
+            (
+                FieldKind::Integer { min: 0, max: 9 },
+                FieldValue::Integer(3),
+                b"3",
+                3.into(),
+            ),
+            (
+                FieldKind::Boolean,
+                FieldValue::Bool(true),
+                b"true",
+                true.into(),
+            ),
+            (
+                FieldKind::List {
+                    max_items: 3,
+                    max_len: 5,
+                },
                 FieldValue::List(vec![Zeroizing::new("Hoorn".into())]),
                 br#"["Hoorn"]"#,
                 serde_json::json!(["Hoorn"]),
             ),
-            (FieldKind::Document { max_bytes: 4 }, text("AAEC"), &[0, 1, 2], "AAEC".into()),
+            (
+                FieldKind::Document { max_bytes: 4 },
+                text("AAEC"),
+                &[0, 1, 2],
+                "AAEC".into(),
+            ),
         ];
         for (kind, value, plain, json) in cases {
             let p = to_plaintext(&spec(kind.clone()), &value).unwrap();
@@ -500,13 +534,41 @@ mod tests {
     #[test]
     fn bad_values_name_the_problem_not_the_value() {
         let cases = [
-            (FieldKind::Text { max_len: 3 }, text("geheim"), "is longer than 3 characters"),
-            (FieldKind::Date, text("31-12-2000"), "must be a date as YYYY-MM-DD"),
-            (FieldKind::Integer { min: 0, max: 20 }, FieldValue::Integer(21), "must be a whole number from 0 to 20"),
-            (FieldKind::Bsn, text("123456789"), "must be a BSN: 9 digits that pass the eleven-test"),
-            (FieldKind::Document { max_bytes: 2 }, text("AAEC"), "is larger than 2 bytes"),
-            (FieldKind::Email, text("geen-adres"), "must be an e-mail address"),
-            (FieldKind::Text { max_len: 30 }, text("a\u{0}b"), "contains control characters"),
+            (
+                FieldKind::Text { max_len: 3 },
+                text("geheim"),
+                "is longer than 3 characters",
+            ),
+            (
+                FieldKind::Date,
+                text("31-12-2000"),
+                "must be a date as YYYY-MM-DD",
+            ),
+            (
+                FieldKind::Integer { min: 0, max: 20 },
+                FieldValue::Integer(21),
+                "must be a whole number from 0 to 20",
+            ),
+            (
+                FieldKind::Bsn,
+                text("123456789"),
+                "must be a BSN: 9 digits that pass the eleven-test",
+            ),
+            (
+                FieldKind::Document { max_bytes: 2 },
+                text("AAEC"),
+                "is larger than 2 bytes",
+            ),
+            (
+                FieldKind::Email,
+                text("geen-adres"),
+                "must be an e-mail address",
+            ),
+            (
+                FieldKind::Text { max_len: 30 },
+                text("a\u{0}b"),
+                "contains control characters",
+            ),
         ];
         for (kind, value, expected) in cases {
             let err = to_plaintext(&spec(kind), &value).unwrap_err();

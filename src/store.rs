@@ -99,7 +99,10 @@ impl fmt::Debug for User {
             .field("username", &self.username)
             .field("org_id", &self.org_id)
             .field("role", &self.role)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "<redacted>"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
             .field("disabled", &self.disabled)
             .finish()
     }
@@ -243,9 +246,8 @@ impl Store {
                 redact_url(url)
             )));
         };
-        let options = AnyConnectOptions::from_str(&url).map_err(|_| {
-            StoreError::Url(format!("cannot parse `{}`", redact_url(&url)))
-        })?;
+        let options = AnyConnectOptions::from_str(&url)
+            .map_err(|_| StoreError::Url(format!("cannot parse `{}`", redact_url(&url))))?;
         let pool_options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(std::time::Duration::from_secs(10));
@@ -284,7 +286,12 @@ impl Store {
     // ---- organisations -------------------------------------------------------------------
 
     /// Enrols an organisation.
-    pub async fn add_organisation(&self, id: &str, name: &str, role: &str) -> Result<(), StoreError> {
+    pub async fn add_organisation(
+        &self,
+        id: &str,
+        name: &str,
+        role: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO organisations (id, name, role, recipient, disabled, created_at) \
              VALUES ($1, $2, $3, NULL, 0, $4)",
@@ -312,7 +319,11 @@ impl Store {
     }
 
     /// Disables or re-enables an organisation.
-    pub async fn set_organisation_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
+    pub async fn set_organisation_disabled(
+        &self,
+        id: &str,
+        disabled: bool,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE organisations SET disabled = $1 WHERE id = $2")
             .bind(flag(disabled))
             .bind(id)
@@ -375,11 +386,18 @@ impl Store {
         self.user_where("id", id).await
     }
 
-    async fn user_where(&self, column: &'static str, value: &str) -> Result<Option<User>, StoreError> {
+    async fn user_where(
+        &self,
+        column: &'static str,
+        value: &str,
+    ) -> Result<Option<User>, StoreError> {
         let sql = format!(
             "SELECT id, username, org_id, role, password_hash, disabled FROM users WHERE {column} = $1"
         );
-        let row = sqlx::query(&sql).bind(value).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(&sql)
+            .bind(value)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| {
             Ok(User {
                 id: r.try_get("id")?,
@@ -394,7 +412,11 @@ impl Store {
     }
 
     /// Disables or re-enables a user.
-    pub async fn set_user_disabled(&self, username: &str, disabled: bool) -> Result<(), StoreError> {
+    pub async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+    ) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
             .bind(flag(disabled))
             .bind(username)
@@ -407,7 +429,12 @@ impl Store {
     }
 
     /// Stores an API key's digest.
-    pub async fn add_api_key(&self, id: &str, user_id: &str, digest: &str) -> Result<(), StoreError> {
+    pub async fn add_api_key(
+        &self,
+        id: &str,
+        user_id: &str,
+        digest: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO api_keys (id, user_id, digest, revoked, created_at) VALUES ($1, $2, $3, 0, $4)",
         )
@@ -460,7 +487,14 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         insert_parties(&mut tx, &case.id, parties).await?;
-        insert_sealed(&mut tx, &case.id, &case.created_by, &case.created_at, sealed).await?;
+        insert_sealed(
+            &mut tx,
+            &case.id,
+            &case.created_by,
+            &case.created_at,
+            sealed,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -629,11 +663,13 @@ async fn insert_sealed(
     sealed_at: &str,
     sealed: &[NewSealedField],
 ) -> Result<(), StoreError> {
-    let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM sealed_fields WHERE case_id = $1")
-        .bind(case_id)
-        .fetch_one(&mut **tx)
-        .await?
-        .try_get("next")?;
+    let seq: i64 = sqlx::query(
+        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM sealed_fields WHERE case_id = $1",
+    )
+    .bind(case_id)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("next")?;
     for f in sealed {
         sqlx::query(
             "INSERT INTO sealed_fields \

@@ -42,10 +42,23 @@ fn marked_form(marker: &str) -> (Value, Vec<String>) {
     let mut form = fictional_registration();
     let mut markers = Vec::new();
     let text_fields = [
-        "full_name", "current_address", "woonmatch_number", "partner_co_applicant", "affordability",
-        "financial_administrator", "financial_administrator_contact", "dwelling_constraints",
-        "guide_name", "municipality_of_origin", "social_network_location", "work_education_location",
-        "transport_means", "eviction_reason", "nuisance_history", "problems", "guidance_needs",
+        "full_name",
+        "current_address",
+        "woonmatch_number",
+        "partner_co_applicant",
+        "affordability",
+        "financial_administrator",
+        "financial_administrator_contact",
+        "dwelling_constraints",
+        "guide_name",
+        "municipality_of_origin",
+        "social_network_location",
+        "work_education_location",
+        "transport_means",
+        "eviction_reason",
+        "nuisance_history",
+        "problems",
+        "guidance_needs",
         "contra_indications",
     ];
     for id in text_fields {
@@ -73,12 +86,24 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
         let app = TestApp::start(backend).await;
         let marker = format!("CANARY{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let (form, markers) = marked_form(&marker);
-        let case = app.submit_and_refer("leger-des-heils", &form, &["de-woonschakel", "enkhuizen"]).await;
+        let case = app
+            .submit_and_refer("leger-des-heils", &form, &["de-woonschakel", "enkhuizen"])
+            .await;
 
         // The parties did get the values (so the markers really went through the broker).
-        let slice = app.client("de-woonschakel").await.slice(&case).await.unwrap();
-        let opened = sluis::client::open_slice(&slice, &app.party("de-woonschakel").identity, &app.policy).unwrap();
-        assert_eq!(opened.fields["full_name"], json!(format!("{marker}full_name")));
+        let slice = app
+            .client("de-woonschakel")
+            .await
+            .slice(&case)
+            .await
+            .unwrap();
+        let opened =
+            sluis::client::open_slice(&slice, &app.party("de-woonschakel").identity, &app.policy)
+                .unwrap();
+        assert_eq!(
+            opened.fields["full_name"],
+            json!(format!("{marker}full_name"))
+        );
 
         // Rejected requests must not echo values either.
         let token = app.token("leger-des-heils").await;
@@ -91,23 +116,45 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
             json!({"form": "registration", "fields": bad}).to_string(),
             json!({"form": format!("{marker}form"), "fields": {}}).to_string(),
             json!({"form": "registration", "fields": format!("{marker}notamap")}).to_string(),
-            format!("{{\"form\": \"registration\", \"fields\": {{\"full_name\": \"{marker}unterminated"),
+            format!(
+                "{{\"form\": \"registration\", \"fields\": {{\"full_name\": \"{marker}unterminated"
+            ),
         ] {
-            let (status, _, text) = app.raw("POST", "/v1/cases", Some(&token), Some(("application/json", body.into_bytes()))).await;
+            let (status, _, text) = app
+                .raw(
+                    "POST",
+                    "/v1/cases",
+                    Some(&token),
+                    Some(("application/json", body.into_bytes())),
+                )
+                .await;
             assert!((400..500).contains(&status), "{status}: {text}");
-            assert!(!text.contains(&marker), "{backend}: an error answer echoed a value: {text}");
+            assert!(
+                !text.contains(&marker),
+                "{backend}: an error answer echoed a value: {text}"
+            );
         }
 
         let dump = app.store.dump_text().await.unwrap();
-        assert!(dump.contains("sealed_fields.field_id=full_name"), "the dump must cover the sealed fields");
+        assert!(
+            dump.contains("sealed_fields.field_id=full_name"),
+            "the dump must cover the sealed fields"
+        );
         for m in &markers {
-            assert!(!dump.contains(m.as_str()), "{backend}: a value reached the database");
+            assert!(
+                !dump.contains(m.as_str()),
+                "{backend}: a value reached the database"
+            );
         }
         if let Some(file) = &app.db.sqlite_file {
             for path in [file.clone(), file.with_extension("db-wal")] {
                 if let Ok(bytes) = std::fs::read(&path) {
                     for m in &markers {
-                        assert!(!bytes.windows(m.len()).any(|w| w == m.as_bytes()), "{} holds a value", path.display());
+                        assert!(
+                            !bytes.windows(m.len()).any(|w| w == m.as_bytes()),
+                            "{} holds a value",
+                            path.display()
+                        );
                     }
                 }
             }
@@ -115,6 +162,9 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
         app.broker.stop().await.unwrap();
     }
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
-    assert!(logged.contains("case submitted"), "the capture must see the broker's logs");
+    assert!(
+        logged.contains("case submitted"),
+        "the capture must see the broker's logs"
+    );
     assert!(!logged.contains("CANARY"), "a value was logged");
 }

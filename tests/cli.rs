@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
 use common::backends;
@@ -13,12 +13,19 @@ use serde_json::{Value, json};
 fn sluis() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sluis"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c.env_remove("DATABASE_URL").env_remove("SLUIS_API_KEY").env_remove("SLUIS_PASSWORD");
+    c.env_remove("DATABASE_URL")
+        .env_remove("SLUIS_API_KEY")
+        .env_remove("SLUIS_PASSWORD");
     c
 }
 
 fn ok(out: Output) -> String {
-    assert!(out.status.success(), "stdout: {}\nstderr: {}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -26,60 +33,102 @@ fn ok(out: Output) -> String {
 fn policy_show_json_has_the_documented_shape() {
     let out = ok(sluis().args(["policy", "show", "--json"]).output().unwrap());
     let p: Value = serde_json::from_str(&out).unwrap();
-    assert!(p["version"].as_str().unwrap().starts_with("westfriesland-2021.1@"));
-    assert_eq!(p["categories"]["identifiers"]["roles"], json!(["care", "coordinator", "municipality"]));
-    assert!(p["categories"]["personalia"]["basis"].as_str().unwrap().contains("art. 9.5"));
+    assert!(
+        p["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("westfriesland-2021.1@")
+    );
+    assert_eq!(
+        p["categories"]["identifiers"]["roles"],
+        json!(["care", "coordinator", "municipality"])
+    );
+    assert!(
+        p["categories"]["personalia"]["basis"]
+            .as_str()
+            .unwrap()
+            .contains("art. 9.5")
+    );
     assert_eq!(p["fields"]["bsn"]["category"], json!("identifiers"));
-    assert_eq!(p["fields"]["perspective_plan"]["category"], json!("perspective_plan"));
-    assert_eq!(p["parties"]["intermaris"], json!({"name": "Intermaris", "role": "corporation"}));
-    assert_eq!(p["parties"]["bct-westfriesland"]["role"], json!("coordinator"));
+    assert_eq!(
+        p["fields"]["perspective_plan"]["category"],
+        json!("perspective_plan")
+    );
+    assert_eq!(
+        p["parties"]["intermaris"],
+        json!({"name": "Intermaris", "role": "corporation"})
+    );
+    assert_eq!(
+        p["parties"]["bct-westfriesland"]["role"],
+        json!("coordinator")
+    );
     assert_eq!(p["fields"].as_object().unwrap().len(), 42);
     let text = ok(sluis().args(["policy", "show"]).output().unwrap());
     assert!(text.contains("identifiers") && text.contains("Intermaris"));
 }
 
-fn broken_policy(edit: impl Fn(&Path)) -> tempfile::TempDir {
+/// A copy of the shipped policy with one edit (`from` → `to` in `file`).
+fn broken_policy(file: &str, from: &str, to: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("policy");
     std::fs::create_dir(dir.path().join("forms")).unwrap();
-    for f in ["policy.toml", "parties.toml", "forms/registration.toml", "forms/evaluation.toml", "forms/assessment.toml"] {
+    for f in [
+        "policy.toml",
+        "parties.toml",
+        "forms/registration.toml",
+        "forms/evaluation.toml",
+        "forms/assessment.toml",
+    ] {
         std::fs::copy(src.join(f), dir.path().join(f)).unwrap();
     }
-    edit(dir.path());
-    dir
-}
-
-fn replace_in(path: PathBuf, from: &str, to: &str) {
+    let path = dir.path().join(file);
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{from} not in {}", path.display());
+    assert!(text.contains(from), "{from} not in {file}");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    dir
 }
 
 #[test]
 fn an_inconsistent_policy_stops_the_broker_with_a_message() {
-    let cases: Vec<(Box<dyn Fn(&Path)>, &str)> = vec![
+    let cases = [
         (
-            Box::new(|d: &Path| replace_in(d.join("policy.toml"), r#"roles = ["care", "coordinator", "corporation"]"#, r#"roles = ["care", "coordinator", "woningcorporatie"]"#)),
+            "policy.toml",
+            r#"roles = ["care", "coordinator", "corporation"]"#,
+            r#"roles = ["care", "coordinator", "woningcorporatie"]"#,
             "category `dwelling_requirements` grants unknown role `woningcorporatie`",
         ),
         (
-            Box::new(|d: &Path| replace_in(d.join("forms/registration.toml"), "category = \"identifiers\"", "category = \"bsn_nummers\"")),
+            "forms/registration.toml",
+            "category = \"identifiers\"",
+            "category = \"bsn_nummers\"",
             "field `bsn` in form `registration` has unknown category `bsn_nummers`",
         ),
         (
-            Box::new(|d: &Path| replace_in(d.join("forms/registration.toml"), "category = \"identifiers\"\n", "")),
+            "forms/registration.toml",
+            "category = \"identifiers\"\n",
+            "",
             "field `bsn` in form `registration` has no category",
         ),
         (
-            Box::new(|d: &Path| replace_in(d.join("policy.toml"), "basis = \"art. 9.4 (the coordinator weighs", "# basis = \"")),
+            "policy.toml",
+            "basis = \"art. 9.4 (the coordinator weighs",
+            "# basis = \"",
             "category `placement` grants roles [\"care\", \"coordinator\"] without a legal basis",
         ),
     ];
-    for (edit, message) in cases {
-        let dir = broken_policy(edit);
-        let check = sluis().args(["policy", "check", "--policy"]).arg(dir.path()).output().unwrap();
+    for (file, from, to, message) in cases {
+        let dir = broken_policy(file, from, to);
+        let check = sluis()
+            .args(["policy", "check", "--policy"])
+            .arg(dir.path())
+            .output()
+            .unwrap();
         assert!(!check.status.success());
-        assert!(String::from_utf8_lossy(&check.stderr).contains(message), "{}", String::from_utf8_lossy(&check.stderr));
+        assert!(
+            String::from_utf8_lossy(&check.stderr).contains(message),
+            "{}",
+            String::from_utf8_lossy(&check.stderr)
+        );
         let db = dir.path().join("x.db");
         let serve = sluis()
             .args(["serve", "--listen", "127.0.0.1:0", "--policy"])
@@ -95,22 +144,50 @@ fn an_inconsistent_policy_stops_the_broker_with_a_message() {
 
 /// Field ids the corporation of the demo may open (art. 9.5, 9.6, 9.9), written out.
 const CORPORATION_FIELDS: &[&str] = &[
-    "affordability", "benefits", "children_ages", "children_count", "current_address",
-    "date_of_birth", "debt_restructuring_status", "debts_total", "dwelling_constraints", "email",
-    "financial_administrator", "financial_administrator_contact", "full_name", "guide_name",
-    "guide_phone", "income_source", "net_monthly_income", "partner_co_applicant", "phone",
-    "rent_arrears_amount", "rent_arrears_last_home", "residence_status", "woonmatch_number",
+    "affordability",
+    "benefits",
+    "children_ages",
+    "children_count",
+    "current_address",
+    "date_of_birth",
+    "debt_restructuring_status",
+    "debts_total",
+    "dwelling_constraints",
+    "email",
+    "financial_administrator",
+    "financial_administrator_contact",
+    "full_name",
+    "guide_name",
+    "guide_phone",
+    "income_source",
+    "net_monthly_income",
+    "partner_co_applicant",
+    "phone",
+    "rent_arrears_amount",
+    "rent_arrears_last_home",
+    "residence_status",
+    "woonmatch_number",
 ];
 
 #[test]
 fn the_demo_writes_identities_slices_and_opened_files() {
     let dir = tempfile::tempdir().unwrap();
-    let out = ok(sluis().args(["demo", "--out"]).arg(dir.path()).output().unwrap());
-    assert!(out.contains("intermaris") && out.contains("not a party (404)"), "{out}");
+    let out = ok(sluis()
+        .args(["demo", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap());
+    assert!(
+        out.contains("intermaris") && out.contains("not a party (404)"),
+        "{out}"
+    );
     let d = dir.path();
     assert!(d.join("sluis.db").exists());
     assert_eq!(std::fs::read_dir(d.join("identities")).unwrap().count(), 22);
-    let cases: Vec<_> = std::fs::read_dir(d.join("slices/intermaris")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let cases: Vec<_> = std::fs::read_dir(d.join("slices/intermaris"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(cases.len(), 1);
     let case = cases[0].to_str().unwrap().to_owned();
     let mut age_files: Vec<String> = std::fs::read_dir(d.join("slices/intermaris").join(&case))
@@ -118,22 +195,63 @@ fn the_demo_writes_identities_slices_and_opened_files() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     age_files.sort();
-    let expected: Vec<String> = CORPORATION_FIELDS.iter().map(|f| format!("{f}.age")).collect();
+    let expected: Vec<String> = CORPORATION_FIELDS
+        .iter()
+        .map(|f| format!("{f}.age"))
+        .collect();
     assert_eq!(age_files, expected);
-    let opened: Value = serde_json::from_slice(&std::fs::read(d.join("opened/intermaris").join(format!("{case}.json"))).unwrap()).unwrap();
-    assert_eq!(opened["fields"].as_object().unwrap().keys().cloned().collect::<Vec<_>>(), CORPORATION_FIELDS);
+    let opened: Value = serde_json::from_slice(
+        &std::fs::read(d.join("opened/intermaris").join(format!("{case}.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        opened["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        CORPORATION_FIELDS
+    );
     assert_eq!(opened["fields"]["full_name"], json!("Sanne de Vries"));
     // Every stored age file opens with the organisation's identity to what its client wrote.
-    let identity = sluis::sealing::Identity::from_file_text(&std::fs::read_to_string(d.join("identities/intermaris.txt")).unwrap()).unwrap();
-    let name = sluis::sealing::open(&std::fs::read(d.join("slices/intermaris").join(&case).join("full_name.age")).unwrap(), &identity).unwrap();
+    let identity = sluis::sealing::Identity::from_file_text(
+        &std::fs::read_to_string(d.join("identities/intermaris.txt")).unwrap(),
+    )
+    .unwrap();
+    let name = sluis::sealing::open(
+        &std::fs::read(
+            d.join("slices/intermaris")
+                .join(&case)
+                .join("full_name.age"),
+        )
+        .unwrap(),
+        &identity,
+    )
+    .unwrap();
     assert_eq!(name.expose(), b"Sanne de Vries");
     // The municipality has the BSN and the plan; parties that were not referred have nothing.
     assert!(d.join("slices/hoorn").join(&case).join("bsn.age").exists());
-    assert!(d.join("slices/hoorn").join(&case).join("perspective_plan.age").exists());
-    assert!(!d.join("slices/hoorn").join(&case).join("dwelling_constraints.age").exists());
+    assert!(
+        d.join("slices/hoorn")
+            .join(&case)
+            .join("perspective_plan.age")
+            .exists()
+    );
+    assert!(
+        !d.join("slices/hoorn")
+            .join(&case)
+            .join("dwelling_constraints.age")
+            .exists()
+    );
     assert!(!d.join("slices/de-woonschakel").exists());
     assert!(!d.join("opened/fg-westfriesland").exists());
-    assert_eq!(std::fs::read_dir(d.join("slices/leviaan").join(&case)).unwrap().count(), 37);
+    assert_eq!(
+        std::fs::read_dir(d.join("slices/leviaan").join(&case))
+            .unwrap()
+            .count(),
+        37
+    );
 }
 
 struct Server(Child);
@@ -146,7 +264,11 @@ impl Drop for Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_until_up(base: &str) {
@@ -166,26 +288,50 @@ fn admin_and_client_verbs_work_against_a_real_server() {
         let db = rt.block_on(common::TestDb::new(backend));
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let run = |args: &[&str]| ok(sluis().args(args).env("DATABASE_URL", &db.url).output().unwrap());
+        let run = |args: &[&str]| {
+            ok(sluis()
+                .args(args)
+                .env("DATABASE_URL", &db.url)
+                .output()
+                .unwrap())
+        };
 
-        ok(sluis().args(["keygen", "--kind", "signing", "--out"]).arg(d.join("signing.pem")).output().unwrap());
+        ok(sluis()
+            .args(["keygen", "--kind", "signing", "--out"])
+            .arg(d.join("signing.pem"))
+            .output()
+            .unwrap());
         run(&["org", "enrol"]);
         for org in ["leviaan", "bct-westfriesland", "intermaris", "hoorn"] {
             let id_file = d.join(format!("{org}.txt"));
-            let recipient = ok(sluis().args(["keygen", "--out"]).arg(&id_file).output().unwrap());
+            let recipient = ok(sluis()
+                .args(["keygen", "--out"])
+                .arg(&id_file)
+                .output()
+                .unwrap());
             run(&["org", "set-recipient", org, recipient.trim()]);
             run(&["user", "add", &format!("{org}-app"), "--org", org]);
             let key = run(&["apikey", "create", &format!("{org}-app")]);
             std::fs::write(d.join(format!("{org}.key")), key.trim()).unwrap();
         }
         let listed = run(&["org", "list"]);
-        assert!(listed.lines().any(|l| l.starts_with("intermaris") && l.contains("age1")), "{listed}");
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with("intermaris") && l.contains("age1")),
+            "{listed}"
+        );
 
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let _server = Server(
             sluis()
-                .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--signing-key"])
+                .args([
+                    "serve",
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--signing-key",
+                ])
                 .arg(d.join("signing.pem"))
                 .env("DATABASE_URL", &db.url)
                 .stdout(Stdio::null())
@@ -196,23 +342,53 @@ fn admin_and_client_verbs_work_against_a_real_server() {
         wait_until_up(&base);
         let client = |org: &str, args: &[&str]| {
             let mut c = sluis();
-            c.args(args).arg("--server").arg(&base).arg("--api-key-file").arg(d.join(format!("{org}.key")));
+            c.args(args)
+                .arg("--server")
+                .arg(&base)
+                .arg("--api-key-file")
+                .arg(d.join(format!("{org}.key")));
             c.output().unwrap()
         };
 
-        std::fs::write(d.join("form.json"), sluis::demo::fictional_registration().to_string()).unwrap();
-        let submitted: Value = serde_json::from_str(&ok(client("leviaan", &["submit", d.join("form.json").to_str().unwrap()]))).unwrap();
+        std::fs::write(
+            d.join("form.json"),
+            sluis::demo::fictional_registration().to_string(),
+        )
+        .unwrap();
+        let submitted: Value = serde_json::from_str(&ok(client(
+            "leviaan",
+            &["submit", d.join("form.json").to_str().unwrap()],
+        )))
+        .unwrap();
         let case = submitted["id"].as_str().unwrap().to_owned();
-        assert_eq!(submitted["sealed"]["bsn"], json!(["bct-westfriesland", "leviaan"]));
+        assert_eq!(
+            submitted["sealed"]["bsn"],
+            json!(["bct-westfriesland", "leviaan"])
+        );
 
         // Before the referral the corporation has no case.
-        let early = client("intermaris", &["pull", &case, "--identity", d.join("intermaris.txt").to_str().unwrap()]);
+        let early = client(
+            "intermaris",
+            &[
+                "pull",
+                &case,
+                "--identity",
+                d.join("intermaris.txt").to_str().unwrap(),
+            ],
+        );
         assert!(!early.status.success());
         assert!(String::from_utf8_lossy(&early.stderr).contains("404"));
 
         let shared: Value = serde_json::from_str(&ok(client(
             "bct-westfriesland",
-            &["share", &case, "--to", "intermaris,hoorn", "--identity", d.join("bct-westfriesland.txt").to_str().unwrap()],
+            &[
+                "share",
+                &case,
+                "--to",
+                "intermaris,hoorn",
+                "--identity",
+                d.join("bct-westfriesland.txt").to_str().unwrap(),
+            ],
         )))
         .unwrap();
         assert_eq!(shared["new_parties"].as_array().unwrap().len(), 2);
@@ -220,31 +396,66 @@ fn admin_and_client_verbs_work_against_a_real_server() {
         let save = d.join("saved");
         let pulled: Value = serde_json::from_str(&ok(client(
             "intermaris",
-            &["pull", &case, "--identity", d.join("intermaris.txt").to_str().unwrap(), "--save", save.to_str().unwrap()],
+            &[
+                "pull",
+                &case,
+                "--identity",
+                d.join("intermaris.txt").to_str().unwrap(),
+                "--save",
+                save.to_str().unwrap(),
+            ],
         )))
         .unwrap();
-        let keys: Vec<&str> = pulled["fields"].as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = pulled["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys, CORPORATION_FIELDS, "{backend}");
         assert_eq!(std::fs::read_dir(&save).unwrap().count(), 23);
 
         // A person logs in with a password read from standard input.
         let mut add = sluis()
-            .args(["user", "add", "m.devries", "--org", "hoorn", "--password-stdin"])
+            .args([
+                "user",
+                "add",
+                "m.devries",
+                "--org",
+                "hoorn",
+                "--password-stdin",
+            ])
             .env("DATABASE_URL", &db.url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        add.stdin.take().unwrap().write_all(b"gemeente hoorn wachtwoord\n").unwrap();
+        add.stdin
+            .take()
+            .unwrap()
+            .write_all(b"gemeente hoorn wachtwoord\n")
+            .unwrap();
         assert!(add.wait().unwrap().success());
         let by_password = sluis()
-            .args(["pull", &case, "--server", &base, "--username", "m.devries", "--identity"])
+            .args([
+                "pull",
+                &case,
+                "--server",
+                &base,
+                "--username",
+                "m.devries",
+                "--identity",
+            ])
             .arg(d.join("hoorn.txt"))
             .env("SLUIS_PASSWORD", "gemeente hoorn wachtwoord")
             .output()
             .unwrap();
         let municipality: Value = serde_json::from_str(&ok(by_password)).unwrap();
-        assert_eq!(municipality["fields"]["bsn"], json!("111222333"), "{backend}");
+        assert_eq!(
+            municipality["fields"]["bsn"],
+            json!("111222333"),
+            "{backend}"
+        );
         assert!(municipality["fields"].get("dwelling_constraints").is_none());
     }
 }

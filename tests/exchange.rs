@@ -16,36 +16,104 @@ const MUNICIPALITY: &str = "hoorn";
 
 /// Every field of the registration form (37), written out.
 const ALL_REGISTRATION: &[&str] = &[
-    "affordability", "benefits", "bsn", "children_ages", "children_count", "contra_indications",
-    "current_address", "date_of_birth", "debt_restructuring_status", "debts_total",
-    "dwelling_constraints", "email", "eviction_reason", "facility_type", "financial_administrator",
-    "financial_administrator_contact", "full_name", "guide_name", "guide_phone", "guidance_needs",
-    "income_source", "municipality_of_origin", "net_monthly_income", "nuisance_history",
-    "partner_co_applicant", "perspective_plan", "phone", "preferred_municipalities",
-    "previous_evictions", "problems", "rent_arrears_amount", "rent_arrears_last_home",
-    "residence_status", "social_network_location", "transport_means", "woonmatch_number",
+    "affordability",
+    "benefits",
+    "bsn",
+    "children_ages",
+    "children_count",
+    "contra_indications",
+    "current_address",
+    "date_of_birth",
+    "debt_restructuring_status",
+    "debts_total",
+    "dwelling_constraints",
+    "email",
+    "eviction_reason",
+    "facility_type",
+    "financial_administrator",
+    "financial_administrator_contact",
+    "full_name",
+    "guide_name",
+    "guide_phone",
+    "guidance_needs",
+    "income_source",
+    "municipality_of_origin",
+    "net_monthly_income",
+    "nuisance_history",
+    "partner_co_applicant",
+    "perspective_plan",
+    "phone",
+    "preferred_municipalities",
+    "previous_evictions",
+    "problems",
+    "rent_arrears_amount",
+    "rent_arrears_last_home",
+    "residence_status",
+    "social_network_location",
+    "transport_means",
+    "woonmatch_number",
     "work_education_location",
 ];
 
 /// Art. 9.5: personalia, household, income, debts (incl. schuldsanering, bewindvoering),
 /// plus dwelling requirements (9.6) and the guide's contact (9.9). No BSN, no health data.
 const CORPORATION_FIELDS: &[&str] = &[
-    "affordability", "benefits", "children_ages", "children_count", "current_address",
-    "date_of_birth", "debt_restructuring_status", "debts_total", "dwelling_constraints", "email",
-    "financial_administrator", "financial_administrator_contact", "full_name", "guide_name",
-    "guide_phone", "income_source", "net_monthly_income", "partner_co_applicant", "phone",
-    "rent_arrears_amount", "rent_arrears_last_home", "residence_status", "woonmatch_number",
+    "affordability",
+    "benefits",
+    "children_ages",
+    "children_count",
+    "current_address",
+    "date_of_birth",
+    "debt_restructuring_status",
+    "debts_total",
+    "dwelling_constraints",
+    "email",
+    "financial_administrator",
+    "financial_administrator_contact",
+    "full_name",
+    "guide_name",
+    "guide_phone",
+    "income_source",
+    "net_monthly_income",
+    "partner_co_applicant",
+    "phone",
+    "rent_arrears_amount",
+    "rent_arrears_last_home",
+    "residence_status",
+    "woonmatch_number",
 ];
 
 /// The destination municipality: as the corporation minus dwelling requirements, plus BSN,
 /// health and care, and the perspective plan (art. 8.6, 9.7).
 const MUNICIPALITY_FIELDS: &[&str] = &[
-    "affordability", "benefits", "bsn", "children_ages", "children_count", "contra_indications",
-    "current_address", "date_of_birth", "debt_restructuring_status", "debts_total", "email",
-    "facility_type", "financial_administrator", "financial_administrator_contact", "full_name",
-    "guide_name", "guide_phone", "guidance_needs", "income_source", "net_monthly_income",
-    "partner_co_applicant", "perspective_plan", "phone", "problems", "rent_arrears_amount",
-    "rent_arrears_last_home", "residence_status", "woonmatch_number",
+    "affordability",
+    "benefits",
+    "bsn",
+    "children_ages",
+    "children_count",
+    "contra_indications",
+    "current_address",
+    "date_of_birth",
+    "debt_restructuring_status",
+    "debts_total",
+    "email",
+    "facility_type",
+    "financial_administrator",
+    "financial_administrator_contact",
+    "full_name",
+    "guide_name",
+    "guide_phone",
+    "guidance_needs",
+    "income_source",
+    "net_monthly_income",
+    "partner_co_applicant",
+    "perspective_plan",
+    "phone",
+    "problems",
+    "rent_arrears_amount",
+    "rent_arrears_last_home",
+    "residence_status",
+    "woonmatch_number",
 ];
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -63,7 +131,9 @@ async fn every_party_opens_exactly_what_the_agreement_allows() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let form = fictional_registration();
-        let case = app.submit_and_refer(CARE, &form, &[CORPORATION, MUNICIPALITY]).await;
+        let case = app
+            .submit_and_refer(CARE, &form, &[CORPORATION, MUNICIPALITY])
+            .await;
 
         for (org, expected) in [
             (CARE, ALL_REGISTRATION),
@@ -72,7 +142,11 @@ async fn every_party_opens_exactly_what_the_agreement_allows() {
             (MUNICIPALITY, MUNICIPALITY_FIELDS),
         ] {
             let fields = opened(&app, org, &case).await;
-            assert_eq!(fields.keys().cloned().collect::<BTreeSet<_>>(), set(expected), "{backend}: {org}");
+            assert_eq!(
+                fields.keys().cloned().collect::<BTreeSet<_>>(),
+                set(expected),
+                "{backend}: {org}"
+            );
             for (id, value) in &fields {
                 assert_eq!(value, &form[id], "{backend}: {org} opened {id}");
             }
@@ -80,12 +154,28 @@ async fn every_party_opens_exactly_what_the_agreement_allows() {
         // The slice itself holds nothing else: fields the corporation may not see are absent.
         let slice = app.client(CORPORATION).await.slice(&case).await.unwrap();
         assert_eq!(slice.fields.len(), 23);
-        assert!(slice.fields.iter().all(|f| f.field != "bsn" && f.category != "health_care"));
-        assert!(slice.fields.iter().all(|f| f.policy_version == app.policy.version));
+        assert!(
+            slice
+                .fields
+                .iter()
+                .all(|f| f.field != "bsn" && f.category != "health_care")
+        );
+        assert!(
+            slice
+                .fields
+                .iter()
+                .all(|f| f.policy_version == app.policy.version)
+        );
         // A corporation's copy cannot open another party's ciphertext either.
         let care_slice = app.client(CARE).await.slice(&case).await.unwrap();
         let bsn = care_slice.fields.iter().find(|f| f.field == "bsn").unwrap();
-        assert!(sluis::sealing::open(&client::ciphertext(bsn).unwrap(), &app.party(CORPORATION).identity).is_err());
+        assert!(
+            sluis::sealing::open(
+                &client::ciphertext(bsn).unwrap(),
+                &app.party(CORPORATION).identity
+            )
+            .is_err()
+        );
         app.broker.stop().await.unwrap();
     }
 }
@@ -94,28 +184,64 @@ async fn every_party_opens_exactly_what_the_agreement_allows() {
 async fn outsiders_get_the_same_404_as_for_a_missing_case() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        let case = app.submit_and_refer(CARE, &fictional_registration(), &[CORPORATION]).await;
+        let case = app
+            .submit_and_refer(CARE, &fictional_registration(), &[CORPORATION])
+            .await;
         let missing = uuid::Uuid::new_v4().to_string();
         // Not referred: another corporation, another care organisation, a municipality, the
         // privacy officer and the admin organisation.
-        for org in ["de-woonschakel", "parlan", MUNICIPALITY, "fg-westfriesland", "sluis-beheer"] {
+        for org in [
+            "de-woonschakel",
+            "parlan",
+            MUNICIPALITY,
+            "fg-westfriesland",
+            "sluis-beheer",
+        ] {
             let token = app.token(org).await;
-            for path in [format!("/v1/cases/{case}"), format!("/v1/cases/{case}/slice")] {
+            for path in [
+                format!("/v1/cases/{case}"),
+                format!("/v1/cases/{case}/slice"),
+            ] {
                 let (status, ct, body) = app.raw("GET", &path, Some(&token), None).await;
-                assert_eq!((status, ct.as_str()), (404, "application/problem+json"), "{backend} {org} {path}");
+                assert_eq!(
+                    (status, ct.as_str()),
+                    (404, "application/problem+json"),
+                    "{backend} {org} {path}"
+                );
                 let missing_path = path.replace(&case, &missing);
                 let (status2, _, body2) = app.raw("GET", &missing_path, Some(&token), None).await;
                 assert_eq!(status2, 404);
-                assert_eq!(body.replace(&case, "X"), body2.replace(&missing, "X"), "a party's case must look missing");
+                assert_eq!(
+                    body.replace(&case, "X"),
+                    body2.replace(&missing, "X"),
+                    "a party's case must look missing"
+                );
             }
-            let share = json!({"shares": [{"recipients": [org], "fields": {"full_name": "x"}}]}).to_string();
-            let (status, _, _) = app.raw("POST", &format!("/v1/cases/{case}/shares"), Some(&token), Some(("application/json", share.into_bytes()))).await;
+            let share = json!({"shares": [{"recipients": [org], "fields": {"full_name": "x"}}]})
+                .to_string();
+            let (status, _, _) = app
+                .raw(
+                    "POST",
+                    &format!("/v1/cases/{case}/shares"),
+                    Some(&token),
+                    Some(("application/json", share.into_bytes())),
+                )
+                .await;
             assert_eq!(status, 404, "{backend} {org} share");
         }
         let token = app.token(CORPORATION).await;
-        let (status, _, _) = app.raw("GET", &format!("/v1/cases/{case}/slice"), Some(&token), None).await;
+        let (status, _, _) = app
+            .raw(
+                "GET",
+                &format!("/v1/cases/{case}/slice"),
+                Some(&token),
+                None,
+            )
+            .await;
         assert_eq!(status, 200);
-        let (status, _, _) = app.raw("GET", "/v1/cases/not-a-uuid/slice", Some(&token), None).await;
+        let (status, _, _) = app
+            .raw("GET", "/v1/cases/not-a-uuid/slice", Some(&token), None)
+            .await;
         assert_eq!(status, 400);
         app.broker.stop().await.unwrap();
     }
@@ -125,14 +251,22 @@ async fn outsiders_get_the_same_404_as_for_a_missing_case() {
 async fn a_share_with_one_forbidden_field_is_refused_whole() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        let answer = app.client(CARE).await.submit("registration", &fictional_registration()).await.unwrap();
+        let answer = app
+            .client(CARE)
+            .await
+            .submit("registration", &fictional_registration())
+            .await
+            .unwrap();
         let case = answer["id"].as_str().unwrap().to_owned();
         let coordinator = app.client(COORDINATOR).await;
         let body = json!({"shares": [
             {"recipients": [MUNICIPALITY], "fields": {"full_name": "Sanne de Vries", "bsn": "111222333"}},
             {"recipients": [CORPORATION], "fields": {"full_name": "Sanne de Vries", "bsn": "111222333"}},
         ]});
-        let err = coordinator.post_json(&format!("/v1/cases/{case}/shares"), &body).await.unwrap_err();
+        let err = coordinator
+            .post_json(&format!("/v1/cases/{case}/shares"), &body)
+            .await
+            .unwrap_err();
         match &err {
             ClientError::Problem { status, detail, .. } => {
                 assert_eq!(*status, 403);
@@ -149,7 +283,15 @@ async fn a_share_with_one_forbidden_field_is_refused_whole() {
             assert_eq!(e.status(), Some(404), "{backend} {org}");
         }
         // Care organisations do not re-share; an admin organisation cannot be referred.
-        let e = app.client(CARE).await.post_json(&format!("/v1/cases/{case}/shares"), &json!({"shares": [{"recipients": [CORPORATION], "fields": {"full_name": "x y"}}]})).await.unwrap_err();
+        let e = app
+            .client(CARE)
+            .await
+            .post_json(
+                &format!("/v1/cases/{case}/shares"),
+                &json!({"shares": [{"recipients": [CORPORATION], "fields": {"full_name": "x y"}}]}),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.status(), Some(403));
         let e = coordinator.post_json(&format!("/v1/cases/{case}/shares"), &json!({"shares": [{"recipients": ["sluis-beheer"], "fields": {"full_name": "x y"}}]})).await.unwrap_err();
         assert_eq!(e.status(), Some(403));
@@ -176,36 +318,118 @@ async fn bad_submissions_name_the_problem_and_store_nothing() {
         assessment_field["coordinator_notes"] = json!("niet van de zorgaanbieder");
 
         let cases: Vec<(String, u16, &str)> = vec![
-            (json!({"form": "registration", "fields": wrong_type}).to_string(), 422, "children_count"),
-            (json!({"form": "registration", "fields": too_long}).to_string(), 422, "is longer than 200 characters"),
-            (json!({"form": "registration", "fields": missing}).to_string(), 422, "field `bsn` is required"),
-            (json!({"form": "registration", "fields": bad_bsn}).to_string(), 422, "eleven-test"),
-            (json!({"form": "registration", "fields": unknown}).to_string(), 422, "field `shoe_size` is not a field of form `registration`"),
-            (json!({"form": "registration", "fields": assessment_field}).to_string(), 422, "coordinator_notes"),
-            (json!({"form": "registratie", "fields": {}}).to_string(), 422, "unknown form"),
-            (json!({"form": "registration", "fields": {}, "extra": 1}).to_string(), 422, "has unknown key `extra`"),
-            (json!({"form": "registration"}).to_string(), 422, "missing field `fields`"),
-            ("{\"form\": \"registration\", ".to_string(), 400, "ends too early"),
-            (r#"{"form": "registration", "fields": {"bsn": "111222333", "bsn": "111222333"}}"#.to_string(), 422, "field `bsn` is given twice"),
+            (
+                json!({"form": "registration", "fields": wrong_type}).to_string(),
+                422,
+                "children_count",
+            ),
+            (
+                json!({"form": "registration", "fields": too_long}).to_string(),
+                422,
+                "is longer than 200 characters",
+            ),
+            (
+                json!({"form": "registration", "fields": missing}).to_string(),
+                422,
+                "field `bsn` is required",
+            ),
+            (
+                json!({"form": "registration", "fields": bad_bsn}).to_string(),
+                422,
+                "eleven-test",
+            ),
+            (
+                json!({"form": "registration", "fields": unknown}).to_string(),
+                422,
+                "field `shoe_size` is not a field of form `registration`",
+            ),
+            (
+                json!({"form": "registration", "fields": assessment_field}).to_string(),
+                422,
+                "coordinator_notes",
+            ),
+            (
+                json!({"form": "registratie", "fields": {}}).to_string(),
+                422,
+                "unknown form",
+            ),
+            (
+                json!({"form": "registration", "fields": {}, "extra": 1}).to_string(),
+                422,
+                "has unknown key `extra`",
+            ),
+            (
+                json!({"form": "registration"}).to_string(),
+                422,
+                "missing field `fields`",
+            ),
+            (
+                "{\"form\": \"registration\", ".to_string(),
+                400,
+                "ends too early",
+            ),
+            (
+                r#"{"form": "registration", "fields": {"bsn": "111222333", "bsn": "111222333"}}"#
+                    .to_string(),
+                422,
+                "field `bsn` is given twice",
+            ),
         ];
         for (body, status, needle) in cases {
-            let (got, ct, text) = app.raw("POST", "/v1/cases", Some(&token), Some(("application/json", body.into_bytes()))).await;
+            let (got, ct, text) = app
+                .raw(
+                    "POST",
+                    "/v1/cases",
+                    Some(&token),
+                    Some(("application/json", body.into_bytes())),
+                )
+                .await;
             assert_eq!(got, status, "{backend}: {text}");
             assert_eq!(ct, "application/problem+json");
-            assert!(text.contains(needle), "{backend}: expected `{needle}` in {text}");
+            assert!(
+                text.contains(needle),
+                "{backend}: expected `{needle}` in {text}"
+            );
         }
-        let (got, _, _) = app.raw("POST", "/v1/cases", Some(&token), Some(("text/plain", b"{}".to_vec()))).await;
+        let (got, _, _) = app
+            .raw(
+                "POST",
+                "/v1/cases",
+                Some(&token),
+                Some(("text/plain", b"{}".to_vec())),
+            )
+            .await;
         assert_eq!(got, 415);
-        let (got, _, _) = app.raw("POST", "/v1/cases", Some(&token), Some(("application/json", vec![b'{', 0xff, 0xfe, b'}']))).await;
+        let (got, _, _) = app
+            .raw(
+                "POST",
+                "/v1/cases",
+                Some(&token),
+                Some(("application/json", vec![b'{', 0xff, 0xfe, b'}'])),
+            )
+            .await;
         assert_eq!(got, 400);
         // A corporation cannot submit a registration.
         let corp = app.token(CORPORATION).await;
         let body = json!({"form": "registration", "fields": fictional_registration()}).to_string();
-        let (got, _, _) = app.raw("POST", "/v1/cases", Some(&corp), Some(("application/json", body.into_bytes()))).await;
+        let (got, _, _) = app
+            .raw(
+                "POST",
+                "/v1/cases",
+                Some(&corp),
+                Some(("application/json", body.into_bytes())),
+            )
+            .await;
         assert_eq!(got, 403);
         // Nothing of any of it was stored.
-        assert!(app.store.cases_of(CARE).await.unwrap().is_empty(), "{backend}");
-        assert!(app.store.cases_of(COORDINATOR).await.unwrap().is_empty(), "{backend}");
+        assert!(
+            app.store.cases_of(CARE).await.unwrap().is_empty(),
+            "{backend}"
+        );
+        assert!(
+            app.store.cases_of(COORDINATOR).await.unwrap().is_empty(),
+            "{backend}"
+        );
         app.broker.stop().await.unwrap();
     }
 }
@@ -229,14 +453,29 @@ async fn tokens_are_checked_and_disabled_accounts_are_out() {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut claims: Value = serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
         claims["org"] = json!("intermaris");
-        let forged = format!("{}.{}.{}", parts[0], b64.encode(claims.to_string()), parts[2]);
+        let forged = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64.encode(claims.to_string()),
+            parts[2]
+        );
         let (status, _, _) = app.raw("GET", "/v1/cases", Some(&forged), None).await;
         assert_eq!(status, 401);
         // Wrong API key, and a disabled organisation's still-valid token.
         let body = json!({"api_key": "sluis_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}).to_string();
-        let (status, _, text) = app.raw("POST", "/v1/auth/token", None, Some(("application/json", body.into_bytes()))).await;
+        let (status, _, text) = app
+            .raw(
+                "POST",
+                "/v1/auth/token",
+                None,
+                Some(("application/json", body.into_bytes())),
+            )
+            .await;
         assert_eq!(status, 401, "{text}");
-        app.store.set_organisation_disabled(CARE, true).await.unwrap();
+        app.store
+            .set_organisation_disabled(CARE, true)
+            .await
+            .unwrap();
         let (status, _, _) = app.raw("GET", "/v1/cases", Some(&token), None).await;
         assert_eq!(status, 401);
         app.broker.stop().await.unwrap();
@@ -258,12 +497,36 @@ async fn people_log_in_with_argon2id_passwords() {
         };
         app.store.add_user(&user).await.unwrap();
         let ok = json!({"username": "m.jansen", "password": "een lang wachtwoord 123"}).to_string();
-        let (status, _, text) = app.raw("POST", "/v1/auth/token", None, Some(("application/json", ok.into_bytes()))).await;
+        let (status, _, text) = app
+            .raw(
+                "POST",
+                "/v1/auth/token",
+                None,
+                Some(("application/json", ok.into_bytes())),
+            )
+            .await;
         assert_eq!(status, 200, "{text}");
         let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!((v["organisation"].as_str(), v["role"].as_str(), v["expires_in"].as_i64()), (Some(CARE), Some("care"), Some(900)));
-        for wrong in [json!({"username": "m.jansen", "password": "fout"}), json!({"username": "niemand", "password": "fout"})] {
-            let (status, _, text) = app.raw("POST", "/v1/auth/token", None, Some(("application/json", wrong.to_string().into_bytes()))).await;
+        assert_eq!(
+            (
+                v["organisation"].as_str(),
+                v["role"].as_str(),
+                v["expires_in"].as_i64()
+            ),
+            (Some(CARE), Some("care"), Some(900))
+        );
+        for wrong in [
+            json!({"username": "m.jansen", "password": "fout"}),
+            json!({"username": "niemand", "password": "fout"}),
+        ] {
+            let (status, _, text) = app
+                .raw(
+                    "POST",
+                    "/v1/auth/token",
+                    None,
+                    Some(("application/json", wrong.to_string().into_bytes())),
+                )
+                .await;
             assert_eq!(status, 401);
             assert!(text.contains("invalid credentials"));
         }

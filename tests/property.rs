@@ -62,17 +62,35 @@ fn role_sees(role: &str, category: &str) -> bool {
         "care" | "coordinator" => true,
         "corporation" => matches!(
             category,
-            "personalia" | "household" | "income" | "debts" | "dwelling_requirements" | "care_contact"
+            "personalia"
+                | "household"
+                | "income"
+                | "debts"
+                | "dwelling_requirements"
+                | "care_contact"
         ),
         "municipality" => matches!(
             category,
-            "personalia" | "household" | "identifiers" | "income" | "debts" | "care_contact" | "health_care" | "perspective_plan"
+            "personalia"
+                | "household"
+                | "identifiers"
+                | "income"
+                | "debts"
+                | "care_contact"
+                | "health_care"
+                | "perspective_plan"
         ),
         _ => false,
     }
 }
 
-const TEXT_FIELDS: &[&str] = &["full_name", "affordability", "guidance_needs", "problems", "transport_means"];
+const TEXT_FIELDS: &[&str] = &[
+    "full_name",
+    "affordability",
+    "guidance_needs",
+    "problems",
+    "transport_means",
+];
 
 fn form_strategy() -> impl Strategy<Value = Value> {
     (
@@ -104,11 +122,17 @@ fn generated_forms_open_per_role_exactly_as_the_policy_allows() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     for backend in backends() {
         let app = rt.block_on(TestApp::start(backend));
-        let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
+        let mut runner = TestRunner::new(Config {
+            cases: 24,
+            failure_persistence: None,
+            ..Config::default()
+        });
         runner
             .run(&form_strategy(), |form| {
                 rt.block_on(async {
-                    let case = app.submit_and_refer("dnodoen", &form, &["het-grootslag", "medemblik"]).await;
+                    let case = app
+                        .submit_and_refer("dnodoen", &form, &["het-grootslag", "medemblik"])
+                        .await;
                     for (org, role) in [
                         ("dnodoen", "care"),
                         ("bct-westfriesland", "coordinator"),
@@ -116,14 +140,17 @@ fn generated_forms_open_per_role_exactly_as_the_policy_allows() {
                         ("medemblik", "municipality"),
                     ] {
                         let slice = app.client(org).await.slice(&case).await.unwrap();
-                        let opened = client::open_slice(&slice, &app.party(org).identity, &app.policy).unwrap();
+                        let opened =
+                            client::open_slice(&slice, &app.party(org).identity, &app.policy)
+                                .unwrap();
                         let expected: BTreeSet<&str> = REQUIRED
                             .iter()
                             .chain(OPTIONAL)
                             .filter(|(id, cat)| form.get(*id).is_some() && role_sees(role, cat))
                             .map(|(id, _)| *id)
                             .collect();
-                        let got: BTreeSet<&str> = opened.fields.keys().map(String::as_str).collect();
+                        let got: BTreeSet<&str> =
+                            opened.fields.keys().map(String::as_str).collect();
                         prop_assert_eq!(&got, &expected, "{} {}", backend, org);
                         for (id, value) in &opened.fields {
                             prop_assert_eq!(value, &form[id]);

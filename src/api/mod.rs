@@ -49,7 +49,10 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route("/healthz", get(|| async { Json(serde_json::json!({"status": "ok"})) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
+        )
         .route("/v1/policy", get(get_policy))
         .route("/v1/auth/token", post(post_token))
         .route("/v1/organisations", get(get_organisations))
@@ -59,24 +62,45 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}/slice", get(get_slice))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
-            problem_response(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
+            problem_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed on this endpoint",
+            )
         })
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(|_| {
-            problem_response(StatusCode::INTERNAL_SERVER_ERROR, "an internal error occurred; it has been logged")
+            problem_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "an internal error occurred; it has been logged",
+            )
         }))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")))
-        .layer(SetResponseHeaderLayer::overriding(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")))
-        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
-        .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
         .with_state(state)
 }
 
@@ -87,7 +111,12 @@ fn problem_response(status: StatusCode, detail: &str) -> Response {
         "status": status.as_u16(),
         "detail": detail,
     });
-    (status, [(header::CONTENT_TYPE, problem::PROBLEM_JSON)], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, problem::PROBLEM_JSON)],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -96,9 +125,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 // ---- authentication ----------------------------------------------------------------------
@@ -132,7 +164,11 @@ impl FromRequestParts<AppState> for Caller {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| ApiError::unauthorized("send `Authorization: Bearer <token>` from POST /v1/auth/token"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "send `Authorization: Bearer <token>` from POST /v1/auth/token",
+                )
+            })?;
         let claims = state
             .signing
             .verify(token.trim())
@@ -172,14 +208,19 @@ struct TokenResponse {
     role: String,
 }
 
-async fn post_token(State(state): State<AppState>, ApiJson(req): ApiJson<TokenRequest>) -> Result<Json<TokenResponse>, ApiError> {
+async fn post_token(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<TokenRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
     let user = match (req.username, req.password, req.api_key) {
         (Some(username), Some(password), None) => {
             let user = state.store.user_by_name(&username).await?;
             let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-            let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, hash.as_deref()))
-                .await
-                .map_err(|e| ApiError::internal(&e))?;
+            let ok = tokio::task::spawn_blocking(move || {
+                auth::verify_password(&password, hash.as_deref())
+            })
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
             user.filter(|_| ok)
         }
         (None, None, Some(key)) => match auth::parse_api_key(&key) {
@@ -199,7 +240,12 @@ async fn post_token(State(state): State<AppState>, ApiJson(req): ApiJson<TokenRe
     };
     let invalid = || ApiError::unauthorized("invalid credentials");
     let user = user.filter(|u| !u.disabled).ok_or_else(invalid)?;
-    let org = state.store.organisation(&user.org_id).await?.filter(|o| !o.disabled).ok_or_else(invalid)?;
+    let org = state
+        .store
+        .organisation(&user.org_id)
+        .await?
+        .filter(|o| !o.disabled)
+        .ok_or_else(invalid)?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let token = state
         .signing
@@ -220,7 +266,10 @@ async fn get_policy(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.policy.to_json())
 }
 
-async fn get_organisations(State(state): State<AppState>, _caller: Caller) -> Result<Json<Vec<Organisation>>, ApiError> {
+async fn get_organisations(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<Vec<Organisation>>, ApiError> {
     Ok(Json(state.store.organisations().await?))
 }
 
@@ -228,8 +277,16 @@ async fn get_organisations(State(state): State<AppState>, _caller: Caller) -> Re
 
 /// Looks up a case the caller's organisation is a party to. Anything else — a case that does
 /// not exist, or one the caller is no party to — is the same 404.
-async fn case_for(state: &AppState, caller: &Caller, id: &str) -> Result<(Case, Vec<CaseParty>), ApiError> {
-    let not_found = || ApiError::not_found(format!("no case `{id}` that your organisation is a party to"));
+async fn case_for(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<(Case, Vec<CaseParty>), ApiError> {
+    let not_found = || {
+        ApiError::not_found(format!(
+            "no case `{id}` that your organisation is a party to"
+        ))
+    };
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(ApiError::bad_request("a case id is a UUID"));
     }
@@ -248,11 +305,18 @@ struct CaseView {
     parties: Vec<CaseParty>,
 }
 
-async fn get_cases(State(state): State<AppState>, caller: Caller) -> Result<Json<Vec<Case>>, ApiError> {
+async fn get_cases(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Case>>, ApiError> {
     Ok(Json(state.store.cases_of(&caller.org_id).await?))
 }
 
-async fn get_case(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<CaseView>, ApiError> {
+async fn get_case(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<CaseView>, ApiError> {
     let (case, parties) = case_for(&state, &caller, &id).await?;
     Ok(Json(CaseView { case, parties }))
 }
@@ -279,7 +343,10 @@ async fn post_case(
     ApiJson(req): ApiJson<SubmitRequest>,
 ) -> Result<(StatusCode, Json<Sealed>), ApiError> {
     if !caller.acts_for_org() {
-        return Err(ApiError::forbidden(format!("role `{}` does not submit cases", caller.role)));
+        return Err(ApiError::forbidden(format!(
+            "role `{}` does not submit cases",
+            caller.role
+        )));
     }
     let policy = &state.policy;
     if !policy.forms.contains_key(&req.form) {
@@ -294,7 +361,8 @@ async fn post_case(
         .find(|o| o.id == caller.org_id)
         .ok_or_else(|| ApiError::unauthorized("the token is invalid or expired"))?;
     let parties = cases::submission_parties(policy, &req.form, submitter, &enrolled)?;
-    let plaintexts = form::validate_form(policy, &req.form, &req.fields, true).map_err(ApiError::invalid_fields)?;
+    let plaintexts = form::validate_form(policy, &req.form, &req.fields, true)
+        .map_err(ApiError::invalid_fields)?;
     drop(req.fields);
 
     let keys: BTreeMap<&str, &str> = enrolled
@@ -304,12 +372,21 @@ async fn post_case(
     let mut jobs = Vec::with_capacity(plaintexts.len());
     let mut meta = Vec::with_capacity(plaintexts.len());
     for (field, plaintext) in plaintexts {
-        let orgs: Vec<String> = policy.entitled(&field, &parties).into_iter().map(str::to_owned).collect();
+        let orgs: Vec<String> = policy
+            .entitled(&field, &parties)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         if orgs.is_empty() {
-            return Err(ApiError::forbidden(format!("no party of this case may open field `{field}`")));
+            return Err(ApiError::forbidden(format!(
+                "no party of this case may open field `{field}`"
+            )));
         }
         let recipients = recipients_of(&orgs, &keys)?;
-        jobs.push(SealJob { plaintext, recipients });
+        jobs.push(SealJob {
+            plaintext,
+            recipients,
+        });
         meta.push((field, orgs));
     }
     let sealed = seal_off_thread(jobs, meta, &state.policy).await?;
@@ -325,7 +402,12 @@ async fn post_case(
     };
     let party_rows: Vec<CaseParty> = parties
         .into_iter()
-        .map(|(org_id, role)| CaseParty { org_id, role, added_at: now.clone(), added_by: caller.org_id.clone() })
+        .map(|(org_id, role)| CaseParty {
+            org_id,
+            role,
+            added_at: now.clone(),
+            added_by: caller.org_id.clone(),
+        })
         .collect();
     state.store.create_case(&case, &party_rows, &sealed).await?;
     tracing::info!(case = %case.id, org = %caller.org_id, fields = sealed.len(), "case submitted");
@@ -335,7 +417,10 @@ async fn post_case(
             id: case.id,
             state: case.state,
             parties: party_rows,
-            sealed: sealed.into_iter().map(|f| (f.field_id, f.recipients)).collect(),
+            sealed: sealed
+                .into_iter()
+                .map(|f| (f.field_id, f.recipients))
+                .collect(),
         }),
     ))
 }
@@ -344,9 +429,17 @@ fn recipients_of(orgs: &[String], keys: &BTreeMap<&str, &str>) -> Result<Vec<Rec
     orgs.iter()
         .map(|o| {
             keys.get(o.as_str())
-                .ok_or_else(|| ApiError::unprocessable(format!("organisation `{o}` has no recipient key registered")))?
+                .ok_or_else(|| {
+                    ApiError::unprocessable(format!(
+                        "organisation `{o}` has no recipient key registered"
+                    ))
+                })?
                 .parse::<Recipient>()
-                .map_err(|_| ApiError::unprocessable(format!("organisation `{o}` has an unusable recipient key")))
+                .map_err(|_| {
+                    ApiError::unprocessable(format!(
+                        "organisation `{o}` has an unusable recipient key"
+                    ))
+                })
         })
         .collect()
 }
@@ -409,7 +502,10 @@ async fn post_shares(
 ) -> Result<Json<Shared>, ApiError> {
     let (_case, parties) = case_for(&state, &caller, &id).await?;
     if !caller.acts_for_org() {
-        return Err(ApiError::forbidden(format!("role `{}` does not share case content", caller.role)));
+        return Err(ApiError::forbidden(format!(
+            "role `{}` does not share case content",
+            caller.role
+        )));
     }
     let policy = &state.policy;
     let items: Vec<ShareItem> = req
@@ -420,8 +516,13 @@ async fn post_shares(
             fields: s.fields.0.iter().map(|(k, _)| k.clone()).collect(),
         })
         .collect();
-    let orgs: BTreeMap<String, Organisation> =
-        state.store.organisations().await?.into_iter().map(|o| (o.id.clone(), o)).collect();
+    let orgs: BTreeMap<String, Organisation> = state
+        .store
+        .organisations()
+        .await?
+        .into_iter()
+        .map(|o| (o.id.clone(), o))
+        .collect();
     let plan = cases::plan_share(policy, &caller.org_role, &parties, &items, &orgs)?;
 
     let keys: BTreeMap<&str, &str> = orgs
@@ -431,13 +532,17 @@ async fn post_shares(
     let mut jobs = Vec::new();
     let mut meta = Vec::new();
     for item in &req.shares {
-        let plaintexts = form::validate_fields(policy, &item.fields).map_err(ApiError::invalid_fields)?;
+        let plaintexts =
+            form::validate_fields(policy, &item.fields).map_err(ApiError::invalid_fields)?;
         let mut recipients: Vec<String> = item.recipients.clone();
         recipients.sort();
         recipients.dedup();
         let keys_for = recipients_of(&recipients, &keys)?;
         for (field, plaintext) in plaintexts {
-            jobs.push(SealJob { plaintext, recipients: keys_for.clone() });
+            jobs.push(SealJob {
+                plaintext,
+                recipients: keys_for.clone(),
+            });
             meta.push((field, recipients.clone()));
         }
     }
@@ -447,14 +552,28 @@ async fn post_shares(
     let new_parties: Vec<CaseParty> = plan
         .new_parties
         .into_iter()
-        .map(|(org_id, role)| CaseParty { org_id, role, added_at: now.clone(), added_by: caller.org_id.clone() })
+        .map(|(org_id, role)| CaseParty {
+            org_id,
+            role,
+            added_at: now.clone(),
+            added_by: caller.org_id.clone(),
+        })
         .collect();
-    state.store.add_share(&id, &caller.org_id, &new_parties, &sealed).await?;
+    state
+        .store
+        .add_share(&id, &caller.org_id, &new_parties, &sealed)
+        .await?;
     tracing::info!(case = %id, org = %caller.org_id, fields = sealed.len(), "fields re-shared");
     Ok(Json(Shared {
         id,
         new_parties,
-        sealed: sealed.into_iter().map(|f| SharedField { field: f.field_id, recipients: f.recipients }).collect(),
+        sealed: sealed
+            .into_iter()
+            .map(|f| SharedField {
+                field: f.field_id,
+                recipients: f.recipients,
+            })
+            .collect(),
     }))
 }
 
@@ -488,10 +607,17 @@ pub struct Slice {
     pub fields: Vec<SliceField>,
 }
 
-async fn get_slice(State(state): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Slice>, ApiError> {
+async fn get_slice(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Slice>, ApiError> {
     let (case, _) = case_for(&state, &caller, &id).await?;
     if !caller.acts_for_org() {
-        return Err(ApiError::forbidden(format!("role `{}` sees no field values", caller.role)));
+        return Err(ApiError::forbidden(format!(
+            "role `{}` sees no field values",
+            caller.role
+        )));
     }
     let fields = state
         .store
@@ -507,7 +633,12 @@ async fn get_slice(State(state): State<AppState>, caller: Caller, Path(id): Path
             age: BASE64.encode(&f.ciphertext),
         })
         .collect();
-    Ok(Json(Slice { case: case.id, organisation: caller.org_id, state: case.state, fields }))
+    Ok(Json(Slice {
+        case: case.id,
+        organisation: caller.org_id,
+        state: case.state,
+        fields,
+    }))
 }
 
 /// A broker serving on a local port in this process (demo and tests).
@@ -528,7 +659,11 @@ impl RunningBroker {
         let task = tokio::spawn(serve(listener, state, async {
             let _ = rx.await;
         }));
-        Ok(Self { base_url, stop: Some(tx), task: Some(task) })
+        Ok(Self {
+            base_url,
+            stop: Some(tx),
+            task: Some(task),
+        })
     }
 
     /// Stops serving and waits for open requests to finish.

@@ -39,7 +39,12 @@ struct ProblemBody<'a> {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+    fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             slug,
@@ -51,7 +56,12 @@ impl ApiError {
 
     /// 400: the request cannot be parsed.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Malformed request", detail)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Malformed request",
+            detail,
+        )
     }
 
     /// 422: well-formed, but fields are invalid; each problem names its field.
@@ -72,17 +82,32 @@ impl ApiError {
 
     /// 422: the request is well-formed but cannot be carried out as asked.
     pub fn unprocessable(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", "Request cannot be carried out", detail)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unprocessable",
+            "Request cannot be carried out",
+            detail,
+        )
     }
 
     /// 401: no valid credentials.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "Not authenticated", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Not authenticated",
+            detail,
+        )
     }
 
     /// 403: authenticated, but the policy does not allow it.
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed by the policy", detail)
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Not allowed by the policy",
+            detail,
+        )
     }
 
     /// 404: no such thing — or not one the caller is a party to; the two look the same.
@@ -221,8 +246,15 @@ fn describe_json_error(path: &str, e: &serde_json::Error) -> ApiError {
         Category::Io => ApiError::bad_request("the request body could not be read"),
         Category::Data => {
             let message = sanitize(&e.to_string());
-            let field = if path == "." || path.is_empty() { "body".to_owned() } else { path_name(path) };
-            ApiError::invalid_fields(vec![FieldProblem { field, problem: message }])
+            let field = if path == "." || path.is_empty() {
+                "body".to_owned()
+            } else {
+                path_name(path)
+            };
+            ApiError::invalid_fields(vec![FieldProblem {
+                field,
+                problem: message,
+            }])
         }
     }
 }
@@ -231,7 +263,11 @@ fn path_name(path: &str) -> String {
     path.split('.')
         .map(|seg| {
             let key = seg.split('[').next().unwrap_or("");
-            if key.is_empty() || is_id(key) { seg.to_owned() } else { "?".to_owned() }
+            if key.is_empty() || is_id(key) {
+                seg.to_owned()
+            } else {
+                "?".to_owned()
+            }
         })
         .collect::<Vec<_>>()
         .join(".")
@@ -241,7 +277,10 @@ fn path_name(path: &str) -> String {
 fn sanitize(message: &str) -> String {
     let message = message.split(" at line ").next().unwrap_or(message);
     if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        let expected = message.rsplit(", expected ").next().unwrap_or("another value");
+        let expected = message
+            .rsplit(", expected ")
+            .next()
+            .unwrap_or("another value");
         return format!("has the wrong type or value: expected {expected}");
     }
     if let Some(rest) = message.strip_prefix("unknown field `") {
@@ -253,7 +292,10 @@ fn sanitize(message: &str) -> String {
         };
     }
     if message.starts_with("unknown variant") {
-        let expected = message.rsplit(", expected ").next().unwrap_or("a known value");
+        let expected = message
+            .rsplit(", expected ")
+            .next()
+            .unwrap_or("a known value");
         return format!("has an unknown value: expected {expected}");
     }
     message.to_owned()
@@ -288,12 +330,18 @@ mod tests {
     fn json_errors_name_the_place_not_the_value() {
         let (status, text) = detail(r#"{"form": "x", "count": "geheim-waarde"}"#);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(text.contains("count") && text.contains("expected u32"), "{text}");
+        assert!(
+            text.contains("count") && text.contains("expected u32"),
+            "{text}"
+        );
         assert!(!text.contains("geheim-waarde"));
 
         let (status, text) = detail(r#"{"form": "x", "count": 1, "Jan de Vries": 2}"#);
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(text.contains("has an unknown key") && !text.contains("Jan de Vries"), "{text}");
+        assert!(
+            text.contains("has an unknown key") && !text.contains("Jan de Vries"),
+            "{text}"
+        );
 
         let (status, _) = detail(r#"{"form": "x""#);
         assert_eq!(status, StatusCode::BAD_REQUEST);

@@ -45,17 +45,28 @@ impl TestDb {
             "sqlite" => {
                 let dir = tempfile::tempdir().unwrap();
                 let file = dir.path().join("sluis.db");
-                Self { url: format!("sqlite://{}", file.display()), sqlite_file: Some(file), _dir: Some(dir) }
+                Self {
+                    url: format!("sqlite://{}", file.display()),
+                    sqlite_file: Some(file),
+                    _dir: Some(dir),
+                }
             }
             "postgres" => {
                 let admin = std::env::var("SLUIS_TEST_POSTGRES_URL").unwrap();
                 let name = format!("sluis_t_{}", uuid::Uuid::new_v4().simple());
                 sqlx::any::install_default_drivers();
                 let pool = sqlx::AnyPool::connect(&admin).await.unwrap();
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&pool).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&pool)
+                    .await
+                    .unwrap();
                 pool.close().await;
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap();
-                Self { url: format!("{base}/{name}"), sqlite_file: None, _dir: None }
+                Self {
+                    url: format!("{base}/{name}"),
+                    sqlite_file: None,
+                    _dir: None,
+                }
             }
             other => panic!("unknown backend {other}"),
         }
@@ -77,23 +88,46 @@ impl TestApp {
         let store = Store::connect(&db.url).await.unwrap();
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();
-        let state = AppState { store: store.clone(), policy: policy.clone(), signing: Arc::new(SigningKey::ephemeral()) };
-        let broker = RunningBroker::start(state, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        Self { db, store, policy, parties, broker }
+        let state = AppState {
+            store: store.clone(),
+            policy: policy.clone(),
+            signing: Arc::new(SigningKey::ephemeral()),
+        };
+        let broker = RunningBroker::start(state, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        Self {
+            db,
+            store,
+            policy,
+            parties,
+            broker,
+        }
     }
 
     pub fn party(&self, org: &str) -> &Enrolled {
-        self.parties.iter().find(|p| p.org == org).unwrap_or_else(|| panic!("{org} not enrolled"))
+        self.parties
+            .iter()
+            .find(|p| p.org == org)
+            .unwrap_or_else(|| panic!("{org} not enrolled"))
     }
 
     pub async fn client(&self, org: &str) -> Client {
         let key = Secret::new(self.party(org).api_key.expose().to_owned());
-        Client::new(&self.broker.base_url).login(&Credentials::ApiKey(key)).await.unwrap()
+        Client::new(&self.broker.base_url)
+            .login(&Credentials::ApiKey(key))
+            .await
+            .unwrap()
     }
 
     /// Submits as `care`, re-shares as the coordinator to `to`; returns the case id.
     pub async fn submit_and_refer(&self, care: &str, fields: &Value, to: &[&str]) -> String {
-        let answer = self.client(care).await.submit("registration", fields).await.unwrap();
+        let answer = self
+            .client(care)
+            .await
+            .submit("registration", fields)
+            .await
+            .unwrap();
         let case = answer["id"].as_str().unwrap().to_owned();
         let coordinator = "bct-westfriesland";
         let to: Vec<String> = to.iter().map(|s| s.to_string()).collect();
@@ -106,9 +140,18 @@ impl TestApp {
     }
 
     /// Raw HTTP request with a bearer token; returns (status, content type, body).
-    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> (u16, String, String) {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (u16, String, String) {
         let http = reqwest::Client::new();
-        let mut req = http.request(method.parse().unwrap(), format!("{}{path}", self.broker.base_url));
+        let mut req = http.request(
+            method.parse().unwrap(),
+            format!("{}{path}", self.broker.base_url),
+        );
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -117,14 +160,28 @@ impl TestApp {
         }
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
-        let ct = resp.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
         (status, ct, resp.text().await.unwrap())
     }
 
     pub async fn token(&self, org: &str) -> String {
         let body = serde_json::json!({ "api_key": self.party(org).api_key.expose() }).to_string();
-        let (status, _, text) = self.raw("POST", "/v1/auth/token", None, Some(("application/json", body.into_bytes()))).await;
+        let (status, _, text) = self
+            .raw(
+                "POST",
+                "/v1/auth/token",
+                None,
+                Some(("application/json", body.into_bytes())),
+            )
+            .await;
         assert_eq!(status, 200, "{text}");
-        serde_json::from_str::<Value>(&text).unwrap()["access_token"].as_str().unwrap().to_owned()
+        serde_json::from_str::<Value>(&text).unwrap()["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 }
