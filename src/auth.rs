@@ -12,6 +12,8 @@ use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::audit::{NoteSigner, VerifierKey};
+
 /// The `iss` of every token.
 pub const ISSUER: &str = "sluis";
 /// The `aud` of every token.
@@ -175,6 +177,7 @@ pub struct Claims {
 pub struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    pair: Ed25519KeyPair,
     kid: String,
 }
 
@@ -217,16 +220,32 @@ impl SigningKey {
     fn from_pkcs8(der: &[u8]) -> Result<Self, AuthError> {
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|_| AuthError::BadKey("not an Ed25519 PKCS#8 private key".into()))?;
-        let public = pair.public_key().as_ref();
-        let kid: String = ring::digest::digest(&ring::digest::SHA256, public).as_ref()[..8]
+        let public = pair.public_key().as_ref().to_vec();
+        let kid: String = ring::digest::digest(&ring::digest::SHA256, &public).as_ref()[..8]
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
         Ok(Self {
             encoding: EncodingKey::from_ed_der(der),
-            decoding: DecodingKey::from_ed_der(public),
+            decoding: DecodingKey::from_ed_der(&public),
+            pair,
             kid,
         })
+    }
+
+    /// The raw Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(self.pair.public_key().as_ref());
+        out
+    }
+
+    /// The note verifier key of the access log signed with this key under `origin`.
+    pub fn verifier_key(&self, origin: &str) -> VerifierKey {
+        VerifierKey {
+            name: origin.to_owned(),
+            public_key: self.public_key(),
+        }
     }
 
     /// Issues a token for a user of an organisation, valid for [`TOKEN_TTL_SECS`].
@@ -265,6 +284,29 @@ impl SigningKey {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
             .map(|d| d.claims)
             .map_err(|_| AuthError::InvalidCredentials)
+    }
+}
+
+/// Signs access log checkpoints with the broker's key under the log's origin name.
+#[derive(Debug)]
+pub struct LogSigner<'a> {
+    /// The broker's key.
+    pub key: &'a SigningKey,
+    /// The log's origin (the checkpoint's first line and the key name).
+    pub origin: &'a str,
+}
+
+impl NoteSigner for LogSigner<'_> {
+    fn name(&self) -> &str {
+        self.origin
+    }
+    fn public_key(&self) -> [u8; 32] {
+        self.key.public_key()
+    }
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out.copy_from_slice(self.key.pair.sign(message).as_ref());
+        out
     }
 }
 

@@ -150,6 +150,11 @@ impl Client {
         &self,
         req: reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
+        let bytes = self.send_raw(req).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    async fn send_raw(&self, req: reqwest::RequestBuilder) -> Result<bytes::Bytes, ClientError> {
         let resp = self.authed(req).send().await?;
         let status = resp.status();
         let bytes = resp.bytes().await?;
@@ -173,7 +178,13 @@ impl Client {
                     .collect(),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+        Ok(bytes)
+    }
+
+    /// `GET` a text document (CSV, JSON Lines, a checkpoint note).
+    pub async fn get_text(&self, path: &str) -> Result<String, ClientError> {
+        let bytes = self.send_raw(self.http.get(self.url(path))).await?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| ClientError::Protocol("not UTF-8".into()))
     }
 
     /// `GET` a JSON document.
@@ -193,9 +204,14 @@ impl Client {
     }
 
     /// Downloads the caller's slice of a case.
-    pub async fn slice(&self, case: &str) -> Result<Slice, ClientError> {
-        self.send(self.http.get(self.url(&format!("/v1/cases/{case}/slice"))))
-            .await
+    /// The purpose must be one of the policy's purposes; the access log records it.
+    pub async fn slice(&self, case: &str, purpose: &str) -> Result<Slice, ClientError> {
+        self.send(
+            self.http
+                .get(self.url(&format!("/v1/cases/{case}/slice")))
+                .query(&[("purpose", purpose)]),
+        )
+        .await
     }
 
     /// Fetches the policy the broker enforces.
@@ -226,7 +242,7 @@ impl Client {
                 .ok_or_else(|| ClientError::Protocol(format!("unknown organisation `{r}`")))?;
             by_role.entry(role).or_default().push(r.clone());
         }
-        let opened = open_slice(&self.slice(case).await?, identity, policy)?;
+        let opened = open_slice(&self.slice(case, "referral").await?, identity, policy)?;
         let mut shares = Vec::new();
         for (role, orgs) in by_role {
             let fields: serde_json::Map<String, Value> = opened

@@ -11,7 +11,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
 use crate::api::{AppState, RunningBroker};
-use crate::auth::{self, Secret, SigningKey};
+use crate::audit::Event;
+use crate::auth::{self, Secret};
 use crate::client::{self, Client, Credentials};
 use crate::policy::Policy;
 use crate::sealing::Identity;
@@ -35,11 +36,14 @@ pub struct Enrolled {
 pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolled>> {
     let mut out = Vec::with_capacity(policy.parties.len());
     for (id, party) in &policy.parties {
-        store.add_organisation(id, &party.name, &party.role).await?;
-        let identity = Identity::generate();
+        let enrol = Event::admin(format!("enrol {id} ({})", party.role));
         store
-            .set_recipient(id, &identity.recipient().to_string())
+            .add_organisation(id, &party.name, &party.role, enrol)
             .await?;
+        let identity = Identity::generate();
+        let recipient = identity.recipient().to_string();
+        let register = Event::admin(format!("recipient of {id}: {recipient}"));
+        store.set_recipient(id, &recipient, register).await?;
         let user = User {
             id: uuid::Uuid::new_v4().to_string(),
             username: format!("{id}-system"),
@@ -48,9 +52,21 @@ pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolle
             password_hash: None,
             disabled: false,
         };
-        store.add_user(&user).await?;
+        store
+            .add_user(
+                &user,
+                Event::admin(format!("user {} in {id}", user.username)),
+            )
+            .await?;
         let key = auth::new_api_key();
-        store.add_api_key(&key.id, &user.id, &key.digest).await?;
+        store
+            .add_api_key(
+                &key.id,
+                &user.id,
+                &key.digest,
+                Event::admin(format!("api key {} for {}", key.id, user.username)),
+            )
+            .await?;
         out.push(Enrolled {
             org: id.clone(),
             role: party.role.clone(),
@@ -151,11 +167,7 @@ pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
     }
 
     let policy = Arc::new(policy);
-    let state = AppState {
-        store: store.clone(),
-        policy: policy.clone(),
-        signing: Arc::new(SigningKey::ephemeral()),
-    };
+    let state = AppState::ephemeral(store.clone(), policy.clone());
     let broker = RunningBroker::start(state, "127.0.0.1:0".parse()?).await?;
     let result = play(out, &broker.base_url, &policy, &parties).await;
     broker.stop().await?;
@@ -194,7 +206,7 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
     let mut opened = BTreeMap::new();
     for p in parties {
         let client = login(&p.org).await?;
-        match client.slice(&case).await {
+        match client.slice(&case, purpose_of(&p.role)).await {
             Ok(slice) => {
                 let dir = out.join("slices").join(&p.org).join(&case);
                 std::fs::create_dir_all(&dir)?;
@@ -217,6 +229,16 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         }
     }
     Ok(DemoReport { case, opened })
+}
+
+/// The purpose a party of the demo names when it opens its slice.
+fn purpose_of(role: &str) -> &'static str {
+    match role {
+        "coordinator" => "assessment",
+        "corporation" => "matching",
+        "municipality" => "guidance_decision",
+        _ => "guidance",
+    }
 }
 
 /// The short summary `sluis demo` prints.

@@ -31,6 +31,9 @@ pub struct RoleSpec {
     /// Whether it may re-share fields to new parties (the coordinator).
     #[serde(default)]
     pub refers: bool,
+    /// Whether it reads the access log (the privacy officer).
+    #[serde(default)]
+    pub audits: bool,
 }
 
 /// A data category with the roles that may open it and the article that grants it.
@@ -163,6 +166,10 @@ pub struct Policy {
     pub parties: BTreeMap<String, Party>,
     /// The facts kept unsealed, by name.
     pub routing_metadata: BTreeMap<String, RoutingFact>,
+    /// Access log settings.
+    pub audit: AuditSpec,
+    /// Purposes of use (process steps of the agreement) by id, with their description.
+    pub purposes: BTreeMap<String, String>,
 }
 
 /// Why a policy was refused. The message names the file and the problem.
@@ -208,7 +215,22 @@ struct RawPolicy {
     categories: BTreeMap<String, RawCategory>,
     #[serde(default)]
     routing: BTreeMap<String, RoutingFact>,
+    audit: AuditSpec,
+    purposes: BTreeMap<String, String>,
 }
+
+/// Settings of the access log.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSpec {
+    /// Years events are kept; at least 5.
+    pub retention_years: u32,
+    /// The field whose value identifies the client (keyed into the client pseudonym).
+    pub client_identifier: String,
+}
+
+/// Least retention of access events, in years.
+pub const MIN_RETENTION_YEARS: u32 = 5;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -480,6 +502,23 @@ impl Policy {
             parties.insert(p.id.clone(), p);
         }
 
+        if raw.audit.retention_years < MIN_RETENTION_YEARS {
+            return Err(invalid(format!(
+                "audit retention of {} years is below the minimum of {MIN_RETENTION_YEARS}",
+                raw.audit.retention_years
+            )));
+        }
+        if !fields.contains_key(&raw.audit.client_identifier) {
+            return Err(invalid(format!(
+                "audit client_identifier `{}` is not a field",
+                raw.audit.client_identifier
+            )));
+        }
+        if raw.purposes.is_empty() || raw.purposes.keys().any(|k| !is_id(k)) {
+            return Err(invalid(
+                "purposes must be a non-empty table of lower-case ids".into(),
+            ));
+        }
         let version = format!("{}@{}", raw.version.trim(), digest(src));
         Ok(Self {
             version,
@@ -489,6 +528,8 @@ impl Policy {
             fields,
             parties,
             routing_metadata: raw.routing,
+            audit: raw.audit,
+            purposes: raw.purposes,
         })
     }
 
@@ -631,6 +672,11 @@ basis = "art. 9.5"
 [categories.placement]
 roles = ["care"]
 basis = "art. 9.4"
+[audit]
+retention_years = 5
+client_identifier = "full_name"
+[purposes]
+matching = "art. 9.6"
 "#;
     const FORM: &str = r#"
 name = "registration"
@@ -722,6 +768,15 @@ role = "corporation"
         );
         let blank = POLICY.replace("basis = \"art. 9.4\"", "basis = \"  \"");
         assert!(refused(&blank, FORM, PARTIES).contains("without a legal basis"));
+    }
+
+    #[test]
+    fn short_retention_is_refused() {
+        let bad = POLICY.replace("retention_years = 5", "retention_years = 2");
+        assert_eq!(
+            refused(&bad, FORM, PARTIES),
+            "policy: audit retention of 2 years is below the minimum of 5"
+        );
     }
 
     #[test]

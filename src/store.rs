@@ -12,6 +12,8 @@ use std::str::FromStr;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _, Row as _};
 
+use crate::audit::{self, Checkpoint, Event, StoredEvent};
+
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -40,6 +42,9 @@ pub enum StoreError {
     /// Any other database error.
     #[error("database error")]
     Db(#[source] sqlx::Error),
+    /// Stored data does not have the shape it must have.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -136,6 +141,8 @@ pub struct Case {
     pub created_at: String,
     /// Last change.
     pub updated_at: String,
+    /// Keyed hash of the client's identifier (routing metadata; see `audit`).
+    pub client_pseudonym: Option<String>,
 }
 
 /// A party of a case.
@@ -291,7 +298,10 @@ impl Store {
         id: &str,
         name: &str,
         role: &str,
+        event: Event,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
         sqlx::query(
             "INSERT INTO organisations (id, name, role, recipient, disabled, created_at) \
              VALUES ($1, $2, $3, NULL, 0, $4)",
@@ -300,21 +310,30 @@ impl Store {
         .bind(name)
         .bind(role)
         .bind(now_text())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Registers (or replaces) an organisation's age recipient.
-    pub async fn set_recipient(&self, id: &str, recipient: &str) -> Result<(), StoreError> {
+    pub async fn set_recipient(
+        &self,
+        id: &str,
+        recipient: &str,
+        event: Event,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
         let done = sqlx::query("UPDATE organisations SET recipient = $1 WHERE id = $2")
             .bind(recipient)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -323,15 +342,19 @@ impl Store {
         &self,
         id: &str,
         disabled: bool,
+        event: Event,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
         let done = sqlx::query("UPDATE organisations SET disabled = $1 WHERE id = $2")
             .bind(flag(disabled))
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -359,7 +382,9 @@ impl Store {
     // ---- users and keys ------------------------------------------------------------------
 
     /// Adds a user.
-    pub async fn add_user(&self, user: &User) -> Result<(), StoreError> {
+    pub async fn add_user(&self, user: &User, event: Event) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
         sqlx::query(
             "INSERT INTO users (id, username, org_id, role, password_hash, disabled, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -371,8 +396,9 @@ impl Store {
         .bind(user.password_hash.as_deref())
         .bind(flag(user.disabled))
         .bind(now_text())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -416,15 +442,19 @@ impl Store {
         &self,
         username: &str,
         disabled: bool,
+        event: Event,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
         let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
             .bind(flag(disabled))
             .bind(username)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -434,7 +464,10 @@ impl Store {
         id: &str,
         user_id: &str,
         digest: &str,
+        event: Event,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
         sqlx::query(
             "INSERT INTO api_keys (id, user_id, digest, revoked, created_at) VALUES ($1, $2, $3, 0, $4)",
         )
@@ -442,8 +475,9 @@ impl Store {
         .bind(user_id)
         .bind(digest)
         .bind(now_text())
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -466,17 +500,19 @@ impl Store {
 
     // ---- cases ---------------------------------------------------------------------------
 
-    /// Stores a new case with its parties and sealed fields, all or nothing.
+    /// Stores a new case with its parties, sealed fields and its audit event, all or nothing.
     pub async fn create_case(
         &self,
         case: &Case,
         parties: &[CaseParty],
         sealed: &[NewSealedField],
-    ) -> Result<(), StoreError> {
+        event: Event,
+    ) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let event = append_event(&mut tx, event).await?;
         sqlx::query(
-            "INSERT INTO cases (id, form, state, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO cases (id, form, state, created_by, created_at, updated_at, client_pseudonym) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&case.id)
         .bind(&case.form)
@@ -484,6 +520,7 @@ impl Store {
         .bind(&case.created_by)
         .bind(&case.created_at)
         .bind(&case.updated_at)
+        .bind(case.client_pseudonym.as_deref())
         .execute(&mut *tx)
         .await?;
         insert_parties(&mut tx, &case.id, parties).await?;
@@ -496,19 +533,21 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(event)
     }
 
-    /// Adds parties and sealed fields to a case (a re-share), all or nothing.
+    /// Adds parties and sealed fields to a case (a re-share) with its audit event, all or nothing.
     pub async fn add_share(
         &self,
         case_id: &str,
         sealed_by: &str,
         new_parties: &[CaseParty],
         sealed: &[NewSealedField],
-    ) -> Result<(), StoreError> {
-        let now = now_text();
+        event: Event,
+    ) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
+        let event = append_event(&mut tx, event).await?;
+        let now = event.time.clone();
         let done = sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
             .bind(&now)
             .bind(case_id)
@@ -520,13 +559,13 @@ impl Store {
         insert_parties(&mut tx, case_id, new_parties).await?;
         insert_sealed(&mut tx, case_id, sealed_by, &now, sealed).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(event)
     }
 
     /// A case's metadata.
     pub async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, form, state, created_by, created_at, updated_at FROM cases WHERE id = $1",
+            "SELECT id, form, state, created_by, created_at, updated_at, client_pseudonym FROM cases WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -537,7 +576,7 @@ impl Store {
     /// The cases an organisation is a party to, newest first.
     pub async fn cases_of(&self, org_id: &str) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.id, c.form, c.state, c.created_by, c.created_at, c.updated_at \
+            "SELECT c.id, c.form, c.state, c.created_by, c.created_at, c.updated_at, c.client_pseudonym \
              FROM cases c JOIN case_parties p ON p.case_id = c.id \
              WHERE p.org_id = $1 ORDER BY c.created_at DESC, c.id",
         )
@@ -568,35 +607,30 @@ impl Store {
             .collect()
     }
 
-    /// The age files of a case sealed to `org_id`: for each field the latest one.
+    /// The age files of a case sealed to `org_id` (for each field the latest one), read in one
+    /// transaction with the download's audit event, which `describe` completes from what is read.
+    pub async fn slice_recorded(
+        &self,
+        case_id: &str,
+        org_id: &str,
+        describe: impl FnOnce(&[SealedField], Event) -> Event,
+        event: Event,
+    ) -> Result<(Vec<SealedField>, Event), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The head update comes first: it takes the write lock before anything is read.
+        let seq = reserve_seq(&mut tx).await?;
+        let fields = slice_in(&mut tx, case_id, org_id).await?;
+        let event = describe(&fields, event);
+        let event = write_event(&mut tx, seq, event).await?;
+        tx.commit().await?;
+        Ok((fields, event))
+    }
+
+    /// The age files of a case sealed to `org_id`: for each field the latest one (no event;
+    /// for tests and checks of what is stored).
     pub async fn slice(&self, case_id: &str, org_id: &str) -> Result<Vec<SealedField>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT f.field_id, f.category, f.ciphertext, f.policy_version, f.sealed_at, f.sealed_by \
-             FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
-             WHERE r.case_id = $1 AND r.org_id = $2 \
-             ORDER BY f.seq DESC, f.field_id",
-        )
-        .bind(case_id)
-        .bind(org_id)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut seen = std::collections::BTreeSet::new();
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let field_id: String = r.try_get("field_id")?;
-            if seen.insert(field_id.clone()) {
-                out.push(SealedField {
-                    field_id,
-                    category: r.try_get("category")?,
-                    ciphertext: r.try_get("ciphertext")?,
-                    policy_version: r.try_get("policy_version")?,
-                    sealed_at: r.try_get("sealed_at")?,
-                    sealed_by: r.try_get("sealed_by")?,
-                });
-            }
-        }
-        out.sort_by(|a, b| a.field_id.cmp(&b.field_id));
-        Ok(out)
+        let mut conn = self.pool.acquire().await?;
+        slice_in(&mut conn, case_id, org_id).await
     }
 
     /// Every table's rows as text, for the canary tests that search the database for plaintext.
@@ -610,6 +644,8 @@ impl Store {
             "case_parties",
             "sealed_fields",
             "sealed_field_recipients",
+            "audit_events",
+            "audit_checkpoints",
         ] {
             let rows = sqlx::query(&format!("SELECT * FROM {table}"))
                 .fetch_all(&self.pool)
@@ -633,6 +669,40 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+async fn slice_in(
+    conn: &mut sqlx::AnyConnection,
+    case_id: &str,
+    org_id: &str,
+) -> Result<Vec<SealedField>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT f.field_id, f.category, f.ciphertext, f.policy_version, f.sealed_at, f.sealed_by \
+         FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
+         WHERE r.case_id = $1 AND r.org_id = $2 \
+         ORDER BY f.seq DESC, f.field_id",
+    )
+    .bind(case_id)
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let field_id: String = r.try_get("field_id")?;
+        if seen.insert(field_id.clone()) {
+            out.push(SealedField {
+                field_id,
+                category: r.try_get("category")?,
+                ciphertext: r.try_get("ciphertext")?,
+                policy_version: r.try_get("policy_version")?,
+                sealed_at: r.try_get("sealed_at")?,
+                sealed_by: r.try_get("sealed_by")?,
+            });
+        }
+    }
+    out.sort_by(|a, b| a.field_id.cmp(&b.field_id));
+    Ok(out)
 }
 
 async fn insert_parties(
@@ -719,6 +789,7 @@ fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
         created_by: r.try_get("created_by")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
+        client_pseudonym: r.try_get("client_pseudonym")?,
     })
 }
 
@@ -740,5 +811,234 @@ mod tests {
         let t = now_text();
         assert_eq!(t.len(), "2026-11-23T12:00:00.000Z".len());
         assert!(t.ends_with('Z'));
+    }
+}
+
+// ---- audit log -----------------------------------------------------------------------------
+
+/// The sequence number reserved for an event, with the chain hash and time it follows.
+struct Reserved {
+    seq: i64,
+    previous_chain: [u8; 32],
+    previous_time: String,
+}
+
+/// Takes the next sequence number. Must be the first statement of its transaction: the
+/// UPDATE takes SQLite's write lock and PostgreSQL's row lock, so appends are serialised
+/// (across replicas too) and sequence numbers have no gaps.
+async fn reserve_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<Reserved, StoreError> {
+    sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    let row = sqlx::query("SELECT seq, chain_hash, time FROM audit_head WHERE id = 1")
+        .fetch_one(&mut **tx)
+        .await?;
+    let chain: String = row.try_get("chain_hash")?;
+    let mut previous_chain = [0u8; 32];
+    hex::decode_to_slice(&chain, &mut previous_chain)
+        .map_err(|_| StoreError::Corrupt("audit_head.chain_hash is not a hash".into()))?;
+    Ok(Reserved {
+        seq: row.try_get("seq")?,
+        previous_chain,
+        previous_time: row.try_get("time")?,
+    })
+}
+
+/// Writes `event` at the reserved sequence number, with its time, leaf and chain hashes.
+async fn write_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    reserved: Reserved,
+    mut event: Event,
+) -> Result<Event, StoreError> {
+    event.seq = reserved.seq;
+    // Never before the previous event, even if replicas' clocks differ.
+    event.time = now_text().max(reserved.previous_time);
+    let leaf = event.leaf_hash();
+    let chain = audit::chain_hash(&reserved.previous_chain, &leaf);
+    let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+    sqlx::query(
+        "INSERT INTO audit_events (seq, time, action, outcome, reason, user_id, role, org_id, \
+         on_behalf_of, purpose, case_id, client_pseudonym, fields, categories, recipients, \
+         consent_id, policy_rule, request_id, source, user_agent, leaf_hash, chain_hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22)",
+    )
+    .bind(event.seq)
+    .bind(&event.time)
+    .bind(&event.action)
+    .bind(&event.outcome)
+    .bind(event.reason.as_deref())
+    .bind(event.user.as_deref())
+    .bind(event.role.as_deref())
+    .bind(event.org.as_deref())
+    .bind(event.on_behalf_of.as_deref())
+    .bind(event.purpose.as_deref())
+    .bind(event.case.as_deref())
+    .bind(event.client.as_deref())
+    .bind(list(&event.fields))
+    .bind(list(&event.categories))
+    .bind(list(&event.recipients))
+    .bind(event.consent.as_deref())
+    .bind(event.policy_rule.as_deref())
+    .bind(event.request_id.as_deref())
+    .bind(event.source.as_deref())
+    .bind(event.user_agent.as_deref())
+    .bind(hex::encode(leaf))
+    .bind(hex::encode(chain))
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("UPDATE audit_head SET chain_hash = $1, time = $2 WHERE id = 1")
+        .bind(hex::encode(chain))
+        .bind(&event.time)
+        .execute(&mut **tx)
+        .await?;
+    Ok(event)
+}
+
+async fn append_event(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: Event,
+) -> Result<Event, StoreError> {
+    let reserved = reserve_seq(tx).await?;
+    write_event(tx, reserved, event).await
+}
+
+fn event_from_row(r: &sqlx::any::AnyRow) -> Result<StoredEvent, StoreError> {
+    let list = |column: &str| -> Result<Vec<String>, StoreError> {
+        let text: String = r.try_get(column)?;
+        serde_json::from_str(&text)
+            .map_err(|_| StoreError::Corrupt(format!("audit_events.{column} is not a list")))
+    };
+    Ok(StoredEvent {
+        event: Event {
+            seq: r.try_get("seq")?,
+            time: r.try_get("time")?,
+            action: r.try_get("action")?,
+            outcome: r.try_get("outcome")?,
+            reason: r.try_get("reason")?,
+            user: r.try_get("user_id")?,
+            role: r.try_get("role")?,
+            org: r.try_get("org_id")?,
+            on_behalf_of: r.try_get("on_behalf_of")?,
+            purpose: r.try_get("purpose")?,
+            case: r.try_get("case_id")?,
+            client: r.try_get("client_pseudonym")?,
+            fields: list("fields")?,
+            categories: list("categories")?,
+            recipients: list("recipients")?,
+            consent: r.try_get("consent_id")?,
+            policy_rule: r.try_get("policy_rule")?,
+            request_id: r.try_get("request_id")?,
+            source: r.try_get("source")?,
+            user_agent: r.try_get("user_agent")?,
+        },
+        leaf_hash: r.try_get("leaf_hash")?,
+        chain_hash: r.try_get("chain_hash")?,
+    })
+}
+
+/// Which events to return; every filter is optional.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventFilter {
+    /// Organisation id.
+    pub org: Option<String>,
+    /// User id.
+    pub user: Option<String>,
+    /// Case id.
+    pub case: Option<String>,
+    /// Client pseudonym.
+    pub client: Option<String>,
+    /// Action.
+    pub action: Option<String>,
+    /// Outcome.
+    pub outcome: Option<String>,
+    /// From this time (inclusive, RFC 3339).
+    pub from: Option<String>,
+    /// Until this time (exclusive, RFC 3339).
+    pub to: Option<String>,
+    /// Only events after this sequence number (pagination).
+    pub after: Option<i64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<i64>,
+}
+
+impl Store {
+    /// Appends one event in a transaction of its own (denied attempts, logins, reads of the log).
+    pub async fn record(&self, event: Event) -> Result<Event, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let event = append_event(&mut tx, event).await?;
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// Events matching `filter`, in log order.
+    pub async fn events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let mut sql = String::from("SELECT * FROM audit_events WHERE seq > $1");
+        let mut args: Vec<String> = Vec::new();
+        for (column, value) in [
+            ("org_id = ", &filter.org),
+            ("user_id = ", &filter.user),
+            ("case_id = ", &filter.case),
+            ("client_pseudonym = ", &filter.client),
+            ("action = ", &filter.action),
+            ("outcome = ", &filter.outcome),
+            ("time >= ", &filter.from),
+            ("time < ", &filter.to),
+        ] {
+            if let Some(v) = value {
+                args.push(v.clone());
+                sql.push_str(&format!(" AND {column}${}", args.len() + 1));
+            }
+        }
+        let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+        sql.push_str(&format!(" ORDER BY seq LIMIT {limit}"));
+        let mut query = sqlx::query(&sql).bind(filter.after.unwrap_or(0));
+        for a in &args {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| event_from_row(r).map(|s| s.event))
+            .collect()
+    }
+
+    /// The whole log with its stored hashes, in sequence order (for verification and proofs).
+    pub async fn audit_log(&self) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Number of events in the log.
+    pub async fn audit_size(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("seq")?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Keeps a signed checkpoint.
+    pub async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (size, root_hash, time, note) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(i64::try_from(cp.size).unwrap_or(i64::MAX))
+        .bind(hex::encode(cp.root))
+        .bind(cp.time)
+        .bind(&cp.note)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// All kept checkpoint notes, oldest first.
+    pub async fn checkpoint_notes(&self) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT note FROM audit_checkpoints ORDER BY size, time")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("note")?)).collect()
     }
 }

@@ -46,7 +46,12 @@ async fn a_corporation_opens_its_field_with_the_reference_age_cli() {
         )
         .unwrap();
 
-        let slice = app.client("wel-wonen").await.slice(&case).await.unwrap();
+        let slice = app
+            .client("wel-wonen")
+            .await
+            .slice(&case, "matching")
+            .await
+            .unwrap();
         let name = slice
             .fields
             .iter()
@@ -81,7 +86,12 @@ async fn a_corporation_opens_its_field_with_the_reference_age_cli() {
             );
         }
         // And the care organisation's BSN file does not open with the corporation's identity.
-        let care = app.client("parlan").await.slice(&case).await.unwrap();
+        let care = app
+            .client("parlan")
+            .await
+            .slice(&case, "matching")
+            .await
+            .unwrap();
         let bsn = dir.path().join("bsn.age");
         std::fs::write(
             &bsn,

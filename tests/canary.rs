@@ -94,7 +94,7 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
         let slice = app
             .client("de-woonschakel")
             .await
-            .slice(&case)
+            .slice(&case, "matching")
             .await
             .unwrap();
         let opened =

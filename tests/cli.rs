@@ -371,6 +371,8 @@ fn admin_and_client_verbs_work_against_a_real_server() {
             "intermaris",
             &[
                 "pull",
+                "--purpose",
+                "matching",
                 &case,
                 "--identity",
                 d.join("intermaris.txt").to_str().unwrap(),
@@ -398,6 +400,8 @@ fn admin_and_client_verbs_work_against_a_real_server() {
             "intermaris",
             &[
                 "pull",
+                "--purpose",
+                "matching",
                 &case,
                 "--identity",
                 d.join("intermaris.txt").to_str().unwrap(),
@@ -439,6 +443,8 @@ fn admin_and_client_verbs_work_against_a_real_server() {
         let by_password = sluis()
             .args([
                 "pull",
+                "--purpose",
+                "matching",
                 &case,
                 "--server",
                 &base,

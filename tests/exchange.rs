@@ -121,7 +121,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 }
 
 async fn opened(app: &TestApp, org: &str, case: &str) -> serde_json::Map<String, Value> {
-    let slice = app.client(org).await.slice(case).await.unwrap();
+    let slice = app.client(org).await.slice(case, "matching").await.unwrap();
     let opened = client::open_slice(&slice, &app.party(org).identity, &app.policy).unwrap();
     opened.fields.into_iter().collect()
 }
@@ -152,7 +152,12 @@ async fn every_party_opens_exactly_what_the_agreement_allows() {
             }
         }
         // The slice itself holds nothing else: fields the corporation may not see are absent.
-        let slice = app.client(CORPORATION).await.slice(&case).await.unwrap();
+        let slice = app
+            .client(CORPORATION)
+            .await
+            .slice(&case, "matching")
+            .await
+            .unwrap();
         assert_eq!(slice.fields.len(), 23);
         assert!(
             slice
@@ -167,7 +172,12 @@ async fn every_party_opens_exactly_what_the_agreement_allows() {
                 .all(|f| f.policy_version == app.policy.version)
         );
         // A corporation's copy cannot open another party's ciphertext either.
-        let care_slice = app.client(CARE).await.slice(&case).await.unwrap();
+        let care_slice = app
+            .client(CARE)
+            .await
+            .slice(&case, "matching")
+            .await
+            .unwrap();
         let bsn = care_slice.fields.iter().find(|f| f.field == "bsn").unwrap();
         assert!(
             sluis::sealing::open(
@@ -200,7 +210,7 @@ async fn outsiders_get_the_same_404_as_for_a_missing_case() {
             let token = app.token(org).await;
             for path in [
                 format!("/v1/cases/{case}"),
-                format!("/v1/cases/{case}/slice"),
+                format!("/v1/cases/{case}/slice?purpose=matching"),
             ] {
                 let (status, ct, body) = app.raw("GET", &path, Some(&token), None).await;
                 assert_eq!(
@@ -233,14 +243,19 @@ async fn outsiders_get_the_same_404_as_for_a_missing_case() {
         let (status, _, _) = app
             .raw(
                 "GET",
-                &format!("/v1/cases/{case}/slice"),
+                &format!("/v1/cases/{case}/slice?purpose=matching"),
                 Some(&token),
                 None,
             )
             .await;
         assert_eq!(status, 200);
         let (status, _, _) = app
-            .raw("GET", "/v1/cases/not-a-uuid/slice", Some(&token), None)
+            .raw(
+                "GET",
+                "/v1/cases/not-a-uuid/slice?purpose=matching",
+                Some(&token),
+                None,
+            )
             .await;
         assert_eq!(status, 400);
         app.broker.stop().await.unwrap();
@@ -279,7 +294,12 @@ async fn a_share_with_one_forbidden_field_is_refused_whole() {
         }
         // Nothing was stored: neither recipient became a party.
         for org in [MUNICIPALITY, CORPORATION] {
-            let e = app.client(org).await.slice(&case).await.unwrap_err();
+            let e = app
+                .client(org)
+                .await
+                .slice(&case, "matching")
+                .await
+                .unwrap_err();
             assert_eq!(e.status(), Some(404), "{backend} {org}");
         }
         // Care organisations do not re-share; an admin organisation cannot be referred.
@@ -473,7 +493,11 @@ async fn tokens_are_checked_and_disabled_accounts_are_out() {
             .await;
         assert_eq!(status, 401, "{text}");
         app.store
-            .set_organisation_disabled(CARE, true)
+            .set_organisation_disabled(
+                CARE,
+                true,
+                sluis::audit::Event::admin("test: disable".into()),
+            )
             .await
             .unwrap();
         let (status, _, _) = app.raw("GET", "/v1/cases", Some(&token), None).await;
@@ -495,7 +519,10 @@ async fn people_log_in_with_argon2id_passwords() {
             password_hash: Some(sluis::auth::hash_password(&password).unwrap()),
             disabled: false,
         };
-        app.store.add_user(&user).await.unwrap();
+        app.store
+            .add_user(&user, sluis::audit::Event::admin("test: add user".into()))
+            .await
+            .unwrap();
         let ok = json!({"username": "m.jansen", "password": "een lang wachtwoord 123"}).to_string();
         let (status, _, text) = app
             .raw(

@@ -139,7 +139,12 @@ fn generated_forms_open_per_role_exactly_as_the_policy_allows() {
                         ("het-grootslag", "corporation"),
                         ("medemblik", "municipality"),
                     ] {
-                        let slice = app.client(org).await.slice(&case).await.unwrap();
+                        let slice = app
+                            .client(org)
+                            .await
+                            .slice(&case, "matching")
+                            .await
+                            .unwrap();
                         let opened =
                             client::open_slice(&slice, &app.party(org).identity, &app.policy)
                                 .unwrap();

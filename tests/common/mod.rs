@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 use sluis::api::{AppState, RunningBroker};
-use sluis::auth::{Secret, SigningKey};
+use sluis::auth::Secret;
 use sluis::client::{Client, Credentials};
 use sluis::demo::{Enrolled, enrol_parties};
 use sluis::policy::Policy;
@@ -88,11 +88,7 @@ impl TestApp {
         let store = Store::connect(&db.url).await.unwrap();
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();
-        let state = AppState {
-            store: store.clone(),
-            policy: policy.clone(),
-            signing: Arc::new(SigningKey::ephemeral()),
-        };
+        let state = AppState::ephemeral(store.clone(), policy.clone());
         let broker = RunningBroker::start(state, "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();

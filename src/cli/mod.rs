@@ -1,4 +1,6 @@
-//! The `sluis` command line: serve, admin verbs, client verbs, demo.
+//! The `sluis` command line: serve, admin verbs, client verbs, audit verbs, demo.
+
+mod audit;
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -9,6 +11,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::{self, AppState};
+use crate::audit::{Event, Pseudonymiser};
 use crate::auth::{self, Secret, SigningKey};
 use crate::client::{self, Client, Credentials};
 use crate::policy::{Policy, is_org_id};
@@ -58,6 +61,21 @@ struct ClientArgs {
     password_file: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct LogArgs {
+    /// Secret (file with at least 32 bytes, e.g. from `sluis keygen --kind pseudonym`) that keys
+    /// client identifiers into pseudonyms. Keep it apart from the database. Without it a fresh
+    /// secret is made at every start and pseudonyms do not match across restarts.
+    #[arg(long, env = "SLUIS_PSEUDONYM_KEY_FILE")]
+    pseudonym_key: Option<PathBuf>,
+    /// The access log's origin: first line of every checkpoint, name of its key.
+    #[arg(long, env = "SLUIS_LOG_ORIGIN", default_value = api::DEFAULT_LOG_ORIGIN)]
+    log_origin: String,
+    /// Seconds between signed checkpoints (made only when the log grew).
+    #[arg(long, env = "SLUIS_CHECKPOINT_INTERVAL", default_value_t = 300)]
+    checkpoint_interval: u64,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the broker.
@@ -73,6 +91,8 @@ enum Command {
         /// every start (tokens do not survive a restart; replicas cannot share tokens).
         #[arg(long, env = "SLUIS_SIGNING_KEY_FILE")]
         signing_key: Option<PathBuf>,
+        #[command(flatten)]
+        log: LogArgs,
     },
     /// Show or check the policy.
     Policy {
@@ -94,10 +114,17 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
-    /// Make a key: an age identity for an organisation, or the broker's token signing key.
+    /// The access log: verify, query, report, checkpoint.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Make a key: an age identity for an organisation, the broker's signing key, or the
+    /// pseudonym secret.
     Keygen {
-        /// `age` (an organisation's identity) or `signing` (the broker's Ed25519 token key).
-        #[arg(long, default_value = "age", value_parser = ["age", "signing"])]
+        /// `age` (an organisation's identity), `signing` (the broker's Ed25519 key for tokens and
+        /// checkpoints) or `pseudonym` (the secret keying client pseudonyms).
+        #[arg(long, default_value = "age", value_parser = ["age", "signing", "pseudonym"])]
         kind: String,
         /// Write to this file (created with mode 0600; refuses to overwrite).
         #[arg(long, short)]
@@ -137,6 +164,10 @@ enum Command {
         /// Also keep the downloaded age files in this directory.
         #[arg(long)]
         save: Option<PathBuf>,
+        /// Why you open it: a purpose of the policy (`sluis policy show` lists them), e.g.
+        /// `matching`. The access log records it.
+        #[arg(long)]
+        purpose: String,
         /// Case id.
         case: String,
     },
@@ -147,6 +178,67 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute the log's hashes and tree and check every checkpoint; exit 1 naming the first
+    /// bad sequence number. With --checkpoint and --proofs-from, check instead that a kept
+    /// checkpoint is a prefix of what a broker serves now.
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The broker's signing key (its public half verifies the checkpoints).
+        #[arg(long, env = "SLUIS_SIGNING_KEY_FILE", conflicts_with = "vkey")]
+        signing_key: Option<PathBuf>,
+        /// The log's note verifier key (`GET /v1/audit/vkey`).
+        #[arg(long)]
+        vkey: Option<String>,
+        /// The log's origin.
+        #[arg(long, env = "SLUIS_LOG_ORIGIN", default_value = api::DEFAULT_LOG_ORIGIN)]
+        log_origin: String,
+        /// A checkpoint note kept earlier.
+        #[arg(long, requires = "proofs_from")]
+        checkpoint: Option<PathBuf>,
+        /// Broker to fetch the latest checkpoint and the consistency proof from.
+        #[arg(long, requires = "checkpoint")]
+        proofs_from: Option<String>,
+    },
+    /// Query events (privacy officer).
+    Events {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Only this organisation.
+        #[arg(long)]
+        org: Option<String>,
+        /// Only this case.
+        #[arg(long)]
+        case: Option<String>,
+        /// Only this client pseudonym.
+        #[arg(long)]
+        client_pseudonym: Option<String>,
+        /// Only this outcome (allowed, denied, error).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// `table`, `json`, `jsonl` or `csv`.
+        #[arg(long, default_value = "table", value_parser = ["table", "json", "jsonl", "csv"])]
+        format: String,
+    },
+    /// A client's access report (AVG art. 15), each event checked against a fresh checkpoint.
+    Report {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Client pseudonym.
+        pseudonym: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sign a checkpoint now.
+    Checkpoint {
+        #[command(flatten)]
+        client: ClientArgs,
     },
 }
 
@@ -271,7 +363,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             db,
             policy,
             signing_key,
-        } => serve(listen, &db.url, &policy.dir, signing_key.as_deref()).await,
+            log,
+        } => serve(listen, &db.url, &policy.dir, signing_key.as_deref(), log).await,
+        Command::Audit { command } => audit::run(command).await,
         Command::Policy { command } => match command {
             PolicyCommand::Show { json, policy } => {
                 let p = load_policy(&policy.dir)?;
@@ -305,7 +399,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .await?
                 .with_context(|| format!("no user `{username}`"))?;
             let key = auth::new_api_key();
-            store.add_api_key(&key.id, &user.id, &key.digest).await?;
+            store
+                .add_api_key(
+                    &key.id,
+                    &user.id,
+                    &key.digest,
+                    Event::admin(format!("api key {} for {username}", key.id)),
+                )
+                .await?;
             println!("{}", key.token.expose());
             eprintln!(
                 "API key for {username} ({}): shown once, store it safely.",
@@ -349,12 +450,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             client,
             identity,
             save,
+            purpose,
             case,
         } => {
             let identity = read_identity(&identity)?;
             let c = login(&client).await?;
             let policy = Policy::from_json(c.policy_json().await?)?;
-            let slice = c.slice(&case).await.map_err(explain)?;
+            let slice = c.slice(&case, &purpose).await.map_err(explain)?;
             if let Some(dir) = save {
                 std::fs::create_dir_all(&dir)?;
                 for f in &slice.fields {
@@ -402,8 +504,23 @@ async fn serve(
     url: &str,
     policy_dir: &Path,
     signing_key: Option<&Path>,
+    log: LogArgs,
 ) -> Result<()> {
     let policy = load_policy(policy_dir)?;
+    let pseudonyms = match &log.pseudonym_key {
+        Some(path) => {
+            let secret = zeroize::Zeroizing::new(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            );
+            Pseudonymiser::new(&secret).context("the pseudonym secret needs at least 32 bytes")?
+        }
+        None => {
+            tracing::warn!(
+                "no pseudonym secret configured (SLUIS_PSEUDONYM_KEY_FILE): client pseudonyms hold only until restart"
+            );
+            Pseudonymiser::ephemeral()
+        }
+    };
     let signing = match signing_key {
         Some(path) => SigningKey::from_pem_file(path)?,
         None => {
@@ -419,12 +536,19 @@ async fn serve(
         store: store.clone(),
         policy: Arc::new(policy),
         signing: Arc::new(signing),
+        pseudonyms: Arc::new(pseudonyms),
+        log_origin: Arc::from(log.log_origin.as_str()),
     };
+    let checkpoints = tokio::spawn(api::checkpoint_periodically(
+        state.clone(),
+        std::time::Duration::from_secs(log.checkpoint_interval.max(1)),
+    ));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
     api::serve(listener, state, shutdown_signal()).await?;
+    checkpoints.abort();
     store.close().await;
     Ok(())
 }
@@ -466,7 +590,12 @@ async fn org(command: OrgCommand) -> Result<()> {
             }
             connect(&db.url)
                 .await?
-                .add_organisation(&id, &name, &role)
+                .add_organisation(
+                    &id,
+                    &name,
+                    &role,
+                    Event::admin(format!("enrol {id} ({role})")),
+                )
                 .await?;
             println!("enrolled {id} ({role})");
         }
@@ -475,7 +604,14 @@ async fn org(command: OrgCommand) -> Result<()> {
             let store = connect(&db.url).await?;
             for (id, party) in &policy.parties {
                 if store.organisation(id).await?.is_none() {
-                    store.add_organisation(id, &party.name, &party.role).await?;
+                    store
+                        .add_organisation(
+                            id,
+                            &party.name,
+                            &party.role,
+                            Event::admin(format!("enrol {id} ({})", party.role)),
+                        )
+                        .await?;
                     println!("enrolled {id} ({})", party.role);
                 }
             }
@@ -484,7 +620,11 @@ async fn org(command: OrgCommand) -> Result<()> {
             let recipient: Recipient = recipient.parse().context("recipient")?;
             connect(&db.url)
                 .await?
-                .set_recipient(&id, &recipient.to_string())
+                .set_recipient(
+                    &id,
+                    &recipient.to_string(),
+                    Event::admin(format!("recipient of {id}: {recipient}")),
+                )
                 .await
                 .with_context(|| format!("organisation `{id}`"))?;
             println!("recipient of {id} set to {recipient}");
@@ -492,7 +632,11 @@ async fn org(command: OrgCommand) -> Result<()> {
         OrgCommand::SetDisabled { id, disabled, db } => {
             connect(&db.url)
                 .await?
-                .set_organisation_disabled(&id, disabled)
+                .set_organisation_disabled(
+                    &id,
+                    disabled,
+                    Event::admin(format!("organisation {id} disabled: {disabled}")),
+                )
                 .await
                 .with_context(|| format!("organisation `{id}`"))?;
             println!("{id} disabled: {disabled}");
@@ -546,14 +690,17 @@ async fn user(command: UserCommand) -> Result<()> {
                 None => None,
             };
             store
-                .add_user(&User {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    username: username.clone(),
-                    org_id: org.clone(),
-                    role: role.clone(),
-                    password_hash,
-                    disabled: false,
-                })
+                .add_user(
+                    &User {
+                        id: uuid::Uuid::new_v4().to_string(),
+                        username: username.clone(),
+                        org_id: org.clone(),
+                        role: role.clone(),
+                        password_hash,
+                        disabled: false,
+                    },
+                    Event::admin(format!("user {username} in {org} as {role}")),
+                )
                 .await
                 .with_context(|| format!("adding user `{username}`"))?;
             println!("added user {username} to {org} as {role}");
@@ -565,7 +712,11 @@ async fn user(command: UserCommand) -> Result<()> {
         } => {
             connect(&db.url)
                 .await?
-                .set_user_disabled(&username, disabled)
+                .set_user_disabled(
+                    &username,
+                    disabled,
+                    Event::admin(format!("user {username} disabled: {disabled}")),
+                )
                 .await
                 .with_context(|| format!("user `{username}`"))?;
             println!("{username} disabled: {disabled}");
@@ -586,10 +737,22 @@ fn keygen(kind: &str, out: &Path) -> Result<()> {
     let mut file = options
         .open(out)
         .with_context(|| format!("creating {} (it must not exist yet)", out.display()))?;
-    if kind == "signing" {
+    if kind == "pseudonym" {
+        let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), secret.as_mut())
+            .map_err(|_| anyhow::anyhow!("no system randomness"))?;
+        file.write_all(secret.as_ref())?;
+        eprintln!(
+            "wrote the client pseudonym secret to {}; keep it apart from the database",
+            out.display()
+        );
+    } else if kind == "signing" {
         let pkcs8 = SigningKey::generate_pkcs8();
         file.write_all(SigningKey::to_pem(&pkcs8).as_bytes())?;
-        eprintln!("wrote the broker's token signing key to {}", out.display());
+        eprintln!(
+            "wrote the broker's signing key (tokens and checkpoints) to {}",
+            out.display()
+        );
     } else {
         let identity = Identity::generate();
         file.write_all(identity.to_file_text(&now_text()).as_bytes())?;

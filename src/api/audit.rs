@@ -1,0 +1,351 @@
+//! Access log endpoints: the privacy officer's queries, reports and verification (each one a
+//! recorded read of the log), and the public checkpoint, key and proof endpoints that let
+//! anyone holding a checkpoint check the log.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState, Caller};
+use crate::audit::{self, Checkpoint, Event, Tree, VerifyReport};
+use crate::store::EventFilter;
+
+/// Only roles the policy marks `audits = true` (the privacy officer) read the log.
+async fn auditor(state: &AppState, caller: &Caller, action: &str) -> Result<(), ApiError> {
+    if state
+        .policy
+        .roles
+        .get(&caller.role)
+        .is_some_and(|r| r.audits)
+    {
+        return Ok(());
+    }
+    let reason = format!("role `{}` does not read the access log", caller.role);
+    Err(caller
+        .deny(
+            state,
+            caller.event(action, "denied"),
+            &reason,
+            ApiError::forbidden(reason.clone()),
+        )
+        .await)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventsQuery {
+    org: Option<String>,
+    user: Option<String>,
+    case: Option<String>,
+    client: Option<String>,
+    action: Option<String>,
+    outcome: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    after: Option<i64>,
+    limit: Option<i64>,
+    /// `json` (default), `jsonl` or `csv`.
+    format: Option<String>,
+}
+
+type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+
+fn query<T>(q: QueryResult<T>) -> Result<T, ApiError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))
+}
+
+pub(super) async fn get_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: QueryResult<EventsQuery>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "jsonl" | "csv") {
+        return Err(ApiError::bad_request("format is one of: json, jsonl, csv"));
+    }
+    let action = if format == "json" { "search" } else { "export" };
+    auditor(&state, &caller, action).await?;
+    let filter = EventFilter {
+        org: q.org,
+        user: q.user,
+        case: q.case,
+        client: q.client,
+        action: q.action,
+        outcome: q.outcome,
+        from: q.from,
+        to: q.to,
+        after: q.after,
+        limit: q.limit,
+    };
+    let mut event = caller.event(action, "allowed");
+    event.purpose = Some("supervision".into());
+    event.case.clone_from(&filter.case);
+    event.client.clone_from(&filter.client);
+    event.reason = Some(format!("access log query ({format})"));
+    state.store.record(event).await?;
+    let events = state.store.events(&filter).await?;
+    Ok(match format {
+        "jsonl" => (
+            [(header::CONTENT_TYPE, "application/jsonl")],
+            events
+                .iter()
+                .map(|e| serde_json::to_string(e).unwrap_or_default() + "\n")
+                .collect::<String>(),
+        )
+            .into_response(),
+        "csv" => (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            to_csv(&events),
+        )
+            .into_response(),
+        _ => Json(events).into_response(),
+    })
+}
+
+/// Events as CSV (RFC 4180), one row each; lists joined with `;`.
+pub(super) fn to_csv(events: &[Event]) -> String {
+    let cell = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let opt = |s: &Option<String>| cell(s.as_deref().unwrap_or(""));
+    let mut out = String::from(
+        "seq,time,action,outcome,reason,user,role,org,on_behalf_of,purpose,case,client,fields,categories,recipients,consent,policy_rule,request_id,source,user_agent\n",
+    );
+    for e in events {
+        let row = [
+            e.seq.to_string(),
+            cell(&e.time),
+            cell(&e.action),
+            cell(&e.outcome),
+            opt(&e.reason),
+            opt(&e.user),
+            opt(&e.role),
+            opt(&e.org),
+            opt(&e.on_behalf_of),
+            opt(&e.purpose),
+            opt(&e.case),
+            opt(&e.client),
+            cell(&e.fields.join(";")),
+            cell(&e.categories.join(";")),
+            cell(&e.recipients.join(";")),
+            opt(&e.consent),
+            opt(&e.policy_rule),
+            opt(&e.request_id),
+            opt(&e.source),
+            opt(&e.user_agent),
+        ];
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// One event of an access report with its inclusion proof.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ReportEntry {
+    /// The event.
+    pub event: Event,
+    /// Inclusion proof against the report's checkpoint, hex hashes.
+    pub proof: Vec<String>,
+}
+
+/// The access report of one client (AVG art. 15): every access, provably from the log.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessReport {
+    /// The client pseudonym.
+    pub client: String,
+    /// The checkpoint every proof is against.
+    pub checkpoint: Checkpoint,
+    /// The events, oldest first.
+    pub events: Vec<ReportEntry>,
+}
+
+pub(super) async fn get_client_report(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(pseudonym): Path<String>,
+    q: QueryResult<ReportQuery>,
+) -> Result<Json<AccessReport>, ApiError> {
+    let q = query(q)?;
+    auditor(&state, &caller, "export").await?;
+    let mut event = caller.event("export", "allowed");
+    event.client = Some(pseudonym.clone());
+    event.purpose = Some("supervision".into());
+    event.reason = Some("access report (AVG art. 15)".into());
+    state.store.record(event).await?;
+    let checkpoint = state.checkpoint().await?;
+    let log = state.store.audit_log().await?;
+    let covered = &log[..usize::try_from(checkpoint.size)
+        .unwrap_or(log.len())
+        .min(log.len())];
+    let tree = Tree::of(covered.iter().map(|s| &s.event));
+    let in_period = |e: &Event| {
+        q.from.as_deref().is_none_or(|f| e.time.as_str() >= f)
+            && q.to.as_deref().is_none_or(|t| e.time.as_str() < t)
+    };
+    let events = covered
+        .iter()
+        .filter(|s| s.event.client.as_deref() == Some(pseudonym.as_str()) && in_period(&s.event))
+        .map(|s| ReportEntry {
+            proof: tree
+                .inclusion_proof(s.event.seq as u64)
+                .unwrap_or_default()
+                .iter()
+                .map(hex::encode)
+                .collect(),
+            event: s.event.clone(),
+        })
+        .collect();
+    Ok(Json(AccessReport {
+        client: pseudonym,
+        checkpoint,
+        events,
+    }))
+}
+
+pub(super) async fn get_verify(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<VerifyReport>, ApiError> {
+    auditor(&state, &caller, "verify").await?;
+    let mut event = caller.event("verify", "allowed");
+    event.purpose = Some("supervision".into());
+    state.store.record(event).await?;
+    let log = state.store.audit_log().await?;
+    let notes = state.store.checkpoint_notes().await?;
+    let key = state.signing.verifier_key(&state.log_origin);
+    Ok(Json(
+        tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &key))
+            .await
+            .map_err(|e| ApiError::internal(&e))?,
+    ))
+}
+
+pub(super) async fn post_checkpoint(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Checkpoint>, ApiError> {
+    auditor(&state, &caller, "checkpoint").await?;
+    state
+        .store
+        .record(caller.event("checkpoint", "allowed"))
+        .await?;
+    Ok(Json(state.checkpoint().await?))
+}
+
+pub(super) async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let notes = state.store.checkpoint_notes().await?;
+    let key = state.signing.verifier_key(&state.log_origin);
+    let latest = notes
+        .iter()
+        .filter_map(|n| audit::open_checkpoint(n, &key).ok())
+        .max_by_key(|cp| (cp.size, cp.time))
+        .ok_or_else(|| ApiError::not_found("no checkpoint has been signed yet"))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        latest.note,
+    )
+        .into_response())
+}
+
+pub(super) async fn get_checkpoints(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(state.store.checkpoint_notes().await?))
+}
+
+pub(super) async fn get_vkey(State(state): State<AppState>) -> Response {
+    let key = state.signing.verifier_key(&state.log_origin).to_vkey();
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{key}\n"),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct InclusionQuery {
+    seq: u64,
+    size: u64,
+}
+
+/// A proof as served: hex hashes.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ProofBody {
+    /// Sequence number (inclusion) or old size (consistency).
+    pub from: u64,
+    /// Tree size the proof is against.
+    pub size: u64,
+    /// Root of that tree, hex.
+    pub root: String,
+    /// The proof's hashes, hex.
+    pub hashes: Vec<String>,
+}
+
+async fn tree_of_size(state: &AppState, size: u64) -> Result<Tree, ApiError> {
+    let log = state.store.audit_log().await?;
+    if size == 0 || size > log.len() as u64 {
+        return Err(ApiError::unprocessable(format!(
+            "the log has {} events; size must be 1 to that",
+            log.len()
+        )));
+    }
+    Ok(Tree::of(log[..size as usize].iter().map(|s| &s.event)))
+}
+
+pub(super) async fn get_inclusion_proof(
+    State(state): State<AppState>,
+    q: QueryResult<InclusionQuery>,
+) -> Result<Json<ProofBody>, ApiError> {
+    let q = query(q)?;
+    let tree = tree_of_size(&state, q.size).await?;
+    let hashes = tree
+        .inclusion_proof(q.seq)
+        .ok_or_else(|| ApiError::unprocessable("seq must be from 1 to size"))?;
+    Ok(Json(ProofBody {
+        from: q.seq,
+        size: q.size,
+        root: hex::encode(tree.root()),
+        hashes: hashes.iter().map(hex::encode).collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsistencyQuery {
+    from: u64,
+    to: u64,
+}
+
+pub(super) async fn get_consistency_proof(
+    State(state): State<AppState>,
+    q: QueryResult<ConsistencyQuery>,
+) -> Result<Json<ProofBody>, ApiError> {
+    let q = query(q)?;
+    let tree = tree_of_size(&state, q.to).await?;
+    let hashes = tree
+        .consistency_proof(q.from)
+        .ok_or_else(|| ApiError::unprocessable("from must be from 1 to `to`"))?;
+    Ok(Json(ProofBody {
+        from: q.from,
+        size: q.to,
+        root: hex::encode(tree.root()),
+        hashes: hashes.iter().map(hex::encode).collect(),
+    }))
+}

@@ -1,0 +1,250 @@
+//! `sluis audit`: verification against the database or a kept checkpoint, and the privacy
+//! officer's queries through the API.
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::Value;
+
+use super::{AuditCommand, connect, login};
+use crate::audit::{self, Event, VerifierKey};
+use crate::auth::SigningKey;
+use crate::client::Client;
+
+pub(super) async fn run(command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Verify {
+            db,
+            signing_key,
+            vkey,
+            log_origin,
+            checkpoint,
+            proofs_from,
+        } => {
+            let key = match (signing_key, vkey) {
+                (Some(path), None) => SigningKey::from_pem_file(&path)?.verifier_key(&log_origin),
+                (None, Some(text)) => {
+                    VerifierKey::from_vkey(&text).context("--vkey is not a note verifier key")?
+                }
+                _ => bail!(
+                    "give the broker's --signing-key (or SLUIS_SIGNING_KEY_FILE), or the log's --vkey"
+                ),
+            };
+            match (checkpoint, proofs_from) {
+                (Some(file), Some(url)) => verify_remote(&file, &url, &key).await,
+                _ => verify_database(&db.url, &key).await,
+            }
+        }
+        AuditCommand::Events {
+            client,
+            org,
+            case,
+            client_pseudonym,
+            outcome,
+            format,
+        } => {
+            let c = login(&client).await?;
+            let mut query = vec![(
+                "format",
+                if format == "table" {
+                    "json".to_owned()
+                } else {
+                    format.clone()
+                },
+            )];
+            for (k, v) in [
+                ("org", org),
+                ("case", case),
+                ("client", client_pseudonym),
+                ("outcome", outcome),
+            ] {
+                if let Some(v) = v {
+                    query.push((k, v));
+                }
+            }
+            let qs: Vec<String> = query
+                .iter()
+                .map(|(k, v)| format!("{k}={}", urlencode(v)))
+                .collect();
+            let path = format!("/v1/audit/events?{}", qs.join("&"));
+            if format == "table" {
+                let events: Vec<Event> = serde_json::from_value(c.get_json(&path).await?)?;
+                print!("{}", table(&events));
+            } else {
+                print!("{}", c.get_text(&path).await?);
+            }
+            Ok(())
+        }
+        AuditCommand::Report {
+            client,
+            pseudonym,
+            json,
+        } => {
+            let c = login(&client).await?;
+            let report = c
+                .get_json(&format!(
+                    "/v1/audit/clients/{}/report",
+                    urlencode(&pseudonym)
+                ))
+                .await?;
+            let vkey = c.get_text("/v1/audit/vkey").await?;
+            let key = VerifierKey::from_vkey(&vkey).context("the broker's vkey is malformed")?;
+            let checked = check_report(&report, &key)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let events: Vec<Event> = serde_json::from_value(
+                    report["events"]
+                        .as_array()
+                        .map(|a| a.iter().map(|e| e["event"].clone()).collect())
+                        .unwrap_or_default(),
+                )?;
+                println!("Access report for client {pseudonym} (AVG art. 15)");
+                print!("{}", table(&events));
+                println!(
+                    "{checked} events, each proven included in the signed checkpoint of size {}",
+                    report["checkpoint"]["size"]
+                );
+            }
+            Ok(())
+        }
+        AuditCommand::Checkpoint { client } => {
+            let c = login(&client).await?;
+            let cp = c.post_json("/v1/audit/checkpoints", &Value::Null).await?;
+            print!("{}", cp["note"].as_str().unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+async fn verify_database(url: &str, key: &VerifierKey) -> Result<()> {
+    let store = connect(url).await?;
+    let log = store.audit_log().await?;
+    let notes = store.checkpoint_notes().await?;
+    let key = key.clone();
+    let report = tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &key)).await?;
+    match &report.first_problem {
+        None => {
+            println!(
+                "access log verified: {} events, {} checkpoints, root {}",
+                report.events, report.checkpoints, report.root
+            );
+            Ok(())
+        }
+        Some(problem) => bail!("access log verification failed: {problem}"),
+    }
+}
+
+async fn verify_remote(file: &std::path::Path, url: &str, key: &VerifierKey) -> Result<()> {
+    let kept_note =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let kept = audit::open_checkpoint(&kept_note, key)
+        .context("the kept checkpoint's signature does not verify")?;
+    let c = Client::new(url);
+    let latest_note = c.get_text("/v1/audit/checkpoint").await?;
+    let latest = audit::open_checkpoint(&latest_note, key)
+        .context("the broker's latest checkpoint does not verify")?;
+    if latest.size < kept.size {
+        bail!(
+            "seq {}: missing (the broker's log has {} events, the kept checkpoint covers {})",
+            latest.size + 1,
+            latest.size,
+            kept.size
+        );
+    }
+    let proof = c
+        .get_json(&format!(
+            "/v1/audit/proofs/consistency?from={}&to={}",
+            kept.size, latest.size
+        ))
+        .await?;
+    let hashes = parse_hashes(&proof["hashes"])?;
+    if !audit::verify_consistency(kept.size, &kept.root, latest.size, &latest.root, &hashes) {
+        bail!(
+            "the log served now is not an extension of the kept checkpoint of size {}",
+            kept.size
+        );
+    }
+    println!(
+        "kept checkpoint of size {} is a prefix of the log of size {} served by {url}",
+        kept.size, latest.size
+    );
+    Ok(())
+}
+
+fn parse_hashes(v: &Value) -> Result<Vec<[u8; 32]>> {
+    v.as_array()
+        .context("no hashes")?
+        .iter()
+        .map(|h| {
+            let bytes = hex::decode(h.as_str().unwrap_or_default()).context("a hash is not hex")?;
+            bytes
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("a hash has 32 bytes"))
+        })
+        .collect()
+}
+
+/// Checks the report's checkpoint signature and every event's inclusion proof.
+fn check_report(report: &Value, key: &VerifierKey) -> Result<usize> {
+    let note = report["checkpoint"]["note"]
+        .as_str()
+        .context("no checkpoint")?;
+    let cp =
+        audit::open_checkpoint(note, key).context("the report's checkpoint does not verify")?;
+    let entries = report["events"].as_array().context("no events")?;
+    for entry in entries {
+        let event: Event = serde_json::from_value(entry["event"].clone())?;
+        let proof = parse_hashes(&entry["proof"])?;
+        if !audit::verify_inclusion(&event, cp.size, &cp.root, &proof) {
+            bail!(
+                "seq {}: its inclusion proof does not verify against the checkpoint",
+                event.seq
+            );
+        }
+    }
+    Ok(entries.len())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A readable table of events.
+pub(crate) fn table(events: &[Event]) -> String {
+    let mut out = format!(
+        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<14} {:<10} {}\n",
+        "seq",
+        "time (UTC)",
+        "action",
+        "outcome",
+        "organisation",
+        "role",
+        "purpose",
+        "categories / reason"
+    );
+    for e in events {
+        let what = if e.categories.is_empty() {
+            e.reason.clone().unwrap_or_default()
+        } else {
+            e.categories.join(", ")
+        };
+        out.push_str(&format!(
+            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<14} {:<10} {}\n",
+            e.seq,
+            e.time,
+            e.action,
+            e.outcome,
+            e.org.as_deref().unwrap_or("-"),
+            e.role.as_deref().unwrap_or("-"),
+            e.purpose.as_deref().unwrap_or("-"),
+            what
+        ));
+    }
+    out
+}
