@@ -533,6 +533,20 @@ pub struct VerifyReport {
     pub ok: bool,
 }
 
+/// Whether the event, unchanged but for its sequence number, is the one hashed for another
+/// position: it was moved, not altered. Only run once a mismatch is found.
+fn belongs_elsewhere(stored: &StoredEvent, len: usize) -> bool {
+    (1..=len as i64)
+        .filter(|&seq| seq != stored.event.seq)
+        .any(|seq| {
+            let moved = Event {
+                seq,
+                ..stored.event.clone()
+            };
+            hex::encode(moved.leaf_hash()) == stored.leaf_hash
+        })
+}
+
 /// Verifies the stored log in one pass: sequence, each event's hashes, order, and every
 /// checkpoint's signature and root. Stops at the first problem.
 pub fn verify(events: &[StoredEvent], checkpoints: &[String], key: &VerifierKey) -> VerifyReport {
@@ -586,7 +600,11 @@ pub fn verify(events: &[StoredEvent], checkpoints: &[String], key: &VerifierKey)
         let leaf: [u8; 32] = h.finalize().into();
         let chain = chain_hash(&previous, &leaf);
         if hex::encode(leaf) != stored.leaf_hash {
-            problem = Some(Finding::Changed { seq: e.seq });
+            problem = Some(if belongs_elsewhere(stored, events.len()) {
+                Finding::Reordered { seq: e.seq }
+            } else {
+                Finding::Changed { seq: e.seq }
+            });
             break;
         }
         if hex::encode(chain) != stored.chain_hash || e.time.as_str() < previous_time {
