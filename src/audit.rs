@@ -467,7 +467,7 @@ pub fn open_checkpoint(note: &str, key: &VerifierKey) -> Result<Checkpoint, Note
 // ---- verification ----------------------------------------------------------------------------
 
 /// What is wrong with the log, at the first place it shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "problem", rename_all = "snake_case")]
 pub enum Finding {
     /// A sequence number is absent.
@@ -519,7 +519,7 @@ pub enum Finding {
 }
 
 /// The result of verifying the log.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// Events read.
     pub events: u64,
@@ -645,6 +645,40 @@ pub fn verify(events: &[StoredEvent], checkpoints: &[String], key: &VerifierKey)
         r
     };
     report(problem, signed.len() as u64, root)
+}
+
+/// A readable table of events.
+pub fn table(events: &[Event]) -> String {
+    let mut out = format!(
+        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {}\n",
+        "seq",
+        "time (UTC)",
+        "action",
+        "outcome",
+        "organisation",
+        "role",
+        "purpose",
+        "categories / reason"
+    );
+    for e in events {
+        let what = if e.categories.is_empty() {
+            e.reason.clone().unwrap_or_default()
+        } else {
+            e.categories.join(", ")
+        };
+        out.push_str(&format!(
+            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {}\n",
+            e.seq,
+            e.time,
+            e.action,
+            e.outcome,
+            e.org.as_deref().unwrap_or("-"),
+            e.role.as_deref().unwrap_or("-"),
+            e.purpose.as_deref().unwrap_or("-"),
+            what
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

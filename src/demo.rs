@@ -10,8 +10,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
+use crate::api::AccessReport;
 use crate::api::{AppState, RunningBroker};
-use crate::audit::Event;
+use crate::audit::{self, Event, VerifierKey, VerifyReport};
 use crate::auth::{self, Secret};
 use crate::client::{self, Client, Credentials};
 use crate::policy::Policy;
@@ -129,7 +130,16 @@ pub struct DemoReport {
     pub case: String,
     /// Organisation → `Some(field ids opened)` for parties, `None` where the broker said 404.
     pub opened: BTreeMap<String, Option<Vec<String>>>,
+    /// The client's pseudonym in the access log.
+    pub client: String,
+    /// The privacy officer's access report of the client, every event proven included.
+    pub access_report: Vec<Event>,
+    /// The privacy officer's verification of the whole log.
+    pub verified: VerifyReport,
 }
+
+/// The privacy officer of the demo.
+pub const DEMO_PRIVACY_OFFICER: &str = "fg-westfriesland";
 
 /// The care organisation, coordinator, corporation and municipality of the demo.
 pub const DEMO_CARE: &str = "leviaan";
@@ -142,7 +152,7 @@ pub const DEMO_MUNICIPALITY: &str = "hoorn";
 
 /// Runs the demo into `out` (see the README for the layout) and returns what each party opened.
 pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
-    for sub in ["identities", "slices", "opened"] {
+    for sub in ["identities", "slices", "opened", "checkpoints"] {
         let p = out.join(sub);
         if p.exists() {
             std::fs::remove_dir_all(&p).with_context(|| format!("clearing {}", p.display()))?;
@@ -228,7 +238,76 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(DemoReport { case, opened })
+    let (client, access_report, verified) =
+        privacy_officer_view(out, &login(DEMO_PRIVACY_OFFICER).await?, &care, &case).await?;
+    Ok(DemoReport {
+        case,
+        opened,
+        client,
+        access_report,
+        verified,
+    })
+}
+
+/// The privacy officer signs a checkpoint, takes the client's access report (checking every
+/// inclusion proof and the checkpoint's signature), verifies the whole log, and the demo keeps
+/// every signed checkpoint under `checkpoints/`.
+async fn privacy_officer_view(
+    out: &Path,
+    officer: &Client,
+    care: &Client,
+    case: &str,
+) -> Result<(String, Vec<Event>, VerifyReport)> {
+    let meta = care.get_json(&format!("/v1/cases/{case}")).await?;
+    let client = meta["client_pseudonym"]
+        .as_str()
+        .context("no client pseudonym")?
+        .to_owned();
+    let key = VerifierKey::from_vkey(&officer.get_text("/v1/audit/vkey").await?).context("vkey")?;
+    let report: AccessReport = serde_json::from_value(
+        officer
+            .get_json(&format!("/v1/audit/clients/{client}/report"))
+            .await?,
+    )?;
+    let cp = audit::open_checkpoint(&report.checkpoint.note, &key)
+        .context("the report's checkpoint does not verify")?;
+    for entry in &report.events {
+        let proof: Vec<[u8; 32]> = entry
+            .proof
+            .iter()
+            .map(|h| {
+                hex::decode(h)
+                    .ok()
+                    .and_then(|b| b.try_into().ok())
+                    .context("proof hash")
+            })
+            .collect::<Result<_>>()?;
+        anyhow::ensure!(
+            audit::verify_inclusion(&entry.event, cp.size, &cp.root, &proof),
+            "seq {} is not proven in the checkpoint",
+            entry.event.seq
+        );
+    }
+    let verified: VerifyReport =
+        serde_json::from_value(officer.get_json("/v1/audit/verify").await?)?;
+    let notes: Vec<String> =
+        serde_json::from_value(officer.get_json("/v1/audit/checkpoints").await?)?;
+    let dir = out.join("checkpoints");
+    std::fs::create_dir_all(&dir)?;
+    for (i, note) in notes.iter().enumerate() {
+        let size = note.lines().nth(1).unwrap_or("0");
+        std::fs::write(dir.join(format!("{:03}-size-{size}.note", i + 1)), note)?;
+    }
+    std::fs::write(out.join("log-vkey.txt"), format!("{}\n", key.to_vkey()))?;
+    std::fs::write(
+        out.join("access-report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    Ok((
+        client,
+        report.events.into_iter().map(|e| e.event).collect(),
+        verified,
+    ))
 }
 
 /// The purpose a party of the demo names when it opens its slice.
@@ -279,7 +358,27 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
     }
     let _ = writeln!(
         s,
-        "\nWritten to {}: identities/<org>.txt, slices/<org>/<case>/<field>.age, opened/<org>/<case>.json, sluis.db",
+        "\nThe privacy officer's view: access report of client {} (AVG art. 15)",
+        report.client
+    );
+    s.push_str(&crate::audit::table(&report.access_report));
+    let v = &report.verified;
+    match &v.first_problem {
+        None => {
+            let _ = writeln!(
+                s,
+                "Access log verified: {} events, {} signed checkpoints, root {}",
+                v.events, v.checkpoints, v.root
+            );
+        }
+        Some(problem) => {
+            let _ = writeln!(s, "Access log verification FAILED: {problem}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nWritten to {}: identities/<org>.txt, slices/<org>/<case>/<field>.age, opened/<org>/<case>.json, \
+         checkpoints/*.note, log-vkey.txt, access-report.json, sluis.db",
         out.display()
     );
     s

@@ -38,6 +38,8 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             org,
             case,
             client_pseudonym,
+            user,
+            action,
             outcome,
             format,
         } => {
@@ -54,6 +56,8 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
                 ("org", org),
                 ("case", case),
                 ("client", client_pseudonym),
+                ("user", user),
+                ("action", action),
                 ("outcome", outcome),
             ] {
                 if let Some(v) = v {
@@ -67,7 +71,7 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             let path = format!("/v1/audit/events?{}", qs.join("&"));
             if format == "table" {
                 let events: Vec<Event> = serde_json::from_value(c.get_json(&path).await?)?;
-                print!("{}", table(&events));
+                print!("{}", audit::table(&events));
             } else {
                 print!("{}", c.get_text(&path).await?);
             }
@@ -98,7 +102,7 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
                         .unwrap_or_default(),
                 )?;
                 println!("Access report for client {pseudonym} (AVG art. 15)");
-                print!("{}", table(&events));
+                print!("{}", audit::table(&events));
                 println!(
                     "{checked} events, each proven included in the signed checkpoint of size {}",
                     report["checkpoint"]["size"]
@@ -213,38 +217,4 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// A readable table of events.
-pub(crate) fn table(events: &[Event]) -> String {
-    let mut out = format!(
-        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<14} {:<10} {}\n",
-        "seq",
-        "time (UTC)",
-        "action",
-        "outcome",
-        "organisation",
-        "role",
-        "purpose",
-        "categories / reason"
-    );
-    for e in events {
-        let what = if e.categories.is_empty() {
-            e.reason.clone().unwrap_or_default()
-        } else {
-            e.categories.join(", ")
-        };
-        out.push_str(&format!(
-            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<14} {:<10} {}\n",
-            e.seq,
-            e.time,
-            e.action,
-            e.outcome,
-            e.org.as_deref().unwrap_or("-"),
-            e.role.as_deref().unwrap_or("-"),
-            e.purpose.as_deref().unwrap_or("-"),
-            what
-        ));
-    }
-    out
 }

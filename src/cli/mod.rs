@@ -218,6 +218,12 @@ enum AuditCommand {
         /// Only this client pseudonym.
         #[arg(long)]
         client_pseudonym: Option<String>,
+        /// Only this user (id): which client files did this employee open.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this action (create, read, share, login, search, export, ...).
+        #[arg(long)]
+        action: Option<String>,
         /// Only this outcome (allowed, denied, error).
         #[arg(long)]
         outcome: Option<String>,
