@@ -647,6 +647,135 @@ pub fn verify(events: &[StoredEvent], checkpoints: &[String], key: &VerifierKey)
     report(problem, signed.len() as u64, root)
 }
 
+// ---- signals -------------------------------------------------------------------------------
+
+/// A key (user, address, client) with a count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    /// What was counted.
+    pub key: String,
+    /// How often.
+    pub count: u64,
+}
+
+/// A user who opened many distinct clients on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BusyDay {
+    /// User id.
+    pub user: String,
+    /// Organisation.
+    pub org: String,
+    /// Day (Dutch local date).
+    pub day: String,
+    /// Distinct clients opened.
+    pub clients: u64,
+}
+
+/// Things in the log worth a privacy officer's look.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signals {
+    /// Denied attempts per user (unknown users under `-`), most first.
+    pub denied_by_user: Vec<Count>,
+    /// Denied attempts per source address, most first.
+    pub denied_by_source: Vec<Count>,
+    /// Users who opened more distinct clients in a day than the policy's threshold.
+    pub many_clients_in_a_day: Vec<BusyDay>,
+    /// Slice downloads outside office hours (Dutch local time): their sequence numbers.
+    pub outside_office_hours: Vec<i64>,
+    /// Clients whose slices were downloaded most, most first (at most 10).
+    pub most_viewed_clients: Vec<Count>,
+}
+
+/// The Netherlands' UTC offset in hours at `t`: +2 from the last Sunday of March 01:00 UTC to
+/// the last Sunday of October 01:00 UTC (EU summer time), else +1.
+pub fn dutch_offset_hours(t: time::OffsetDateTime) -> i64 {
+    let last_sunday = |month: time::Month| {
+        let mut d = time::Date::from_calendar_date(t.year(), month, month.length(t.year()))
+            .expect("valid date");
+        while d.weekday() != time::Weekday::Sunday {
+            d = d.previous_day().expect("valid date");
+        }
+        d.with_hms(1, 0, 0).expect("valid time").assume_utc()
+    };
+    if t >= last_sunday(time::Month::March) && t < last_sunday(time::Month::October) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Computes the signals over `events`. `office_hours` is `[start, end)` in Dutch local hours.
+pub fn signals(events: &[Event], office_hours: (u8, u8), distinct_clients_per_day: u64) -> Signals {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut denied_user: BTreeMap<String, u64> = BTreeMap::new();
+    let mut denied_source: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_day: BTreeMap<(String, String, String), BTreeSet<String>> = BTreeMap::new();
+    let mut viewed: BTreeMap<String, u64> = BTreeMap::new();
+    let mut outside = Vec::new();
+    let format = time::format_description::well_known::Rfc3339;
+    for e in events {
+        if e.outcome == "denied" {
+            *denied_user
+                .entry(e.user.clone().unwrap_or_else(|| "-".into()))
+                .or_default() += 1;
+            *denied_source
+                .entry(e.source.clone().unwrap_or_else(|| "-".into()))
+                .or_default() += 1;
+            continue;
+        }
+        if e.action != "read" || e.outcome != "allowed" || e.fields.is_empty() {
+            continue;
+        }
+        let Ok(utc) = time::OffsetDateTime::parse(&e.time, &format) else {
+            continue;
+        };
+        let local = utc + time::Duration::hours(dutch_offset_hours(utc));
+        if !(office_hours.0..office_hours.1).contains(&local.hour())
+            || local.weekday().number_from_monday() > 5
+        {
+            outside.push(e.seq);
+        }
+        if let Some(client) = &e.client {
+            *viewed.entry(client.clone()).or_default() += 1;
+            if let Some(user) = &e.user {
+                per_day
+                    .entry((
+                        user.clone(),
+                        e.org.clone().unwrap_or_default(),
+                        local.date().to_string(),
+                    ))
+                    .or_default()
+                    .insert(client.clone());
+            }
+        }
+    }
+    let ranked = |m: BTreeMap<String, u64>, top: usize| {
+        let mut v: Vec<Count> = m
+            .into_iter()
+            .map(|(key, count)| Count { key, count })
+            .collect();
+        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+        v.truncate(top);
+        v
+    };
+    Signals {
+        denied_by_user: ranked(denied_user, usize::MAX),
+        denied_by_source: ranked(denied_source, usize::MAX),
+        many_clients_in_a_day: per_day
+            .into_iter()
+            .filter(|(_, clients)| clients.len() as u64 > distinct_clients_per_day)
+            .map(|((user, org, day), clients)| BusyDay {
+                user,
+                org,
+                day,
+                clients: clients.len() as u64,
+            })
+            .collect(),
+        outside_office_hours: outside,
+        most_viewed_clients: ranked(viewed, 10),
+    }
+}
+
 /// A readable table of events.
 pub fn table(events: &[Event]) -> String {
     let mut out = format!(
@@ -735,6 +864,83 @@ mod tests {
         assert!(!a.pseudonym(b"111222333").contains("111222333"));
         assert_eq!(a.pseudonym(b"111222333").len(), 34);
         assert!(Pseudonymiser::new(&[0u8; 16]).is_none());
+    }
+
+    fn read(seq: i64, time: &str, user: &str, client: &str) -> Event {
+        Event {
+            seq,
+            time: time.into(),
+            user: Some(user.into()),
+            org: Some("intermaris".into()),
+            client: Some(client.into()),
+            fields: vec!["full_name".into()],
+            ..Event::new("read", "allowed")
+        }
+    }
+
+    #[test]
+    fn signals_point_at_what_deserves_a_look() {
+        let mut events = vec![
+            // Monday 23 November 2026, 09:00 in Hoorn (08:00 UTC, winter time): office hours.
+            read(1, "2026-11-23T08:00:00.000Z", "u1", "p-a"),
+            // 22:30 local: outside office hours.
+            read(2, "2026-11-23T21:30:00.000Z", "u1", "p-b"),
+            // Saturday: outside office hours.
+            read(3, "2026-11-28T10:00:00.000Z", "u2", "p-a"),
+            // Summer: 06:30 UTC is 08:30 local (inside); 05:30 UTC is 07:30 local (inside).
+            read(4, "2026-07-01T05:30:00.000Z", "u2", "p-a"),
+            read(5, "2026-11-23T09:00:00.000Z", "u1", "p-c"),
+        ];
+        let mut denied = Event::new("read", "denied");
+        denied.seq = 6;
+        denied.user = Some("u3".into());
+        denied.source = Some("10.0.0.9".into());
+        events.push(denied.clone());
+        denied.seq = 7;
+        events.push(denied);
+        let s = signals(&events, (7, 19), 2);
+        assert_eq!(s.outside_office_hours, vec![2, 3]);
+        assert_eq!(
+            s.denied_by_user,
+            vec![Count {
+                key: "u3".into(),
+                count: 2
+            }]
+        );
+        assert_eq!(
+            s.denied_by_source,
+            vec![Count {
+                key: "10.0.0.9".into(),
+                count: 2
+            }]
+        );
+        assert_eq!(
+            s.many_clients_in_a_day,
+            vec![BusyDay {
+                user: "u1".into(),
+                org: "intermaris".into(),
+                day: "2026-11-23".into(),
+                clients: 3
+            }]
+        );
+        assert_eq!(
+            s.most_viewed_clients[0],
+            Count {
+                key: "p-a".into(),
+                count: 3
+            }
+        );
+    }
+
+    #[test]
+    fn dutch_time_switches_on_the_last_sundays_of_march_and_october() {
+        let at = |s: &str| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+        };
+        assert_eq!(dutch_offset_hours(at("2026-03-29T00:59:59Z")), 1);
+        assert_eq!(dutch_offset_hours(at("2026-03-29T01:00:00Z")), 2);
+        assert_eq!(dutch_offset_hours(at("2026-10-25T00:59:59Z")), 2);
+        assert_eq!(dutch_offset_hours(at("2026-10-25T01:00:00Z")), 1);
     }
 
     #[test]

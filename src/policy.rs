@@ -227,6 +227,20 @@ pub struct AuditSpec {
     pub retention_years: u32,
     /// The field whose value identifies the client (keyed into the client pseudonym).
     pub client_identifier: String,
+    /// Office hours `[start, end)` in Dutch local time; downloads outside are a signal.
+    #[serde(default = "default_office_hours")]
+    pub office_hours: (u8, u8),
+    /// More distinct clients opened by one user in a day than this is a signal.
+    #[serde(default = "default_distinct_clients")]
+    pub distinct_clients_per_day: u64,
+}
+
+fn default_office_hours() -> (u8, u8) {
+    (7, 19)
+}
+
+fn default_distinct_clients() -> u64 {
+    20
 }
 
 /// Least retention of access events, in years.

@@ -237,6 +237,13 @@ pub fn redact_url(url: &str) -> String {
 impl Store {
     /// Opens (and for SQLite creates) the database at `url` and applies migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::open(url, true).await
+    }
+
+    /// Opens the database at `url`; applies migrations only if `migrate` (a broker whose
+    /// PostgreSQL role may not change the schema runs with `migrate = false`, after the owner
+    /// role ran `sluis migrate`).
+    pub async fn open(url: &str, migrate: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_owned())
@@ -273,9 +280,11 @@ impl Store {
             pool_options
         };
         let pool = pool_options.connect_with(options).await?;
-        match backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        if migrate {
+            match backend {
+                Backend::Sqlite => SQLITE_MIGRATIONS.run(&pool).await?,
+                Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+            }
         }
         Ok(Self { pool, backend })
     }

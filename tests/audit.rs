@@ -77,6 +77,28 @@ async fn every_action_and_every_denial_writes_one_event() {
             .raw("GET", "/v1/audit/events", Some(&coordinator), None)
             .await;
         assert_eq!(status, 403);
+        // Signals: the outsider's and the unknown user's denials show up.
+        let signals: sluis::audit::Signals = serde_json::from_value(
+            app.client(OFFICER)
+                .await
+                .get_json("/v1/audit/signals")
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            signals
+                .denied_by_source
+                .iter()
+                .any(|c| c.key == "127.0.0.1" && c.count >= 3),
+            "{signals:?}"
+        );
+        assert!(
+            signals
+                .most_viewed_clients
+                .iter()
+                .any(|c| c.key.starts_with("p-"))
+        );
         // The privacy officer reads the log: that read is an event too.
         let officer = app.client(OFFICER).await;
         let listed: Vec<Event> = serde_json::from_value(
@@ -136,7 +158,11 @@ async fn every_action_and_every_denial_writes_one_event() {
             find(&events, "search", "denied", Some(COORDINATOR)).len(),
             1
         );
-        assert_eq!(find(&events, "search", "allowed", Some(OFFICER)).len(), 1);
+        assert_eq!(
+            find(&events, "search", "allowed", Some(OFFICER)).len(),
+            2,
+            "signals and the query"
+        );
         // Every event carries where it came from.
         assert!(read[0].source.as_deref() == Some("127.0.0.1") && read[0].request_id.is_some());
         // The officer's query saw this case's events, and none holds a value.

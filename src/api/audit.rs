@@ -236,6 +236,25 @@ pub(super) async fn get_verify(
     ))
 }
 
+pub(super) async fn get_signals(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<audit::Signals>, ApiError> {
+    auditor(&state, &caller, "search").await?;
+    let mut event = caller.event("search", "allowed");
+    event.purpose = Some("supervision".into());
+    event.reason = Some("access log signals".into());
+    state.store.record(event).await?;
+    let log = state.store.audit_log().await?;
+    let spec = state.policy.audit.clone();
+    let events: Vec<Event> = log.into_iter().map(|s| s.event).collect();
+    Ok(Json(audit::signals(
+        &events,
+        spec.office_hours,
+        spec.distinct_clients_per_day,
+    )))
+}
+
 pub(super) async fn post_checkpoint(
     State(state): State<AppState>,
     caller: Caller,

@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
             get(audit::get_client_report),
         )
         .route("/v1/audit/verify", get(audit::get_verify))
+        .route("/v1/audit/signals", get(audit::get_signals))
         .route("/v1/audit/checkpoint", get(audit::get_checkpoint))
         .route(
             "/v1/audit/checkpoints",

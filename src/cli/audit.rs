@@ -30,7 +30,7 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             };
             match (checkpoint, proofs_from) {
                 (Some(file), Some(url)) => verify_remote(&file, &url, &key).await,
-                _ => verify_database(&db.url, &key).await,
+                _ => verify_database(&db, &key).await,
             }
         }
         AuditCommand::Events {
@@ -110,6 +110,36 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             }
             Ok(())
         }
+        AuditCommand::Signals { client, json } => {
+            let c = login(&client).await?;
+            let value = c.get_json("/v1/audit/signals").await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                return Ok(());
+            }
+            let s: audit::Signals = serde_json::from_value(value)?;
+            let counts = |title: &str, v: &[audit::Count]| {
+                println!("{title}:");
+                if v.is_empty() {
+                    println!("  none");
+                }
+                for c in v {
+                    println!("  {:>5}  {}", c.count, c.key);
+                }
+            };
+            counts("Denied attempts per user", &s.denied_by_user);
+            counts("Denied attempts per source address", &s.denied_by_source);
+            println!("Many distinct clients opened in one day:");
+            for d in &s.many_clients_in_a_day {
+                println!("  {} {} ({}): {} clients", d.day, d.user, d.org, d.clients);
+            }
+            println!(
+                "Downloads outside office hours (seq): {:?}",
+                s.outside_office_hours
+            );
+            counts("Most-viewed clients", &s.most_viewed_clients);
+            Ok(())
+        }
         AuditCommand::Checkpoint { client } => {
             let c = login(&client).await?;
             let cp = c.post_json("/v1/audit/checkpoints", &Value::Null).await?;
@@ -119,8 +149,8 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
     }
 }
 
-async fn verify_database(url: &str, key: &VerifierKey) -> Result<()> {
-    let store = connect(url).await?;
+async fn verify_database(db: &super::DbArgs, key: &VerifierKey) -> Result<()> {
+    let store = connect(db).await?;
     let log = store.audit_log().await?;
     let notes = store.checkpoint_notes().await?;
     let key = key.clone();

@@ -36,6 +36,10 @@ struct DbArgs {
         hide_env_values = true
     )]
     url: String,
+    /// Apply the schema migrations when connecting. Set to false where the broker's
+    /// PostgreSQL role may not change the schema (then run `sluis migrate` as the owner).
+    #[arg(long, env = "SLUIS_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
+    migrate: bool,
 }
 
 #[derive(Debug, Args)]
@@ -113,6 +117,11 @@ enum Command {
     Apikey {
         #[command(subcommand)]
         command: ApikeyCommand,
+    },
+    /// Apply the schema migrations and exit (run as the database owner role).
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
     },
     /// The access log: verify, query, report, checkpoint.
     Audit {
@@ -238,6 +247,15 @@ enum AuditCommand {
         /// Client pseudonym.
         pseudonym: String,
         /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Signals worth a look: denied attempts, many clients in a day, downloads outside office
+    /// hours, most-viewed clients.
+    Signals {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -370,8 +388,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             policy,
             signing_key,
             log,
-        } => serve(listen, &db.url, &policy.dir, signing_key.as_deref(), log).await,
+        } => serve(listen, &db, &policy.dir, signing_key.as_deref(), log).await,
         Command::Audit { command } => audit::run(command).await,
+        Command::Migrate { db } => {
+            let store = Store::open(&db.url, true)
+                .await
+                .with_context(|| format!("migrating {}", redact_url(&db.url)))?;
+            store.close().await;
+            println!("database {} is up to date", redact_url(&db.url));
+            Ok(())
+        }
         Command::Policy { command } => match command {
             PolicyCommand::Show { json, policy } => {
                 let p = load_policy(&policy.dir)?;
@@ -399,7 +425,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Apikey {
             command: ApikeyCommand::Create { username, db },
         } => {
-            let store = connect(&db.url).await?;
+            let store = connect(&db).await?;
             let user = store
                 .user_by_name(&username)
                 .await?
@@ -499,15 +525,15 @@ fn load_policy(dir: &Path) -> Result<Policy> {
     Ok(Policy::load_dir(dir)?)
 }
 
-async fn connect(url: &str) -> Result<Store> {
-    Store::connect(url)
+async fn connect(db: &DbArgs) -> Result<Store> {
+    Store::open(&db.url, db.migrate)
         .await
-        .with_context(|| format!("opening database {}", redact_url(url)))
+        .with_context(|| format!("opening database {}", redact_url(&db.url)))
 }
 
 async fn serve(
     listen: SocketAddr,
-    url: &str,
+    db: &DbArgs,
     policy_dir: &Path,
     signing_key: Option<&Path>,
     log: LogArgs,
@@ -536,7 +562,8 @@ async fn serve(
             SigningKey::ephemeral()
         }
     };
-    let store = connect(url).await?;
+    let store = connect(db).await?;
+    let url = &db.url;
     tracing::info!(policy = %policy.version, database = %redact_url(url), backend = ?store.backend(), "starting");
     let state = AppState {
         store: store.clone(),
@@ -594,7 +621,7 @@ async fn org(command: OrgCommand) -> Result<()> {
                     policy.roles.keys().cloned().collect::<Vec<_>>().join(", ")
                 );
             }
-            connect(&db.url)
+            connect(&db)
                 .await?
                 .add_organisation(
                     &id,
@@ -607,7 +634,7 @@ async fn org(command: OrgCommand) -> Result<()> {
         }
         OrgCommand::Enrol { db, policy } => {
             let policy = load_policy(&policy.dir)?;
-            let store = connect(&db.url).await?;
+            let store = connect(&db).await?;
             for (id, party) in &policy.parties {
                 if store.organisation(id).await?.is_none() {
                     store
@@ -624,7 +651,7 @@ async fn org(command: OrgCommand) -> Result<()> {
         }
         OrgCommand::SetRecipient { id, recipient, db } => {
             let recipient: Recipient = recipient.parse().context("recipient")?;
-            connect(&db.url)
+            connect(&db)
                 .await?
                 .set_recipient(
                     &id,
@@ -636,7 +663,7 @@ async fn org(command: OrgCommand) -> Result<()> {
             println!("recipient of {id} set to {recipient}");
         }
         OrgCommand::SetDisabled { id, disabled, db } => {
-            connect(&db.url)
+            connect(&db)
                 .await?
                 .set_organisation_disabled(
                     &id,
@@ -648,7 +675,7 @@ async fn org(command: OrgCommand) -> Result<()> {
             println!("{id} disabled: {disabled}");
         }
         OrgCommand::List { db } => {
-            for o in connect(&db.url).await?.organisations().await? {
+            for o in connect(&db).await?.organisations().await? {
                 let key = o.recipient.as_deref().unwrap_or("(no recipient key)");
                 let state = if o.disabled { " [disabled]" } else { "" };
                 println!("{:<20} {:<16} {key}{state}  {}", o.id, o.role, o.name);
@@ -670,7 +697,7 @@ async fn user(command: UserCommand) -> Result<()> {
             policy,
         } => {
             let policy = load_policy(&policy.dir)?;
-            let store = connect(&db.url).await?;
+            let store = connect(&db).await?;
             let organisation = store
                 .organisation(&org)
                 .await?
@@ -716,7 +743,7 @@ async fn user(command: UserCommand) -> Result<()> {
             disabled,
             db,
         } => {
-            connect(&db.url)
+            connect(&db)
                 .await?
                 .set_user_disabled(
                     &username,
