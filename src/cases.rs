@@ -9,6 +9,198 @@ use crate::store::{CaseParty, Organisation};
 /// The state of a newly submitted case (aangemeld).
 pub const REGISTERED: &str = "registered";
 
+/// The lifecycle states of a case (`domain.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum State {
+    /// Submitted by the care organisation (aangemeld).
+    Registered,
+    /// The coordinator asked the care organisation for more information.
+    InfoRequested,
+    /// Assessed and accepted by the coordinator (beoordeeld).
+    Assessed,
+    /// Assessed and rejected (afgewezen); final.
+    Rejected,
+    /// Referred to corporations and the destination municipality (voorgedragen).
+    Referred,
+    /// A corporation found a home (match).
+    Matched,
+    /// Lease signed, keys handed over (gehuisvest).
+    Housed,
+    /// The triangle lease became a regular one (art. 4).
+    LeaseConverted,
+    /// Ended; final.
+    Ended,
+    /// Withdrawn (client or consent withdrawn); final.
+    Withdrawn,
+}
+
+impl State {
+    /// All states.
+    pub const ALL: [State; 10] = [
+        State::Registered,
+        State::InfoRequested,
+        State::Assessed,
+        State::Rejected,
+        State::Referred,
+        State::Matched,
+        State::Housed,
+        State::LeaseConverted,
+        State::Ended,
+        State::Withdrawn,
+    ];
+
+    /// The name used in the API and the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Registered => "registered",
+            State::InfoRequested => "info_requested",
+            State::Assessed => "assessed",
+            State::Rejected => "rejected",
+            State::Referred => "referred",
+            State::Matched => "matched",
+            State::Housed => "housed",
+            State::LeaseConverted => "lease_converted",
+            State::Ended => "ended",
+            State::Withdrawn => "withdrawn",
+        }
+    }
+
+    /// Parses a state name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Final states: nothing more happens to the case.
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Rejected | State::Ended | State::Withdrawn)
+    }
+}
+
+/// What a party can do to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Coordinator accepts the registration.
+    Accept,
+    /// Coordinator rejects it (reason sealed as an assessment field).
+    Reject,
+    /// Coordinator asks the care organisation for more information.
+    RequestInfo,
+    /// Care organisation answers with an update.
+    Answer,
+    /// Coordinator refers the case to municipalities and their corporations.
+    Refer,
+    /// A referred corporation reports a home.
+    Match,
+    /// The matching corporation reports the lease signed and the keys handed over.
+    Housed,
+    /// Care organisation uploads a half-yearly evaluation.
+    Evaluate,
+    /// Care organisation reports a change (art. 6, 12).
+    ReportChange,
+    /// The corporation converts the triangle lease.
+    ConvertLease,
+    /// Coordinator or corporation ends the case.
+    End,
+    /// Care organisation or coordinator withdraws the case (consent withdrawn).
+    Withdraw,
+}
+
+impl Action {
+    /// The name used in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Reject => "reject",
+            Action::RequestInfo => "request_info",
+            Action::Answer => "answer",
+            Action::Refer => "refer",
+            Action::Match => "match",
+            Action::Housed => "housed",
+            Action::Evaluate => "evaluate",
+            Action::ReportChange => "report_change",
+            Action::ConvertLease => "convert_lease",
+            Action::End => "end",
+            Action::Withdraw => "withdraw",
+        }
+    }
+
+    /// The roles that may take this action, and the states it is taken from.
+    fn rule(self) -> (&'static [&'static str], &'static [State]) {
+        use State::*;
+        const OPEN: &[State] = &[Registered, InfoRequested, Assessed, Referred, Matched, Housed, LeaseConverted];
+        match self {
+            Action::Accept => (&["coordinator"], &[Registered]),
+            Action::Reject => (&["coordinator"], &[Registered, InfoRequested]),
+            Action::RequestInfo => (&["coordinator"], &[Registered]),
+            Action::Answer => (&["care"], &[InfoRequested]),
+            Action::Refer => (&["coordinator"], &[Assessed, Referred]),
+            Action::Match => (&["corporation"], &[Referred]),
+            Action::Housed => (&["corporation"], &[Matched]),
+            Action::Evaluate => (&["care"], &[Housed, LeaseConverted]),
+            Action::ReportChange => (&["care"], OPEN),
+            Action::ConvertLease => (&["corporation"], &[Housed]),
+            Action::End => (&["coordinator", "corporation"], &[Referred, Matched, Housed, LeaseConverted]),
+            Action::Withdraw => (&["care", "coordinator"], OPEN),
+        }
+    }
+
+    /// The state after the action.
+    fn target(self, from: State) -> State {
+        match self {
+            Action::Accept => State::Assessed,
+            Action::Reject => State::Rejected,
+            Action::RequestInfo => State::InfoRequested,
+            Action::Answer => State::Registered,
+            Action::Refer => State::Referred,
+            Action::Match => State::Matched,
+            Action::Housed => State::Housed,
+            Action::ConvertLease => State::LeaseConverted,
+            Action::End => State::Ended,
+            Action::Withdraw => State::Withdrawn,
+            Action::Evaluate | Action::ReportChange => from,
+        }
+    }
+}
+
+/// Why a transition is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The role never takes this action (403).
+    #[error("role `{role}` may not {action} a case")]
+    Role {
+        /// The caller's role.
+        role: String,
+        /// The action.
+        action: &'static str,
+    },
+    /// Not from this state (409).
+    #[error("`{action}` is not possible for a case in state `{state}`; it is from: {allowed}")]
+    State {
+        /// The case's state.
+        state: &'static str,
+        /// The action.
+        action: &'static str,
+        /// The states it is allowed from.
+        allowed: String,
+    },
+}
+
+/// The lifecycle: whether `role` may take `action` on a case in `from`, and the state after.
+pub fn transition(from: State, action: Action, role: &str) -> Result<State, Refusal> {
+    let (roles, states) = action.rule();
+    if !roles.contains(&role) {
+        return Err(Refusal::Role { role: role.to_owned(), action: action.as_str() });
+    }
+    if !states.contains(&from) {
+        return Err(Refusal::State {
+            state: from.as_str(),
+            action: action.as_str(),
+            allowed: states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+        });
+    }
+    Ok(action.target(from))
+}
+
 /// A refused action. Messages name organisations, roles and field ids — never values.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CaseError {
@@ -161,6 +353,61 @@ pub fn party_of<'a>(parties: &'a [CaseParty], org_id: &str) -> Option<&'a CasePa
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[test]
+    fn the_lifecycle_allows_each_step_only_to_its_role_from_its_state() {
+        use State::*;
+        const OPEN: [State; 7] = [Registered, InfoRequested, Assessed, Referred, Matched, Housed, LeaseConverted];
+        let mut allowed: Vec<(Action, &str, State, State)> = vec![
+            (Action::Accept, "coordinator", Registered, Assessed),
+            (Action::Reject, "coordinator", Registered, Rejected),
+            (Action::Reject, "coordinator", InfoRequested, Rejected),
+            (Action::RequestInfo, "coordinator", Registered, InfoRequested),
+            (Action::Answer, "care", InfoRequested, Registered),
+            (Action::Refer, "coordinator", Assessed, Referred),
+            (Action::Refer, "coordinator", Referred, Referred),
+            (Action::Match, "corporation", Referred, Matched),
+            (Action::Housed, "corporation", Matched, Housed),
+            (Action::Evaluate, "care", Housed, Housed),
+            (Action::Evaluate, "care", LeaseConverted, LeaseConverted),
+            (Action::ConvertLease, "corporation", Housed, LeaseConverted),
+        ];
+        for from in [Referred, Matched, Housed, LeaseConverted] {
+            allowed.push((Action::End, "coordinator", from, Ended));
+            allowed.push((Action::End, "corporation", from, Ended));
+        }
+        for from in OPEN {
+            allowed.push((Action::ReportChange, "care", from, from));
+            allowed.push((Action::Withdraw, "care", from, Withdrawn));
+            allowed.push((Action::Withdraw, "coordinator", from, Withdrawn));
+        }
+        let roles = ["care", "coordinator", "corporation", "municipality", "privacy_officer", "admin"];
+        let actions = [
+            Action::Accept, Action::Reject, Action::RequestInfo, Action::Answer, Action::Refer, Action::Match,
+            Action::Housed, Action::Evaluate, Action::ReportChange, Action::ConvertLease, Action::End, Action::Withdraw,
+        ];
+        let mut checked = 0;
+        for action in actions {
+            for role in roles {
+                for from in State::ALL {
+                    let expected = allowed.iter().find(|(a, r, f, _)| *a == action && *r == role && *f == from);
+                    let got = transition(from, action, role);
+                    match expected {
+                        Some((_, _, _, to)) => assert_eq!(got, Ok(*to), "{action:?} by {role} from {from:?}"),
+                        None => assert!(got.is_err(), "{action:?} by {role} from {from:?} must be refused"),
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 12 * 6 * 10);
+        assert!(matches!(transition(State::Registered, Action::Match, "corporation"), Err(Refusal::State { .. })));
+        assert!(matches!(transition(State::Referred, Action::Match, "municipality"), Err(Refusal::Role { .. })));
+        assert_eq!(
+            transition(State::Ended, Action::Withdraw, "care").unwrap_err().to_string(),
+            "`withdraw` is not possible for a case in state `ended`; it is from: registered, info_requested, assessed, referred, matched, housed, lease_converted"
+        );
+    }
 
     fn policy() -> Policy {
         Policy::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policy")).unwrap()

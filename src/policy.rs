@@ -170,6 +170,12 @@ pub struct Policy {
     pub audit: AuditSpec,
     /// Purposes of use (process steps of the agreement) by id, with their description.
     pub purposes: BTreeMap<String, String>,
+    /// Consent settings.
+    pub consent: ConsentSpec,
+    /// Change report settings.
+    pub changes: ChangesSpec,
+    /// Allocation (art. 11).
+    pub allocation: Allocation,
 }
 
 /// Why a policy was refused. The message names the file and the problem.
@@ -205,6 +211,8 @@ pub struct PolicySources {
     pub forms: Vec<(String, String)>,
     /// `parties.toml`.
     pub parties: String,
+    /// `allocation.toml`, if present.
+    pub allocation: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -217,6 +225,53 @@ struct RawPolicy {
     routing: BTreeMap<String, RoutingFact>,
     audit: AuditSpec,
     purposes: BTreeMap<String, String>,
+    #[serde(default)]
+    consent: ConsentSpec,
+    #[serde(default)]
+    changes: ChangesSpec,
+}
+
+/// What consent declarations are for, and what survives their withdrawal.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentSpec {
+    /// The purpose a declaration covers (this arrangement only).
+    #[serde(default)]
+    pub purpose: String,
+    /// Categories whose ciphertexts are kept after withdrawal (the declaration itself).
+    #[serde(default)]
+    pub retained_after_withdrawal: Vec<String>,
+}
+
+/// Which categories a change report (art. 6, 12) may carry.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangesSpec {
+    /// Categories the care organisation reports changes in.
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+/// Art. 11: yearly quotas, and which corporations own homes in which municipality.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocation {
+    /// Municipality organisation id → its quota and the corporations with homes there.
+    #[serde(default)]
+    pub municipalities: BTreeMap<String, MunicipalityAllocation>,
+    /// Corporation organisation id → its yearly quota.
+    #[serde(default)]
+    pub corporations: BTreeMap<String, u32>,
+}
+
+/// One municipality's allocation.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MunicipalityAllocation {
+    /// Homes a year (art. 11).
+    pub quota: u32,
+    /// Corporations that own homes in the municipality.
+    pub corporations: Vec<String>,
 }
 
 /// Settings of the access log.
@@ -391,6 +446,10 @@ impl Policy {
             policy: read(&dir.join("policy.toml"))?,
             forms,
             parties: read(&dir.join("parties.toml"))?,
+            allocation: match dir.join("allocation.toml") {
+                p if p.exists() => Some(read(&p)?),
+                _ => None,
+            },
         })
     }
 
@@ -533,6 +592,31 @@ impl Policy {
                 "purposes must be a non-empty table of lower-case ids".into(),
             ));
         }
+        for cat in raw.consent.retained_after_withdrawal.iter().chain(&raw.changes.categories) {
+            if !categories.contains_key(cat) {
+                return Err(invalid(format!("consent or changes name unknown category `{cat}`")));
+            }
+        }
+        let allocation: Allocation = match &src.allocation {
+            Some(text) => parse("allocation.toml", text)?,
+            None => Allocation::default(),
+        };
+        let role_of = |id: &str| parties.get(id).map(|p: &Party| p.role.as_str());
+        for (m, alloc) in &allocation.municipalities {
+            if role_of(m) != Some("municipality") {
+                return Err(invalid(format!("allocation: `{m}` is not an enrolled municipality")));
+            }
+            for c in &alloc.corporations {
+                if role_of(c) != Some("corporation") {
+                    return Err(invalid(format!("allocation: `{c}` (homes in `{m}`) is not an enrolled corporation")));
+                }
+            }
+        }
+        for c in allocation.corporations.keys() {
+            if role_of(c) != Some("corporation") {
+                return Err(invalid(format!("allocation: `{c}` is not an enrolled corporation")));
+            }
+        }
         let version = format!("{}@{}", raw.version.trim(), digest(src));
         Ok(Self {
             version,
@@ -544,6 +628,9 @@ impl Policy {
             routing_metadata: raw.routing,
             audit: raw.audit,
             purposes: raw.purposes,
+            consent: raw.consent,
+            changes: raw.changes,
+            allocation,
         })
     }
 
@@ -664,6 +751,9 @@ fn digest(src: &PolicySources) -> String {
         add(name, text);
     }
     add("parties.toml", &src.parties);
+    if let Some(a) = &src.allocation {
+        add("allocation.toml", a);
+    }
     let d = ctx.finish();
     d.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -716,6 +806,7 @@ role = "corporation"
             policy: policy.into(),
             forms: vec![("forms/registration.toml".into(), form.into())],
             parties: parties.into(),
+            allocation: None,
         }
     }
 
@@ -844,6 +935,10 @@ role = "corporation"
         assert_eq!(p.categories["assessment"].roles, ["coordinator"]);
         assert_eq!(p.parties["intermaris"].role, "corporation");
         assert_eq!(p.parties.len(), 22);
+        assert_eq!(p.allocation.municipalities["hoorn"].quota, 35);
+        let total: u32 = p.allocation.municipalities.values().map(|m| m.quota).sum();
+        assert_eq!(total, 100, "art. 11: 100 homes a year over the municipalities");
+        assert_eq!(p.allocation.corporations.values().sum::<u32>(), 100, "and over the corporations");
         let back = Policy::from_json(p.to_json()).unwrap();
         assert_eq!(back.to_json(), p.to_json());
         assert_eq!(back.parties["hoorn"].id, "hoorn");
