@@ -62,7 +62,7 @@ fn policy_show_json_has_the_documented_shape() {
         p["parties"]["bct-westfriesland"]["role"],
         json!("coordinator")
     );
-    assert_eq!(p["fields"].as_object().unwrap().len(), 42);
+    assert_eq!(p["fields"].as_object().unwrap().len(), 43);
     let text = ok(sluis().args(["policy", "show"]).output().unwrap());
     assert!(text.contains("identifiers") && text.contains("Intermaris"));
 }
