@@ -127,7 +127,15 @@ impl Action {
     /// The roles that may take this action, and the states it is taken from.
     fn rule(self) -> (&'static [&'static str], &'static [State]) {
         use State::*;
-        const OPEN: &[State] = &[Registered, InfoRequested, Assessed, Referred, Matched, Housed, LeaseConverted];
+        const OPEN: &[State] = &[
+            Registered,
+            InfoRequested,
+            Assessed,
+            Referred,
+            Matched,
+            Housed,
+            LeaseConverted,
+        ];
         match self {
             Action::Accept => (&["coordinator"], &[Registered]),
             Action::Reject => (&["coordinator"], &[Registered, InfoRequested]),
@@ -139,7 +147,10 @@ impl Action {
             Action::Evaluate => (&["care"], &[Housed, LeaseConverted]),
             Action::ReportChange => (&["care"], OPEN),
             Action::ConvertLease => (&["corporation"], &[Housed]),
-            Action::End => (&["coordinator", "corporation"], &[Referred, Matched, Housed, LeaseConverted]),
+            Action::End => (
+                &["coordinator", "corporation"],
+                &[Referred, Matched, Housed, LeaseConverted],
+            ),
             Action::Withdraw => (&["care", "coordinator"], OPEN),
         }
     }
@@ -189,13 +200,20 @@ pub enum Refusal {
 pub fn transition(from: State, action: Action, role: &str) -> Result<State, Refusal> {
     let (roles, states) = action.rule();
     if !roles.contains(&role) {
-        return Err(Refusal::Role { role: role.to_owned(), action: action.as_str() });
+        return Err(Refusal::Role {
+            role: role.to_owned(),
+            action: action.as_str(),
+        });
     }
     if !states.contains(&from) {
         return Err(Refusal::State {
             state: from.as_str(),
             action: action.as_str(),
-            allowed: states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
+            allowed: states
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         });
     }
     Ok(action.target(from))
@@ -275,12 +293,15 @@ pub struct SharePlan {
 /// Checks a re-share (`design.md` §1): the caller's role may refer and is a party; every
 /// recipient is an enabled organisation with a key, of a role that joins by referral; every
 /// field is allowed to every recipient's role. One refusal refuses the whole request.
+/// Only organisations in `may_join` (those a referral names) can become parties; every other
+/// recipient must already be one.
 pub fn plan_share(
     policy: &Policy,
     caller_role: &str,
     parties: &[CaseParty],
     items: &[ShareItem],
     orgs: &BTreeMap<String, Organisation>,
+    may_join: &BTreeSet<String>,
 ) -> Result<SharePlan, CaseError> {
     if !policy.refers(caller_role) {
         return Err(CaseError::Forbidden(format!(
@@ -319,6 +340,11 @@ pub fn plan_share(
                     org.role
                 )));
             }
+            if party.is_none() && !may_join.contains(org_id) {
+                return Err(CaseError::Forbidden(format!(
+                    "organisation `{org_id}` is not a party of this case; refer the case to its municipality first"
+                )));
+            }
             for field in &item.fields {
                 let Some(spec) = policy.field(field) else {
                     return Err(CaseError::Invalid(format!("unknown field `{field}`")));
@@ -344,6 +370,31 @@ pub fn plan_share(
     Ok(SharePlan { new_parties })
 }
 
+/// The organisations a referral to `municipalities` makes parties: the municipalities and the
+/// corporations with homes there (policy `allocation.toml`).
+pub fn referral_recipients(
+    policy: &Policy,
+    municipalities: &[String],
+) -> Result<BTreeSet<String>, CaseError> {
+    if municipalities.is_empty() {
+        return Err(CaseError::Invalid(
+            "a referral names at least one municipality".into(),
+        ));
+    }
+    let mut out = BTreeSet::new();
+    for m in municipalities {
+        let alloc = policy.allocation.municipalities.get(m).ok_or_else(|| {
+            CaseError::Invalid(format!(
+                "`{}` is not a municipality of the allocation",
+                crate::form::describe_id(m)
+            ))
+        })?;
+        out.insert(m.clone());
+        out.extend(alloc.corporations.iter().cloned());
+    }
+    Ok(out)
+}
+
 /// The party entry of `org_id`, if it is a party of the case. Anything else is "not found".
 pub fn party_of<'a>(parties: &'a [CaseParty], org_id: &str) -> Option<&'a CaseParty> {
     parties.iter().find(|p| p.org_id == org_id)
@@ -357,12 +408,25 @@ mod tests {
     #[test]
     fn the_lifecycle_allows_each_step_only_to_its_role_from_its_state() {
         use State::*;
-        const OPEN: [State; 7] = [Registered, InfoRequested, Assessed, Referred, Matched, Housed, LeaseConverted];
+        const OPEN: [State; 7] = [
+            Registered,
+            InfoRequested,
+            Assessed,
+            Referred,
+            Matched,
+            Housed,
+            LeaseConverted,
+        ];
         let mut allowed: Vec<(Action, &str, State, State)> = vec![
             (Action::Accept, "coordinator", Registered, Assessed),
             (Action::Reject, "coordinator", Registered, Rejected),
             (Action::Reject, "coordinator", InfoRequested, Rejected),
-            (Action::RequestInfo, "coordinator", Registered, InfoRequested),
+            (
+                Action::RequestInfo,
+                "coordinator",
+                Registered,
+                InfoRequested,
+            ),
             (Action::Answer, "care", InfoRequested, Registered),
             (Action::Refer, "coordinator", Assessed, Referred),
             (Action::Refer, "coordinator", Referred, Referred),
@@ -381,30 +445,62 @@ mod tests {
             allowed.push((Action::Withdraw, "care", from, Withdrawn));
             allowed.push((Action::Withdraw, "coordinator", from, Withdrawn));
         }
-        let roles = ["care", "coordinator", "corporation", "municipality", "privacy_officer", "admin"];
+        let roles = [
+            "care",
+            "coordinator",
+            "corporation",
+            "municipality",
+            "privacy_officer",
+            "admin",
+        ];
         let actions = [
-            Action::Accept, Action::Reject, Action::RequestInfo, Action::Answer, Action::Refer, Action::Match,
-            Action::Housed, Action::Evaluate, Action::ReportChange, Action::ConvertLease, Action::End, Action::Withdraw,
+            Action::Accept,
+            Action::Reject,
+            Action::RequestInfo,
+            Action::Answer,
+            Action::Refer,
+            Action::Match,
+            Action::Housed,
+            Action::Evaluate,
+            Action::ReportChange,
+            Action::ConvertLease,
+            Action::End,
+            Action::Withdraw,
         ];
         let mut checked = 0;
         for action in actions {
             for role in roles {
                 for from in State::ALL {
-                    let expected = allowed.iter().find(|(a, r, f, _)| *a == action && *r == role && *f == from);
+                    let expected = allowed
+                        .iter()
+                        .find(|(a, r, f, _)| *a == action && *r == role && *f == from);
                     let got = transition(from, action, role);
                     match expected {
-                        Some((_, _, _, to)) => assert_eq!(got, Ok(*to), "{action:?} by {role} from {from:?}"),
-                        None => assert!(got.is_err(), "{action:?} by {role} from {from:?} must be refused"),
+                        Some((_, _, _, to)) => {
+                            assert_eq!(got, Ok(*to), "{action:?} by {role} from {from:?}");
+                        }
+                        None => assert!(
+                            got.is_err(),
+                            "{action:?} by {role} from {from:?} must be refused"
+                        ),
                     }
                     checked += 1;
                 }
             }
         }
         assert_eq!(checked, 12 * 6 * 10);
-        assert!(matches!(transition(State::Registered, Action::Match, "corporation"), Err(Refusal::State { .. })));
-        assert!(matches!(transition(State::Referred, Action::Match, "municipality"), Err(Refusal::Role { .. })));
+        assert!(matches!(
+            transition(State::Registered, Action::Match, "corporation"),
+            Err(Refusal::State { .. })
+        ));
+        assert!(matches!(
+            transition(State::Referred, Action::Match, "municipality"),
+            Err(Refusal::Role { .. })
+        ));
         assert_eq!(
-            transition(State::Ended, Action::Withdraw, "care").unwrap_err().to_string(),
+            transition(State::Ended, Action::Withdraw, "care")
+                .unwrap_err()
+                .to_string(),
             "`withdraw` is not possible for a case in state `ended`; it is from: registered, info_requested, assessed, referred, matched, housed, lease_converted"
         );
     }
@@ -470,6 +566,11 @@ mod tests {
             party("leviaan", "care"),
             party("bct-westfriesland", "coordinator"),
         ];
+        let referred = referral_recipients(&p, &["hoorn".to_string()]).unwrap();
+        assert_eq!(
+            referred.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["het-grootslag", "hoorn", "intermaris", "wooncompagnie"]
+        );
         let ok = plan_share(
             &p,
             "coordinator",
@@ -479,6 +580,7 @@ mod tests {
                 fields: vec!["full_name".into(), "debts_total".into()],
             }],
             &orgs,
+            &referred,
         )
         .unwrap();
         assert_eq!(
@@ -495,6 +597,7 @@ mod tests {
                 fields: vec!["full_name".into(), "bsn".into()],
             }],
             &orgs,
+            &referred,
         )
         .unwrap_err();
         assert_eq!(
@@ -510,7 +613,8 @@ mod tests {
                     recipients: vec!["intermaris".into()],
                     fields: vec!["full_name".into()]
                 }],
-                &orgs
+                &orgs,
+                &referred
             ),
             Err(CaseError::Forbidden(_))
         ));
@@ -523,9 +627,29 @@ mod tests {
                     recipients: vec!["parlan".into()],
                     fields: vec!["full_name".into()]
                 }],
-                &orgs
+                &orgs,
+                &referred
             ),
             Err(CaseError::Forbidden(_))
         ));
+        // A corporation with no homes in the referred municipality cannot be made a party.
+        let mut orgs = orgs;
+        orgs.insert("gwb-opmeer".into(), org("gwb-opmeer", "corporation"));
+        let err = plan_share(
+            &p,
+            "coordinator",
+            &parties,
+            &[ShareItem {
+                recipients: vec!["gwb-opmeer".into()],
+                fields: vec!["full_name".into()],
+            }],
+            &orgs,
+            &referred,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "organisation `gwb-opmeer` is not a party of this case; refer the case to its municipality first"
+        );
     }
 }

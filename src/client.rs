@@ -197,10 +197,19 @@ impl Client {
         self.send(self.http.post(self.url(path)).json(body)).await
     }
 
-    /// Submits a form; returns the broker's answer (`id`, `parties`, `sealed`).
-    pub async fn submit(&self, form: &str, fields: &Value) -> Result<Value, ClientError> {
-        self.post_json("/v1/cases", &json!({ "form": form, "fields": fields }))
-            .await
+    /// Submits a form with the client's consent declaration; returns the broker's answer
+    /// (`id`, `parties`, `sealed`).
+    pub async fn submit(
+        &self,
+        form: &str,
+        fields: &Value,
+        consent: &Value,
+    ) -> Result<Value, ClientError> {
+        self.post_json(
+            "/v1/cases",
+            &json!({ "form": form, "fields": fields, "consent": consent }),
+        )
+        .await
     }
 
     /// Downloads the caller's slice of a case.
@@ -219,26 +228,22 @@ impl Client {
         self.get_json("/v1/policy").await
     }
 
-    /// The coordinator's re-share (`design.md` §1): opens its own slice locally, and for each
-    /// recipient sends exactly the fields the policy grants the recipient's role. Recipients of
-    /// one role share one age file per field.
-    pub async fn reshare(
+    /// The coordinator's client side of a re-share (`design.md` §1): opens its own slice
+    /// locally and, for each recipient, picks exactly the fields the policy grants the
+    /// recipient's role. Recipients of one role share one age file per field.
+    async fn shares_for(
         &self,
         case: &str,
         identity: &Identity,
         policy: &Policy,
         recipients: &[String],
-    ) -> Result<Value, ClientError> {
-        let orgs: Vec<Value> = serde_json::from_value(self.get_json("/v1/organisations").await?)
-            .map_err(|e| ClientError::Protocol(e.to_string()))?;
-        let role_of = |id: &str| {
-            orgs.iter()
-                .find(|o| o["id"] == id)
-                .and_then(|o| o["role"].as_str().map(str::to_owned))
-        };
+    ) -> Result<Vec<Value>, ClientError> {
         let mut by_role: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for r in recipients {
-            let role = role_of(r)
+            let role = policy
+                .parties
+                .get(r)
+                .map(|p| p.role.clone())
                 .ok_or_else(|| ClientError::Protocol(format!("unknown organisation `{r}`")))?;
             by_role.entry(role).or_default().push(r.clone());
         }
@@ -255,11 +260,49 @@ impl Client {
                 shares.push(json!({ "recipients": orgs, "fields": fields }));
             }
         }
+        Ok(shares)
+    }
+
+    /// Re-shares the case's fields to organisations that are already parties.
+    pub async fn reshare(
+        &self,
+        case: &str,
+        identity: &Identity,
+        policy: &Policy,
+        recipients: &[String],
+    ) -> Result<Value, ClientError> {
+        let shares = self.shares_for(case, identity, policy, recipients).await?;
         self.post_json(
             &format!("/v1/cases/{case}/shares"),
             &json!({ "shares": shares }),
         )
         .await
+    }
+
+    /// Refers a case (coordinator): the municipalities and the corporations with homes there
+    /// (the policy's allocation) become parties, each sent what its role may see.
+    pub async fn refer(
+        &self,
+        case: &str,
+        identity: &Identity,
+        policy: &Policy,
+        municipalities: &[String],
+    ) -> Result<Value, ClientError> {
+        let recipients = crate::cases::referral_recipients(policy, municipalities)
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let recipients: Vec<String> = recipients.into_iter().collect();
+        let shares = self.shares_for(case, identity, policy, &recipients).await?;
+        self.post_json(
+            &format!("/v1/cases/{case}/referral"),
+            &json!({ "municipalities": municipalities, "shares": shares }),
+        )
+        .await
+    }
+
+    /// Takes a lifecycle step: `POST /v1/cases/{case}/{step}` with `body`.
+    pub async fn step(&self, case: &str, step: &str, body: &Value) -> Result<Value, ClientError> {
+        self.post_json(&format!("/v1/cases/{case}/{step}"), body)
+            .await
     }
 }
 

@@ -83,8 +83,10 @@ fn date(s: &str) -> Option<time::Date> {
 impl Declaration {
     /// Checks the declaration against the policy and today's date (`YYYY-MM-DD`).
     pub fn validate(&self, policy: &Policy, today: &str) -> Result<(), String> {
-        let signed = date(&self.signed_on).ok_or("consent `signed_on` must be a date as YYYY-MM-DD")?;
-        let until = date(&self.valid_until).ok_or("consent `valid_until` must be a date as YYYY-MM-DD")?;
+        let signed =
+            date(&self.signed_on).ok_or("consent `signed_on` must be a date as YYYY-MM-DD")?;
+        let until =
+            date(&self.valid_until).ok_or("consent `valid_until` must be a date as YYYY-MM-DD")?;
         let today = date(today).ok_or("today is not a date")?;
         if signed > today {
             return Err("consent `signed_on` lies in the future".into());
@@ -93,16 +95,24 @@ impl Declaration {
             return Err("consent `valid_until` has passed".into());
         }
         if self.roles.is_empty() || self.categories.is_empty() {
-            return Err("consent must name the recipient roles and data categories it covers".into());
+            return Err(
+                "consent must name the recipient roles and data categories it covers".into(),
+            );
         }
         for r in &self.roles {
             if !policy.roles.contains_key(r) {
-                return Err(format!("consent names unknown role `{}`", crate::form::describe_id(r)));
+                return Err(format!(
+                    "consent names unknown role `{}`",
+                    crate::form::describe_id(r)
+                ));
             }
         }
         for c in &self.categories {
             if !policy.categories.contains_key(c) {
-                return Err(format!("consent names unknown category `{}`", crate::form::describe_id(c)));
+                return Err(format!(
+                    "consent names unknown category `{}`",
+                    crate::form::describe_id(c)
+                ));
             }
         }
         Ok(())
@@ -121,13 +131,20 @@ impl ConsentRecord {
             return Some(format!("the client's consent {} was withdrawn", self.id));
         }
         if self.valid_until.as_str() < today {
-            return Some(format!("the client's consent {} expired on {}", self.id, self.valid_until));
+            return Some(format!(
+                "the client's consent {} expired on {}",
+                self.id, self.valid_until
+            ));
         }
         if !self.roles.iter().any(|r| r == role) {
-            return Some(format!("the client's consent does not cover recipient role `{role}`"));
+            return Some(format!(
+                "the client's consent does not cover recipient role `{role}`"
+            ));
         }
         if !self.categories.iter().any(|c| c == category) {
-            return Some(format!("the client's consent does not cover category `{category}`"));
+            return Some(format!(
+                "the client's consent does not cover category `{category}`"
+            ));
         }
         None
     }
@@ -136,7 +153,9 @@ impl ConsentRecord {
     pub fn to_fhir(&self) -> Value {
         let pseudonym = |v: &Option<String>| json!({"identifier": {"system": "urn:sluis:client-pseudonym", "value": v}});
         let org = |v: &str| json!({"identifier": {"system": "urn:sluis:organisation", "value": v}});
-        let hash = hex::decode(&self.document_sha256).map(|h| BASE64.encode(h)).unwrap_or_default();
+        let hash = hex::decode(&self.document_sha256)
+            .map(|h| BASE64.encode(h))
+            .unwrap_or_default();
         json!({
             "resourceType": "Consent",
             "id": self.id,
@@ -204,13 +223,19 @@ mod tests {
             Some("the client's consent does not cover recipient role `municipality`")
         );
         assert_eq!(
-            r.missing("corporation", "health_care", "2026-11-23").as_deref(),
+            r.missing("corporation", "health_care", "2026-11-23")
+                .as_deref(),
             Some("the client's consent does not cover category `health_care`")
         );
         assert!(!r.covers("corporation", "income", "2027-11-01"), "expired");
-        let withdrawn = ConsentRecord { status: "withdrawn".into(), ..record() };
+        let withdrawn = ConsentRecord {
+            status: "withdrawn".into(),
+            ..record()
+        };
         assert_eq!(
-            withdrawn.missing("care", "personalia", "2026-11-23").as_deref(),
+            withdrawn
+                .missing("care", "personalia", "2026-11-23")
+                .as_deref(),
             Some("the client's consent c1 was withdrawn")
         );
     }
@@ -222,10 +247,16 @@ mod tests {
         assert_eq!(f["status"], "active");
         assert_eq!(f["decision"], "permit");
         assert_eq!(f["period"]["end"], "2027-10-31");
-        assert_eq!(f["provision"][0]["actor"][2]["role"]["coding"][0]["code"], "corporation");
+        assert_eq!(
+            f["provision"][0]["actor"][2]["role"]["coding"][0]["code"],
+            "corporation"
+        );
         assert_eq!(f["provision"][0]["securityLabel"][1]["code"], "income");
         assert_eq!(f["sourceAttachment"][0]["hash"], BASE64.encode([0u8; 32]));
-        let withdrawn = ConsentRecord { status: "withdrawn".into(), ..record() };
+        let withdrawn = ConsentRecord {
+            status: "withdrawn".into(),
+            ..record()
+        };
         assert_eq!(withdrawn.to_fhir()["status"], "inactive");
     }
 }

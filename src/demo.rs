@@ -123,6 +123,46 @@ pub fn fictional_registration() -> Value {
     })
 }
 
+/// A second fictional client (whose consent the demo withdraws).
+pub fn second_registration() -> Value {
+    let mut form = fictional_registration();
+    for (id, value) in [
+        ("full_name", json!("Yusuf Amrani")),
+        ("date_of_birth", json!("2004-09-02")),
+        ("bsn", json!("123456782")),
+        ("phone", json!("06-11223344")),
+        ("email", json!("y.amrani@example.nl")),
+        ("facility_type", json!("oud_AMV")),
+        ("children_count", json!(0)),
+        ("preferred_municipalities", json!(["Medemblik"])),
+    ] {
+        form[id] = value;
+    }
+    if let Some(map) = form.as_object_mut() {
+        map.remove("children_ages");
+    }
+    form
+}
+
+/// A fictional consent declaration signed today, for a year, covering every role that sees
+/// content and every category, with a small stand-in for the signed scan.
+pub fn fictional_consent() -> Value {
+    let today = time::OffsetDateTime::now_utc().date();
+    let until = today.replace_year(today.year() + 1).unwrap_or(today);
+    let scan = "%PDF-1.4\n% Toestemmingsverklaring (fictief), ondertekend door de client\n%%EOF\n";
+    json!({
+        "signed_on": today.to_string(),
+        "valid_until": until.to_string(),
+        "roles": ["care", "coordinator", "corporation", "municipality"],
+        "categories": [
+            "personalia", "household", "identifiers", "income", "debts", "dwelling_requirements",
+            "care_contact", "placement", "housing_history", "health_care", "perspective_plan",
+            "evaluation", "consent", "assessment"
+        ],
+        "document": BASE64.encode(scan),
+    })
+}
+
 /// What each organisation could open of the demo case.
 #[derive(Debug)]
 pub struct DemoReport {
@@ -198,46 +238,153 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
     };
 
     let care = login(DEMO_CARE).await?;
-    let submitted = care
-        .submit("registration", &fictional_registration())
-        .await?;
-    let case = submitted["id"].as_str().context("no case id")?.to_owned();
-
     let coordinator = login(DEMO_COORDINATOR).await?;
-    coordinator
-        .reshare(
-            &case,
-            &party(DEMO_COORDINATOR)?.identity,
-            policy,
-            &[DEMO_CORPORATION.into(), DEMO_MUNICIPALITY.into()],
+    let corporation = login(DEMO_CORPORATION).await?;
+    let coordinator_identity = &party(DEMO_COORDINATOR)?.identity;
+
+    // Case 1: the whole lifecycle.
+    let submitted = care
+        .submit(
+            "registration",
+            &fictional_registration(),
+            &fictional_consent(),
         )
         .await?;
+    let case = submitted["id"].as_str().context("no case id")?.to_owned();
+    coordinator
+        .step(
+            &case,
+            "assessment",
+            &json!({"decision": "request_info", "fields": {
+                "coordinator_notes": "Graag actuele stand van de schuldhulp."
+            }}),
+        )
+        .await?;
+    care.step(
+        &case,
+        "changes",
+        &json!({"fields": {"debt_restructuring_status": "wsnp"}}),
+    )
+    .await?;
+    coordinator
+        .step(&case, "assessment", &json!({"decision": "accept", "fields": {
+            "criteria_checklist": ["7.1 intramuraal", "7.2 zelf geprobeerd", "7.3 geen huurschuld > 500 zonder traject", "7.5 inkomen", "7.6 bereikbaar"]
+        }}))
+        .await?;
+    coordinator
+        .refer(
+            &case,
+            coordinator_identity,
+            policy,
+            &[DEMO_MUNICIPALITY.to_owned()],
+        )
+        .await?;
+    // A change in income reaches the corporations; a change in health does not.
+    care.step(
+        &case,
+        "changes",
+        &json!({"fields": {
+            "net_monthly_income": 1450,
+            "guidance_needs": "Begeleiding afgebouwd naar 1x per week."
+        }}),
+    )
+    .await?;
+    corporation
+        .step(
+            &case,
+            "match",
+            &json!({"home_municipality": DEMO_MUNICIPALITY, "home_kind": "regular"}),
+        )
+        .await?;
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    corporation
+        .step(&case, "housed", &json!({"key_handover": today}))
+        .await?;
+    care.step(&case, "evaluations", &json!({"period": 1, "fields": {
+        "evaluation_period": "eerste half jaar",
+        "evaluation_report": BASE64.encode("Evaluatie (fictief): huur op tijd betaald, dagbesteding behouden.\n")
+    }}))
+    .await?;
+    corporation
+        .step(&case, "lease-conversion", &json!({}))
+        .await?;
 
+    // Case 2: another client, referred, then the client withdraws consent.
+    let second_care = login("dnodoen").await?;
+    let second = second_care
+        .submit("registration", &second_registration(), &fictional_consent())
+        .await?;
+    let withdrawn = second["id"].as_str().context("no case id")?.to_owned();
+    coordinator
+        .step(&withdrawn, "assessment", &json!({"decision": "accept"}))
+        .await?;
+    coordinator
+        .refer(
+            &withdrawn,
+            coordinator_identity,
+            policy,
+            &["medemblik".to_owned()],
+        )
+        .await?;
+    second_care
+        .step(&withdrawn, "consent/withdraw", &json!({}))
+        .await?;
+
+    let mut cases_report = Vec::new();
     let mut opened = BTreeMap::new();
-    for p in parties {
-        let client = login(&p.org).await?;
-        match client.slice(&case, purpose_of(&p.role)).await {
-            Ok(slice) => {
-                let dir = out.join("slices").join(&p.org).join(&case);
-                std::fs::create_dir_all(&dir)?;
-                for f in &slice.fields {
-                    std::fs::write(dir.join(format!("{}.age", f.field)), client::ciphertext(f)?)?;
+    for case_id in [&case, &withdrawn] {
+        let mut opened_here = BTreeMap::new();
+        for p in parties {
+            let client = login(&p.org).await?;
+            match client.slice(case_id, purpose_of(&p.role)).await {
+                Ok(slice) => {
+                    let dir = out.join("slices").join(&p.org).join(case_id);
+                    std::fs::create_dir_all(&dir)?;
+                    for f in &slice.fields {
+                        std::fs::write(
+                            dir.join(format!("{}.age", f.field)),
+                            client::ciphertext(f)?,
+                        )?;
+                    }
+                    let plain = client::open_slice(&slice, &p.identity, policy)?;
+                    let opened_dir = out.join("opened").join(&p.org);
+                    std::fs::create_dir_all(&opened_dir)?;
+                    write_private(
+                        &opened_dir.join(format!("{case_id}.json")),
+                        plain.to_json().as_bytes(),
+                    )?;
+                    opened_here.insert(
+                        p.org.clone(),
+                        Some(plain.fields.keys().cloned().collect::<Vec<_>>()),
+                    );
                 }
-                let plain = client::open_slice(&slice, &p.identity, policy)?;
-                let opened_dir = out.join("opened").join(&p.org);
-                std::fs::create_dir_all(&opened_dir)?;
-                write_private(
-                    &opened_dir.join(format!("{case}.json")),
-                    plain.to_json().as_bytes(),
-                )?;
-                opened.insert(p.org.clone(), Some(plain.fields.keys().cloned().collect()));
+                Err(e) if matches!(e.status(), Some(403 | 404)) => {
+                    opened_here.insert(p.org.clone(), None);
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) if matches!(e.status(), Some(403 | 404)) => {
-                opened.insert(p.org.clone(), None);
-            }
-            Err(e) => return Err(e.into()),
+        }
+        let meta = if case_id == &case {
+            &care
+        } else {
+            &second_care
+        }
+        .get_json(&format!("/v1/cases/{case_id}"))
+        .await?;
+        let states: Vec<Value> = serde_json::from_value(meta["states"].clone()).unwrap_or_default();
+        let opened_json: serde_json::Map<String, Value> = opened_here
+            .iter()
+            .filter_map(|(org, f)| f.as_ref().map(|f| (org.clone(), json!(f))))
+            .collect();
+        cases_report.push(json!({"id": case_id, "states": states, "opened": opened_json}));
+        if case_id == &case {
+            opened = opened_here;
         }
     }
+    std::fs::write(
+        out.join("report.json"),
+        serde_json::to_string_pretty(&json!({"cases": cases_report}))?,
+    )?;
     let (client, access_report, verified) =
         privacy_officer_view(out, &login(DEMO_PRIVACY_OFFICER).await?, &care, &case).await?;
     Ok(DemoReport {
@@ -327,7 +474,12 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
     let _ = writeln!(s, "Sluis demo: case {} (fictional client)", report.case);
     let _ = writeln!(
         s,
-        "{DEMO_CARE} submitted it; {DEMO_COORDINATOR} re-shared to {DEMO_CORPORATION} and {DEMO_MUNICIPALITY}.\n"
+        "{DEMO_CARE} registered it with the client's consent; {DEMO_COORDINATOR} asked for more information, \
+         accepted it and referred it to {DEMO_MUNICIPALITY} (the municipality and the corporations with homes \
+         there); {DEMO_CARE} reported changes (income: corporations get it; health: they do not); \
+         {DEMO_CORPORATION} matched a home, handed over the keys and converted the lease; {DEMO_CARE} sent the \
+         first evaluation.\nA second client (dnodoen) was referred to medemblik and then withdrew consent: \
+         see report.json.\n"
     );
     let _ = writeln!(s, "What each party could open:");
     for (org, fields) in &report.opened {

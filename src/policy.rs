@@ -592,9 +592,16 @@ impl Policy {
                 "purposes must be a non-empty table of lower-case ids".into(),
             ));
         }
-        for cat in raw.consent.retained_after_withdrawal.iter().chain(&raw.changes.categories) {
+        for cat in raw
+            .consent
+            .retained_after_withdrawal
+            .iter()
+            .chain(&raw.changes.categories)
+        {
             if !categories.contains_key(cat) {
-                return Err(invalid(format!("consent or changes name unknown category `{cat}`")));
+                return Err(invalid(format!(
+                    "consent or changes name unknown category `{cat}`"
+                )));
             }
         }
         let allocation: Allocation = match &src.allocation {
@@ -604,17 +611,23 @@ impl Policy {
         let role_of = |id: &str| parties.get(id).map(|p: &Party| p.role.as_str());
         for (m, alloc) in &allocation.municipalities {
             if role_of(m) != Some("municipality") {
-                return Err(invalid(format!("allocation: `{m}` is not an enrolled municipality")));
+                return Err(invalid(format!(
+                    "allocation: `{m}` is not an enrolled municipality"
+                )));
             }
             for c in &alloc.corporations {
                 if role_of(c) != Some("corporation") {
-                    return Err(invalid(format!("allocation: `{c}` (homes in `{m}`) is not an enrolled corporation")));
+                    return Err(invalid(format!(
+                        "allocation: `{c}` (homes in `{m}`) is not an enrolled corporation"
+                    )));
                 }
             }
         }
         for c in allocation.corporations.keys() {
             if role_of(c) != Some("corporation") {
-                return Err(invalid(format!("allocation: `{c}` is not an enrolled corporation")));
+                return Err(invalid(format!(
+                    "allocation: `{c}` is not an enrolled corporation"
+                )));
             }
         }
         let version = format!("{}@{}", raw.version.trim(), digest(src));
@@ -937,8 +950,15 @@ role = "corporation"
         assert_eq!(p.parties.len(), 22);
         assert_eq!(p.allocation.municipalities["hoorn"].quota, 35);
         let total: u32 = p.allocation.municipalities.values().map(|m| m.quota).sum();
-        assert_eq!(total, 100, "art. 11: 100 homes a year over the municipalities");
-        assert_eq!(p.allocation.corporations.values().sum::<u32>(), 100, "and over the corporations");
+        assert_eq!(
+            total, 100,
+            "art. 11: 100 homes a year over the municipalities"
+        );
+        assert_eq!(
+            p.allocation.corporations.values().sum::<u32>(),
+            100,
+            "and over the corporations"
+        );
         let back = Policy::from_json(p.to_json()).unwrap();
         assert_eq!(back.to_json(), p.to_json());
         assert_eq!(back.parties["hoorn"].id, "hoorn");

@@ -13,6 +13,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _, Row as _};
 
 use crate::audit::{self, Checkpoint, Event, StoredEvent};
+use crate::consent::ConsentRecord;
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +144,28 @@ pub struct Case {
     pub updated_at: String,
     /// Keyed hash of the client's identifier (routing metadata; see `audit`).
     pub client_pseudonym: Option<String>,
+    /// Lifecycle facts (dates, home), set as the case moves on.
+    #[serde(flatten)]
+    pub facts: CaseFacts,
+}
+
+/// Routing facts the lifecycle records on a case (art. 17 needs them; no field values).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseFacts {
+    /// Position in the coordinator's queue of referred cases (art. 8.4).
+    pub queue_position: Option<i64>,
+    /// When it was referred.
+    pub referred_at: Option<String>,
+    /// When a corporation reported a home.
+    pub matched_at: Option<String>,
+    /// The corporation that did.
+    pub matched_by: Option<String>,
+    /// The municipality of the home.
+    pub home_municipality: Option<String>,
+    /// `regular`, `youth_room` or `youth_studio`.
+    pub home_kind: Option<String>,
+    /// Key handover date, `YYYY-MM-DD`.
+    pub key_handover: Option<String>,
 }
 
 /// A party of a case.
@@ -515,6 +538,7 @@ impl Store {
         case: &Case,
         parties: &[CaseParty],
         sealed: &[NewSealedField],
+        consent: &ConsentRecord,
         event: Event,
     ) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
@@ -541,8 +565,237 @@ impl Store {
             sealed,
         )
         .await?;
+        insert_state(
+            &mut tx,
+            &case.id,
+            &case.state,
+            &case.created_by,
+            &case.created_at,
+        )
+        .await?;
+        insert_consent(&mut tx, consent).await?;
         tx.commit().await?;
         Ok(event)
+    }
+
+    /// Carries out one lifecycle step in one transaction with its audit event: the state
+    /// change (only if the case is still in `step.from`, else [`StoreError::Conflict`]), new
+    /// facts, parties, sealed fields, deletions, notifications and evaluation bookkeeping.
+    pub async fn apply(&self, step: &Step, event: Event) -> Result<Event, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let event = append_event(&mut tx, event).await?;
+        let now = event.time.clone();
+        let f = &step.facts;
+        let done = sqlx::query(
+            "UPDATE cases SET state = $1, updated_at = $2, \
+             queue_position = COALESCE($3, queue_position), referred_at = COALESCE($4, referred_at), \
+             matched_at = COALESCE($5, matched_at), matched_by = COALESCE($6, matched_by), \
+             home_municipality = COALESCE($7, home_municipality), home_kind = COALESCE($8, home_kind), \
+             key_handover = COALESCE($9, key_handover) \
+             WHERE id = $10 AND state = $11",
+        )
+        .bind(&step.to)
+        .bind(&now)
+        .bind(f.queue_position)
+        .bind(f.referred_at.as_deref())
+        .bind(f.matched_at.as_deref())
+        .bind(f.matched_by.as_deref())
+        .bind(f.home_municipality.as_deref())
+        .bind(f.home_kind.as_deref())
+        .bind(f.key_handover.as_deref())
+        .bind(&step.case_id)
+        .bind(&step.from)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the case changed state meanwhile; reload it".into(),
+            ));
+        }
+        if step.to != step.from {
+            insert_state(&mut tx, &step.case_id, &step.to, &step.by_org, &now).await?;
+        }
+        if let Some(keep) = &step.delete_sealed_except {
+            delete_sealed(&mut tx, &step.case_id, keep).await?;
+        }
+        insert_parties(&mut tx, &step.case_id, &step.new_parties).await?;
+        insert_sealed(&mut tx, &step.case_id, &step.by_org, &now, &step.sealed).await?;
+        if let Some((user, org)) = &step.withdraw_consent {
+            sqlx::query(
+                "UPDATE consents SET status = 'withdrawn', withdrawn_at = $1, withdrawn_by_user = $2, \
+                 withdrawn_by_org = $3 WHERE case_id = $4 AND status = 'active'",
+            )
+            .bind(&now)
+            .bind(user)
+            .bind(org)
+            .bind(&step.case_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (period, due_on) in &step.evaluations_due {
+            sqlx::query("INSERT INTO evaluations (case_id, period, due_on, received_at) VALUES ($1, $2, $3, NULL)")
+                .bind(&step.case_id)
+                .bind(*period)
+                .bind(due_on)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(period) = step.evaluation_received {
+            let done = sqlx::query(
+                "UPDATE evaluations SET received_at = $1 WHERE case_id = $2 AND period = $3 AND received_at IS NULL",
+            )
+            .bind(&now)
+            .bind(&step.case_id)
+            .bind(period)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "evaluation {period} is not due or was already received"
+                )));
+            }
+        }
+        for (org, kind, detail) in &step.notify {
+            sqlx::query(
+                "INSERT INTO notifications (id, org_id, case_id, kind, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(org)
+            .bind(&step.case_id)
+            .bind(kind)
+            .bind(detail)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// The states a case passed, in order.
+    pub async fn states(&self, case_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT state FROM case_states WHERE case_id = $1 ORDER BY seq")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("state")?)).collect()
+    }
+
+    /// The case's consent record (the latest one).
+    pub async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM consents WHERE case_id = $1 ORDER BY recorded_at DESC LIMIT 1",
+        )
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let list = |c: &str| -> Result<Vec<String>, StoreError> {
+                let t: String = r.try_get(c)?;
+                serde_json::from_str(&t).map_err(|_| StoreError::Corrupt(format!("consents.{c}")))
+            };
+            Ok(ConsentRecord {
+                id: r.try_get("id")?,
+                case_id: r.try_get("case_id")?,
+                client: r.try_get("client_pseudonym")?,
+                signed_on: r.try_get("signed_on")?,
+                valid_until: r.try_get("valid_until")?,
+                purpose: r.try_get("purpose")?,
+                roles: list("roles")?,
+                categories: list("categories")?,
+                document_sha256: r.try_get("document_sha256")?,
+                status: r.try_get("status")?,
+                recorded_at: r.try_get("recorded_at")?,
+                recorded_by_user: r.try_get("recorded_by_user")?,
+                recorded_by_org: r.try_get("recorded_by_org")?,
+                withdrawn_at: r.try_get("withdrawn_at")?,
+                withdrawn_by_user: r.try_get("withdrawn_by_user")?,
+                withdrawn_by_org: r.try_get("withdrawn_by_org")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// An organisation's inbox, newest first.
+    pub async fn inbox(&self, org_id: &str) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT case_id, kind, detail, created_at FROM notifications WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 500",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notification {
+                    case: r.try_get("case_id")?,
+                    kind: r.try_get("kind")?,
+                    detail: r.try_get("detail")?,
+                    at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Evaluations due on or before `today` and not received, oldest first: (case, period, due).
+    pub async fn overdue_evaluations(
+        &self,
+        today: &str,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.case_id, e.period, e.due_on FROM evaluations e JOIN cases c ON c.id = e.case_id \
+             WHERE e.received_at IS NULL AND e.due_on <= $1 AND c.state IN ('housed', 'lease_converted') \
+             ORDER BY e.due_on, e.case_id",
+        )
+        .bind(today)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("case_id")?,
+                    r.try_get("period")?,
+                    r.try_get("due_on")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Sets the queue order of referred cases (art. 8.4): position 1, 2, … in `order`.
+    pub async fn set_queue(&self, order: &[String], event: Event) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
+        for (i, case) in order.iter().enumerate() {
+            let done = sqlx::query(
+                "UPDATE cases SET queue_position = $1 WHERE id = $2 AND state = 'referred'",
+            )
+            .bind(i as i64 + 1)
+            .bind(case)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "case {case} is not a referred case"
+                )));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Number of age files stored for a case (all recipients), for checks after withdrawal.
+    pub async fn sealed_count(&self, case_id: &str) -> Result<(i64, i64), StoreError> {
+        let files: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sealed_fields WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let copies: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM sealed_field_recipients WHERE case_id = $1")
+                .bind(case_id)
+                .fetch_one(&self.pool)
+                .await?
+                .try_get("n")?;
+        Ok((files, copies))
     }
 
     /// Adds parties and sealed fields to a case (a re-share) with its audit event, all or nothing.
@@ -573,19 +826,17 @@ impl Store {
 
     /// A case's metadata.
     pub async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, form, state, created_by, created_at, updated_at, client_pseudonym FROM cases WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query("SELECT * FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| case_from_row(&r)).transpose()
     }
 
     /// The cases an organisation is a party to, newest first.
     pub async fn cases_of(&self, org_id: &str) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.id, c.form, c.state, c.created_by, c.created_at, c.updated_at, c.client_pseudonym \
+            "SELECT c.* \
              FROM cases c JOIN case_parties p ON p.case_id = c.id \
              WHERE p.org_id = $1 ORDER BY c.created_at DESC, c.id",
         )
@@ -653,6 +904,10 @@ impl Store {
             "case_parties",
             "sealed_fields",
             "sealed_field_recipients",
+            "consents",
+            "case_states",
+            "notifications",
+            "evaluations",
             "audit_events",
             "audit_checkpoints",
         ] {
@@ -799,6 +1054,15 @@ fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
         client_pseudonym: r.try_get("client_pseudonym")?,
+        facts: CaseFacts {
+            queue_position: r.try_get("queue_position")?,
+            referred_at: r.try_get("referred_at")?,
+            matched_at: r.try_get("matched_at")?,
+            matched_by: r.try_get("matched_by")?,
+            home_municipality: r.try_get("home_municipality")?,
+            home_kind: r.try_get("home_kind")?,
+            key_handover: r.try_get("key_handover")?,
+        },
     })
 }
 
@@ -821,6 +1085,125 @@ mod tests {
         assert_eq!(t.len(), "2026-11-23T12:00:00.000Z".len());
         assert!(t.ends_with('Z'));
     }
+}
+
+/// One lifecycle step for [`Store::apply`].
+#[derive(Debug, Clone, Default)]
+pub struct Step {
+    /// The case.
+    pub case_id: String,
+    /// The state it must be in.
+    pub from: String,
+    /// The state after.
+    pub to: String,
+    /// The organisation taking the step.
+    pub by_org: String,
+    /// Facts to record (unset ones are kept).
+    pub facts: CaseFacts,
+    /// Organisations that become parties.
+    pub new_parties: Vec<CaseParty>,
+    /// Age files to store.
+    pub sealed: Vec<NewSealedField>,
+    /// Delete every age file of the case except those of these categories.
+    pub delete_sealed_except: Option<Vec<String>>,
+    /// Withdraw the active consent: (user, organisation).
+    pub withdraw_consent: Option<(String, String)>,
+    /// Evaluations that become due: (period, due date).
+    pub evaluations_due: Vec<(i64, String)>,
+    /// The evaluation period received with this step.
+    pub evaluation_received: Option<i64>,
+    /// Notifications: (organisation, kind, detail without values).
+    pub notify: Vec<(String, String, String)>,
+}
+
+/// An entry of an organisation's inbox.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Notification {
+    /// The case.
+    pub case: String,
+    /// What happened (`referred`, `slice_changed`, `matched`, `state`, …).
+    pub kind: String,
+    /// Which fields or state, never values.
+    pub detail: String,
+    /// When.
+    pub at: String,
+}
+
+async fn insert_state(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+    state: &str,
+    by_org: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO case_states (case_id, seq, state, at, by_org) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM case_states WHERE case_id = $5",
+    )
+    .bind(case_id)
+    .bind(state)
+    .bind(at)
+    .bind(by_org)
+    .bind(case_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_consent(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    c: &ConsentRecord,
+) -> Result<(), StoreError> {
+    let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+    sqlx::query(
+        "INSERT INTO consents (id, case_id, client_pseudonym, signed_on, valid_until, purpose, roles, \
+         categories, document_sha256, status, recorded_at, recorded_by_user, recorded_by_org) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&c.id)
+    .bind(&c.case_id)
+    .bind(c.client.as_deref())
+    .bind(&c.signed_on)
+    .bind(&c.valid_until)
+    .bind(&c.purpose)
+    .bind(list(&c.roles))
+    .bind(list(&c.categories))
+    .bind(&c.document_sha256)
+    .bind(&c.status)
+    .bind(&c.recorded_at)
+    .bind(&c.recorded_by_user)
+    .bind(&c.recorded_by_org)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Deletes a case's age files except those of the `keep` categories (withdrawal).
+async fn delete_sealed(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+    keep: &[String],
+) -> Result<(), StoreError> {
+    let rows = sqlx::query("SELECT id, category FROM sealed_fields WHERE case_id = $1")
+        .bind(case_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for r in rows {
+        let category: String = r.try_get("category")?;
+        if keep.contains(&category) {
+            continue;
+        }
+        let id: String = r.try_get("id")?;
+        sqlx::query("DELETE FROM sealed_field_recipients WHERE sealed_field_id = $1")
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM sealed_fields WHERE id = $1")
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 // ---- audit log -----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ async fn a_corporation_opens_its_field_with_the_reference_age_cli() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let case = app
-            .submit_and_refer("parlan", &fictional_registration(), &["wel-wonen"])
+            .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
             .await;
         let dir = tempfile::tempdir().unwrap();
         let identity_file = dir.path().join("wel-wonen.txt");

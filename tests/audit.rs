@@ -42,7 +42,7 @@ async fn every_action_and_every_denial_writes_one_event() {
         let app = TestApp::start(backend).await;
         let before = app.store.audit_size().await.unwrap();
         let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &[CORPORATION])
+            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
             .await;
         app.client(CORPORATION)
             .await
@@ -118,7 +118,15 @@ async fn every_action_and_every_denial_writes_one_event() {
         let created = find(&events, "create", "allowed", Some(CARE));
         assert_eq!(created.len(), 1, "{backend}");
         assert_eq!(created[0].case.as_deref(), Some(case.as_str()));
-        assert_eq!(created[0].fields.len(), 37);
+        assert_eq!(
+            created[0].fields.len(),
+            38,
+            "37 registration fields and the consent declaration"
+        );
+        assert!(
+            created[0].consent.is_some(),
+            "the consent record that allowed it"
+        );
         assert!(
             created[0]
                 .client
@@ -127,8 +135,26 @@ async fn every_action_and_every_denial_writes_one_event() {
         );
         let shared = find(&events, "share", "allowed", Some(COORDINATOR));
         assert_eq!(shared.len(), 1);
-        assert_eq!(shared[0].recipients, vec![CORPORATION.to_string()]);
-        assert!(!shared[0].categories.contains(&"identifiers".to_string()));
+        assert_eq!(
+            shared[0].recipients,
+            ["het-grootslag", "hoorn", "intermaris", "wooncompagnie"],
+            "a referral to Hoorn: the municipality and the corporations with homes there"
+        );
+        assert!(
+            shared[0].categories.contains(&"identifiers".to_string()),
+            "for the municipality"
+        );
+        for never in ["placement", "housing_history", "assessment", "consent"] {
+            assert!(
+                !shared[0].categories.contains(&never.to_string()),
+                "{never}"
+            );
+        }
+        assert_eq!(
+            find(&events, "update", "allowed", Some(COORDINATOR)).len(),
+            1,
+            "the acceptance"
+        );
         let read = find(&events, "read", "allowed", Some(CORPORATION));
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].purpose.as_deref(), Some("matching"));
@@ -299,7 +325,7 @@ async fn verify_names_the_first_bad_sequence_number_of_a_tampered_copy() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &[CORPORATION])
+            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
             .await;
         app.client(CORPORATION)
             .await
@@ -357,7 +383,7 @@ async fn verify_names_the_first_bad_sequence_number_of_a_tampered_copy() {
 async fn proofs_served_over_http_verify_and_forgeries_do_not() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
-        app.submit_and_refer(CARE, &fictional_registration(), &[CORPORATION])
+        app.submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
             .await;
         let officer = app.client(OFFICER).await;
         let key =
@@ -371,7 +397,7 @@ async fn proofs_served_over_http_verify_and_forgeries_do_not() {
             &key,
         )
         .unwrap();
-        app.submit_and_refer("parlan", &fictional_registration(), &["wel-wonen"])
+        app.submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
             .await;
         officer
             .post_json("/v1/audit/checkpoints", &Value::Null)
@@ -493,11 +519,11 @@ async fn the_privacy_officer_gets_a_provable_access_report_per_client() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let first = app
-            .submit_and_refer(CARE, &fictional_registration(), &[CORPORATION])
+            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
             .await;
         // The same client registered again by another organisation: the same pseudonym.
         let second = app
-            .submit_and_refer("parlan", &fictional_registration(), &["wel-wonen"])
+            .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
             .await;
         app.client(CORPORATION)
             .await
@@ -606,7 +632,11 @@ async fn concurrent_requests_and_two_brokers_make_one_consistent_log() {
             };
             tasks.push(tokio::spawn(async move {
                 let answer = c
-                    .submit("registration", &fictional_registration())
+                    .submit(
+                        "registration",
+                        &fictional_registration(),
+                        &sluis::demo::fictional_consent(),
+                    )
                     .await
                     .unwrap();
                 let case = answer["id"].as_str().unwrap().to_owned();

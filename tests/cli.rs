@@ -246,11 +246,45 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     assert!(!d.join("slices/de-woonschakel").exists());
     assert!(!d.join("opened/fg-westfriesland").exists());
+    // The care organisation: 37 registration fields, its consent declaration, the evaluation (2).
     assert_eq!(
         std::fs::read_dir(d.join("slices/leviaan").join(&case))
             .unwrap()
             .count(),
-        37
+        40
+    );
+    // report.json: the states each case passed and what each organisation could open.
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    assert_eq!(cases[0]["id"], json!(case));
+    assert_eq!(
+        cases[0]["states"],
+        json!([
+            "registered",
+            "info_requested",
+            "registered",
+            "assessed",
+            "referred",
+            "matched",
+            "housed",
+            "lease_converted"
+        ])
+    );
+    assert_eq!(
+        cases[0]["opened"]["intermaris"].as_array().unwrap().len(),
+        23
+    );
+    assert!(cases[0]["opened"].get("de-woonschakel").is_none());
+    assert_eq!(
+        cases[1]["states"],
+        json!(["registered", "assessed", "referred", "withdrawn"])
+    );
+    // After withdrawal only the declaration itself is left, for its two holders.
+    assert_eq!(
+        cases[1]["opened"],
+        json!({"bct-westfriesland": ["consent_document"], "dnodoen": ["consent_document"]})
     );
 }
 
@@ -302,7 +336,14 @@ fn admin_and_client_verbs_work_against_a_real_server() {
             .output()
             .unwrap());
         run(&["org", "enrol"]);
-        for org in ["leviaan", "bct-westfriesland", "intermaris", "hoorn"] {
+        for org in [
+            "leviaan",
+            "bct-westfriesland",
+            "intermaris",
+            "het-grootslag",
+            "wooncompagnie",
+            "hoorn",
+        ] {
             let id_file = d.join(format!("{org}.txt"));
             let recipient = ok(sluis()
                 .args(["keygen", "--out"])
@@ -352,7 +393,7 @@ fn admin_and_client_verbs_work_against_a_real_server() {
 
         std::fs::write(
             d.join("form.json"),
-            sluis::demo::fictional_registration().to_string(),
+            json!({"fields": sluis::demo::fictional_registration(), "consent": sluis::demo::fictional_consent()}).to_string(),
         )
         .unwrap();
         let submitted: Value = serde_json::from_str(&ok(client(
@@ -381,19 +422,50 @@ fn admin_and_client_verbs_work_against_a_real_server() {
         assert!(!early.status.success());
         assert!(String::from_utf8_lossy(&early.stderr).contains("404"));
 
-        let shared: Value = serde_json::from_str(&ok(client(
+        // Before acceptance a referral is refused (409), then the coordinator accepts and refers.
+        let early = client(
             "bct-westfriesland",
             &[
-                "share",
+                "refer",
                 &case,
-                "--to",
-                "intermaris,hoorn",
+                "--municipality",
+                "hoorn",
+                "--identity",
+                d.join("bct-westfriesland.txt").to_str().unwrap(),
+            ],
+        );
+        assert!(!early.status.success());
+        assert!(
+            String::from_utf8_lossy(&early.stderr).contains("409"),
+            "{}",
+            String::from_utf8_lossy(&early.stderr)
+        );
+        let accepted: Value = serde_json::from_str(&ok(client(
+            "bct-westfriesland",
+            &["assess", &case, "--decision", "accept"],
+        )))
+        .unwrap();
+        assert_eq!(accepted["state"], "assessed");
+        let referred: Value = serde_json::from_str(&ok(client(
+            "bct-westfriesland",
+            &[
+                "refer",
+                &case,
+                "--municipality",
+                "hoorn",
                 "--identity",
                 d.join("bct-westfriesland.txt").to_str().unwrap(),
             ],
         )))
         .unwrap();
-        assert_eq!(shared["new_parties"].as_array().unwrap().len(), 2);
+        assert_eq!(referred["state"], "referred");
+        assert_eq!(referred["sealed"]["bsn"], json!(["hoorn"]));
+        assert_eq!(
+            referred["sealed"]["full_name"],
+            json!(["het-grootslag", "hoorn", "intermaris", "wooncompagnie"])
+        );
+        let inbox: Value = serde_json::from_str(&ok(client("intermaris", &["inbox"]))).unwrap();
+        assert_eq!(inbox[0]["kind"], "referred");
 
         let save = d.join("saved");
         let pulled: Value = serde_json::from_str(&ok(client(

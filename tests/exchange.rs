@@ -131,17 +131,23 @@ async fn every_party_opens_exactly_what_the_agreement_allows() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let form = fictional_registration();
-        let case = app
-            .submit_and_refer(CARE, &form, &[CORPORATION, MUNICIPALITY])
-            .await;
+        let case = app.submit_and_refer(CARE, &form, &[MUNICIPALITY]).await;
 
-        for (org, expected) in [
-            (CARE, ALL_REGISTRATION),
-            (COORDINATOR, ALL_REGISTRATION),
-            (CORPORATION, CORPORATION_FIELDS),
-            (MUNICIPALITY, MUNICIPALITY_FIELDS),
+        let consent = sluis::demo::fictional_consent();
+        for (org, expected, with_consent) in [
+            (CARE, ALL_REGISTRATION, true),
+            (COORDINATOR, ALL_REGISTRATION, true),
+            (CORPORATION, CORPORATION_FIELDS, false),
+            (MUNICIPALITY, MUNICIPALITY_FIELDS, false),
         ] {
-            let fields = opened(&app, org, &case).await;
+            let mut fields = opened(&app, org, &case).await;
+            // The signed consent declaration goes to the care organisation and the coordinator only.
+            let declaration = fields.remove("consent_document");
+            assert_eq!(
+                declaration.as_ref(),
+                with_consent.then_some(&consent["document"]),
+                "{backend}: {org}"
+            );
             assert_eq!(
                 fields.keys().cloned().collect::<BTreeSet<_>>(),
                 set(expected),
@@ -195,7 +201,7 @@ async fn outsiders_get_the_same_404_as_for_a_missing_case() {
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &[CORPORATION])
+            .submit_and_refer(CARE, &fictional_registration(), &["medemblik"])
             .await;
         let missing = uuid::Uuid::new_v4().to_string();
         // Not referred: another corporation, another care organisation, a municipality, the
@@ -269,17 +275,26 @@ async fn a_share_with_one_forbidden_field_is_refused_whole() {
         let answer = app
             .client(CARE)
             .await
-            .submit("registration", &fictional_registration())
+            .submit(
+                "registration",
+                &fictional_registration(),
+                &sluis::demo::fictional_consent(),
+            )
             .await
             .unwrap();
         let case = answer["id"].as_str().unwrap().to_owned();
         let coordinator = app.client(COORDINATOR).await;
-        let body = json!({"shares": [
+        coordinator
+            .step(&case, "assessment", &json!({"decision": "accept"}))
+            .await
+            .unwrap();
+        // A referral to Hoorn with the BSN for the corporations too.
+        let body = json!({"municipalities": [MUNICIPALITY], "shares": [
             {"recipients": [MUNICIPALITY], "fields": {"full_name": "Sanne de Vries", "bsn": "111222333"}},
-            {"recipients": [CORPORATION], "fields": {"full_name": "Sanne de Vries", "bsn": "111222333"}},
+            {"recipients": [CORPORATION, "het-grootslag", "wooncompagnie"], "fields": {"full_name": "Sanne de Vries", "bsn": "111222333"}},
         ]});
         let err = coordinator
-            .post_json(&format!("/v1/cases/{case}/shares"), &body)
+            .post_json(&format!("/v1/cases/{case}/referral"), &body)
             .await
             .unwrap_err();
         match &err {
@@ -292,7 +307,7 @@ async fn a_share_with_one_forbidden_field_is_refused_whole() {
             }
             other => panic!("expected a problem, got {other}"),
         }
-        // Nothing was stored: neither recipient became a party.
+        // Nothing was stored: no recipient became a party, the case is still assessed.
         for org in [MUNICIPALITY, CORPORATION] {
             let e = app
                 .client(org)
@@ -302,6 +317,30 @@ async fn a_share_with_one_forbidden_field_is_refused_whole() {
                 .unwrap_err();
             assert_eq!(e.status(), Some(404), "{backend} {org}");
         }
+        let meta = app
+            .client(CARE)
+            .await
+            .get_json(&format!("/v1/cases/{case}"))
+            .await
+            .unwrap();
+        assert_eq!(meta["state"], "assessed");
+        // Outside a referral no new party can be made; a corporation without homes there neither.
+        let e = coordinator
+            .post_json(
+                &format!("/v1/cases/{case}/shares"),
+                &json!({"shares": [{"recipients": [CORPORATION], "fields": {"full_name": "x y"}}]}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(403));
+        let e = coordinator
+            .post_json(
+                &format!("/v1/cases/{case}/referral"),
+                &json!({"municipalities": [MUNICIPALITY], "shares": [{"recipients": ["gwb-opmeer"], "fields": {"full_name": "x y"}}]}),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(e.status(), Some(403));
         // Care organisations do not re-share; an admin organisation cannot be referred.
         let e = app
             .client(CARE)
@@ -339,42 +378,42 @@ async fn bad_submissions_name_the_problem_and_store_nothing() {
 
         let cases: Vec<(String, u16, &str)> = vec![
             (
-                json!({"form": "registration", "fields": wrong_type}).to_string(),
+                json!({"form": "registration", "fields": wrong_type, "consent": sluis::demo::fictional_consent()}).to_string(),
                 422,
                 "children_count",
             ),
             (
-                json!({"form": "registration", "fields": too_long}).to_string(),
+                json!({"form": "registration", "fields": too_long, "consent": sluis::demo::fictional_consent()}).to_string(),
                 422,
                 "is longer than 200 characters",
             ),
             (
-                json!({"form": "registration", "fields": missing}).to_string(),
+                json!({"form": "registration", "fields": missing, "consent": sluis::demo::fictional_consent()}).to_string(),
                 422,
                 "field `bsn` is required",
             ),
             (
-                json!({"form": "registration", "fields": bad_bsn}).to_string(),
+                json!({"form": "registration", "fields": bad_bsn, "consent": sluis::demo::fictional_consent()}).to_string(),
                 422,
                 "eleven-test",
             ),
             (
-                json!({"form": "registration", "fields": unknown}).to_string(),
+                json!({"form": "registration", "fields": unknown, "consent": sluis::demo::fictional_consent()}).to_string(),
                 422,
                 "field `shoe_size` is not a field of form `registration`",
             ),
             (
-                json!({"form": "registration", "fields": assessment_field}).to_string(),
+                json!({"form": "registration", "fields": assessment_field, "consent": sluis::demo::fictional_consent()}).to_string(),
                 422,
                 "coordinator_notes",
             ),
             (
-                json!({"form": "registratie", "fields": {}}).to_string(),
+                json!({"form": "registratie", "fields": {}, "consent": sluis::demo::fictional_consent()}).to_string(),
                 422,
                 "unknown form",
             ),
             (
-                json!({"form": "registration", "fields": {}, "extra": 1}).to_string(),
+                json!({"form": "registration", "fields": {}, "consent": sluis::demo::fictional_consent(), "extra": 1}).to_string(),
                 422,
                 "has unknown key `extra`",
             ),
@@ -389,7 +428,7 @@ async fn bad_submissions_name_the_problem_and_store_nothing() {
                 "ends too early",
             ),
             (
-                r#"{"form": "registration", "fields": {"bsn": "111222333", "bsn": "111222333"}}"#
+                r#"{"form": "registration", "fields": {"bsn": "111222333", "bsn": "111222333"}, "consent": {}}"#
                     .to_string(),
                 422,
                 "field `bsn` is given twice",
@@ -431,7 +470,7 @@ async fn bad_submissions_name_the_problem_and_store_nothing() {
         assert_eq!(got, 400);
         // A corporation cannot submit a registration.
         let corp = app.token(CORPORATION).await;
-        let body = json!({"form": "registration", "fields": fictional_registration()}).to_string();
+        let body = json!({"form": "registration", "fields": fictional_registration(), "consent": sluis::demo::fictional_consent()}).to_string();
         let (got, _, _) = app
             .raw(
                 "POST",

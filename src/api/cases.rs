@@ -12,11 +12,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::audit::Event;
-use crate::cases::{self, ShareItem};
-use crate::form::{self, FieldValues};
+use crate::cases::{self, ShareItem, State as CaseState};
+use crate::consent::{ConsentRecord, Declaration};
+use crate::form::{self, FieldValue, FieldValues};
 use crate::policy::Policy;
 use crate::sealing::{self, Plaintext, Recipient, SealJob};
-use crate::store::{Case, CaseParty, NewSealedField, Organisation, now_text};
+use crate::store::{
+    Case, CaseFacts, CaseParty, NewSealedField, Organisation, SealedField, now_text,
+};
+
+/// The field that holds the signed consent declaration.
+pub(super) const CONSENT_DOCUMENT: &str = "consent_document";
 
 pub(super) async fn get_policy(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.policy.to_json())
@@ -31,7 +37,7 @@ pub(super) async fn get_organisations(
 
 /// Looks up a case the caller's organisation is a party to. Anything else — a case that does
 /// not exist, or one the caller is no party to — is the same 404, and a denied event.
-async fn case_for(
+pub(super) async fn case_for(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -67,6 +73,8 @@ pub(super) struct CaseView {
     #[serde(flatten)]
     case: Case,
     parties: Vec<CaseParty>,
+    /// The states the case passed, in order.
+    states: Vec<String>,
 }
 
 pub(super) async fn get_cases(
@@ -91,7 +99,12 @@ pub(super) async fn get_case(
     event.client.clone_from(&case.client_pseudonym);
     event.reason = Some("case metadata".into());
     state.store.record(event).await?;
-    Ok(Json(CaseView { case, parties }))
+    let states = state.store.states(&case.id).await?;
+    Ok(Json(CaseView {
+        case,
+        parties,
+        states,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -99,6 +112,74 @@ pub(super) async fn get_case(
 pub(super) struct SubmitRequest {
     form: String,
     fields: FieldValues,
+    consent: ConsentInput,
+}
+
+/// The consent declaration sent with a submission: what the client signed, and the scan.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ConsentInput {
+    signed_on: String,
+    valid_until: String,
+    roles: Vec<String>,
+    categories: Vec<String>,
+    /// The signed declaration (PDF or image), base64.
+    document: FieldValue,
+}
+
+/// Today's date in UTC, `YYYY-MM-DD`.
+pub(super) fn today() -> String {
+    now_text()[..10].to_owned()
+}
+
+/// Seal jobs, with each job's field and recipient organisations, and what was withheld.
+pub(super) type SealingPlan = (Vec<SealJob>, Vec<(String, Vec<String>)>, Vec<String>);
+
+/// Which entitled parties get each field: the policy's entitled organisations whose role the
+/// consent covers for the field's category. `strict` refuses (403, naming the missing consent)
+/// when an entitled party is not covered; otherwise such parties are left out and listed.
+pub(super) fn plan_sealing(
+    policy: &Policy,
+    parties: &[(String, String)],
+    consent: &ConsentRecord,
+    plaintexts: Vec<(String, Plaintext)>,
+    keys: &BTreeMap<&str, &str>,
+    strict: bool,
+) -> Result<SealingPlan, ApiError> {
+    let today = today();
+    let mut jobs = Vec::with_capacity(plaintexts.len());
+    let mut meta = Vec::with_capacity(plaintexts.len());
+    let mut withheld = Vec::new();
+    for (field, plaintext) in plaintexts {
+        let category = &policy.fields[&field].category;
+        let mut orgs = Vec::new();
+        for org in policy.entitled(&field, parties) {
+            let role = &parties
+                .iter()
+                .find(|(o, _)| o == org)
+                .expect("entitled orgs are parties")
+                .1;
+            match consent.missing(role, category, &today) {
+                None => orgs.push(org.to_owned()),
+                Some(reason) if strict => {
+                    return Err(ApiError::forbidden(format!(
+                        "field `{field}` cannot be sealed for `{org}`: {reason}"
+                    )));
+                }
+                Some(_) => withheld.push(format!("{field} for {org}")),
+            }
+        }
+        if orgs.is_empty() {
+            continue;
+        }
+        let recipients = recipients_of(&orgs, keys)?;
+        jobs.push(SealJob {
+            plaintext,
+            recipients,
+        });
+        meta.push((field, orgs));
+    }
+    Ok((jobs, meta, withheld))
 }
 
 #[derive(Serialize)]
@@ -110,7 +191,7 @@ pub(super) struct Submitted {
     sealed: BTreeMap<String, Vec<String>>,
 }
 
-fn categories_of(policy: &Policy, fields: &[String]) -> Vec<String> {
+pub(super) fn categories_of(policy: &Policy, fields: &[String]) -> Vec<String> {
     let set: BTreeSet<&str> = fields
         .iter()
         .filter_map(|f| policy.field(f))
@@ -164,46 +245,75 @@ pub(super) async fn post_case(
         }
         Err(e) => return Err(e.into()),
     };
-    let plaintexts = form::validate_form(policy, &req.form, &req.fields, true)
+    let mut plaintexts = form::validate_form(policy, &req.form, &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
     drop(req.fields);
+    let declaration = Declaration {
+        signed_on: req.consent.signed_on,
+        valid_until: req.consent.valid_until,
+        roles: req.consent.roles,
+        categories: req.consent.categories,
+    };
+    declaration
+        .validate(policy, &today())
+        .map_err(ApiError::unprocessable)?;
+    let document_spec = policy
+        .field(CONSENT_DOCUMENT)
+        .ok_or_else(|| ApiError::unprocessable("the policy has no `consent_document` field"))?;
+    let document = form::to_plaintext(document_spec, &req.consent.document).map_err(|mut p| {
+        p.field = "consent.document".into();
+        ApiError::invalid_fields(vec![p])
+    })?;
+    drop(req.consent.document);
+    let document_sha256 = hex::encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        document.expose(),
+    ));
+    plaintexts.push((CONSENT_DOCUMENT.to_owned(), document));
     let client = plaintexts
         .iter()
         .find(|(id, _)| *id == policy.audit.client_identifier)
         .map(|(_, p)| state.pseudonyms.pseudonym(p.expose()));
-
+    let now = now_text();
+    let case_id = uuid::Uuid::new_v4().to_string();
+    let consent = ConsentRecord {
+        id: uuid::Uuid::new_v4().to_string(),
+        case_id: case_id.clone(),
+        client: client.clone(),
+        signed_on: declaration.signed_on,
+        valid_until: declaration.valid_until,
+        purpose: policy.consent.purpose.clone(),
+        roles: declaration.roles,
+        categories: declaration.categories,
+        document_sha256,
+        status: "active".into(),
+        recorded_at: now.clone(),
+        recorded_by_user: caller.user_id.clone(),
+        recorded_by_org: caller.org_id.clone(),
+        withdrawn_at: None,
+        withdrawn_by_user: None,
+        withdrawn_by_org: None,
+    };
     let keys = recipient_keys(&enrolled);
-    let mut jobs = Vec::with_capacity(plaintexts.len());
-    let mut meta = Vec::with_capacity(plaintexts.len());
-    for (field, plaintext) in plaintexts {
-        let orgs: Vec<String> = policy
-            .entitled(&field, &parties)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        if orgs.is_empty() {
-            return Err(ApiError::forbidden(format!(
-                "no party of this case may open field `{field}`"
-            )));
+    let (jobs, meta, _) = match plan_sealing(policy, &parties, &consent, plaintexts, &keys, true) {
+        Ok(plan) => plan,
+        Err(e) => {
+            return Err(caller
+                .deny(&state, attempt, "consent does not cover the submission", e)
+                .await);
         }
-        let recipients = recipients_of(&orgs, &keys)?;
-        jobs.push(SealJob {
-            plaintext,
-            recipients,
-        });
-        meta.push((field, orgs));
-    }
+    };
     let sealed = seal_off_thread(jobs, meta, policy).await?;
 
-    let now = now_text();
     let case = Case {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: case_id,
         form: req.form,
-        state: cases::REGISTERED.to_owned(),
+        state: CaseState::Registered.as_str().to_owned(),
         created_by: caller.org_id.clone(),
         created_at: now.clone(),
         updated_at: now.clone(),
         client_pseudonym: client.clone(),
+        facts: CaseFacts::default(),
     };
     let party_rows: Vec<CaseParty> = parties
         .into_iter()
@@ -217,14 +327,17 @@ pub(super) async fn post_case(
     let mut event = attempt;
     event.case = Some(case.id.clone());
     event.client = client;
+    event.fields = sealed.iter().map(|f| f.field_id.clone()).collect();
+    event.categories = categories_of(policy, &event.fields);
     event.recipients = party_rows.iter().map(|p| p.org_id.clone()).collect();
     event.policy_rule = Some(format!(
         "submission of `{}` by role `{}` ({})",
         case.form, caller.org_role, policy.version
     ));
+    event.consent = Some(consent.id.clone());
     state
         .store
-        .create_case(&case, &party_rows, &sealed, event)
+        .create_case(&case, &party_rows, &sealed, &consent, event)
         .await?;
     tracing::info!(case = %case.id, org = %caller.org_id, fields = sealed.len(), "case submitted");
     Ok((
@@ -241,7 +354,7 @@ pub(super) async fn post_case(
     ))
 }
 
-fn recipient_keys<'a>(
+pub(super) fn recipient_keys<'a>(
     orgs: impl IntoIterator<Item = &'a Organisation>,
 ) -> BTreeMap<&'a str, &'a str> {
     orgs.into_iter()
@@ -249,7 +362,10 @@ fn recipient_keys<'a>(
         .collect()
 }
 
-fn recipients_of(orgs: &[String], keys: &BTreeMap<&str, &str>) -> Result<Vec<Recipient>, ApiError> {
+pub(super) fn recipients_of(
+    orgs: &[String],
+    keys: &BTreeMap<&str, &str>,
+) -> Result<Vec<Recipient>, ApiError> {
     orgs.iter()
         .map(|o| {
             keys.get(o.as_str())
@@ -269,7 +385,7 @@ fn recipients_of(orgs: &[String], keys: &BTreeMap<&str, &str>) -> Result<Vec<Rec
 }
 
 /// Seals on the blocking pool (all cores), never on an async worker.
-async fn seal_off_thread(
+pub(super) async fn seal_off_thread(
     jobs: Vec<SealJob>,
     meta: Vec<(String, Vec<String>)>,
     policy: &Policy,
@@ -292,17 +408,45 @@ async fn seal_off_thread(
         .collect())
 }
 
+/// Checks that active consent covers every recipient's role for every shared field.
+pub(super) fn consent_covers_shares(
+    policy: &Policy,
+    consent: &ConsentRecord,
+    items: &[ShareItem],
+    orgs: &BTreeMap<String, Organisation>,
+) -> Result<(), String> {
+    let today = today();
+    for item in items {
+        for org in &item.recipients {
+            let Some(role) = orgs.get(org).map(|o| o.role.as_str()) else {
+                continue;
+            };
+            for field in &item.fields {
+                let Some(spec) = policy.field(field) else {
+                    continue;
+                };
+                if let Some(reason) = consent.missing(role, &spec.category, &today) {
+                    return Err(format!(
+                        "field `{field}` cannot be shared with `{org}`: {reason}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ShareRequest {
-    shares: Vec<ShareRequestItem>,
+    pub(super) shares: Vec<ShareRequestItem>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ShareRequestItem {
-    recipients: Vec<String>,
-    fields: FieldValues,
+    pub(super) recipients: Vec<String>,
+    pub(super) fields: FieldValues,
 }
 
 #[derive(Serialize)]
@@ -371,7 +515,35 @@ pub(super) async fn post_shares(
         .into_iter()
         .map(|o| (o.id.clone(), o))
         .collect();
-    let plan = match cases::plan_share(policy, &caller.org_role, &parties, &items, &orgs) {
+    let Some(consent) = state.store.consent(&case.id).await? else {
+        return Err(caller
+            .deny(
+                &state,
+                attempt,
+                "no consent record",
+                ApiError::forbidden("the case has no consent record"),
+            )
+            .await);
+    };
+    if let Err(reason) = consent_covers_shares(policy, &consent, &items, &orgs) {
+        return Err(caller
+            .deny(
+                &state,
+                attempt,
+                &reason,
+                ApiError::forbidden(reason.clone()),
+            )
+            .await);
+    }
+    attempt.consent = Some(consent.id.clone());
+    let plan = match cases::plan_share(
+        policy,
+        &caller.org_role,
+        &parties,
+        &items,
+        &orgs,
+        &BTreeSet::new(),
+    ) {
         Ok(plan) => plan,
         Err(e @ cases::CaseError::Forbidden(_)) => {
             return Err(caller.deny(&state, attempt, &e.to_string(), e.into()).await);
@@ -460,6 +632,18 @@ pub struct Slice {
     pub state: String,
     /// The sealed fields, by field id.
     pub fields: Vec<SliceField>,
+    /// Categories sealed to the organisation that consent no longer lets it download.
+    #[serde(default)]
+    pub withheld: Vec<Withheld>,
+}
+
+/// A category held back from a slice, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Withheld {
+    /// The category.
+    pub category: String,
+    /// The missing consent.
+    pub reason: String,
 }
 
 #[derive(Deserialize)]
@@ -514,16 +698,67 @@ pub(super) async fn get_slice(
             )
             .await);
     }
+    let consent = state.store.consent(&case.id).await?;
+    let today = today();
+    let org_role = caller.org_role.clone();
+    // The declaration itself stays downloadable for its holders after withdrawal: its basis
+    // then is AVG art. 7(1) (demonstrating the consent that was given), not the consent.
+    let retained = &state.policy.consent.retained_after_withdrawal;
+    let missing = |category: &str| match &consent {
+        _ if retained.iter().any(|r| r == category) => None,
+        Some(c) => c.missing(&org_role, category, &today),
+        None => Some("the case has no consent record".to_owned()),
+    };
+    attempt.consent = consent.as_ref().map(|c| c.id.clone());
+    // Nothing left to serve because consent no longer covers the organisation at all (e.g.
+    // withdrawn, its ciphertexts deleted) is a refusal, not an empty slice.
+    let role_blocked = match &consent {
+        None => Some("the case has no consent record".to_owned()),
+        Some(c) if c.status != "active" => {
+            Some(format!("the client's consent {} was withdrawn", c.id))
+        }
+        Some(c) if !c.roles.contains(&org_role) => Some(format!(
+            "the client's consent does not cover recipient role `{org_role}`"
+        )),
+        Some(_) => None,
+    };
     let policy_version = state.policy.version.clone();
-    let (fields, _) = state
+    // One read, in the transaction of its event: what consent no longer lets the organisation
+    // download is held back, and if that is everything the event is a denial.
+    let mut withheld: Vec<Withheld> = Vec::new();
+    let (fields, event) = state
         .store
         .slice_recorded(
             &id,
             &caller.org_id,
             |fields, mut event| {
-                event.fields = fields.iter().map(|f| f.field_id.clone()).collect();
                 let cats: BTreeSet<&str> = fields.iter().map(|f| f.category.as_str()).collect();
-                event.categories = cats.into_iter().map(str::to_owned).collect();
+                withheld = cats
+                    .iter()
+                    .filter_map(|c| {
+                        missing(c).map(|reason| Withheld {
+                            category: (*c).to_owned(),
+                            reason,
+                        })
+                    })
+                    .collect();
+                let served: Vec<&SealedField> = fields
+                    .iter()
+                    .filter(|f| !withheld.iter().any(|w| w.category == f.category))
+                    .collect();
+                let blocked = withheld
+                    .first()
+                    .map(|w| w.reason.clone())
+                    .or_else(|| role_blocked.clone());
+                if served.is_empty() && blocked.is_some() {
+                    event.outcome = "denied".into();
+                    event.reason = blocked;
+                    return event;
+                }
+                event.fields = served.iter().map(|f| f.field_id.clone()).collect();
+                let served_cats: BTreeSet<&str> =
+                    served.iter().map(|f| f.category.as_str()).collect();
+                event.categories = served_cats.into_iter().map(str::to_owned).collect();
                 event.policy_rule = Some(format!(
                     "slice sealed to the organisation ({policy_version})"
                 ));
@@ -532,8 +767,14 @@ pub(super) async fn get_slice(
             attempt,
         )
         .await?;
+    if event.outcome == "denied" {
+        return Err(ApiError::forbidden(event.reason.unwrap_or_default()));
+    }
+    let withheld_categories: BTreeSet<String> =
+        withheld.iter().map(|w| w.category.clone()).collect();
     let fields = fields
         .into_iter()
+        .filter(|f| !withheld_categories.contains(&f.category))
         .map(|f| SliceField {
             field: f.field_id,
             category: f.category,
@@ -548,5 +789,6 @@ pub(super) async fn get_slice(
         organisation: caller.org_id,
         state: case.state,
         fields,
+        withheld,
     }))
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod cases;
 mod identity;
+mod lifecycle;
 pub mod problem;
 
 use std::net::SocketAddr;
@@ -25,8 +26,9 @@ use crate::auth::{LogSigner, SigningKey};
 use crate::policy::Policy;
 use crate::store::{Store, StoreError};
 pub use audit::{AccessReport, ProofBody, ReportEntry};
-pub use cases::{Slice, SliceField};
+pub use cases::{Slice, SliceField, Withheld};
 pub use identity::{Caller, RequestInfo};
+pub use lifecycle::{Overdue, StepDone};
 pub use problem::{ApiError, ApiJson};
 
 /// Largest request body accepted, in bytes (documents travel base64-encoded inside JSON).
@@ -92,6 +94,34 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}", get(cases::get_case))
         .route("/v1/cases/{id}/shares", post(cases::post_shares))
         .route("/v1/cases/{id}/slice", get(cases::get_slice))
+        .route(
+            "/v1/cases/{id}/assessment",
+            post(lifecycle::post_assessment),
+        )
+        .route("/v1/cases/{id}/referral", post(lifecycle::post_referral))
+        .route("/v1/cases/{id}/match", post(lifecycle::post_match))
+        .route("/v1/cases/{id}/housed", post(lifecycle::post_housed))
+        .route(
+            "/v1/cases/{id}/lease-conversion",
+            post(lifecycle::post_lease_conversion),
+        )
+        .route("/v1/cases/{id}/end", post(lifecycle::post_end))
+        .route("/v1/cases/{id}/changes", post(lifecycle::post_changes))
+        .route(
+            "/v1/cases/{id}/evaluations",
+            post(lifecycle::post_evaluation),
+        )
+        .route("/v1/cases/{id}/consent", get(lifecycle::get_consent))
+        .route(
+            "/v1/cases/{id}/consent/withdraw",
+            post(lifecycle::post_withdraw),
+        )
+        .route("/v1/inbox", get(lifecycle::get_inbox))
+        .route(
+            "/v1/referrals/queue",
+            axum::routing::put(lifecycle::put_queue),
+        )
+        .route("/v1/evaluations/overdue", get(lifecycle::get_overdue))
         .route("/v1/audit/events", get(audit::get_events))
         .route(
             "/v1/audit/clients/{pseudonym}/report",

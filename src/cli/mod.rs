@@ -1,6 +1,7 @@
 //! The `sluis` command line: serve, admin verbs, client verbs, audit verbs, demo.
 
 mod audit;
+mod lifecycle;
 
 use std::io::Read as _;
 use std::net::SocketAddr;
@@ -139,14 +140,15 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
-    /// Submit a form (care organisation). FILE holds the `fields` object as JSON.
+    /// Submit a form (care organisation). FILE holds `{"fields": {…}, "consent": {…}}` as JSON
+    /// (see the README for the consent declaration).
     Submit {
         #[command(flatten)]
         client: ClientArgs,
         /// The form's name.
         #[arg(long, default_value = "registration")]
         form: String,
-        /// JSON file with field id → value.
+        /// JSON file: `{"fields": {id: value}, "consent": {signed_on, valid_until, roles, categories, document}}`.
         file: PathBuf,
     },
     /// Re-share a case's fields to new parties (coordinator): opens your slice locally and
@@ -180,6 +182,102 @@ enum Command {
         /// Case id.
         case: String,
     },
+    /// Coordinator: assess a registration (accept, reject, request_info).
+    Assess {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// `accept`, `reject` or `request_info`.
+        #[arg(long, value_parser = ["accept", "reject", "request_info"])]
+        decision: String,
+        /// JSON file with assessment form values (a rejection needs `decision_reason`).
+        #[arg(long)]
+        fields: Option<PathBuf>,
+    },
+    /// Coordinator: refer a case to municipalities; they and the corporations with homes there
+    /// become parties, each sent what its role may see (opened and re-shared by your client).
+    Refer {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Your organisation's age identity file.
+        #[arg(long, short)]
+        identity: PathBuf,
+        /// Municipality organisation ids, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        municipality: Vec<String>,
+        /// Case id.
+        case: String,
+    },
+    /// Corporation: report a home for a referred case.
+    Match {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// The municipality of the home.
+        #[arg(long)]
+        municipality: String,
+        /// `regular`, `youth_room` or `youth_studio`.
+        #[arg(long, default_value = "regular")]
+        kind: String,
+    },
+    /// Corporation: the lease is signed and the keys handed over.
+    Housed {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// Key handover date, YYYY-MM-DD.
+        #[arg(long)]
+        key_handover: String,
+    },
+    /// Care organisation: upload a half-yearly evaluation (art. 9.10).
+    Evaluate {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// Half-year: 1 or 2.
+        #[arg(long)]
+        period: i64,
+        /// The evaluation report (PDF or text).
+        #[arg(long)]
+        report: PathBuf,
+    },
+    /// Care organisation: report changes (art. 6, 12); FILE holds field id → new value.
+    ReportChange {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// JSON file with the changed fields.
+        file: PathBuf,
+    },
+    /// Corporation: convert the triangle lease to a regular one (art. 4).
+    ConvertLease {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+    },
+    /// Coordinator or corporation: end a case.
+    End {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+    },
+    /// The client's consent: show it (also as FHIR) or withdraw it.
+    Consent {
+        #[command(subcommand)]
+        command: ConsentCommand,
+    },
+    /// What changed for your organisation.
+    Inbox {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Play one fictional case through a fresh embedded broker and write what each party got.
     Demo {
         /// Output directory.
@@ -187,6 +285,27 @@ enum Command {
         out: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsentCommand {
+    /// Print the consent record (`--fhir`: as an HL7 FHIR R5 Consent resource).
+    Show {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// As FHIR JSON.
+        #[arg(long)]
+        fhir: bool,
+    },
+    /// Withdraw the client's consent: at once, for everyone; the case's ciphertexts are deleted.
+    Withdraw {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
     },
 }
 
@@ -390,6 +509,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             log,
         } => serve(listen, &db, &policy.dir, signing_key.as_deref(), log).await,
         Command::Audit { command } => audit::run(command).await,
+        command @ (Command::Assess { .. }
+        | Command::Refer { .. }
+        | Command::Match { .. }
+        | Command::Housed { .. }
+        | Command::Evaluate { .. }
+        | Command::ReportChange { .. }
+        | Command::ConvertLease { .. }
+        | Command::End { .. }
+        | Command::Consent { .. }
+        | Command::Inbox { .. }) => lifecycle::run(command).await,
         Command::Migrate { db } => {
             let store = Store::open(&db.url, true)
                 .await
@@ -452,11 +581,17 @@ pub async fn run(cli: Cli) -> Result<()> {
                 std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?,
             );
-            let fields: serde_json::Value = serde_json::from_str(&text)
+            let body: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| anyhow::anyhow!("{}: not JSON (line {})", file.display(), e.line()))?;
+            let (Some(fields), Some(consent)) = (body.get("fields"), body.get("consent")) else {
+                bail!(
+                    "{}: expected {{\"fields\": {{…}}, \"consent\": {{…}}}}",
+                    file.display()
+                );
+            };
             let answer = login(&client)
                 .await?
-                .submit(&form, &fields)
+                .submit(&form, fields, consent)
                 .await
                 .map_err(explain)?;
             println!("{}", serde_json::to_string_pretty(&answer)?);

@@ -116,23 +116,46 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Submits as `care`, re-shares as the coordinator to `to`; returns the case id.
-    pub async fn submit_and_refer(&self, care: &str, fields: &Value, to: &[&str]) -> String {
-        let answer = self
-            .client(care)
-            .await
-            .submit("registration", fields)
+    /// Submits as `care` (with the fictional consent), lets the coordinator accept and refer it
+    /// to `municipalities`; returns the case id.
+    pub async fn submit_and_refer(
+        &self,
+        care: &str,
+        fields: &Value,
+        municipalities: &[&str],
+    ) -> String {
+        let case = self.submit(care, fields).await;
+        let coordinator = self.client("bct-westfriesland").await;
+        coordinator
+            .step(
+                &case,
+                "assessment",
+                &serde_json::json!({"decision": "accept"}),
+            )
             .await
             .unwrap();
-        let case = answer["id"].as_str().unwrap().to_owned();
-        let coordinator = "bct-westfriesland";
-        let to: Vec<String> = to.iter().map(|s| s.to_string()).collect();
-        self.client(coordinator)
-            .await
-            .reshare(&case, &self.party(coordinator).identity, &self.policy, &to)
+        let to: Vec<String> = municipalities.iter().map(|s| s.to_string()).collect();
+        coordinator
+            .refer(
+                &case,
+                &self.party("bct-westfriesland").identity,
+                &self.policy,
+                &to,
+            )
             .await
             .unwrap();
         case
+    }
+
+    /// Submits as `care` with the fictional consent; returns the case id.
+    pub async fn submit(&self, care: &str, fields: &Value) -> String {
+        let answer = self
+            .client(care)
+            .await
+            .submit("registration", fields, &sluis::demo::fictional_consent())
+            .await
+            .unwrap();
+        answer["id"].as_str().unwrap().to_owned()
     }
 
     /// Raw HTTP request with a bearer token; returns (status, content type, body).

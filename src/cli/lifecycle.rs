@@ -1,0 +1,167 @@
+//! The lifecycle client verbs: each one a step through the broker as the logged-in party.
+
+use anyhow::{Context as _, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
+
+use super::{Command, ConsentCommand, explain, login, read_identity};
+use crate::policy::Policy;
+
+fn read_json(path: &std::path::Path) -> Result<Value> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not JSON (line {})", path.display(), e.line()))
+}
+
+fn print(value: &Value) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub(super) async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Assess {
+            client,
+            case,
+            decision,
+            fields,
+        } => {
+            let fields = match fields {
+                Some(path) => read_json(&path)?,
+                None => json!({}),
+            };
+            let c = login(&client).await?;
+            print(
+                &c.step(
+                    &case,
+                    "assessment",
+                    &json!({"decision": decision, "fields": fields}),
+                )
+                .await
+                .map_err(explain)?,
+            )
+        }
+        Command::Refer {
+            client,
+            identity,
+            municipality,
+            case,
+        } => {
+            let identity = read_identity(&identity)?;
+            let c = login(&client).await?;
+            let policy = Policy::from_json(c.policy_json().await?)?;
+            print(
+                &c.refer(&case, &identity, &policy, &municipality)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
+        Command::Match {
+            client,
+            case,
+            municipality,
+            kind,
+        } => {
+            let body = json!({"home_municipality": municipality, "home_kind": kind});
+            print(
+                &login(&client)
+                    .await?
+                    .step(&case, "match", &body)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
+        Command::Housed {
+            client,
+            case,
+            key_handover,
+        } => {
+            let body = json!({"key_handover": key_handover});
+            print(
+                &login(&client)
+                    .await?
+                    .step(&case, "housed", &body)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
+        Command::Evaluate {
+            client,
+            case,
+            period,
+            report,
+        } => {
+            let bytes = zeroize::Zeroizing::new(
+                std::fs::read(&report).with_context(|| format!("reading {}", report.display()))?,
+            );
+            let body = json!({"period": period, "fields": {
+                "evaluation_period": format!("half-year {period}"),
+                "evaluation_report": BASE64.encode(bytes.as_slice()),
+            }});
+            print(
+                &login(&client)
+                    .await?
+                    .step(&case, "evaluations", &body)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
+        Command::ReportChange { client, case, file } => {
+            let body = json!({"fields": read_json(&file)?});
+            print(
+                &login(&client)
+                    .await?
+                    .step(&case, "changes", &body)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
+        Command::ConvertLease { client, case } => print(
+            &login(&client)
+                .await?
+                .step(&case, "lease-conversion", &json!({}))
+                .await
+                .map_err(explain)?,
+        ),
+        Command::End { client, case } => print(
+            &login(&client)
+                .await?
+                .step(&case, "end", &json!({}))
+                .await
+                .map_err(explain)?,
+        ),
+        Command::Consent { command } => match command {
+            ConsentCommand::Show { client, case, fhir } => {
+                let path = format!(
+                    "/v1/cases/{case}/consent{}",
+                    if fhir { "?format=fhir" } else { "" }
+                );
+                print(
+                    &login(&client)
+                        .await?
+                        .get_json(&path)
+                        .await
+                        .map_err(explain)?,
+                )
+            }
+            ConsentCommand::Withdraw { client, case } => print(
+                &login(&client)
+                    .await?
+                    .step(&case, "consent/withdraw", &json!({}))
+                    .await
+                    .map_err(explain)?,
+            ),
+        },
+        Command::Inbox { client } => print(
+            &login(&client)
+                .await?
+                .get_json("/v1/inbox")
+                .await
+                .map_err(explain)?,
+        ),
+        _ => bail!("not a lifecycle verb"),
+    }
+}
