@@ -497,6 +497,15 @@ pub(super) async fn post_shares(
     let (case, parties) = case_for(&state, &caller, &id, attempt.clone()).await?;
     attempt.client.clone_from(&case.client_pseudonym);
     attempt.case = Some(case.id.clone());
+    if CaseState::parse(&case.state).is_none_or(CaseState::is_final) {
+        let reason = format!(
+            "a case in state `{}` is shared with nobody any more",
+            case.state
+        );
+        return Err(caller
+            .deny(&state, attempt, &reason, ApiError::conflict(reason.clone()))
+            .await);
+    }
     if !caller.acts_for_org() {
         let reason = format!("role `{}` does not share case content", caller.role);
         return Err(caller
