@@ -392,7 +392,6 @@ async fn a_referral_to_hoorn_reaches_exactly_its_corporations_and_the_municipali
                 .any(|n| n["case"] == json!(case) && n["kind"] == "referred")
         );
         // The coordinator sets the queue order; a case that is not referred cannot be queued.
-        let coordinator = app.client(COORDINATOR).await;
         let second = app
             .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
             .await;
