@@ -299,6 +299,22 @@ impl Client {
         .await
     }
 
+    /// Uploads a document field later (streamed to the broker, which seals it as it arrives).
+    pub async fn upload(
+        &self,
+        case: &str,
+        field: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, ClientError> {
+        self.send(
+            self.http
+                .put(self.url(&format!("/v1/cases/{case}/documents/{field}")))
+                .header("content-type", "application/octet-stream")
+                .body(bytes),
+        )
+        .await
+    }
+
     /// Takes a lifecycle step: `POST /v1/cases/{case}/{step}` with `body`.
     pub async fn step(&self, case: &str, step: &str, body: &Value) -> Result<Value, ClientError> {
         self.post_json(&format!("/v1/cases/{case}/{step}"), body)

@@ -506,6 +506,73 @@ async fn an_income_change_reaches_the_corporations_and_a_health_change_does_not(
 }
 
 #[tokio::test]
+async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let mut form = fictional_registration();
+        form.as_object_mut().unwrap().remove("perspective_plan");
+        let case = app.submit_and_refer(CARE, &form, &["hoorn"]).await;
+        let care = app.client(CARE).await;
+        let plan = b"Perspectiefplan (fictief), later aangeleverd.\n".repeat(5000);
+        let done = care
+            .upload(&case, "perspective_plan", plan.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            done["sealed"]["perspective_plan"],
+            json!([COORDINATOR, "hoorn", CARE])
+        );
+        let slice = app
+            .client("hoorn")
+            .await
+            .slice(&case, "guidance_decision")
+            .await
+            .unwrap();
+        let field = slice
+            .fields
+            .iter()
+            .find(|f| f.field == "perspective_plan")
+            .unwrap();
+        let opened = sluis::sealing::open(
+            &client::ciphertext(field).unwrap(),
+            &app.party("hoorn").identity,
+        )
+        .unwrap();
+        assert_eq!(opened.expose(), plan.as_slice(), "{backend}");
+        assert!(
+            !categories(&app, "intermaris", &case)
+                .await
+                .unwrap()
+                .contains("perspective_plan")
+        );
+        // Over 20 MiB: refused while streaming, nothing stored.
+        let before = app.store.sealed_count(&case).await.unwrap();
+        let err = care
+            .upload(&case, "perspective_plan", vec![b'x'; 20 * 1024 * 1024 + 1])
+            .await
+            .unwrap_err();
+        assert_eq!(status(&err), 413, "{err}");
+        assert_eq!(app.store.sealed_count(&case).await.unwrap(), before);
+        // Only document fields of the change categories can be uploaded.
+        assert_eq!(
+            status(&care.upload(&case, "bsn", b"1".to_vec()).await.unwrap_err()),
+            404
+        );
+        assert_eq!(
+            status(
+                &app.client("intermaris")
+                    .await
+                    .upload(&case, "perspective_plan", b"x".to_vec())
+                    .await
+                    .unwrap_err()
+            ),
+            403
+        );
+        app.broker.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_shared() {
     for backend in backends() {
         let app = TestApp::start(backend).await;

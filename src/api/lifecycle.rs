@@ -686,6 +686,95 @@ pub(super) async fn get_overdue(
     ))
 }
 
+/// A document uploaded later (the perspective plan, art. 7.1), streamed: sealed as it arrives
+/// to the entitled parties that consent covers, refused (413) the moment it passes the field's
+/// `max_bytes`; nothing is stored unless the whole document arrived.
+pub(super) async fn put_document(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, field)): Path<(String, String)>,
+    body: axum::body::Body,
+) -> Result<Json<StepDone>, ApiError> {
+    use futures_util::StreamExt as _;
+    let policy = state.policy.clone();
+    let spec = match policy.field(&field) {
+        Some(spec) if policy.changes.categories.contains(&spec.category) => spec.clone(),
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no document field {} that can be uploaded later",
+                crate::form::describe_id(&field)
+            )));
+        }
+    };
+    let crate::policy::FieldKind::Document { max_bytes } = spec.kind else {
+        return Err(ApiError::unprocessable(format!(
+            "field `{field}` is not a document"
+        )));
+    };
+    let ctx = begin(
+        &state,
+        &caller,
+        &id,
+        |_| Action::ReportChange,
+        "change_report",
+    )
+    .await?;
+    let consent = ctx.consent()?;
+    let today = today();
+    let parties = ctx.party_pairs();
+    let orgs: Vec<String> = policy
+        .entitled(&field, &parties)
+        .into_iter()
+        .filter(|org| {
+            let role = &parties.iter().find(|(o, _)| o == org).expect("a party").1;
+            consent.covers(role, &spec.category, &today)
+        })
+        .map(str::to_owned)
+        .collect();
+    let all = state.store.organisations().await?;
+    let recipients = recipients_of(&orgs, &recipient_keys(&all))?;
+    let mut sealer =
+        crate::sealing::StreamSealer::new(&recipients).map_err(|e| ApiError::internal(&e))?;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("the upload broke off"))?;
+        if sealer.written() + chunk.len() > max_bytes {
+            return Err(ApiError::payload_too_large(format!(
+                "`{field}` is larger than {max_bytes} bytes"
+            )));
+        }
+        sealer.write(&chunk).map_err(|e| ApiError::internal(&e))?;
+    }
+    if sealer.written() == 0 {
+        return Err(ApiError::unprocessable(format!(
+            "`{field}` is an empty document"
+        )));
+    }
+    let ciphertext = sealer.finish().map_err(|e| ApiError::internal(&e))?;
+    let mut step = ctx.step(&caller);
+    step.sealed = vec![crate::store::NewSealedField {
+        id: uuid::Uuid::new_v4().to_string(),
+        field_id: field.clone(),
+        category: spec.category.clone(),
+        ciphertext,
+        policy_version: policy.version.clone(),
+        recipients: orgs.clone(),
+    }];
+    step.notify = orgs
+        .iter()
+        .filter(|o| **o != caller.org_id)
+        .map(|o| {
+            (
+                o.clone(),
+                "slice_changed".to_owned(),
+                format!("changed: {field}"),
+            )
+        })
+        .collect();
+    let event = ctx.event.clone();
+    ctx.finish(&state, step, event).await
+}
+
 // ---- consent ---------------------------------------------------------------------------------
 
 #[derive(Deserialize)]

@@ -111,6 +111,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/cases/{id}/evaluations",
             post(lifecycle::post_evaluation),
         )
+        .route(
+            "/v1/cases/{id}/documents/{field}",
+            axum::routing::put(lifecycle::put_document),
+        )
         .route("/v1/cases/{id}/consent", get(lifecycle::get_consent))
         .route(
             "/v1/cases/{id}/consent/withdraw",

@@ -120,6 +120,16 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "conflict", "Conflict", detail)
     }
 
+    /// 413: the body (or a document in it) is larger than allowed.
+    pub fn payload_too_large(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Body too large",
+            detail,
+        )
+    }
+
     /// 503: a dependency (the database) is unavailable; try again.
     pub fn unavailable() -> Self {
         Self::new(

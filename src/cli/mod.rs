@@ -254,6 +254,18 @@ enum Command {
         /// JSON file with the changed fields.
         file: PathBuf,
     },
+    /// Care organisation: upload a document later (the perspective plan), streamed.
+    Upload {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// The document field.
+        #[arg(long, default_value = "perspective_plan")]
+        field: String,
+        /// The file to upload.
+        file: PathBuf,
+    },
     /// Corporation: convert the triangle lease to a regular one (art. 4).
     ConvertLease {
         #[command(flatten)]
@@ -515,6 +527,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Housed { .. }
         | Command::Evaluate { .. }
         | Command::ReportChange { .. }
+        | Command::Upload { .. }
         | Command::ConvertLease { .. }
         | Command::End { .. }
         | Command::Consent { .. }
