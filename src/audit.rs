@@ -684,6 +684,10 @@ pub struct Signals {
     pub outside_office_hours: Vec<i64>,
     /// Clients whose slices were downloaded most, most first (at most 10).
     pub most_viewed_clients: Vec<Count>,
+    /// Attempts to open a case after it ended or its consent was withdrawn: their sequence
+    /// numbers.
+    #[serde(default)]
+    pub after_end_or_withdrawal: Vec<i64>,
 }
 
 /// The Netherlands' UTC offset in hours at `t`: +2 from the last Sunday of March 01:00 UTC to
@@ -712,8 +716,21 @@ pub fn signals(events: &[Event], office_hours: (u8, u8), distinct_clients_per_da
     let mut per_day: BTreeMap<(String, String, String), BTreeSet<String>> = BTreeMap::new();
     let mut viewed: BTreeMap<String, u64> = BTreeMap::new();
     let mut outside = Vec::new();
+    let mut closed: BTreeSet<String> = BTreeSet::new();
+    let mut after_close = Vec::new();
     let format = time::format_description::well_known::Rfc3339;
     for e in events {
+        if let Some(case) = &e.case {
+            if e.action == "read" && closed.contains(case) {
+                after_close.push(e.seq);
+            }
+            if e.action == "update"
+                && e.outcome == "allowed"
+                && matches!(e.reason.as_deref(), Some("end" | "consent withdrawn"))
+            {
+                closed.insert(case.clone());
+            }
+        }
         if e.outcome == "denied" {
             *denied_user
                 .entry(e.user.clone().unwrap_or_else(|| "-".into()))
@@ -773,6 +790,7 @@ pub fn signals(events: &[Event], office_hours: (u8, u8), distinct_clients_per_da
             .collect(),
         outside_office_hours: outside,
         most_viewed_clients: ranked(viewed, 10),
+        after_end_or_withdrawal: after_close,
     }
 }
 
@@ -891,6 +909,14 @@ mod tests {
             read(4, "2026-07-01T05:30:00.000Z", "u2", "p-a"),
             read(5, "2026-11-23T09:00:00.000Z", "u1", "p-c"),
         ];
+        let mut withdrawn = Event::new("update", "allowed");
+        withdrawn.seq = 8;
+        withdrawn.case = Some("k1".into());
+        withdrawn.reason = Some("consent withdrawn".into());
+        let mut late = read(9, "2026-11-23T10:00:00.000Z", "u4", "p-d");
+        late.case = Some("k1".into());
+        let mut early = read(10, "2026-11-23T10:00:00.000Z", "u4", "p-d");
+        early.case = Some("k2".into());
         let mut denied = Event::new("read", "denied");
         denied.seq = 6;
         denied.user = Some("u3".into());
@@ -898,6 +924,7 @@ mod tests {
         events.push(denied.clone());
         denied.seq = 7;
         events.push(denied);
+        events.extend([withdrawn, late, early]);
         let s = signals(&events, (7, 19), 2);
         assert_eq!(s.outside_office_hours, vec![2, 3]);
         assert_eq!(

@@ -90,6 +90,22 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
             .submit_and_refer("leger-des-heils", &form, &["enkhuizen"])
             .await;
 
+        // A change report and a document uploaded later carry markers too.
+        let care = app.client("leger-des-heils").await;
+        let changed = format!("{marker}changed");
+        care.step(
+            &case,
+            "changes",
+            &json!({"fields": {"affordability": changed}}),
+        )
+        .await
+        .unwrap();
+        let upload = format!("Perspectiefplan {marker}uploaded");
+        care.upload(&case, "perspective_plan", upload.clone().into_bytes())
+            .await
+            .unwrap();
+        let mut markers = markers;
+        markers.extend([changed, format!("{marker}uploaded")]);
         // The parties did get the values (so the markers really went through the broker).
         let slice = app
             .client("de-woonschakel")

@@ -138,6 +138,10 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
                 s.outside_office_hours
             );
             counts("Most-viewed clients", &s.most_viewed_clients);
+            println!(
+                "Attempts to open a case after it ended or consent was withdrawn (seq): {:?}",
+                s.after_end_or_withdrawal
+            );
             Ok(())
         }
         AuditCommand::Checkpoint { client } => {
