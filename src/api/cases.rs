@@ -436,6 +436,43 @@ pub(super) fn consent_covers_shares(
     Ok(())
 }
 
+/// The field ids and recipients of share items, for the policy check.
+pub(super) fn share_items(shares: &[ShareRequestItem]) -> Vec<ShareItem> {
+    shares
+        .iter()
+        .map(|s| ShareItem {
+            recipients: s.recipients.clone(),
+            fields: s.fields.0.iter().map(|(k, _)| k.clone()).collect(),
+        })
+        .collect()
+}
+
+/// Validates each share item's values and seals each field to exactly that item's recipients.
+pub(super) async fn seal_shares(
+    policy: &Policy,
+    shares: &[ShareRequestItem],
+    keys: &BTreeMap<&str, &str>,
+) -> Result<Vec<NewSealedField>, ApiError> {
+    let mut jobs = Vec::new();
+    let mut meta = Vec::new();
+    for item in shares {
+        let plaintexts =
+            form::validate_fields(policy, &item.fields).map_err(ApiError::invalid_fields)?;
+        let mut to = item.recipients.clone();
+        to.sort();
+        to.dedup();
+        let keys_for = recipients_of(&to, keys)?;
+        for (field, plaintext) in plaintexts {
+            jobs.push(SealJob {
+                plaintext,
+                recipients: keys_for.clone(),
+            });
+            meta.push((field, to.clone()));
+        }
+    }
+    seal_off_thread(jobs, meta, policy).await
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ShareRequest {
@@ -469,14 +506,7 @@ pub(super) async fn post_shares(
     ApiJson(req): ApiJson<ShareRequest>,
 ) -> Result<Json<Shared>, ApiError> {
     let policy = &state.policy;
-    let items: Vec<ShareItem> = req
-        .shares
-        .iter()
-        .map(|s| ShareItem {
-            recipients: s.recipients.clone(),
-            fields: s.fields.0.iter().map(|(k, _)| k.clone()).collect(),
-        })
-        .collect();
+    let items = share_items(&req.shares);
     let mut attempt = caller.event("share", "allowed");
     attempt.purpose = Some("referral".into());
     let field_ids: BTreeSet<String> = items
@@ -560,26 +590,8 @@ pub(super) async fn post_shares(
         Err(e) => return Err(e.into()),
     };
 
-    let keys = recipient_keys(orgs.values());
-    let mut jobs = Vec::new();
-    let mut meta = Vec::new();
-    for item in &req.shares {
-        let plaintexts: Vec<(String, Plaintext)> =
-            form::validate_fields(policy, &item.fields).map_err(ApiError::invalid_fields)?;
-        let mut to: Vec<String> = item.recipients.clone();
-        to.sort();
-        to.dedup();
-        let keys_for = recipients_of(&to, &keys)?;
-        for (field, plaintext) in plaintexts {
-            jobs.push(SealJob {
-                plaintext,
-                recipients: keys_for.clone(),
-            });
-            meta.push((field, to.clone()));
-        }
-    }
+    let sealed = seal_shares(policy, &req.shares, &recipient_keys(orgs.values())).await?;
     drop(req);
-    let sealed = seal_off_thread(jobs, meta, policy).await?;
     let now = now_text();
     let new_parties: Vec<CaseParty> = plan
         .new_parties

@@ -12,14 +12,13 @@ use serde_json::Value;
 
 use super::cases::{
     ShareRequestItem, case_for, categories_of, consent_covers_shares, plan_sealing, recipient_keys,
-    recipients_of, seal_off_thread, today,
+    recipients_of, seal_off_thread, seal_shares, share_items, today,
 };
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::audit::Event;
-use crate::cases::{self, Action, Refusal, ShareItem, State as CaseState};
+use crate::cases::{self, Action, Refusal, State as CaseState};
 use crate::consent::ConsentRecord;
 use crate::form::{self, FieldValues};
-use crate::sealing::SealJob;
 use crate::store::{
     Case, CaseFacts, CaseParty, Notification, Organisation, Step, StoreError, now_text,
 };
@@ -283,14 +282,7 @@ pub(super) async fn post_referral(
     let mut attempt = ctx.event.clone();
     attempt.action = "share".into();
     let joining = cases::referral_recipients(policy, &req.municipalities)?;
-    let items: Vec<ShareItem> = req
-        .shares
-        .iter()
-        .map(|s| ShareItem {
-            recipients: s.recipients.clone(),
-            fields: s.fields.0.iter().map(|(k, _)| k.clone()).collect(),
-        })
-        .collect();
+    let items = share_items(&req.shares);
     attempt.fields = items
         .iter()
         .flat_map(|i| i.fields.iter().cloned())
@@ -340,25 +332,7 @@ pub(super) async fn post_referral(
             )));
         }
     }
-    let keys = recipient_keys(orgs.values());
-    let mut jobs = Vec::new();
-    let mut meta = Vec::new();
-    for item in &req.shares {
-        let plaintexts =
-            form::validate_fields(policy, &item.fields).map_err(ApiError::invalid_fields)?;
-        let mut to = item.recipients.clone();
-        to.sort();
-        to.dedup();
-        let keys_for = recipients_of(&to, &keys)?;
-        for (field, plaintext) in plaintexts {
-            jobs.push(SealJob {
-                plaintext,
-                recipients: keys_for.clone(),
-            });
-            meta.push((field, to.clone()));
-        }
-    }
-    let sealed = seal_off_thread(jobs, meta, policy).await?;
+    let sealed = seal_shares(policy, &req.shares, &recipient_keys(orgs.values())).await?;
     let now = now_text();
     let mut step = ctx.step(&caller);
     step.facts = CaseFacts {
