@@ -256,7 +256,7 @@ impl SigningKey {
         role: &str,
         now: i64,
     ) -> Result<String, AuthError> {
-        let claims = Claims {
+        self.sign_claims(&Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: user_id.into(),
@@ -266,10 +266,14 @@ impl SigningKey {
             nbf: now,
             exp: now + TOKEN_TTL_SECS,
             jti: uuid::Uuid::new_v4().to_string(),
-        };
+        })
+    }
+
+    /// Signs exactly these claims (EdDSA, with this key's `kid`).
+    pub fn sign_claims(&self, claims: &Claims) -> Result<String, AuthError> {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, &claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|_| AuthError::BadKey("signing failed".into()))
     }
 

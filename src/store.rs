@@ -490,6 +490,27 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes a user and its API keys; its tokens stop working at once.
+    pub async fn delete_user(&self, username: &str, event: Event) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        append_event(&mut tx, event).await?;
+        sqlx::query(
+            "DELETE FROM api_keys WHERE user_id IN (SELECT id FROM users WHERE username = $1)",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
+        let done = sqlx::query("DELETE FROM users WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Stores an API key's digest.
     pub async fn add_api_key(
         &self,

@@ -487,6 +487,13 @@ enum UserCommand {
         #[command(flatten)]
         policy: PolicyArgs,
     },
+    /// Delete a user and its API keys.
+    Delete {
+        /// Login name.
+        username: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// Disable or enable a user.
     SetDisabled {
         /// Login name.
@@ -885,6 +892,14 @@ async fn user(command: UserCommand) -> Result<()> {
                 .await
                 .with_context(|| format!("adding user `{username}`"))?;
             println!("added user {username} to {org} as {role}");
+        }
+        UserCommand::Delete { username, db } => {
+            connect(&db)
+                .await?
+                .delete_user(&username, Event::admin(format!("user {username} deleted")))
+                .await
+                .with_context(|| format!("user `{username}`"))?;
+            println!("deleted user {username}");
         }
         UserCommand::SetDisabled {
             username,

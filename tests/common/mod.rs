@@ -75,6 +75,7 @@ impl TestDb {
 
 /// A broker on 127.0.0.1 with every party enrolled.
 pub struct TestApp {
+    pub state: AppState,
     pub db: TestDb,
     pub store: Store,
     pub policy: Arc<Policy>,
@@ -89,10 +90,11 @@ impl TestApp {
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();
         let state = AppState::ephemeral(store.clone(), policy.clone());
-        let broker = RunningBroker::start(state, "127.0.0.1:0".parse().unwrap())
+        let broker = RunningBroker::start(state.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         Self {
+            state,
             db,
             store,
             policy,

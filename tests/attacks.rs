@@ -1,0 +1,150 @@
+//! Attacks on identity: forged, expired and misdirected tokens, and tokens of accounts that
+//! are gone. Every one is a 401 problem and a denied event; the rightful token still works.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use common::{TestApp, backends};
+use sluis::audit::Event;
+use sluis::auth::Claims;
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+async fn claims_of(app: &TestApp, org: &str) -> Claims {
+    let token = app.token(org).await;
+    app.state.signing.verify(&token).unwrap()
+}
+
+#[tokio::test]
+async fn every_forged_or_stale_token_is_refused() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let good = claims_of(&app, "intermaris").await;
+        let key = &app.state.signing;
+        let sign = |c: &Claims| key.sign_claims(c).unwrap();
+        let header = |json: &str| B64URL.encode(json);
+        let payload = B64URL.encode(serde_json::to_vec(&good).unwrap());
+
+        let mut forged: Vec<(&str, String)> = vec![
+            (
+                "expired",
+                sign(&Claims {
+                    iat: now() - 7200,
+                    nbf: now() - 7200,
+                    exp: now() - 3600,
+                    ..good.clone()
+                }),
+            ),
+            (
+                "not yet valid",
+                sign(&Claims {
+                    nbf: now() + 3600,
+                    exp: now() + 7200,
+                    ..good.clone()
+                }),
+            ),
+            (
+                "wrong audience",
+                sign(&Claims {
+                    aud: "another-api".into(),
+                    ..good.clone()
+                }),
+            ),
+            (
+                "wrong issuer",
+                sign(&Claims {
+                    iss: "not-sluis".into(),
+                    ..good.clone()
+                }),
+            ),
+            (
+                "another organisation's role",
+                sign(&Claims {
+                    role: "coordinator".into(),
+                    ..good.clone()
+                }),
+            ),
+            (
+                "unknown user",
+                sign(&Claims {
+                    sub: uuid::Uuid::new_v4().to_string(),
+                    ..good.clone()
+                }),
+            ),
+            (
+                "alg none",
+                format!("{}.{payload}.", header(r#"{"alg":"none","typ":"JWT"}"#)),
+            ),
+        ];
+        // HS256 "signed" with the broker's public key (the classic algorithm confusion).
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &good,
+            &jsonwebtoken::EncodingKey::from_secret(&key.public_key()),
+        )
+        .unwrap();
+        forged.push(("HS256 with the public key", hs));
+        // A payload changed after signing.
+        let genuine = sign(&good);
+        let parts: Vec<&str> = genuine.split('.').collect();
+        let changed = B64URL.encode(
+            serde_json::to_vec(&Claims {
+                org: "hoorn".into(),
+                ..good.clone()
+            })
+            .unwrap(),
+        );
+        forged.push((
+            "tampered payload",
+            format!("{}.{changed}.{}", parts[0], parts[2]),
+        ));
+        // Another key altogether.
+        forged.push((
+            "foreign key",
+            sluis::auth::SigningKey::ephemeral()
+                .sign_claims(&good)
+                .unwrap(),
+        ));
+
+        let before = app.store.audit_size().await.unwrap();
+        for (what, token) in &forged {
+            let (status, ct, _) = app.raw("GET", "/v1/cases", Some(token), None).await;
+            assert_eq!(
+                (status, ct.as_str()),
+                (401, "application/problem+json"),
+                "{backend}: {what}"
+            );
+        }
+        let log = app.store.audit_log().await.unwrap();
+        let denied = log[before as usize..]
+            .iter()
+            .filter(|s| s.event.action == "authenticate" && s.event.outcome == "denied")
+            .count();
+        assert_eq!(
+            denied,
+            forged.len(),
+            "{backend}: one denied event per forged token"
+        );
+        let (status, _, _) = app.raw("GET", "/v1/cases", Some(&genuine), None).await;
+        assert_eq!(status, 200, "{backend}: the genuine token still works");
+
+        // A deleted user's and a disabled organisation's still-unexpired tokens stop working.
+        app.store
+            .delete_user("intermaris-system", Event::admin("test: delete".into()))
+            .await
+            .unwrap();
+        let (status, _, _) = app.raw("GET", "/v1/cases", Some(&genuine), None).await;
+        assert_eq!(status, 401, "{backend}: deleted user");
+        let hoorn = app.token("hoorn").await;
+        app.store
+            .set_organisation_disabled("hoorn", true, Event::admin("test: disable".into()))
+            .await
+            .unwrap();
+        let (status, _, _) = app.raw("GET", "/v1/cases", Some(&hoorn), None).await;
+        assert_eq!(status, 401, "{backend}: disabled organisation");
+        app.broker.stop().await.unwrap();
+    }
+}
