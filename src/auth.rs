@@ -91,6 +91,57 @@ pub fn verify_password(password: &Secret, stored: Option<&str>) -> bool {
     ok && stored.is_some()
 }
 
+/// Limits on failed logins against credential stuffing, counted per user and per source
+/// address over a sliding window (from the access log, so every replica counts the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// The window failures are counted over, in seconds.
+    pub window_secs: u64,
+    /// From this many failures on, each attempt is slowed down.
+    pub slow_after: i64,
+    /// From this many failures on, attempts are refused until the window passes.
+    pub refuse_after: i64,
+    /// How long a slowed attempt waits, in milliseconds.
+    pub delay_ms: u64,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            window_secs: 900,
+            slow_after: 5,
+            refuse_after: 10,
+            delay_ms: 1000,
+        }
+    }
+}
+
+/// What to do with a login attempt, given earlier failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginGate {
+    /// Check the credentials.
+    Open,
+    /// Wait this long, then check them.
+    Slow(std::time::Duration),
+    /// Refuse without checking; try again after this many seconds.
+    Refuse(u64),
+}
+
+impl LoginLimits {
+    /// The gate for an attempt after `by_user` failures of the user and `by_source` failures
+    /// from the address, within the window.
+    pub fn gate(&self, by_user: i64, by_source: i64) -> LoginGate {
+        let worst = by_user.max(by_source);
+        if worst >= self.refuse_after {
+            LoginGate::Refuse(self.window_secs)
+        } else if worst >= self.slow_after {
+            LoginGate::Slow(std::time::Duration::from_millis(self.delay_ms))
+        } else {
+            LoginGate::Open
+        }
+    }
+}
+
 /// A freshly made API key: the id is stored in the clear, the secret only as a SHA-256 digest.
 pub struct NewApiKey {
     /// Public key id (`key_id` column).
@@ -317,6 +368,27 @@ impl NoteSigner for LogSigner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_logins_first_slow_then_refuse() {
+        let limits = LoginLimits {
+            window_secs: 60,
+            slow_after: 3,
+            refuse_after: 6,
+            delay_ms: 250,
+        };
+        assert_eq!(limits.gate(0, 2), LoginGate::Open);
+        assert_eq!(
+            limits.gate(3, 0),
+            LoginGate::Slow(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(
+            limits.gate(1, 5),
+            LoginGate::Slow(std::time::Duration::from_millis(250))
+        );
+        assert_eq!(limits.gate(6, 0), LoginGate::Refuse(60));
+        assert_eq!(limits.gate(0, 9), LoginGate::Refuse(60));
+    }
 
     #[test]
     fn password_hash_verifies_only_the_right_password() {

@@ -237,10 +237,15 @@ fn flag(b: bool) -> i64 {
 
 /// Current UTC time as stored: RFC 3339 with milliseconds.
 pub fn now_text() -> String {
+    time_text(time::OffsetDateTime::now_utc())
+}
+
+/// A UTC time as stored: RFC 3339 with milliseconds, fixed width, so text order is time order.
+pub fn time_text(t: time::OffsetDateTime) -> String {
     let format = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
-    time::OffsetDateTime::now_utc()
+    t.to_offset(time::UtcOffset::UTC)
         .format(&format)
         .expect("UTC time formats")
 }
@@ -1422,6 +1427,39 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    /// Failed logins since `since` (RFC 3339): for this user (if known) and from this source.
+    pub async fn failed_logins(
+        &self,
+        user: Option<&str>,
+        source: Option<&str>,
+        since: &str,
+    ) -> Result<(i64, i64), StoreError> {
+        let count = |column: &'static str, value: Option<&str>| {
+            let pool = self.pool.clone();
+            let since = since.to_owned();
+            let value = value.map(str::to_owned);
+            async move {
+                let Some(value) = value else {
+                    return Ok::<i64, StoreError>(0);
+                };
+                let sql = format!(
+                    "SELECT COUNT(*) AS n FROM audit_events \
+                     WHERE action = 'login' AND outcome = 'denied' AND time >= $1 AND {column} = $2"
+                );
+                Ok(sqlx::query(&sql)
+                    .bind(since)
+                    .bind(value)
+                    .fetch_one(&pool)
+                    .await?
+                    .try_get("n")?)
+            }
+        };
+        Ok((
+            count("user_id", user).await?,
+            count("source", source).await?,
+        ))
     }
 
     /// Number of events in the log.

@@ -148,3 +148,94 @@ async fn every_forged_or_stale_token_is_refused() {
         app.broker.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn credential_stuffing_is_slowed_then_refused_and_the_rightful_user_gets_back_in() {
+    for backend in backends() {
+        let limits = sluis::auth::LoginLimits {
+            window_secs: 2,
+            slow_after: 3,
+            refuse_after: 5,
+            delay_ms: 300,
+        };
+        let app = TestApp::start_with_limits(backend, limits).await;
+        let password = sluis::auth::Secret::new("het juiste wachtwoord 42".into());
+        let user = sluis::store::User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: "m.jansen".into(),
+            org_id: "leviaan".into(),
+            role: "care".into(),
+            password_hash: Some(sluis::auth::hash_password(&password).unwrap()),
+            disabled: false,
+        };
+        app.store
+            .add_user(&user, Event::admin("test: add user".into()))
+            .await
+            .unwrap();
+        let attempt = |pw: &str| {
+            let body = serde_json::json!({"username": "m.jansen", "password": pw}).to_string();
+            let http = reqwest::Client::new();
+            let url = format!("{}/v1/auth/token", app.broker.base_url);
+            async move {
+                let started = std::time::Instant::now();
+                let resp = http
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                let retry = resp
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                (resp.status().as_u16(), retry, started.elapsed())
+            }
+        };
+        for _ in 0..3 {
+            assert_eq!(attempt("fout").await.0, 401);
+        }
+        // From the third failure on every attempt waits.
+        let (status, _, took) = attempt("fout").await;
+        assert_eq!(status, 401);
+        assert!(
+            took >= std::time::Duration::from_millis(300),
+            "{backend}: slowed, took {took:?}"
+        );
+        assert_eq!(attempt("fout").await.0, 401);
+        // Five failures: refused, even with the right password, and told when to come back.
+        let (status, retry, _) = attempt("het juiste wachtwoord 42").await;
+        assert_eq!((status, retry.as_deref()), (429, Some("2")), "{backend}");
+        // Refused per source address too: an API key from the same address is refused as well.
+        let key = serde_json::json!({"api_key": app.party("hoorn").api_key.expose()}).to_string();
+        let (status, _, _) = app
+            .raw(
+                "POST",
+                "/v1/auth/token",
+                None,
+                Some(("application/json", key.into_bytes())),
+            )
+            .await;
+        assert_eq!(status, 429);
+        let log = app.store.audit_log().await.unwrap();
+        let refused = log
+            .iter()
+            .filter(|s| {
+                s.event.action == "login"
+                    && s.event
+                        .reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("too many"))
+            })
+            .count();
+        assert_eq!(refused, 2, "{backend}: the refusals are on record");
+        // Once the window has passed, the rightful user gets in.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert_eq!(
+            attempt("het juiste wachtwoord 42").await.0,
+            200,
+            "{backend}"
+        );
+        app.broker.stop().await.unwrap();
+    }
+}

@@ -211,26 +211,30 @@ pub(super) async fn post_token(
     let user = match (req.username, req.password, req.api_key) {
         (Some(username), Some(password), None) => {
             let user = state.store.user_by_name(&username).await?;
+            event.user = user.as_ref().map(|u| u.id.clone());
+            event.policy_rule = Some("password".into());
+            throttle(&state, &info, event.user.as_deref(), &event).await?;
             let hash = user.as_ref().and_then(|u| u.password_hash.clone());
             let ok = tokio::task::spawn_blocking(move || {
                 auth::verify_password(&password, hash.as_deref())
             })
             .await
             .map_err(|e| ApiError::internal(&e))?;
-            event.user = user.as_ref().map(|u| u.id.clone());
-            event.policy_rule = Some("password".into());
             user.filter(|_| ok)
         }
         (None, None, Some(key)) => {
             event.policy_rule = Some("api key".into());
-            match auth::parse_api_key(&key) {
-                Some((id, digest)) => match state.store.api_key(&id).await? {
-                    Some(k) if !k.revoked && auth::digests_equal(&k.digest, &digest) => {
-                        state.store.user_by_id(&k.user_id).await?
-                    }
-                    _ => None,
-                },
+            let stored = match auth::parse_api_key(&key) {
+                Some((id, digest)) => state.store.api_key(&id).await?.map(|k| (k, digest)),
                 None => None,
+            };
+            event.user = stored.as_ref().map(|(k, _)| k.user_id.clone());
+            throttle(&state, &info, event.user.as_deref(), &event).await?;
+            match stored {
+                Some((k, digest)) if !k.revoked && auth::digests_equal(&k.digest, &digest) => {
+                    state.store.user_by_id(&k.user_id).await?
+                }
+                _ => None,
             }
         }
         _ => {
@@ -269,6 +273,39 @@ pub(super) async fn post_token(
         organisation: org.id,
         role: user.role,
     }))
+}
+
+/// Slows or refuses a login after repeated failures for the user or from the address
+/// (credential stuffing). A refusal is itself a recorded failed login.
+async fn throttle(
+    state: &AppState,
+    info: &RequestInfo,
+    user: Option<&str>,
+    event: &Event,
+) -> Result<(), ApiError> {
+    let limits = state.login_limits;
+    let window = time::Duration::seconds(i64::try_from(limits.window_secs).unwrap_or(i64::MAX));
+    let since = crate::store::time_text(time::OffsetDateTime::now_utc() - window);
+    let (by_user, by_source) = state
+        .store
+        .failed_logins(user, info.source.as_deref(), &since)
+        .await?;
+    match limits.gate(by_user, by_source) {
+        auth::LoginGate::Open => Ok(()),
+        auth::LoginGate::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            Ok(())
+        }
+        auth::LoginGate::Refuse(retry_after) => {
+            let mut refused = event.clone();
+            refused.reason = Some("too many failed logins; refused until the window passes".into());
+            state.store.record(refused).await?;
+            Err(ApiError::too_many(
+                "too many failed logins; try again later",
+                retry_after,
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::audit::{Checkpoint, Pseudonymiser, Tree, sign_checkpoint};
-use crate::auth::{LogSigner, SigningKey};
+use crate::auth::{LogSigner, LoginLimits, SigningKey};
 use crate::policy::Policy;
 use crate::store::{Store, StoreError};
 pub use audit::{AccessReport, ProofBody, ReportEntry};
@@ -50,6 +50,8 @@ pub struct AppState {
     pub pseudonyms: Arc<Pseudonymiser>,
     /// The access log's origin (first line of its checkpoints, name of its key).
     pub log_origin: Arc<str>,
+    /// Limits on failed logins.
+    pub login_limits: LoginLimits,
 }
 
 impl AppState {
@@ -61,6 +63,7 @@ impl AppState {
             signing: Arc::new(SigningKey::ephemeral()),
             pseudonyms: Arc::new(Pseudonymiser::ephemeral()),
             log_origin: Arc::from(DEFAULT_LOG_ORIGIN),
+            login_limits: LoginLimits::default(),
         }
     }
 

@@ -25,6 +25,7 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     errors: Vec<FieldProblem>,
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +52,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 
@@ -130,6 +132,18 @@ impl ApiError {
         )
     }
 
+    /// 429: too many attempts; try again after `retry_after_secs` (sent as `Retry-After`).
+    pub fn too_many(detail: impl Into<String>, retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-requests",
+            "Too many requests",
+            detail,
+        );
+        e.retry_after = Some(retry_after_secs);
+        e
+    }
+
     /// 503: a dependency (the database) is unavailable; try again.
     pub fn unavailable() -> Self {
         Self::new(
@@ -167,7 +181,14 @@ impl IntoResponse for ApiError {
             errors: &self.errors,
         };
         let json = serde_json::to_vec(&body).unwrap_or_default();
-        (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], json).into_response()
+        let mut response =
+            (self.status, [(header::CONTENT_TYPE, PROBLEM_JSON)], json).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

@@ -81,6 +81,19 @@ struct LogArgs {
     checkpoint_interval: u64,
 }
 
+#[derive(Debug, Args)]
+struct LoginArgs {
+    /// Window (seconds) over which failed logins are counted, per user and per address.
+    #[arg(long, env = "SLUIS_LOGIN_WINDOW_SECS", default_value_t = 900)]
+    login_window_secs: u64,
+    /// From this many failures in the window on, each login attempt waits a second.
+    #[arg(long, env = "SLUIS_LOGIN_SLOW_AFTER", default_value_t = 5)]
+    login_slow_after: i64,
+    /// From this many failures in the window on, login attempts are refused (429).
+    #[arg(long, env = "SLUIS_LOGIN_REFUSE_AFTER", default_value_t = 10)]
+    login_refuse_after: i64,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the broker.
@@ -98,6 +111,8 @@ enum Command {
         signing_key: Option<PathBuf>,
         #[command(flatten)]
         log: LogArgs,
+        #[command(flatten)]
+        login: LoginArgs,
     },
     /// Show or check the policy.
     Policy {
@@ -526,7 +541,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             policy,
             signing_key,
             log,
-        } => serve(listen, &db, &policy.dir, signing_key.as_deref(), log).await,
+            login,
+        } => serve(listen, &db, &policy.dir, signing_key.as_deref(), log, login).await,
         Command::Audit { command } => audit::run(command).await,
         command @ (Command::Assess { .. }
         | Command::Refer { .. }
@@ -692,6 +708,7 @@ async fn serve(
     policy_dir: &Path,
     signing_key: Option<&Path>,
     log: LogArgs,
+    login: LoginArgs,
 ) -> Result<()> {
     let policy = load_policy(policy_dir)?;
     let pseudonyms = match &log.pseudonym_key {
@@ -726,6 +743,12 @@ async fn serve(
         signing: Arc::new(signing),
         pseudonyms: Arc::new(pseudonyms),
         log_origin: Arc::from(log.log_origin.as_str()),
+        login_limits: crate::auth::LoginLimits {
+            window_secs: login.login_window_secs,
+            slow_after: login.login_slow_after,
+            refuse_after: login.login_refuse_after,
+            ..crate::auth::LoginLimits::default()
+        },
     };
     let checkpoints = tokio::spawn(api::checkpoint_periodically(
         state.clone(),

@@ -85,11 +85,16 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn start(backend: &str) -> Self {
+        Self::start_with_limits(backend, sluis::auth::LoginLimits::default()).await
+    }
+
+    pub async fn start_with_limits(backend: &str, limits: sluis::auth::LoginLimits) -> Self {
         let db = TestDb::new(backend).await;
         let store = Store::connect(&db.url).await.unwrap();
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();
-        let state = AppState::ephemeral(store.clone(), policy.clone());
+        let mut state = AppState::ephemeral(store.clone(), policy.clone());
+        state.login_limits = limits;
         let broker = RunningBroker::start(state.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
