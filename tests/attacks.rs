@@ -239,3 +239,53 @@ async fn credential_stuffing_is_slowed_then_refused_and_the_rightful_user_gets_b
         app.broker.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn each_organisation_has_its_own_request_budget() {
+    for backend in backends() {
+        let rate = sluis::api::RateLimit {
+            per_second: 2,
+            burst: 5,
+        };
+        let app = TestApp::start_with(backend, sluis::auth::LoginLimits::default(), rate).await;
+        let busy = app.token("intermaris").await;
+        let quiet = app.token("hoorn").await;
+        let http = reqwest::Client::new();
+        let mut answers = Vec::new();
+        for _ in 0..12 {
+            let resp = http
+                .get(format!("{}/v1/cases", app.broker.base_url))
+                .bearer_auth(&busy)
+                .send()
+                .await
+                .unwrap();
+            let retry = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let ct = resp
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            answers.push((resp.status().as_u16(), retry, ct));
+        }
+        let limited: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 429).collect();
+        assert!(!limited.is_empty(), "{backend}: {answers:?}");
+        assert!(
+            answers.iter().take(5).all(|(s, _, _)| *s == 200),
+            "the burst passes: {answers:?}"
+        );
+        for (_, retry, ct) in &limited {
+            assert!(
+                retry
+                    .as_deref()
+                    .is_some_and(|r| r.parse::<u64>().unwrap() >= 1)
+            );
+            assert_eq!(ct.as_deref(), Some("application/problem+json"));
+        }
+        // Another organisation is not held back by the first one's burst.
+        let (status, _, _) = app.raw("GET", "/v1/cases", Some(&quiet), None).await;
+        assert_eq!(status, 200, "{backend}");
+        app.broker.stop().await.unwrap();
+    }
+}

@@ -52,6 +52,105 @@ pub struct AppState {
     pub log_origin: Arc<str>,
     /// Limits on failed logins.
     pub login_limits: LoginLimits,
+    /// Request rate limit per organisation (per address before login).
+    pub rate: RateLimit,
+}
+
+/// A token bucket per organisation: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per second, sustained.
+    pub per_second: u64,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: 50,
+            burst: 120,
+        }
+    }
+}
+
+/// Buckets requests by the organisation named in the bearer token (the handler verifies the
+/// token; a forged one is refused there), and by peer address when there is no token.
+#[derive(Debug, Clone, Copy)]
+struct OrganisationKey;
+
+impl tower_governor::key_extractor::KeyExtractor for OrganisationKey {
+    type Key = String;
+
+    fn extract<T>(
+        &self,
+        req: &axum::http::Request<T>,
+    ) -> Result<String, tower_governor::GovernorError> {
+        let org = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .and_then(|token| token.split('.').nth(1))
+            .and_then(|payload| {
+                use base64::Engine as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(payload)
+                    .ok()
+            })
+            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
+            .and_then(|claims| {
+                claims
+                    .get("org")
+                    .and_then(|o| o.as_str())
+                    .map(str::to_owned)
+            });
+        match org {
+            Some(org) => Ok(format!("org:{org}")),
+            None => req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<SocketAddr>>()
+                .map(|c| format!("ip:{}", c.0.ip()))
+                .ok_or(tower_governor::GovernorError::UnableToExtractKey),
+        }
+    }
+}
+
+fn rate_limit_layer(
+    rate: RateLimit,
+) -> tower_governor::GovernorLayer<
+    OrganisationKey,
+    governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
+    axum::body::Body,
+> {
+    let config = tower_governor::governor::GovernorConfigBuilder::default()
+        .key_extractor(OrganisationKey)
+        .per_nanosecond(1_000_000_000 / rate.per_second.max(1))
+        .burst_size(rate.burst.max(1))
+        .finish()
+        .expect("a positive rate and burst");
+    let config = Arc::new(config);
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let limiter = config.limiter().clone();
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                limiter.retain_recent();
+            }
+        });
+    }
+    tower_governor::GovernorLayer::new(config).error_handler(|e| match e {
+        tower_governor::GovernorError::TooManyRequests { wait_time, .. } => ApiError::too_many(
+            "too many requests from your organisation; slow down",
+            wait_time.max(1),
+        )
+        .into_response(),
+        _ => problem_response(
+            StatusCode::BAD_REQUEST,
+            "the request could not be attributed to a client",
+        ),
+    })
 }
 
 impl AppState {
@@ -64,6 +163,7 @@ impl AppState {
             pseudonyms: Arc::new(Pseudonymiser::ephemeral()),
             log_origin: Arc::from(DEFAULT_LOG_ORIGIN),
             login_limits: LoginLimits::default(),
+            rate: RateLimit::default(),
         }
     }
 
@@ -85,6 +185,7 @@ impl AppState {
 /// The router with all routes and the protective layers.
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
+    let rate = state.rate;
     Router::new()
         .route(
             "/healthz",
@@ -184,6 +285,7 @@ pub fn router(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
+        .layer(rate_limit_layer(rate))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))

@@ -92,6 +92,12 @@ struct LoginArgs {
     /// From this many failures in the window on, login attempts are refused (429).
     #[arg(long, env = "SLUIS_LOGIN_REFUSE_AFTER", default_value_t = 10)]
     login_refuse_after: i64,
+    /// Sustained requests per second per organisation (per address before login).
+    #[arg(long, env = "SLUIS_RATE_PER_SECOND", default_value_t = 50)]
+    rate_per_second: u64,
+    /// Requests per organisation allowed at once above the sustained rate.
+    #[arg(long, env = "SLUIS_RATE_BURST", default_value_t = 120)]
+    rate_burst: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -748,6 +754,10 @@ async fn serve(
             slow_after: login.login_slow_after,
             refuse_after: login.login_refuse_after,
             ..crate::auth::LoginLimits::default()
+        },
+        rate: api::RateLimit {
+            per_second: login.rate_per_second,
+            burst: login.rate_burst,
         },
     };
     let checkpoints = tokio::spawn(api::checkpoint_periodically(

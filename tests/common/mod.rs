@@ -89,12 +89,24 @@ impl TestApp {
     }
 
     pub async fn start_with_limits(backend: &str, limits: sluis::auth::LoginLimits) -> Self {
+        // Tests drive many logins and requests from one address within a second; only the rate
+        // limit test itself uses a tight limit.
+        let generous = sluis::api::RateLimit { per_second: 100_000, burst: 100_000 };
+        Self::start_with(backend, limits, generous).await
+    }
+
+    pub async fn start_with(
+        backend: &str,
+        limits: sluis::auth::LoginLimits,
+        rate: sluis::api::RateLimit,
+    ) -> Self {
         let db = TestDb::new(backend).await;
         let store = Store::connect(&db.url).await.unwrap();
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();
         let mut state = AppState::ephemeral(store.clone(), policy.clone());
         state.login_limits = limits;
+        state.rate = rate;
         let broker = RunningBroker::start(state.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
