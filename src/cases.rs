@@ -385,8 +385,8 @@ pub fn referral_recipients(
     for m in municipalities {
         let alloc = policy.allocation.municipalities.get(m).ok_or_else(|| {
             CaseError::Invalid(format!(
-                "`{}` is not a municipality of the allocation",
-                crate::form::describe_id(m)
+                "{} is not a municipality of the allocation",
+                crate::form::describe_org(m)
             ))
         })?;
         out.insert(m.clone());

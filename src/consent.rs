@@ -102,7 +102,7 @@ impl Declaration {
         for r in &self.roles {
             if !policy.roles.contains_key(r) {
                 return Err(format!(
-                    "consent names unknown role `{}`",
+                    "consent names unknown role {}",
                     crate::form::describe_id(r)
                 ));
             }
@@ -110,7 +110,7 @@ impl Declaration {
         for c in &self.categories {
             if !policy.categories.contains_key(c) {
                 return Err(format!(
-                    "consent names unknown category `{}`",
+                    "consent names unknown category {}",
                     crate::form::describe_id(c)
                 ));
             }

@@ -183,6 +183,15 @@ pub fn describe_id(id: &str) -> String {
     }
 }
 
+/// Names an organisation id in a message only if it looks like one.
+pub fn describe_org(id: &str) -> String {
+    if crate::policy::is_org_id(id) {
+        format!("`{id}`")
+    } else {
+        "an organisation id that is not lower-case letters, digits and `-`".to_owned()
+    }
+}
+
 /// What is wrong with one field. The text never contains the value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldProblem {

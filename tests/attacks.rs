@@ -289,3 +289,200 @@ async fn each_organisation_has_its_own_request_budget() {
         app.broker.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn every_case_endpoint_answers_outsiders_404_and_logs_the_attempt() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let case = app
+            .submit_and_refer(
+                "leviaan",
+                &sluis::demo::fictional_registration(),
+                &["hoorn"],
+            )
+            .await;
+        let endpoints: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+            ("GET", format!("/v1/cases/{case}"), None),
+            (
+                "GET",
+                format!("/v1/cases/{case}/slice?purpose=matching"),
+                None,
+            ),
+            ("GET", format!("/v1/cases/{case}/consent"), None),
+            (
+                "POST",
+                format!("/v1/cases/{case}/shares"),
+                Some(
+                    serde_json::json!({"shares": [{"recipients": ["hoorn"], "fields": {"full_name": "x y"}}]}),
+                ),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/assessment"),
+                Some(serde_json::json!({"decision": "accept"})),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/referral"),
+                Some(serde_json::json!({"municipalities": ["hoorn"], "shares": []})),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/match"),
+                Some(serde_json::json!({"home_municipality": "hoorn", "home_kind": "regular"})),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/housed"),
+                Some(serde_json::json!({"key_handover": "2026-11-01"})),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/lease-conversion"),
+                Some(serde_json::json!({})),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/end"),
+                Some(serde_json::json!({})),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/changes"),
+                Some(serde_json::json!({"fields": {"net_monthly_income": 1}})),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/evaluations"),
+                Some(
+                    serde_json::json!({"period": 1, "fields": {"evaluation_period": "x", "evaluation_report": "eA=="}}),
+                ),
+            ),
+            (
+                "POST",
+                format!("/v1/cases/{case}/consent/withdraw"),
+                Some(serde_json::json!({})),
+            ),
+        ];
+        // Every organisation that is not a party: other care organisations, corporations and
+        // municipalities not referred, the privacy officer and the admin organisation.
+        let parties = [
+            "leviaan",
+            "bct-westfriesland",
+            "hoorn",
+            "intermaris",
+            "het-grootslag",
+            "wooncompagnie",
+        ];
+        let outsiders: Vec<String> = app
+            .policy
+            .parties
+            .keys()
+            .filter(|o| !parties.contains(&o.as_str()))
+            .cloned()
+            .collect();
+        assert_eq!(outsiders.len(), 16);
+        let before = app.store.audit_size().await.unwrap();
+        let mut tries = 0;
+        for org in &outsiders {
+            let token = app.token(org).await;
+            for (method, path, body) in &endpoints {
+                let body = body
+                    .as_ref()
+                    .map(|b| ("application/json", b.to_string().into_bytes()));
+                let (status, ct, text) = app.raw(method, path, Some(&token), body).await;
+                assert_eq!(
+                    (status, ct.as_str()),
+                    (404, "application/problem+json"),
+                    "{backend}: {org} {method} {path}: {text}"
+                );
+                tries += 1;
+            }
+        }
+        // The upload endpoint streams its body; it is guarded the same way.
+        let token = app.token("de-woonschakel").await;
+        let (status, _, _) = app
+            .raw(
+                "PUT",
+                &format!("/v1/cases/{case}/documents/perspective_plan"),
+                Some(&token),
+                Some(("application/pdf", b"%PDF".to_vec())),
+            )
+            .await;
+        assert_eq!(status, 404);
+        tries += 1;
+        let log = app.store.audit_log().await.unwrap();
+        let denied: Vec<_> = log[before as usize..]
+            .iter()
+            .filter(|s| {
+                s.event.outcome == "denied" && s.event.case.as_deref() == Some(case.as_str())
+            })
+            .collect();
+        assert_eq!(
+            denied.len(),
+            tries,
+            "{backend}: one denied event per attempt"
+        );
+        assert!(
+            denied
+                .iter()
+                .all(|s| s.event.reason.as_deref() == Some("not a party to the case"))
+        );
+        app.broker.stop().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers_and_cors_stays_closed() {
+    let app = TestApp::start("sqlite").await;
+    let resp = reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/cases", app.broker.base_url),
+        )
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.headers().get("access-control-allow-origin").is_none(),
+        "no CORS grant"
+    );
+    let resp = reqwest::get(format!("{}/v1/policy", app.broker.base_url))
+        .await
+        .unwrap();
+    let h = resp.headers();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        assert_eq!(
+            h.get(name).and_then(|v| v.to_str().ok()),
+            Some(value),
+            "{name}"
+        );
+    }
+    assert!(h.get("x-request-id").is_some());
+    // A body over the global limit is refused, and the broker stays up.
+    let token = app.token("leviaan").await;
+    let huge = vec![b' '; sluis::api::BODY_LIMIT + 1];
+    let (status, ct, _) = app
+        .raw(
+            "POST",
+            "/v1/cases",
+            Some(&token),
+            Some(("application/json", huge)),
+        )
+        .await;
+    assert_eq!((status, ct.as_str()), (413, "application/problem+json"));
+    let (status, _, _) = app.raw("GET", "/v1/cases", Some(&token), None).await;
+    assert_eq!(status, 200);
+    app.broker.stop().await.unwrap();
+}

@@ -49,8 +49,85 @@ struct Context {
     event: Event,
 }
 
-/// `action` picks the step from the case's current state (a change report is an answer when
-/// the coordinator asked for more information).
+/// A case the caller's organisation is a party to: established before any input is looked
+/// at, so an outsider always gets the same 404 (and a denied event).
+struct Party {
+    case: Case,
+    parties: Vec<CaseParty>,
+    event: Event,
+}
+
+async fn party(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    purpose: &str,
+) -> Result<Party, ApiError> {
+    let mut event = caller.event("update", "allowed");
+    event.purpose = Some(purpose.to_owned());
+    let (case, parties) = case_for(state, caller, id, event.clone()).await?;
+    event.case = Some(case.id.clone());
+    event.client.clone_from(&case.client_pseudonym);
+    Ok(Party {
+        case,
+        parties,
+        event,
+    })
+}
+
+impl Party {
+    /// The step `action` picks from the case's state (a change report is an answer when the
+    /// coordinator asked for more information), if the caller's role may take it from there.
+    async fn allow(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        action: impl Fn(CaseState) -> Action,
+    ) -> Result<Context, ApiError> {
+        let Party {
+            case,
+            parties,
+            mut event,
+        } = self;
+        let from = CaseState::parse(&case.state).ok_or_else(|| {
+            ApiError::internal(&StoreError::Corrupt(format!("case state `{}`", case.state)))
+        })?;
+        let action = action(from);
+        event.reason = Some(action.as_str().to_owned());
+        let role = if caller.acts_for_org() {
+            caller.org_role.as_str()
+        } else {
+            caller.role.as_str()
+        };
+        let to = match cases::transition(from, action, role) {
+            Ok(to) => to,
+            Err(refusal @ Refusal::Role { .. }) => {
+                let reason = refusal.to_string();
+                return Err(caller
+                    .deny(state, event, &reason, ApiError::forbidden(reason.clone()))
+                    .await);
+            }
+            Err(refusal @ Refusal::State { .. }) => {
+                let reason = refusal.to_string();
+                return Err(caller
+                    .deny(state, event, &reason, ApiError::conflict(reason.clone()))
+                    .await);
+            }
+        };
+        let consent = state.store.consent(&case.id).await?;
+        event.consent = consent.as_ref().map(|c| c.id.clone());
+        Ok(Context {
+            case,
+            parties,
+            consent,
+            from,
+            to,
+            event,
+        })
+    }
+}
+
+/// Party check and step check at once, for steps without input to validate in between.
 async fn begin(
     state: &AppState,
     caller: &Caller,
@@ -58,46 +135,10 @@ async fn begin(
     action: impl Fn(CaseState) -> Action,
     purpose: &str,
 ) -> Result<Context, ApiError> {
-    let mut event = caller.event("update", "allowed");
-    event.purpose = Some(purpose.to_owned());
-    let (case, parties) = case_for(state, caller, id, event.clone()).await?;
-    event.case = Some(case.id.clone());
-    event.client.clone_from(&case.client_pseudonym);
-    let from = CaseState::parse(&case.state).ok_or_else(|| {
-        ApiError::internal(&StoreError::Corrupt(format!("case state `{}`", case.state)))
-    })?;
-    let action = action(from);
-    event.reason = Some(action.as_str().to_owned());
-    let role = if caller.acts_for_org() {
-        caller.org_role.as_str()
-    } else {
-        caller.role.as_str()
-    };
-    let to = match cases::transition(from, action, role) {
-        Ok(to) => to,
-        Err(refusal @ Refusal::Role { .. }) => {
-            let reason = refusal.to_string();
-            return Err(caller
-                .deny(state, event, &reason, ApiError::forbidden(reason.clone()))
-                .await);
-        }
-        Err(refusal @ Refusal::State { .. }) => {
-            let reason = refusal.to_string();
-            return Err(caller
-                .deny(state, event, &reason, ApiError::conflict(reason.clone()))
-                .await);
-        }
-    };
-    let consent = state.store.consent(&case.id).await?;
-    event.consent = consent.as_ref().map(|c| c.id.clone());
-    Ok(Context {
-        case,
-        parties,
-        consent,
-        from,
-        to,
-        event,
-    })
+    party(state, caller, id, purpose)
+        .await?
+        .allow(state, caller, action)
+        .await
 }
 
 impl Context {
@@ -227,6 +268,7 @@ pub(super) async fn post_assessment(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<AssessmentRequest>,
 ) -> Result<Json<StepDone>, ApiError> {
+    let party = party(&state, &caller, &id, "assessment").await?;
     let action = match req.decision.as_str() {
         "accept" => Action::Accept,
         "reject" => Action::Reject,
@@ -242,7 +284,7 @@ pub(super) async fn post_assessment(
             "a rejection needs the `decision_reason` field",
         ));
     }
-    let ctx = begin(&state, &caller, &id, move |_| action, "assessment").await?;
+    let ctx = party.allow(&state, &caller, move |_| action).await?;
     let mut step = ctx.step(&caller);
     let mut withheld = Vec::new();
     if !req.fields.0.is_empty() {
@@ -391,6 +433,7 @@ pub(super) async fn post_match(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<MatchRequest>,
 ) -> Result<Json<StepDone>, ApiError> {
+    let ctx = begin(&state, &caller, &id, |_| Action::Match, "matching").await?;
     if !matches!(
         req.home_kind.as_str(),
         "regular" | "youth_room" | "youth_studio"
@@ -407,11 +450,10 @@ pub(super) async fn post_match(
         .is_some_and(|m| m.corporations.contains(&caller.org_id));
     if !has_homes {
         return Err(ApiError::unprocessable(format!(
-            "`{}` is not a municipality where your corporation has homes (allocation)",
-            crate::form::describe_id(&req.home_municipality)
+            "{} is not a municipality where your corporation has homes (allocation)",
+            crate::form::describe_org(&req.home_municipality)
         )));
     }
-    let ctx = begin(&state, &caller, &id, |_| Action::Match, "matching").await?;
     let mut step = ctx.step(&caller);
     step.facts = CaseFacts {
         matched_at: Some(now_text()),
@@ -460,12 +502,12 @@ pub(super) async fn post_housed(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<HousedRequest>,
 ) -> Result<Json<StepDone>, ApiError> {
+    let ctx = begin(&state, &caller, &id, |_| Action::Housed, "matching").await?;
     let handover = time::Date::parse(
         &req.key_handover,
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .map_err(|_| ApiError::unprocessable("`key_handover` must be a date as YYYY-MM-DD"))?;
-    let ctx = begin(&state, &caller, &id, |_| Action::Housed, "matching").await?;
     if ctx.case.facts.matched_by.as_deref() != Some(caller.org_id.as_str()) {
         let reason = "only the corporation that reported the match reports the housing".to_owned();
         return Err(caller
@@ -598,9 +640,9 @@ pub(super) async fn post_evaluation(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<EvaluationRequest>,
 ) -> Result<Json<StepDone>, ApiError> {
+    let ctx = begin(&state, &caller, &id, |_| Action::Evaluate, "evaluation").await?;
     form::validate_form(&state.policy, "evaluation", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
-    let ctx = begin(&state, &caller, &id, |_| Action::Evaluate, "evaluation").await?;
     let (sealed, withheld) = seal_to_parties(&state, &ctx, &req.fields, None).await?;
     let mut step = ctx.step(&caller);
     step.evaluation_received = Some(req.period);
@@ -669,6 +711,14 @@ pub(super) async fn put_document(
     Path((id, field)): Path<(String, String)>,
     body: axum::body::Body,
 ) -> Result<Json<StepDone>, ApiError> {
+    let ctx = begin(
+        &state,
+        &caller,
+        &id,
+        |_| Action::ReportChange,
+        "change_report",
+    )
+    .await?;
     use futures_util::StreamExt as _;
     let policy = state.policy.clone();
     let spec = match policy.field(&field) {
@@ -685,14 +735,6 @@ pub(super) async fn put_document(
             "field `{field}` is not a document"
         )));
     };
-    let ctx = begin(
-        &state,
-        &caller,
-        &id,
-        |_| Action::ReportChange,
-        "change_report",
-    )
-    .await?;
     let consent = ctx.consent()?;
     let today = today();
     let parties = ctx.party_pairs();

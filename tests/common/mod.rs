@@ -91,7 +91,10 @@ impl TestApp {
     pub async fn start_with_limits(backend: &str, limits: sluis::auth::LoginLimits) -> Self {
         // Tests drive many logins and requests from one address within a second; only the rate
         // limit test itself uses a tight limit.
-        let generous = sluis::api::RateLimit { per_second: 100_000, burst: 100_000 };
+        let generous = sluis::api::RateLimit {
+            per_second: 100_000,
+            burst: 100_000,
+        };
         Self::start_with(backend, limits, generous).await
     }
 
