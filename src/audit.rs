@@ -411,6 +411,18 @@ pub enum NoteError {
     BadSignature,
 }
 
+/// Parses a checkpoint note signed by any of `keys` (the current key and those rotated out).
+pub fn open_checkpoint_any(note: &str, keys: &[VerifierKey]) -> Result<Checkpoint, NoteError> {
+    let mut last = NoteError::BadSignature;
+    for key in keys {
+        match open_checkpoint(note, key) {
+            Ok(cp) => return Ok(cp),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
 /// Parses a checkpoint note and verifies its signature by `key`.
 pub fn open_checkpoint(note: &str, key: &VerifierKey) -> Result<Checkpoint, NoteError> {
     let (body, sigs) = note
@@ -549,7 +561,12 @@ fn belongs_elsewhere(stored: &StoredEvent, len: usize) -> bool {
 
 /// Verifies the stored log in one pass: sequence, each event's hashes, order, and every
 /// checkpoint's signature and root. Stops at the first problem.
-pub fn verify(events: &[StoredEvent], checkpoints: &[String], key: &VerifierKey) -> VerifyReport {
+/// `keys`: the log's verifier keys, current and previous (a checkpoint verifies under any).
+pub fn verify(
+    events: &[StoredEvent],
+    checkpoints: &[String],
+    keys: &[VerifierKey],
+) -> VerifyReport {
     let report = |problem: Option<Finding>, checked: u64, root: [u8; 32]| VerifyReport {
         events: events.len() as u64,
         checkpoints: checked,
@@ -559,7 +576,7 @@ pub fn verify(events: &[StoredEvent], checkpoints: &[String], key: &VerifierKey)
     };
     let mut signed = Vec::with_capacity(checkpoints.len());
     for note in checkpoints {
-        match open_checkpoint(note, key) {
+        match open_checkpoint_any(note, keys) {
             Ok(cp) => signed.push(cp),
             Err(_) => {
                 let size = note
@@ -1103,19 +1120,19 @@ mod tests {
         let good = log(10);
         let tree = Tree::of(good.iter().map(|e| &e.event));
         let cp = sign_checkpoint(&s, 10, &tree.root(), 1).note;
-        assert!(verify(&good, std::slice::from_ref(&cp), &key).ok);
+        assert!(verify(&good, std::slice::from_ref(&cp), std::slice::from_ref(&key)).ok);
 
         let mut changed = good.clone();
         changed[3].event.org = Some("hoorn".into());
         assert_eq!(
-            verify(&changed, &[], &key).first_problem,
+            verify(&changed, &[], std::slice::from_ref(&key)).first_problem,
             Some(Finding::Changed { seq: 4 })
         );
 
         let mut missing = good.clone();
         missing.remove(6);
         assert_eq!(
-            verify(&missing, &[], &key).first_problem,
+            verify(&missing, &[], std::slice::from_ref(&key)).first_problem,
             Some(Finding::Missing { seq: 7 })
         );
 
@@ -1129,7 +1146,9 @@ mod tests {
             event: Event { seq: 6, ..a.event },
             ..a
         };
-        let found = verify(&swapped, &[], &key).first_problem.unwrap();
+        let found = verify(&swapped, &[], std::slice::from_ref(&key))
+            .first_problem
+            .unwrap();
         assert!(
             matches!(
                 found,
@@ -1140,7 +1159,12 @@ mod tests {
 
         let truncated = good[..8].to_vec();
         assert_eq!(
-            verify(&truncated, std::slice::from_ref(&cp), &key).first_problem,
+            verify(
+                &truncated,
+                std::slice::from_ref(&cp),
+                std::slice::from_ref(&key)
+            )
+            .first_problem,
             Some(Finding::Truncated {
                 seq: 9,
                 size: 10,
@@ -1165,12 +1189,17 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            verify(&rehashed, std::slice::from_ref(&cp), &key).first_problem,
+            verify(
+                &rehashed,
+                std::slice::from_ref(&cp),
+                std::slice::from_ref(&key)
+            )
+            .first_problem,
             Some(Finding::CheckpointMismatch { from: 1, to: 10 })
         );
         let forged_note = cp.replace("\ntime 1\n", "\ntime 2\n");
         assert_eq!(
-            verify(&good, &[forged_note], &key).first_problem,
+            verify(&good, &[forged_note], std::slice::from_ref(&key)).first_problem,
             Some(Finding::BadSignature { size: 10 })
         );
     }

@@ -229,6 +229,7 @@ pub struct SigningKey {
     encoding: EncodingKey,
     decoding: DecodingKey,
     pair: Ed25519KeyPair,
+    pkcs8: Zeroizing<Vec<u8>>,
     kid: String,
 }
 
@@ -242,7 +243,7 @@ impl SigningKey {
     /// A fresh key that lives only in memory (tokens die with the process).
     pub fn ephemeral() -> Self {
         let pkcs8 = Self::generate_pkcs8();
-        Self::from_pkcs8(&pkcs8).expect("a fresh key is valid")
+        Self::from_pkcs8_der(&pkcs8).expect("a fresh key is valid")
     }
 
     /// A new key as PKCS#8 DER, for `sluis keygen --kind signing`.
@@ -265,10 +266,16 @@ impl SigningKey {
         let parsed = pem::parse(text.as_bytes())
             .map_err(|_| AuthError::BadKey(format!("{} is not a PEM file", path.display())))?;
         let der = Zeroizing::new(parsed.into_contents());
-        Self::from_pkcs8(&der)
+        Self::from_pkcs8_der(&der)
     }
 
-    fn from_pkcs8(der: &[u8]) -> Result<Self, AuthError> {
+    /// The key as PKCS#8 DER (secret: for writing a key file).
+    pub fn pkcs8(&self) -> Zeroizing<Vec<u8>> {
+        self.pkcs8.clone()
+    }
+
+    /// Reads an Ed25519 key from PKCS#8 DER (v1 or v2).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, AuthError> {
         let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der)
             .map_err(|_| AuthError::BadKey("not an Ed25519 PKCS#8 private key".into()))?;
         let public = pair.public_key().as_ref().to_vec();
@@ -280,6 +287,7 @@ impl SigningKey {
             encoding: EncodingKey::from_ed_der(der),
             decoding: DecodingKey::from_ed_der(&public),
             pair,
+            pkcs8: Zeroizing::new(der.to_vec()),
             kid,
         })
     }

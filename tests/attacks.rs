@@ -486,3 +486,71 @@ async fn responses_carry_security_headers_and_cors_stays_closed() {
     assert_eq!(status, 200);
     app.broker.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_rotated_signing_key_keeps_its_tokens_and_checkpoints_valid() {
+    let app = TestApp::start("sqlite").await;
+    let old_token = app.token("intermaris").await;
+    let officer = app.client("fg-westfriesland").await;
+    officer
+        .post_json("/v1/audit/checkpoints", &serde_json::Value::Null)
+        .await
+        .unwrap();
+    // The broker restarts with a new key; the old one verifies only.
+    let old_key = sluis::auth::SigningKey::from_pkcs8_der(&app.state.signing.pkcs8()).unwrap();
+    let mut rotated = sluis::api::AppState::ephemeral(app.store.clone(), app.policy.clone());
+    rotated.previous_keys = std::sync::Arc::new(vec![old_key]);
+    rotated.rate = sluis::api::RateLimit {
+        per_second: 100_000,
+        burst: 100_000,
+    };
+    let broker = sluis::api::RunningBroker::start(rotated.clone(), "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let get = |token: String| {
+        let url = format!("{}/v1/cases", broker.base_url);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        get(old_token.clone()).await,
+        200,
+        "a token of the previous key until it expires"
+    );
+    let new_token = rotated
+        .signing
+        .issue(
+            &claims_of(&app, "hoorn").await.sub,
+            "hoorn",
+            "municipality",
+            now(),
+        )
+        .unwrap();
+    assert_eq!(get(new_token).await, 200);
+    assert_eq!(
+        get(sluis::auth::SigningKey::ephemeral()
+            .sign_claims(&claims_of(&app, "hoorn").await)
+            .unwrap())
+        .await,
+        401
+    );
+    // Checkpoints of both keys verify.
+    rotated.checkpoint().await.unwrap();
+    let log = app.store.audit_log().await.unwrap();
+    let notes = app.store.checkpoint_notes().await.unwrap();
+    assert_eq!(notes.len(), 2);
+    let report = sluis::audit::verify(&log, &notes, &rotated.verifier_keys());
+    assert!(report.ok, "{:?}", report.first_problem);
+    let only_new = sluis::audit::verify(&log, &notes, &rotated.verifier_keys()[..1]);
+    assert!(!only_new.ok, "the old checkpoint needs the old key");
+    broker.stop().await.unwrap();
+    app.broker.stop().await.unwrap();
+}

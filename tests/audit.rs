@@ -659,11 +659,7 @@ async fn concurrent_requests_and_two_brokers_make_one_consistent_log() {
         );
         let state = sluis::api::AppState::ephemeral(app.store.clone(), app.policy.clone());
         let cp = state.checkpoint().await.unwrap();
-        let report = audit::verify(
-            &log,
-            &[cp.note],
-            &state.signing.verifier_key(&state.log_origin),
-        );
+        let report = audit::verify(&log, &[cp.note], &state.verifier_keys());
         assert!(report.ok, "{backend}: {:?}", report.first_problem);
         broker2.stop().await.unwrap();
         app.broker.stop().await.unwrap();

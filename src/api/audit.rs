@@ -228,9 +228,9 @@ pub(super) async fn get_verify(
     state.store.record(event).await?;
     let log = state.store.audit_log().await?;
     let notes = state.store.checkpoint_notes().await?;
-    let key = state.signing.verifier_key(&state.log_origin);
+    let keys = state.verifier_keys();
     Ok(Json(
-        tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &key))
+        tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &keys))
             .await
             .map_err(|e| ApiError::internal(&e))?,
     ))
@@ -269,10 +269,10 @@ pub(super) async fn post_checkpoint(
 
 pub(super) async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let notes = state.store.checkpoint_notes().await?;
-    let key = state.signing.verifier_key(&state.log_origin);
+    let keys = state.verifier_keys();
     let latest = notes
         .iter()
-        .filter_map(|n| audit::open_checkpoint(n, &key).ok())
+        .filter_map(|n| audit::open_checkpoint_any(n, &keys).ok())
         .max_by_key(|cp| (cp.size, cp.time))
         .ok_or_else(|| ApiError::not_found("no checkpoint has been signed yet"))?;
     Ok((

@@ -147,7 +147,7 @@ impl FromRequestParts<AppState> for Caller {
             }
             event
         };
-        let claims = match state.signing.verify(token.trim()) {
+        let claims = match state.verify_token(token.trim()) {
             Ok(c) => c,
             Err(_) => {
                 state

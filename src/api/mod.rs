@@ -46,6 +46,8 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// The broker's Ed25519 key: signs tokens and access log checkpoints.
     pub signing: Arc<SigningKey>,
+    /// Keys rotated out: tokens and checkpoints they signed still verify.
+    pub previous_keys: Arc<Vec<SigningKey>>,
     /// Keys client identifiers into pseudonyms.
     pub pseudonyms: Arc<Pseudonymiser>,
     /// The access log's origin (first line of its checkpoints, name of its key).
@@ -160,11 +162,30 @@ impl AppState {
             store,
             policy,
             signing: Arc::new(SigningKey::ephemeral()),
+            previous_keys: Arc::new(Vec::new()),
             pseudonyms: Arc::new(Pseudonymiser::ephemeral()),
             log_origin: Arc::from(DEFAULT_LOG_ORIGIN),
             login_limits: LoginLimits::default(),
             rate: RateLimit::default(),
         }
+    }
+
+    /// Verifies an access token under the current key or a key rotated out.
+    pub fn verify_token(&self, token: &str) -> Result<crate::auth::Claims, crate::auth::AuthError> {
+        self.signing.verify(token).or_else(|e| {
+            self.previous_keys
+                .iter()
+                .find_map(|k| k.verify(token).ok())
+                .ok_or(e)
+        })
+    }
+
+    /// The access log's verifier keys: the current one first, then those rotated out.
+    pub fn verifier_keys(&self) -> Vec<crate::audit::VerifierKey> {
+        std::iter::once(&*self.signing)
+            .chain(self.previous_keys.iter())
+            .map(|k| k.verifier_key(&self.log_origin))
+            .collect()
     }
 
     /// Signs and keeps a checkpoint of the whole log as it is now.

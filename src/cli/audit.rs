@@ -14,23 +14,29 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
         AuditCommand::Verify {
             db,
             signing_key,
+            previous_signing_key,
             vkey,
             log_origin,
             checkpoint,
             proofs_from,
         } => {
-            let key = match (signing_key, vkey) {
-                (Some(path), None) => SigningKey::from_pem_file(&path)?.verifier_key(&log_origin),
-                (None, Some(text)) => {
-                    VerifierKey::from_vkey(&text).context("--vkey is not a note verifier key")?
-                }
-                _ => bail!(
+            let mut keys = Vec::new();
+            for path in signing_key.iter().chain(&previous_signing_key) {
+                keys.push(SigningKey::from_pem_file(path)?.verifier_key(&log_origin));
+            }
+            for text in &vkey {
+                keys.push(
+                    VerifierKey::from_vkey(text).context("--vkey is not a note verifier key")?,
+                );
+            }
+            if keys.is_empty() {
+                bail!(
                     "give the broker's --signing-key (or SLUIS_SIGNING_KEY_FILE), or the log's --vkey"
-                ),
-            };
+                );
+            }
             match (checkpoint, proofs_from) {
-                (Some(file), Some(url)) => verify_remote(&file, &url, &key).await,
-                _ => verify_database(&db, &key).await,
+                (Some(file), Some(url)) => verify_remote(&file, &url, &keys).await,
+                _ => verify_database(&db, &keys).await,
             }
         }
         AuditCommand::Events {
@@ -153,12 +159,12 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
     }
 }
 
-async fn verify_database(db: &super::DbArgs, key: &VerifierKey) -> Result<()> {
+async fn verify_database(db: &super::DbArgs, keys: &[VerifierKey]) -> Result<()> {
     let store = connect(db).await?;
     let log = store.audit_log().await?;
     let notes = store.checkpoint_notes().await?;
-    let key = key.clone();
-    let report = tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &key)).await?;
+    let keys = keys.to_vec();
+    let report = tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &keys)).await?;
     match &report.first_problem {
         None => {
             println!(
@@ -171,14 +177,14 @@ async fn verify_database(db: &super::DbArgs, key: &VerifierKey) -> Result<()> {
     }
 }
 
-async fn verify_remote(file: &std::path::Path, url: &str, key: &VerifierKey) -> Result<()> {
+async fn verify_remote(file: &std::path::Path, url: &str, keys: &[VerifierKey]) -> Result<()> {
     let kept_note =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let kept = audit::open_checkpoint(&kept_note, key)
+    let kept = audit::open_checkpoint_any(&kept_note, keys)
         .context("the kept checkpoint's signature does not verify")?;
     let c = Client::new(url);
     let latest_note = c.get_text("/v1/audit/checkpoint").await?;
-    let latest = audit::open_checkpoint(&latest_note, key)
+    let latest = audit::open_checkpoint_any(&latest_note, keys)
         .context("the broker's latest checkpoint does not verify")?;
     if latest.size < kept.size {
         bail!(

@@ -115,6 +115,10 @@ enum Command {
         /// every start (tokens do not survive a restart; replicas cannot share tokens).
         #[arg(long, env = "SLUIS_SIGNING_KEY_FILE")]
         signing_key: Option<PathBuf>,
+        /// Signing keys rotated out: tokens they signed stay valid until they expire, and their
+        /// checkpoints still verify. Comma-separated in the environment.
+        #[arg(long, env = "SLUIS_PREVIOUS_SIGNING_KEY_FILES", value_delimiter = ',')]
+        previous_signing_key: Vec<PathBuf>,
         #[command(flatten)]
         log: LogArgs,
         #[command(flatten)]
@@ -353,9 +357,12 @@ enum AuditCommand {
         /// The broker's signing key (its public half verifies the checkpoints).
         #[arg(long, env = "SLUIS_SIGNING_KEY_FILE", conflicts_with = "vkey")]
         signing_key: Option<PathBuf>,
-        /// The log's note verifier key (`GET /v1/audit/vkey`).
+        /// Signing keys rotated out, whose checkpoints still count.
+        #[arg(long, env = "SLUIS_PREVIOUS_SIGNING_KEY_FILES", value_delimiter = ',')]
+        previous_signing_key: Vec<PathBuf>,
+        /// The log's note verifier key (`GET /v1/audit/vkey`); repeat for keys rotated out.
         #[arg(long)]
-        vkey: Option<String>,
+        vkey: Vec<String>,
         /// The log's origin.
         #[arg(long, env = "SLUIS_LOG_ORIGIN", default_value = api::DEFAULT_LOG_ORIGIN)]
         log_origin: String,
@@ -546,9 +553,25 @@ pub async fn run(cli: Cli) -> Result<()> {
             db,
             policy,
             signing_key,
+            previous_signing_key,
             log,
             login,
-        } => serve(listen, &db, &policy.dir, signing_key.as_deref(), log, login).await,
+        } => {
+            let previous = previous_signing_key
+                .iter()
+                .map(|p| SigningKey::from_pem_file(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            serve(
+                listen,
+                &db,
+                &policy.dir,
+                signing_key.as_deref(),
+                previous,
+                log,
+                login,
+            )
+            .await
+        }
         Command::Audit { command } => audit::run(command).await,
         command @ (Command::Assess { .. }
         | Command::Refer { .. }
@@ -713,6 +736,7 @@ async fn serve(
     db: &DbArgs,
     policy_dir: &Path,
     signing_key: Option<&Path>,
+    previous_keys: Vec<SigningKey>,
     log: LogArgs,
     login: LoginArgs,
 ) -> Result<()> {
@@ -747,6 +771,7 @@ async fn serve(
         store: store.clone(),
         policy: Arc::new(policy),
         signing: Arc::new(signing),
+        previous_keys: Arc::new(previous_keys),
         pseudonyms: Arc::new(pseudonyms),
         log_origin: Arc::from(log.log_origin.as_str()),
         login_limits: crate::auth::LoginLimits {
