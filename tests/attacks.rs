@@ -554,3 +554,56 @@ async fn a_rotated_signing_key_keeps_its_tokens_and_checkpoints_valid() {
     broker.stop().await.unwrap();
     app.broker.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_a_certificate_the_broker_speaks_only_tls() {
+    let app = TestApp::start("sqlite").await;
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tls = sluis::api::TlsFiles {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+    };
+    std::fs::write(&tls.cert, cert.cert.pem()).unwrap();
+    std::fs::write(&tls.key, cert.key_pair.serialize_pem()).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = app.state.clone();
+    let server = tokio::spawn(async move {
+        sluis::api::serve_tls(listener, state, &tls, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok(resp) = client
+            .get(format!("https://localhost:{port}/v1/policy"))
+            .send()
+            .await
+        {
+            answer = Some(resp);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let resp = answer.expect("the TLS broker answers");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers().get("strict-transport-security").unwrap(),
+        "max-age=31536000"
+    );
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/v1/policy")).await;
+    assert!(plain.map_or(true, |r| !r.status().is_success()));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    app.broker.stop().await.unwrap();
+}

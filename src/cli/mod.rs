@@ -66,6 +66,37 @@ struct ClientArgs {
     password_file: Option<PathBuf>,
 }
 
+/// Everything `sluis serve` takes.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "SLUIS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(flatten)]
+    policy: PolicyArgs,
+    /// Ed25519 PKCS#8 PEM key that signs access tokens and access log checkpoints. Without it a
+    /// fresh key is made at every start (tokens do not survive a restart; replicas cannot share
+    /// tokens).
+    #[arg(long, env = "SLUIS_SIGNING_KEY_FILE")]
+    signing_key: Option<PathBuf>,
+    /// TLS certificate chain (PEM); with --tls-key the broker speaks HTTPS itself.
+    #[arg(long, env = "SLUIS_TLS_CERT_FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "SLUIS_TLS_KEY_FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Signing keys rotated out: tokens they signed stay valid until they expire, and their
+    /// checkpoints still verify. Comma-separated in the environment.
+    #[arg(long, env = "SLUIS_PREVIOUS_SIGNING_KEY_FILES", value_delimiter = ',')]
+    previous_signing_key: Vec<PathBuf>,
+    #[command(flatten)]
+    log: LogArgs,
+    #[command(flatten)]
+    login: LoginArgs,
+}
+
 #[derive(Debug, Args)]
 struct LogArgs {
     /// Secret (file with at least 32 bytes, e.g. from `sluis keygen --kind pseudonym`) that keys
@@ -103,27 +134,7 @@ struct LoginArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the broker.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "SLUIS_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        #[command(flatten)]
-        db: DbArgs,
-        #[command(flatten)]
-        policy: PolicyArgs,
-        /// Ed25519 PKCS#8 PEM key that signs access tokens. Without it a fresh key is made at
-        /// every start (tokens do not survive a restart; replicas cannot share tokens).
-        #[arg(long, env = "SLUIS_SIGNING_KEY_FILE")]
-        signing_key: Option<PathBuf>,
-        /// Signing keys rotated out: tokens they signed stay valid until they expire, and their
-        /// checkpoints still verify. Comma-separated in the environment.
-        #[arg(long, env = "SLUIS_PREVIOUS_SIGNING_KEY_FILES", value_delimiter = ',')]
-        previous_signing_key: Vec<PathBuf>,
-        #[command(flatten)]
-        log: LogArgs,
-        #[command(flatten)]
-        login: LoginArgs,
-    },
+    Serve(ServeArgs),
     /// Show or check the policy.
     Policy {
         #[command(subcommand)]
@@ -548,30 +559,7 @@ enum ApikeyCommand {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Serve {
-            listen,
-            db,
-            policy,
-            signing_key,
-            previous_signing_key,
-            log,
-            login,
-        } => {
-            let previous = previous_signing_key
-                .iter()
-                .map(|p| SigningKey::from_pem_file(p))
-                .collect::<Result<Vec<_>, _>>()?;
-            serve(
-                listen,
-                &db,
-                &policy.dir,
-                signing_key.as_deref(),
-                previous,
-                log,
-                login,
-            )
-            .await
-        }
+        Command::Serve(args) => serve(args).await,
         Command::Audit { command } => audit::run(command).await,
         command @ (Command::Assess { .. }
         | Command::Refer { .. }
@@ -731,15 +719,28 @@ async fn connect(db: &DbArgs) -> Result<Store> {
         .with_context(|| format!("opening database {}", redact_url(&db.url)))
 }
 
-async fn serve(
-    listen: SocketAddr,
-    db: &DbArgs,
-    policy_dir: &Path,
-    signing_key: Option<&Path>,
-    previous_keys: Vec<SigningKey>,
-    log: LogArgs,
-    login: LoginArgs,
-) -> Result<()> {
+async fn serve(args: ServeArgs) -> Result<()> {
+    let ServeArgs {
+        listen,
+        db,
+        policy,
+        signing_key,
+        tls_cert,
+        tls_key,
+        previous_signing_key,
+        log,
+        login,
+    } = args;
+    let tls = tls_cert
+        .zip(tls_key)
+        .map(|(cert, key)| api::TlsFiles { cert, key });
+    let previous_keys = previous_signing_key
+        .iter()
+        .map(|p| SigningKey::from_pem_file(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy_dir = &policy.dir;
+    let db = &db;
+    let signing_key = signing_key.as_deref();
     let policy = load_policy(policy_dir)?;
     let pseudonyms = match &log.pseudonym_key {
         Some(path) => {
@@ -789,11 +790,21 @@ async fn serve(
         state.clone(),
         std::time::Duration::from_secs(log.checkpoint_interval.max(1)),
     ));
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("binding {listen}"))?;
-    tracing::info!(address = %listener.local_addr()?, "listening");
-    api::serve(listener, state, shutdown_signal()).await?;
+    match tls {
+        Some(tls) => {
+            let listener =
+                std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "listening (TLS)");
+            api::serve_tls(listener, state, &tls, shutdown_signal()).await?;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "listening");
+            api::serve(listener, state, shutdown_signal()).await?;
+        }
+    }
     checkpoints.abort();
     store.close().await;
     Ok(())
