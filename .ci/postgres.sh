@@ -32,3 +32,17 @@ sluis_pg_stop() {
     rm -rf "$SLUIS_PG_DIR"
     SLUIS_PG_DIR=
 }
+
+# sluis_pg_ctl DIR stop | sluis_pg_ctl DIR start PORT — pause and resume a cluster made by
+# sluis_pg_start (the fault tests stop the database under a running broker).
+sluis_pg_ctl() {
+    local dir=$1 action=$2 port=${3:-}
+    local bin run=()
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
+    case "$action" in
+        stop) "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null ;;
+        start) "${run[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off" start >/dev/null ;;
+    esac
+}

@@ -55,7 +55,18 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => Self::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(e),
+            // PostgreSQL: connection exceptions (08…) and operator intervention such as a
+            // shutdown (57…) mean the database is away, not that the request was wrong.
+            sqlx::Error::Database(db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57")) =>
+            {
                 Self::Unavailable(e)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -292,7 +303,7 @@ impl Store {
             .map_err(|_| StoreError::Url(format!("cannot parse `{}`", redact_url(&url))))?;
         let pool_options = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(std::time::Duration::from_secs(10));
+            .acquire_timeout(std::time::Duration::from_secs(5));
         let pool_options = if backend == Backend::Sqlite {
             pool_options.after_connect(|conn, _| {
                 Box::pin(async move {
