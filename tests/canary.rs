@@ -106,6 +106,59 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
             .unwrap();
         let mut markers = markers;
         markers.extend([changed, format!("{marker}uploaded")]);
+        // Assessment notes, a match and housing, an evaluation, and a second case whose consent
+        // scan carries a marker: every endpoint that takes data.
+        let coordinator = app.client("bct-westfriesland").await;
+        let notes = format!("{marker}notes");
+        coordinator.step(&case, "shares", &json!({"shares": [{"recipients": ["enkhuizen"], "fields": {"guidance_needs": format!("{marker}shared")}}]})).await.unwrap();
+        let corporation = app.client("de-woonschakel").await;
+        corporation
+            .step(
+                &case,
+                "match",
+                &json!({"home_municipality": "enkhuizen", "home_kind": "regular"}),
+            )
+            .await
+            .unwrap();
+        corporation
+            .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
+            .await
+            .unwrap();
+        let evaluation = format!("Evaluatie {marker}evaluation");
+        care.step(
+            &case,
+            "evaluations",
+            &json!({"period": 1, "fields": {
+                "evaluation_period": format!("{marker}period"),
+                "evaluation_report": BASE64.encode(&evaluation),
+            }}),
+        )
+        .await
+        .unwrap();
+        let mut consent = sluis::demo::fictional_consent();
+        let scan = format!("%PDF scan {marker}consent");
+        consent["document"] = json!(BASE64.encode(&scan));
+        let second = care
+            .submit("registration", &marked_form(&marker).0, &consent)
+            .await
+            .unwrap();
+        let second = second["id"].as_str().unwrap().to_owned();
+        coordinator
+            .step(
+                &second,
+                "assessment",
+                &json!({"decision": "reject", "fields": {"decision_reason": notes.clone()}}),
+            )
+            .await
+            .unwrap();
+        markers.extend([
+            notes,
+            format!("{marker}shared"),
+            format!("{marker}evaluation"),
+            format!("{marker}period"),
+            format!("{marker}consent"),
+            BASE64.encode(&scan),
+        ]);
         // The parties did get the values (so the markers really went through the broker).
         let slice = app
             .client("de-woonschakel")
