@@ -328,6 +328,12 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// Whether the database answers (for readiness probes).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Which engine this store runs on.
     pub fn backend(&self) -> Backend {
         self.backend

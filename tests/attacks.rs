@@ -470,6 +470,14 @@ async fn responses_carry_security_headers_and_cors_stays_closed() {
         );
     }
     assert!(h.get("x-request-id").is_some());
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", app.broker.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"], "sqlite");
     // A body over the global limit is refused, and the broker stays up.
     let token = app.token("leviaan").await;
     let huge = vec![b' '; sluis::api::BODY_LIMIT + 1];

@@ -91,7 +91,20 @@ async fn a_stopped_database_gives_503_and_the_broker_recovers() {
         .unwrap();
     care.get_json("/v1/cases").await.unwrap();
 
+    let ready = |base: String| async move {
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready(broker.base_url.clone()).await, 200);
     ci_postgres(&format!("sluis_pg_ctl {} stop", cluster.dir));
+    assert_eq!(
+        ready(broker.base_url.clone()).await,
+        503,
+        "not ready without its database"
+    );
     let err = care.get_json("/v1/cases").await.unwrap_err();
     assert_eq!(err.status(), Some(503), "{err}");
     assert!(
@@ -118,6 +131,7 @@ async fn a_stopped_database_gives_503_and_the_broker_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     assert!(recovered, "the broker reconnects when the database is back");
+    assert_eq!(ready(broker.base_url.clone()).await, 200);
     let answer = care
         .submit(
             "registration",

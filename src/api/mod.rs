@@ -212,6 +212,7 @@ pub fn router(state: AppState) -> Router {
             "/healthz",
             get(|| async { Json(serde_json::json!({"status": "ok"})) }),
         )
+        .route("/readyz", get(readyz))
         .route("/v1/policy", get(cases::get_policy))
         .route("/v1/auth/token", post(identity::post_token))
         .route("/v1/organisations", get(cases::get_organisations))
@@ -319,6 +320,20 @@ pub fn router(state: AppState) -> Router {
             header::COOKIE,
         ]))
         .with_state(state)
+}
+
+/// Ready to serve: the database answers; the policy and the signing key were loaded at start
+/// (the broker does not start without them).
+async fn readyz(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.ping().await?;
+    Ok(Json(serde_json::json!({
+        "status": "ready",
+        "database": format!("{:?}", state.store.backend()).to_lowercase(),
+        "policy": state.policy.version,
+        "signing_key": "present",
+    })))
 }
 
 fn problem_response(status: StatusCode, detail: &str) -> Response {
