@@ -356,6 +356,13 @@ fn admin_and_client_verbs_work_against_a_real_server() {
             std::fs::write(d.join(format!("{org}.key")), key.trim()).unwrap();
         }
         let listed = run(&["org", "list"]);
+        // Nothing listens yet: the container probe fails.
+        let port = free_port();
+        let probe = sluis()
+            .args(["probe", &format!("http://127.0.0.1:{port}/readyz")])
+            .output()
+            .unwrap();
+        assert!(!probe.status.success());
         assert!(
             listed
                 .lines()
@@ -381,6 +388,11 @@ fn admin_and_client_verbs_work_against_a_real_server() {
                 .unwrap(),
         );
         wait_until_up(&base);
+        let probe = ok(sluis()
+            .args(["probe", &format!("{base}/readyz")])
+            .output()
+            .unwrap());
+        assert!(probe.contains("200"), "{probe}");
         let client = |org: &str, args: &[&str]| {
             let mut c = sluis();
             c.args(args)

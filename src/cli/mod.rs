@@ -326,6 +326,12 @@ enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Health probe for containers: exit 0 if the URL answers 2xx (e.g. /readyz).
+    Probe {
+        /// The URL to ask.
+        #[arg(default_value = "http://127.0.0.1:8080/readyz")]
+        url: String,
+    },
     /// Play one fictional case through a fresh embedded broker and write what each party got.
     Demo {
         /// Output directory.
@@ -561,6 +567,21 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Audit { command } => audit::run(command).await,
+        Command::Probe { url } => {
+            let status = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("probing {url}"))?
+                .status();
+            if !status.is_success() {
+                bail!("{url} answered {status}");
+            }
+            println!("{url}: {status}");
+            Ok(())
+        }
         command @ (Command::Assess { .. }
         | Command::Refer { .. }
         | Command::Match { .. }
