@@ -328,6 +328,24 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// Writes a consistent copy of an embedded (SQLite) database to `path` while it is in use
+    /// (`VACUUM INTO`). PostgreSQL is backed up with `pg_dump` (see the README).
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Url(
+                "back up PostgreSQL with pg_dump (see the README)".into(),
+            ));
+        }
+        if path.exists() {
+            return Err(StoreError::Conflict(format!("{} exists", path.display())));
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(path.to_string_lossy().into_owned())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Whether the database answers (for readiness probes).
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

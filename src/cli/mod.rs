@@ -155,6 +155,31 @@ enum Command {
         #[command(subcommand)]
         command: ApikeyCommand,
     },
+    /// Back up an embedded (SQLite) database while the broker runs: a consistent copy with
+    /// ciphertext, routing metadata and the access log — no organisation's private key.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The backup file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore an embedded (SQLite) backup as a new database file (must not exist), then check
+    /// it: migrations applied and the access log verified.
+    Restore {
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+        /// The database file to create.
+        #[arg(long)]
+        to: PathBuf,
+        /// The broker's signing key (and previous ones, comma-separated) to verify the log with.
+        #[arg(long, env = "SLUIS_SIGNING_KEY_FILE", value_delimiter = ',')]
+        signing_key: Vec<PathBuf>,
+        /// The log's origin.
+        #[arg(long, env = "SLUIS_LOG_ORIGIN", default_value = api::DEFAULT_LOG_ORIGIN)]
+        log_origin: String,
+    },
     /// Apply the schema migrations and exit (run as the database owner role).
     Migrate {
         #[command(flatten)]
@@ -567,6 +592,52 @@ pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Audit { command } => audit::run(command).await,
+        Command::Backup { db, out } => {
+            let store = connect(&db).await?;
+            store
+                .backup_to(&out)
+                .await
+                .with_context(|| format!("backing up to {}", out.display()))?;
+            store.close().await;
+            println!("backed up {} to {}", redact_url(&db.url), out.display());
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            to,
+            signing_key,
+            log_origin,
+        } => {
+            if to.exists() {
+                bail!("{} exists; restore into a new file", to.display());
+            }
+            std::fs::copy(&from, &to)
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+            let url = format!("sqlite://{}", to.display());
+            let store = Store::connect(&url).await?;
+            let log = store.audit_log().await?;
+            let notes = store.checkpoint_notes().await?;
+            store.close().await;
+            let keys = signing_key
+                .iter()
+                .map(|p| Ok(SigningKey::from_pem_file(p)?.verifier_key(&log_origin)))
+                .collect::<Result<Vec<_>>>()?;
+            if keys.is_empty() {
+                bail!("give the broker's --signing-key to verify the restored access log");
+            }
+            let report = crate::audit::verify(&log, &notes, &keys);
+            if let Some(problem) = report.first_problem {
+                bail!(
+                    "restored to {}, but its access log does not verify: {problem}",
+                    to.display()
+                );
+            }
+            println!(
+                "restored to {url}: {} events, {} checkpoints verified",
+                report.events, report.checkpoints
+            );
+            Ok(())
+        }
         Command::Probe { url } => {
             let status = reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
