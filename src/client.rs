@@ -117,6 +117,15 @@ impl Client {
         }
     }
 
+    /// The same login against another broker (a replica sharing the signing key).
+    pub fn with_base(&self, base: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            base: base.trim_end_matches('/').to_owned(),
+            token: self.token.clone(),
+        }
+    }
+
     /// Exchanges credentials for a token and keeps it.
     pub async fn login(mut self, credentials: &Credentials) -> Result<Self, ClientError> {
         let body = match credentials {

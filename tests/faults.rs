@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,51 +14,6 @@ use sluis::auth::Secret;
 use sluis::client::{self, Client, Credentials};
 use sluis::demo::{enrol_parties, fictional_consent, fictional_registration};
 use sluis::store::Store;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(url: &str, key: &std::path::Path) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_sluis"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--checkpoint-interval",
-                "1",
-                "--signing-key",
-            ])
-            .arg(key)
-            .env("DATABASE_URL", url)
-            .env("SLUIS_RATE_BURST", "100000")
-            .env("SLUIS_RATE_PER_SECOND", "100000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://127.0.0.1:{port}");
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return (server, base);
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("sluis serve did not come up");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_broker_leaves_only_whole_cases_and_a_verifiable_log() {
@@ -76,7 +31,7 @@ async fn a_killed_broker_leaves_only_whole_cases_and_a_verifiable_log() {
         )
         .unwrap();
 
-        let (server, base) = start(&db.url, &key);
+        let (server, base) = common::serve_process(&db.url, &key);
         let login = |org: &str, base: String| {
             let key = Secret::new(party(org).api_key.expose().to_owned());
             async move {
@@ -132,7 +87,7 @@ async fn a_killed_broker_leaves_only_whole_cases_and_a_verifiable_log() {
             answered.len()
         );
 
-        let (server, base) = start(&db.url, &key);
+        let (server, base) = common::serve_process(&db.url, &key);
         let care = login("leviaan", base.clone()).await;
         // Every case answered 2xx is whole: all 38 sealed fields open for the care organisation.
         for case in &answered {

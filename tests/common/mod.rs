@@ -226,3 +226,51 @@ impl TestApp {
             .to_owned()
     }
 }
+
+/// A `sluis serve` process; killed (SIGKILL) and reaped when dropped.
+pub struct Server(pub std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the real `sluis serve` on a free 127.0.0.1 port on database `url` with signing key
+/// `key`, checkpoints every second and no request limits; returns it and its base URL.
+pub fn serve_process(url: &str, key: &std::path::Path) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluis"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--checkpoint-interval",
+                "1",
+                "--signing-key",
+            ])
+            .arg(key)
+            .env("DATABASE_URL", url)
+            .env("SLUIS_RATE_BURST", "100000")
+            .env("SLUIS_RATE_PER_SECOND", "100000")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return (server, base);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("sluis serve did not come up");
+}
