@@ -1520,6 +1520,14 @@ impl Store {
         Ok(())
     }
 
+    /// Unix time of the latest checkpoint, if any.
+    pub async fn latest_checkpoint_time(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MAX(time) AS t FROM audit_checkpoints")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>("t")?)
+    }
+
     /// All kept checkpoint notes, oldest first.
     pub async fn checkpoint_notes(&self) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("SELECT note FROM audit_checkpoints ORDER BY size, time")

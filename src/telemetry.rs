@@ -15,3 +15,54 @@ pub fn init() {
         builder.try_init()
     };
 }
+
+/// The process's Prometheus recorder, installed on first use; `/metrics` renders it.
+pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let buckets = [
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+        ];
+        let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&buckets)
+            .expect("buckets are given");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may be installed already (an embedding program's); then this handle
+        // renders only what reaches it, which is nothing — not an error.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// Counts one answered request by route template (never the concrete path: no ids) and status.
+pub fn record_request(route: &str, method: &str, status: u16, seconds: f64) {
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("sluis_http_requests_total", &labels).increment(1);
+    metrics::histogram!("sluis_http_request_duration_seconds", "route" => route.to_owned())
+        .record(seconds);
+}
+
+/// Counts fields sealed (one age file each).
+pub fn record_sealed(fields: usize) {
+    metrics::counter!("sluis_fields_sealed_total").increment(fields as u64);
+}
+
+/// Counts slices served (the broker never opens; its clients do).
+pub fn record_slice_served(fields: usize) {
+    metrics::counter!("sluis_slices_served_total").increment(1);
+    metrics::counter!("sluis_slice_fields_served_total").increment(fields as u64);
+}
+
+/// Sets the access log gauges: its size and the age of the latest checkpoint.
+pub fn record_log(size: u64, last_checkpoint_age_secs: Option<i64>) {
+    metrics::gauge!("sluis_audit_events").set(size as f64);
+    if let Some(age) = last_checkpoint_age_secs {
+        metrics::gauge!("sluis_audit_last_checkpoint_age_seconds").set(age as f64);
+    }
+}

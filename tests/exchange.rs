@@ -599,3 +599,36 @@ async fn people_log_in_with_argon2id_passwords() {
         app.broker.stop().await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_never_name_a_case() {
+    let app = TestApp::start("sqlite").await;
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &[MUNICIPALITY])
+        .await;
+    app.client(CORPORATION)
+        .await
+        .slice(&case, "matching")
+        .await
+        .unwrap();
+    app.state.checkpoint().await.unwrap();
+    let text = reqwest::get(format!("{}/metrics", app.broker.base_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        r#"sluis_http_requests_total{route="/v1/cases",method="POST",status="201"}"#,
+        r#"sluis_http_requests_total{route="/v1/cases/{id}/slice",method="GET",status="200"}"#,
+        "sluis_http_request_duration_seconds_bucket",
+        "sluis_fields_sealed_total",
+        "sluis_slices_served_total",
+        "sluis_audit_events",
+        "sluis_audit_last_checkpoint_age_seconds",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+    assert!(!text.contains(&case), "no case id in the metrics");
+    app.broker.stop().await.unwrap();
+}

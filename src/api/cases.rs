@@ -390,10 +390,12 @@ pub(super) async fn seal_off_thread(
     meta: Vec<(String, Vec<String>)>,
     policy: &Policy,
 ) -> Result<Vec<NewSealedField>, ApiError> {
+    let count = jobs.len();
     let ciphertexts = tokio::task::spawn_blocking(move || sealing::seal_all(jobs))
         .await
         .map_err(|e| ApiError::internal(&e))?
         .map_err(|e| ApiError::internal(&e))?;
+    crate::telemetry::record_sealed(count);
     Ok(meta
         .into_iter()
         .zip(ciphertexts)
@@ -791,6 +793,7 @@ pub(super) async fn get_slice(
     if event.outcome == "denied" {
         return Err(ApiError::forbidden(event.reason.unwrap_or_default()));
     }
+    crate::telemetry::record_slice_served(event.fields.len());
     let withheld_categories: BTreeSet<String> =
         withheld.iter().map(|w| w.category.clone()).collect();
     let fields = fields

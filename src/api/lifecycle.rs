@@ -767,6 +767,7 @@ pub(super) async fn put_document(
         )));
     }
     let ciphertext = sealer.finish().map_err(|e| ApiError::internal(&e))?;
+    crate::telemetry::record_sealed(1);
     let mut step = ctx.step(&caller);
     step.sealed = vec![crate::store::NewSealedField {
         id: uuid::Uuid::new_v4().to_string(),

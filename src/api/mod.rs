@@ -205,6 +205,7 @@ impl AppState {
 
 /// The router with all routes and the protective layers.
 pub fn router(state: AppState) -> Router {
+    crate::telemetry::prometheus();
     let x_request_id = HeaderName::from_static("x-request-id");
     let rate = state.rate;
     Router::new()
@@ -273,6 +274,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/audit/proofs/consistency",
             get(audit::get_consistency_proof),
         )
+        .route("/metrics", get(metrics))
+        .route_layer(axum::middleware::from_fn(track))
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .method_not_allowed_fallback(|| async {
             problem_response(
@@ -320,6 +323,43 @@ pub fn router(state: AppState) -> Router {
             header::COOKIE,
         ]))
         .with_state(state)
+}
+
+/// Counts every routed request by its route template and status, with its duration.
+async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    crate::telemetry::record_request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+/// Prometheus metrics: requests by route and status, latencies, fields sealed, slices served,
+/// the access log's size and the age of its latest checkpoint. Counts only, no identities.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<Response, ApiError> {
+    let size = state.store.audit_size().await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let age = state.store.latest_checkpoint_time().await?.map(|t| now - t);
+    crate::telemetry::record_log(size, age);
+    let handle = crate::telemetry::prometheus();
+    handle.run_upkeep();
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response())
 }
 
 /// Ready to serve: the database answers; the policy and the signing key were loaded at start
