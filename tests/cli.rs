@@ -356,6 +356,14 @@ fn admin_and_client_verbs_work_against_a_real_server() {
             std::fs::write(d.join(format!("{org}.key")), key.trim()).unwrap();
         }
         let listed = run(&["org", "list"]);
+        // The URL (with its password, in production) can come from a file instead.
+        std::fs::write(d.join("database-url"), format!("{}\n", db.url)).unwrap();
+        let from_file = ok(sluis()
+            .args(["org", "list"])
+            .env("DATABASE_URL_FILE", d.join("database-url"))
+            .output()
+            .unwrap());
+        assert_eq!(from_file, listed);
         // Nothing listens yet: the container probe fails.
         let port = free_port();
         let probe = sluis()

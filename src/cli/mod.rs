@@ -37,10 +37,26 @@ struct DbArgs {
         hide_env_values = true
     )]
     url: String,
+    /// A file holding the database URL (with its password), instead of `--database`.
+    #[arg(long = "database-file", env = "DATABASE_URL_FILE")]
+    url_file: Option<PathBuf>,
     /// Apply the schema migrations when connecting. Set to false where the broker's
     /// PostgreSQL role may not change the schema (then run `sluis migrate` as the owner).
     #[arg(long, env = "SLUIS_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
     migrate: bool,
+}
+
+impl DbArgs {
+    /// The database URL: from `--database-file`/`DATABASE_URL_FILE` if given, else `--database`.
+    fn url(&self) -> Result<String> {
+        match &self.url_file {
+            Some(path) => Ok(std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?
+                .trim()
+                .to_owned()),
+            None => Ok(self.url.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -599,7 +615,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .await
                 .with_context(|| format!("backing up to {}", out.display()))?;
             store.close().await;
-            println!("backed up {} to {}", redact_url(&db.url), out.display());
+            println!("backed up {} to {}", redact_url(&db.url()?), out.display());
             Ok(())
         }
         Command::Restore {
@@ -665,11 +681,12 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Consent { .. }
         | Command::Inbox { .. }) => lifecycle::run(command).await,
         Command::Migrate { db } => {
-            let store = Store::open(&db.url, true)
+            let url = db.url()?;
+            let store = Store::open(&url, true)
                 .await
-                .with_context(|| format!("migrating {}", redact_url(&db.url)))?;
+                .with_context(|| format!("migrating {}", redact_url(&url)))?;
             store.close().await;
-            println!("database {} is up to date", redact_url(&db.url));
+            println!("database {} is up to date", redact_url(&url));
             Ok(())
         }
         Command::Policy { command } => match command {
@@ -806,9 +823,10 @@ fn load_policy(dir: &Path) -> Result<Policy> {
 }
 
 async fn connect(db: &DbArgs) -> Result<Store> {
-    Store::open(&db.url, db.migrate)
+    let url = db.url()?;
+    Store::open(&url, db.migrate)
         .await
-        .with_context(|| format!("opening database {}", redact_url(&db.url)))
+        .with_context(|| format!("opening database {}", redact_url(&url)))
 }
 
 async fn serve(args: ServeArgs) -> Result<()> {
@@ -858,7 +876,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         }
     };
     let store = connect(db).await?;
-    let url = &db.url;
+    let url = &db.url()?;
     tracing::info!(policy = %policy.version, database = %redact_url(url), backend = ?store.backend(), "starting");
     let state = AppState {
         store: store.clone(),
