@@ -152,6 +152,27 @@ impl Context {
         }
     }
 
+    /// Refuses (403, recorded) unless the caller's organisation is the corporation that
+    /// reported the match.
+    async fn by_matching_corporation(
+        self,
+        state: &AppState,
+        caller: &Caller,
+        reason: &str,
+    ) -> Result<Self, ApiError> {
+        if self.case.facts.matched_by.as_deref() == Some(caller.org_id.as_str()) {
+            return Ok(self);
+        }
+        Err(caller
+            .deny(
+                state,
+                self.event,
+                reason,
+                ApiError::forbidden(reason.to_owned()),
+            )
+            .await)
+    }
+
     fn party_pairs(&self) -> Vec<(String, String)> {
         self.parties
             .iter()
@@ -508,17 +529,13 @@ pub(super) async fn post_housed(
         time::macros::format_description!("[year]-[month]-[day]"),
     )
     .map_err(|_| ApiError::unprocessable("`key_handover` must be a date as YYYY-MM-DD"))?;
-    if ctx.case.facts.matched_by.as_deref() != Some(caller.org_id.as_str()) {
-        let reason = "only the corporation that reported the match reports the housing".to_owned();
-        return Err(caller
-            .deny(
-                &state,
-                ctx.event,
-                &reason,
-                ApiError::forbidden(reason.clone()),
-            )
-            .await);
-    }
+    let ctx = ctx
+        .by_matching_corporation(
+            &state,
+            &caller,
+            "only the corporation that reported the match reports the housing",
+        )
+        .await?;
     let mut step = ctx.step(&caller);
     step.facts = CaseFacts {
         key_handover: Some(req.key_handover.clone()),
@@ -543,17 +560,13 @@ pub(super) async fn post_lease_conversion(
     Path(id): Path<String>,
 ) -> Result<Json<StepDone>, ApiError> {
     let ctx = begin(&state, &caller, &id, |_| Action::ConvertLease, "guidance").await?;
-    if ctx.case.facts.matched_by.as_deref() != Some(caller.org_id.as_str()) {
-        let reason = "only the corporation that housed the client converts the lease".to_owned();
-        return Err(caller
-            .deny(
-                &state,
-                ctx.event,
-                &reason,
-                ApiError::forbidden(reason.clone()),
-            )
-            .await);
-    }
+    let ctx = ctx
+        .by_matching_corporation(
+            &state,
+            &caller,
+            "only the corporation that housed the client converts the lease",
+        )
+        .await?;
     let mut step = ctx.step(&caller);
     step.notify = ctx.notify_others(&caller, "state", "lease converted to a regular lease");
     let event = ctx.event.clone();
