@@ -308,6 +308,63 @@ impl Client {
         .await
     }
 
+    /// Seals the caller's copies of a case again to its organisation's current recipient (after
+    /// `org set-recipient`): downloads the slice, skips what `new` already opens, opens the rest
+    /// with `old` and sends the values back to be sealed to the new key alone. Safe to repeat.
+    pub async fn rekey(
+        &self,
+        case: &str,
+        old: &Identity,
+        new: &Identity,
+        policy: &Policy,
+    ) -> Result<RekeyOutcome, ClientError> {
+        /// Values per request, so that large documents stay under the body limit.
+        const BATCH_BYTES: usize = 8 * 1024 * 1024;
+        let slice = self.slice(case, "key_rotation").await?;
+        let mut outcome = RekeyOutcome {
+            case: case.to_owned(),
+            rekeyed: 0,
+            already: 0,
+            withheld: slice.withheld.len(),
+        };
+        let mut batch = Vec::new();
+        let mut batch_bytes = 0;
+        for f in &slice.fields {
+            let sealed = ciphertext(f)?;
+            if sealing::open(&sealed, new).is_ok() {
+                outcome.already += 1;
+                continue;
+            }
+            let spec = policy.field(&f.field).ok_or_else(|| {
+                ClientError::Protocol(format!("field `{}` is not in the policy", f.field))
+            })?;
+            let plain =
+                sealing::open(&sealed, old).map_err(|_| ClientError::Open(f.field.clone()))?;
+            let value = form::from_plaintext(&spec.kind, &plain)
+                .ok_or_else(|| ClientError::Open(f.field.clone()))?;
+            if batch_bytes + sealed.len() > BATCH_BYTES && !batch.is_empty() {
+                outcome.rekeyed += self.send_rekey(case, std::mem::take(&mut batch)).await?;
+                batch_bytes = 0;
+            }
+            batch_bytes += sealed.len();
+            batch.push(json!({ "id": f.id, "field": f.field, "value": value }));
+        }
+        if !batch.is_empty() {
+            outcome.rekeyed += self.send_rekey(case, batch).await?;
+        }
+        Ok(outcome)
+    }
+
+    async fn send_rekey(&self, case: &str, items: Vec<Value>) -> Result<usize, ClientError> {
+        let count = items.len();
+        self.post_json(
+            &format!("/v1/cases/{case}/rekey"),
+            &json!({ "fields": items }),
+        )
+        .await?;
+        Ok(count)
+    }
+
     /// Uploads a document field later (streamed to the broker, which seals it as it arrives).
     pub async fn upload(
         &self,
@@ -329,6 +386,19 @@ impl Client {
         self.post_json(&format!("/v1/cases/{case}/{step}"), body)
             .await
     }
+}
+
+/// What a rekey did to one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RekeyOutcome {
+    /// Case id.
+    pub case: String,
+    /// Files sealed again to the new key.
+    pub rekeyed: usize,
+    /// Files the new key already opened.
+    pub already: usize,
+    /// Categories consent now withholds (left as they are).
+    pub withheld: usize,
 }
 
 /// A slice opened on the organisation's own side.

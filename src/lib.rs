@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cases;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod consent;
 pub mod demo;
 pub mod form;

@@ -40,6 +40,10 @@ pub enum StoreError {
     /// The database cannot be reached right now.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// The database's disk is full (SQLite `SQLITE_FULL`, PostgreSQL `53100`); nothing of the
+    /// transaction was written.
+    #[error("database disk full")]
+    Full(#[source] sqlx::Error),
     /// Any other database error.
     #[error("database error")]
     Db(#[source] sqlx::Error),
@@ -68,6 +72,10 @@ impl From<sqlx::Error> for StoreError {
                     .is_some_and(|c| c.starts_with("08") || c.starts_with("57")) =>
             {
                 Self::Unavailable(e)
+            }
+            // SQLite reports the primary result code 13 (SQLITE_FULL) as its code.
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| c == "13" || c == "53100") => {
+                Self::Full(e)
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Self::Conflict(db.constraint().unwrap_or("unique key").to_owned())
@@ -209,9 +217,24 @@ pub struct NewSealedField {
     pub recipients: Vec<String>,
 }
 
+/// An organisation's copy of a field, sealed again to its new key.
+#[derive(Debug, Clone)]
+pub struct Rekeyed {
+    /// Row id of the new age file.
+    pub id: String,
+    /// The age file it replaces for the organisation.
+    pub replaces: String,
+    /// Field id (must be the replaced file's).
+    pub field_id: String,
+    /// The new age file, sealed to the organisation alone.
+    pub ciphertext: Vec<u8>,
+}
+
 /// One age file of a slice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedField {
+    /// Row id of the age file.
+    pub id: String,
     /// Field id.
     pub field_id: String,
     /// Its category.
@@ -885,6 +908,77 @@ impl Store {
         Ok(event)
     }
 
+    /// Replaces an organisation's copies of a case's age files by files sealed to its new key,
+    /// with the audit event, all or nothing. Each new file takes the place (position, time,
+    /// origin) of the one it replaces; the organisation is taken off the old file, which is
+    /// deleted once nobody holds it. `NotFound` when a file is not the case's, not of the named
+    /// field or not sealed to `org_id`.
+    pub async fn rekey(
+        &self,
+        case_id: &str,
+        org_id: &str,
+        replacements: &[Rekeyed],
+        event: Event,
+    ) -> Result<Event, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let event = append_event(&mut tx, event).await?;
+        for r in replacements {
+            let old = sqlx::query(
+                "SELECT f.category, f.policy_version, f.sealed_at, f.sealed_by, f.seq \
+                 FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
+                 WHERE f.id = $1 AND f.case_id = $2 AND f.field_id = $3 AND r.org_id = $4",
+            )
+            .bind(&r.replaces)
+            .bind(case_id)
+            .bind(&r.field_id)
+            .bind(org_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+            let seq: i64 = old.try_get("seq")?;
+            sqlx::query(
+                "INSERT INTO sealed_fields \
+                 (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&r.id)
+            .bind(case_id)
+            .bind(&r.field_id)
+            .bind(old.try_get::<String, _>("category")?)
+            .bind(&r.ciphertext)
+            .bind(old.try_get::<String, _>("policy_version")?)
+            .bind(old.try_get::<String, _>("sealed_at")?)
+            .bind(old.try_get::<String, _>("sealed_by")?)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id) VALUES ($1, $2, $3)",
+            )
+            .bind(&r.id)
+            .bind(case_id)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM sealed_field_recipients WHERE sealed_field_id = $1 AND org_id = $2",
+            )
+            .bind(&r.replaces)
+            .bind(org_id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM sealed_fields WHERE id = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM sealed_field_recipients WHERE sealed_field_id = $1)",
+            )
+            .bind(&r.replaces)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(event)
+    }
+
     /// A case's metadata.
     pub async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query("SELECT * FROM cases WHERE id = $1")
@@ -1002,7 +1096,7 @@ async fn slice_in(
     org_id: &str,
 ) -> Result<Vec<SealedField>, StoreError> {
     let rows = sqlx::query(
-        "SELECT f.field_id, f.category, f.ciphertext, f.policy_version, f.sealed_at, f.sealed_by \
+        "SELECT f.id, f.field_id, f.category, f.ciphertext, f.policy_version, f.sealed_at, f.sealed_by \
          FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
          WHERE r.case_id = $1 AND r.org_id = $2 \
          ORDER BY f.seq DESC, f.field_id",
@@ -1017,6 +1111,7 @@ async fn slice_in(
         let field_id: String = r.try_get("field_id")?;
         if seen.insert(field_id.clone()) {
             out.push(SealedField {
+                id: r.try_get("id")?,
                 field_id,
                 category: r.try_get("category")?,
                 ciphertext: r.try_get("ciphertext")?,

@@ -1,19 +1,31 @@
-//! Logging: tracing to standard error, as JSON when `SLUIS_LOG_FORMAT=json`. Filter with
-//! `RUST_LOG` (default `info`). Nothing logged carries a field value.
+//! Logging: tracing to standard error, as text or one JSON object per line (`log_format`),
+//! filtered by `log_filter` (tracing `EnvFilter` syntax). Every request runs in a span that
+//! carries its request id, method, route and status. Nothing logged carries a field value.
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber once; later calls do nothing.
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+use crate::config::{LogFormat, Sources};
+
+/// Installs the global subscriber once; later calls do nothing. A filter that does not parse
+/// falls back to `info`.
+pub fn init(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if std::env::var("SLUIS_LOG_FORMAT").is_ok_and(|v| v == "json") {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
     };
+}
+
+/// Installs the subscriber from the environment's settings alone (for commands other than
+/// `serve`), the defaults if they do not parse.
+pub fn init_from_env() {
+    let settings = Sources::gather(None, &toml::Table::new())
+        .and_then(|s| s.settings())
+        .unwrap_or_default();
+    init(settings.log_format, &settings.log_filter);
 }
 
 /// The process's Prometheus recorder, installed on first use; `/metrics` renders it.

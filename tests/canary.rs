@@ -82,6 +82,7 @@ fn marked_form(marker: &str) -> (Value, Vec<String>) {
 #[tokio::test]
 async fn no_value_reaches_the_database_the_logs_or_an_error() {
     let logs = capture_all_logs();
+    let started = std::time::SystemTime::now();
     for backend in backends() {
         let app = TestApp::start(backend).await;
         let marker = format!("CANARY{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
@@ -173,6 +174,28 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
             opened.fields["full_name"],
             json!(format!("{marker}full_name"))
         );
+        // The corporation rotates its key: its values travel through the broker once more.
+        let new_identity = sluis::sealing::Identity::generate();
+        app.store
+            .set_recipient(
+                "de-woonschakel",
+                &new_identity.recipient().to_string(),
+                sluis::audit::Event::admin("recipient of de-woonschakel".into()),
+            )
+            .await
+            .unwrap();
+        let rekeyed = app
+            .client("de-woonschakel")
+            .await
+            .rekey(
+                &case,
+                &app.party("de-woonschakel").identity,
+                &new_identity,
+                &app.policy,
+            )
+            .await
+            .unwrap();
+        assert!(rekeyed.rekeyed > 0);
 
         // Rejected requests must not echo values either.
         let token = app.token("leger-des-heils").await;
@@ -229,6 +252,30 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
             }
         }
         app.broker.stop().await.unwrap();
+        // Temporary files: whatever was written under the temp directory while this ran (this
+        // test's database, and other tests' files) holds none of the values.
+        let mut scanned = 0;
+        // Every marker contains `marker` but the consent scan's base64, so two needles do.
+        let needles = [
+            memchr::memmem::Finder::new(marker.as_bytes()),
+            memchr::memmem::Finder::new(markers.last().unwrap().as_bytes()),
+        ];
+        for path in files_written_since(&std::env::temp_dir(), started) {
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            scanned += 1;
+            for needle in &needles {
+                assert!(
+                    needle.find(&bytes).is_none(),
+                    "temporary file {} holds a value",
+                    path.display()
+                );
+            }
+        }
+        if app.db.sqlite_file.is_some() {
+            assert!(scanned > 0, "the scan must see this test's own database");
+        }
     }
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(
@@ -236,4 +283,30 @@ async fn no_value_reaches_the_database_the_logs_or_an_error() {
         "the capture must see the broker's logs"
     );
     assert!(!logged.contains("CANARY"), "a value was logged");
+}
+
+/// Regular files under `dir` (up to 8 levels down, at most 64 MiB each) modified since `since`.
+fn files_written_since(
+    dir: &std::path::Path,
+    since: std::time::SystemTime,
+) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![(dir.to_owned(), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            if meta.is_dir() && depth < 8 {
+                stack.push((entry.path(), depth + 1));
+            } else if meta.is_file()
+                && meta.len() <= 64 * 1024 * 1024
+                && meta.modified().is_ok_and(|m| m >= since)
+            {
+                out.push(entry.path());
+            }
+        }
+    }
+    out
 }

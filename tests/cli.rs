@@ -555,5 +555,79 @@ fn admin_and_client_verbs_work_against_a_real_server() {
             "{backend}"
         );
         assert!(municipality["fields"].get("dwelling_constraints").is_none());
+
+        // The README's key rotation for an organisation: a new identity, its recipient
+        // registered, the existing copies sealed again to it; then the old key opens nothing.
+        let pull = |identity: &str| {
+            client(
+                "intermaris",
+                &[
+                    "pull",
+                    "--purpose",
+                    "matching",
+                    &case,
+                    "--identity",
+                    d.join(identity).to_str().unwrap(),
+                ],
+            )
+        };
+        let new_recipient = ok(sluis()
+            .args(["keygen", "--out"])
+            .arg(d.join("intermaris-2027.txt"))
+            .output()
+            .unwrap());
+        run(&["org", "set-recipient", "intermaris", new_recipient.trim()]);
+        assert!(!pull("intermaris-2027.txt").status.success());
+        let rekeyed = ok(client(
+            "intermaris",
+            &[
+                "rekey",
+                "--identity",
+                d.join("intermaris.txt").to_str().unwrap(),
+                "--new-identity",
+                d.join("intermaris-2027.txt").to_str().unwrap(),
+            ],
+        ));
+        assert!(
+            rekeyed.contains("1 cases: 23 files sealed to the new key, 0 already were"),
+            "{rekeyed}"
+        );
+        let after: Value = serde_json::from_str(&ok(pull("intermaris-2027.txt"))).unwrap();
+        assert_eq!(after["fields"], pulled["fields"], "{backend}");
+        let old = pull("intermaris.txt");
+        assert!(!old.status.success());
+        assert!(
+            String::from_utf8_lossy(&old.stderr).contains("could not be opened with this identity"),
+            "{}",
+            String::from_utf8_lossy(&old.stderr)
+        );
+        let again = ok(client(
+            "intermaris",
+            &[
+                "rekey",
+                "--identity",
+                d.join("intermaris.txt").to_str().unwrap(),
+                "--new-identity",
+                d.join("intermaris-2027.txt").to_str().unwrap(),
+            ],
+        ));
+        assert!(
+            again.contains("0 files sealed to the new key, 23 already were"),
+            "{again}"
+        );
+        // The other corporations' copies are untouched.
+        let other: Value = serde_json::from_str(&ok(client(
+            "wooncompagnie",
+            &[
+                "pull",
+                "--purpose",
+                "matching",
+                &case,
+                "--identity",
+                d.join("wooncompagnie.txt").to_str().unwrap(),
+            ],
+        )))
+        .unwrap();
+        assert_eq!(other["fields"], pulled["fields"]);
     }
 }

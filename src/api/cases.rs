@@ -630,6 +630,9 @@ pub(super) async fn post_shares(
 /// One field of a slice as served: the age file, base64.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SliceField {
+    /// The age file's id (what a rekey names).
+    #[serde(default)]
+    pub id: String,
     /// Field id.
     pub field: String,
     /// Its category.
@@ -800,6 +803,7 @@ pub(super) async fn get_slice(
         .into_iter()
         .filter(|f| !withheld_categories.contains(&f.category))
         .map(|f| SliceField {
+            id: f.id,
             field: f.field_id,
             category: f.category,
             policy_version: f.policy_version,

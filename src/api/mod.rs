@@ -4,6 +4,7 @@
 mod audit;
 mod cases;
 mod identity;
+mod keys;
 mod lifecycle;
 pub mod problem;
 
@@ -19,7 +20,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::audit::{Checkpoint, Pseudonymiser, Tree, sign_checkpoint};
 use crate::auth::{LogSigner, LoginLimits, SigningKey};
@@ -221,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}", get(cases::get_case))
         .route("/v1/cases/{id}/shares", post(cases::post_shares))
         .route("/v1/cases/{id}/slice", get(cases::get_slice))
+        .route("/v1/cases/{id}/rekey", post(keys::post_rekey))
         .route(
             "/v1/cases/{id}/assessment",
             post(lifecycle::post_assessment),
@@ -315,7 +317,11 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
         ))
         .layer(rate_limit_layer(rate))
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -325,6 +331,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The span every request runs in: its id (from `x-request-id`, set just outside) and method;
+/// the route template is added once routed. Never the concrete path: it holds case ids and
+/// pseudonyms.
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route = tracing::field::Empty,
+    )
+}
+
 /// Counts every routed request by its route template and status, with its duration.
 async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let route = req
@@ -332,6 +355,7 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Res
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
+    tracing::Span::current().record("route", route.as_str());
     let method = req.method().to_string();
     let started = std::time::Instant::now();
     let response = next.run(req).await;
@@ -412,6 +436,16 @@ pub struct TlsFiles {
     pub cert: std::path::PathBuf,
     /// Private key, PEM.
     pub key: std::path::PathBuf,
+}
+
+impl TlsFiles {
+    /// Loads both files as the TLS listener would, to report a bad pair before serving.
+    pub async fn check(&self) -> std::io::Result<()> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        axum_server::tls_rustls::RustlsConfig::from_pem_file(&self.cert, &self.key)
+            .await
+            .map(drop)
+    }
 }
 
 /// Serves the API over TLS (rustls) on `listener` until `shutdown` completes; responses also

@@ -154,6 +154,20 @@ impl ApiError {
         )
     }
 
+    /// 507: the database's disk is full; the request was not stored and may be repeated once
+    /// an operator has made room.
+    pub fn storage_full() -> Self {
+        tracing::error!("the database's disk is full: requests that write are refused");
+        let mut e = Self::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "storage-full",
+            "Insufficient storage",
+            "the database has no space left; nothing of this request was stored — try again later",
+        );
+        e.retry_after = Some(60);
+        e
+    }
+
     /// 500: a fault on our side. The cause goes to the log, not to the caller.
     pub fn internal(cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %cause, source = ?cause.source().map(ToString::to_string), "internal error");
@@ -198,6 +212,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => Self::not_found("not found"),
             StoreError::Conflict(what) => Self::conflict(format!("already exists ({what})")),
             StoreError::Unavailable(_) => Self::unavailable(),
+            StoreError::Full(_) => Self::storage_full(),
             other => Self::internal(&other),
         }
     }

@@ -15,6 +15,7 @@ use crate::api::{self, AppState};
 use crate::audit::{Event, Pseudonymiser};
 use crate::auth::{self, Secret, SigningKey};
 use crate::client::{self, Client, Credentials};
+use crate::config::{self, Settings};
 use crate::policy::{Policy, is_org_id};
 use crate::sealing::{Identity, Recipient};
 use crate::store::{Store, User, now_text, redact_url};
@@ -29,34 +30,65 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct DbArgs {
-    /// Database URL: `sqlite://FILE` (embedded) or `postgres://…`.
-    #[arg(
-        long = "database",
-        env = "DATABASE_URL",
-        default_value = "sqlite://sluis.db",
-        hide_env_values = true
-    )]
-    url: String,
-    /// A file holding the database URL (with its password), instead of `--database`.
-    #[arg(long = "database-file", env = "DATABASE_URL_FILE")]
+    /// Configuration file (TOML; every key is in the README). Environment variables and flags
+    /// override it.
+    #[arg(long, env = "SLUIS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Database URL: `sqlite://FILE` (embedded) or `postgres://…` (else `database_url` from the
+    /// configuration or `DATABASE_URL`; default `sqlite://sluis.db`).
+    #[arg(long = "database")]
+    url: Option<String>,
+    /// A file holding the database URL (with its password), instead of `--database`
+    /// (`DATABASE_URL_FILE`).
+    #[arg(long = "database-file")]
     url_file: Option<PathBuf>,
-    /// Apply the schema migrations when connecting. Set to false where the broker's
-    /// PostgreSQL role may not change the schema (then run `sluis migrate` as the owner).
-    #[arg(long, env = "SLUIS_MIGRATE", default_value_t = true, action = clap::ArgAction::Set)]
-    migrate: bool,
+    /// Apply the schema migrations when connecting (default true; `SLUIS_MIGRATE`). Set to
+    /// false where the broker's PostgreSQL role may not change the schema (then run
+    /// `sluis migrate` as the owner).
+    #[arg(long, action = clap::ArgAction::Set)]
+    migrate: Option<bool>,
 }
 
 impl DbArgs {
-    /// The database URL: from `--database-file`/`DATABASE_URL_FILE` if given, else `--database`.
-    fn url(&self) -> Result<String> {
-        match &self.url_file {
-            Some(path) => Ok(std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?
-                .trim()
-                .to_owned()),
-            None => Ok(self.url.clone()),
+    /// The configuration sources with these flags (and `extra` flags) on top.
+    fn sources(&self, mut extra: toml::Table) -> Result<config::Sources> {
+        if let Some(url) = &self.url {
+            extra.insert("database_url".into(), url.clone().into());
         }
+        if let Some(file) = &self.url_file {
+            extra.insert(
+                "database_url_file".into(),
+                file.display().to_string().into(),
+            );
+        }
+        if let Some(migrate) = self.migrate {
+            extra.insert("migrate".into(), migrate.into());
+        }
+        Ok(config::Sources::gather(self.config.as_deref(), &extra)?)
     }
+
+    /// The effective settings.
+    fn settings(&self) -> Result<Settings> {
+        Ok(self.sources(toml::Table::new())?.settings()?)
+    }
+
+    /// The database URL: from `database_url_file` if set, else `database_url`.
+    fn url(&self) -> Result<String> {
+        url_of(&self.settings()?)
+    }
+}
+
+fn url_of(settings: &Settings) -> Result<String> {
+    settings.database_url().with_context(|| {
+        format!(
+            "reading the database URL from {}",
+            settings
+                .database_url_file
+                .as_deref()
+                .unwrap_or(Path::new("?"))
+                .display()
+        )
+    })
 }
 
 #[derive(Debug, Args)]
@@ -82,75 +114,64 @@ struct ClientArgs {
     password_file: Option<PathBuf>,
 }
 
-/// Everything `sluis serve` takes.
+/// Everything `sluis serve` takes: the configuration file and a few flags that override it.
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "SLUIS_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
     #[command(flatten)]
     db: DbArgs,
-    #[command(flatten)]
-    policy: PolicyArgs,
-    /// Ed25519 PKCS#8 PEM key that signs access tokens and access log checkpoints. Without it a
-    /// fresh key is made at every start (tokens do not survive a restart; replicas cannot share
-    /// tokens).
-    #[arg(long, env = "SLUIS_SIGNING_KEY_FILE")]
+    /// Address to listen on (`listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Directory with policy.toml, forms/ and parties.toml (`policy_dir`).
+    #[arg(long = "policy")]
+    policy_dir: Option<PathBuf>,
+    /// Ed25519 PKCS#8 PEM key that signs access tokens and checkpoints (`signing_key_file`).
+    #[arg(long)]
     signing_key: Option<PathBuf>,
-    /// TLS certificate chain (PEM); with --tls-key the broker speaks HTTPS itself.
-    #[arg(long, env = "SLUIS_TLS_CERT_FILE", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// TLS private key (PEM).
-    #[arg(long, env = "SLUIS_TLS_KEY_FILE", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// Signing keys rotated out: tokens they signed stay valid until they expire, and their
-    /// checkpoints still verify. Comma-separated in the environment.
-    #[arg(long, env = "SLUIS_PREVIOUS_SIGNING_KEY_FILES", value_delimiter = ',')]
-    previous_signing_key: Vec<PathBuf>,
-    #[command(flatten)]
-    log: LogArgs,
-    #[command(flatten)]
-    login: LoginArgs,
+    /// Seconds between signed checkpoints (`checkpoint_interval`).
+    #[arg(long)]
+    checkpoint_interval: Option<u64>,
 }
 
-#[derive(Debug, Args)]
-struct LogArgs {
-    /// Secret (file with at least 32 bytes, e.g. from `sluis keygen --kind pseudonym`) that keys
-    /// client identifiers into pseudonyms. Keep it apart from the database. Without it a fresh
-    /// secret is made at every start and pseudonyms do not match across restarts.
-    #[arg(long, env = "SLUIS_PSEUDONYM_KEY_FILE")]
-    pseudonym_key: Option<PathBuf>,
-    /// The access log's origin: first line of every checkpoint, name of its key.
-    #[arg(long, env = "SLUIS_LOG_ORIGIN", default_value = api::DEFAULT_LOG_ORIGIN)]
-    log_origin: String,
-    /// Seconds between signed checkpoints (made only when the log grew).
-    #[arg(long, env = "SLUIS_CHECKPOINT_INTERVAL", default_value_t = 300)]
-    checkpoint_interval: u64,
+impl ServeArgs {
+    /// The configuration sources with every flag that was given on top.
+    fn sources(&self) -> Result<config::Sources> {
+        let mut flags = toml::Table::new();
+        if let Some(listen) = self.listen {
+            flags.insert("listen".into(), listen.to_string().into());
+        }
+        if let Some(dir) = &self.policy_dir {
+            flags.insert("policy_dir".into(), dir.display().to_string().into());
+        }
+        if let Some(key) = &self.signing_key {
+            flags.insert("signing_key_file".into(), key.display().to_string().into());
+        }
+        if let Some(secs) = self.checkpoint_interval {
+            flags.insert(
+                "checkpoint_interval".into(),
+                i64::try_from(secs).unwrap_or(i64::MAX).into(),
+            );
+        }
+        self.db.sources(flags)
+    }
 }
 
-#[derive(Debug, Args)]
-struct LoginArgs {
-    /// Window (seconds) over which failed logins are counted, per user and per address.
-    #[arg(long, env = "SLUIS_LOGIN_WINDOW_SECS", default_value_t = 900)]
-    login_window_secs: u64,
-    /// From this many failures in the window on, each login attempt waits a second.
-    #[arg(long, env = "SLUIS_LOGIN_SLOW_AFTER", default_value_t = 5)]
-    login_slow_after: i64,
-    /// From this many failures in the window on, login attempts are refused (429).
-    #[arg(long, env = "SLUIS_LOGIN_REFUSE_AFTER", default_value_t = 10)]
-    login_refuse_after: i64,
-    /// Sustained requests per second per organisation (per address before login).
-    #[arg(long, env = "SLUIS_RATE_PER_SECOND", default_value_t = 50)]
-    rate_per_second: u64,
-    /// Requests per organisation allowed at once above the sustained rate.
-    #[arg(long, env = "SLUIS_RATE_BURST", default_value_t = 120)]
-    rate_burst: u32,
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file, environment, flags) and the files it names; print the
+    /// effective value of every setting and where it came from, secrets masked.
+    Check(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the broker.
     Serve(ServeArgs),
+    /// Check the broker's configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Show or check the policy.
     Policy {
         #[command(subcommand)]
@@ -258,6 +279,21 @@ enum Command {
         purpose: String,
         /// Case id.
         case: String,
+    },
+    /// After `org set-recipient`: seal your organisation's copies of its cases again to the new
+    /// key (opened here with the old identity, sealed by the broker to the new recipient).
+    /// Safe to repeat; afterwards the old identity can be destroyed.
+    Rekey {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The old age identity file.
+        #[arg(long, short)]
+        identity: PathBuf,
+        /// The new age identity file (its recipient must be the one registered now).
+        #[arg(long)]
+        new_identity: PathBuf,
+        /// Case ids; all of your organisation's cases when none are given.
+        cases: Vec<String>,
     },
     /// Coordinator: assess a registration (accept, reject, request_info).
     Assess {
@@ -605,8 +641,18 @@ enum ApikeyCommand {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
+    if !matches!(cli.command, Command::Serve(_)) {
+        crate::telemetry::init_from_env();
+    }
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => {
+            let settings = args.sources()?.settings()?;
+            crate::telemetry::init(settings.log_format, &settings.log_filter);
+            serve(settings).await
+        }
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => config_check(&args).await,
         Command::Audit { command } => audit::run(command).await,
         Command::Backup { db, out } => {
             let store = connect(&db).await?;
@@ -796,6 +842,53 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("{}", opened.to_json().as_str());
             Ok(())
         }
+        Command::Rekey {
+            client,
+            identity,
+            new_identity,
+            cases,
+        } => {
+            let old = read_identity(&identity)?;
+            let new = read_identity(&new_identity)?;
+            let c = login(&client).await?;
+            let policy = Policy::from_json(c.policy_json().await?)?;
+            let cases = if cases.is_empty() {
+                c.get_json("/v1/cases")
+                    .await
+                    .map_err(explain)?
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|case| case["id"].as_str().map(str::to_owned))
+                    .collect()
+            } else {
+                cases
+            };
+            let (mut rekeyed, mut already) = (0, 0);
+            for case in &cases {
+                let done = c.rekey(case, &old, &new, &policy).await.map_err(explain)?;
+                println!(
+                    "{case}: {} sealed to the new key, {} already were{}",
+                    done.rekeyed,
+                    done.already,
+                    if done.withheld > 0 {
+                        format!(
+                            ", {} categories withheld by consent left as they are",
+                            done.withheld
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+                rekeyed += done.rekeyed;
+                already += done.already;
+            }
+            println!(
+                "{} cases: {rekeyed} files sealed to the new key, {already} already were",
+                cases.len()
+            );
+            Ok(())
+        }
         Command::Demo { out, policy } => {
             let p = load_policy(&policy.dir)?;
             let report = crate::demo::run(&out, p.clone()).await?;
@@ -818,65 +911,118 @@ fn explain(e: client::ClientError) -> anyhow::Error {
     }
 }
 
+fn read_pseudonym_key(path: &Path) -> Result<Pseudonymiser> {
+    let secret = zeroize::Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    Pseudonymiser::new(&secret).context("the pseudonym secret needs at least 32 bytes")
+}
+
 fn load_policy(dir: &Path) -> Result<Policy> {
     Ok(Policy::load_dir(dir)?)
 }
 
 async fn connect(db: &DbArgs) -> Result<Store> {
-    let url = db.url()?;
-    Store::open(&url, db.migrate)
+    connect_with(&db.settings()?).await
+}
+
+async fn connect_with(settings: &Settings) -> Result<Store> {
+    let url = url_of(settings)?;
+    Store::open(&url, settings.migrate)
         .await
         .with_context(|| format!("opening database {}", redact_url(&url)))
 }
 
-async fn serve(args: ServeArgs) -> Result<()> {
-    let ServeArgs {
-        listen,
-        db,
-        policy,
-        signing_key,
-        tls_cert,
-        tls_key,
-        previous_signing_key,
-        log,
-        login,
-    } = args;
-    let tls = tls_cert
-        .zip(tls_key)
-        .map(|(cert, key)| api::TlsFiles { cert, key });
-    let previous_keys = previous_signing_key
+/// Prints every effective setting with its source, then checks each file a setting names.
+async fn config_check(args: &ServeArgs) -> Result<()> {
+    let sources = args.sources()?;
+    let settings = sources.settings()?;
+    for key in config::KEYS {
+        println!(
+            "{key} = {}  # {}",
+            settings.show(key),
+            sources.source_of(key)
+        );
+    }
+    let mut problems = Vec::new();
+    let mut check = |what: &str, result: Result<()>| match result {
+        Ok(()) => println!("ok: {what}"),
+        Err(e) => problems.push(format!("{what}: {e:#}")),
+    };
+    check(
+        "database URL",
+        url_of(&settings).and_then(|url| {
+            if config::is_database_url(&url) {
+                Ok(())
+            } else {
+                bail!("it must start with sqlite:, postgres:// or postgresql://")
+            }
+        }),
+    );
+    check("policy", load_policy(&settings.policy_dir).map(drop));
+    let keys = settings
+        .signing_key_file
+        .iter()
+        .chain(&settings.previous_signing_key_files);
+    for path in keys {
+        check(
+            &format!("signing key {}", path.display()),
+            SigningKey::from_pem_file(path)
+                .map(drop)
+                .map_err(Into::into),
+        );
+    }
+    if let Some(path) = &settings.pseudonym_key_file {
+        check("pseudonym secret", read_pseudonym_key(path).map(drop));
+    }
+    if let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) {
+        let files = api::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        check(
+            "TLS certificate and key",
+            files.check().await.map_err(Into::into),
+        );
+    }
+    if problems.is_empty() {
+        println!("configuration ok");
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("error: {p}");
+        }
+        bail!("{} problem(s) in the configuration", problems.len())
+    }
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    let previous_keys = settings
+        .previous_signing_key_files
         .iter()
         .map(|p| SigningKey::from_pem_file(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let policy_dir = &policy.dir;
-    let db = &db;
-    let signing_key = signing_key.as_deref();
-    let policy = load_policy(policy_dir)?;
-    let pseudonyms = match &log.pseudonym_key {
-        Some(path) => {
-            let secret = zeroize::Zeroizing::new(
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-            );
-            Pseudonymiser::new(&secret).context("the pseudonym secret needs at least 32 bytes")?
-        }
+    let policy = load_policy(&settings.policy_dir)?;
+    let pseudonyms = match &settings.pseudonym_key_file {
+        Some(path) => read_pseudonym_key(path)?,
         None => {
             tracing::warn!(
-                "no pseudonym secret configured (SLUIS_PSEUDONYM_KEY_FILE): client pseudonyms hold only until restart"
+                "no pseudonym secret configured (pseudonym_key_file): client pseudonyms hold only until restart"
             );
             Pseudonymiser::ephemeral()
         }
     };
-    let signing = match signing_key {
+    let signing = match &settings.signing_key_file {
         Some(path) => SigningKey::from_pem_file(path)?,
         None => {
             tracing::warn!(
-                "no signing key configured (SLUIS_SIGNING_KEY_FILE): using a fresh key; tokens end with this process"
+                "no signing key configured (signing_key_file): using a fresh key; tokens end with this process"
             );
             SigningKey::ephemeral()
         }
     };
-    let store = connect(db).await?;
-    let url = &db.url()?;
+    let store = connect_with(&settings).await?;
+    let url = &url_of(&settings)?;
     tracing::info!(policy = %policy.version, database = %redact_url(url), backend = ?store.backend(), "starting");
     let state = AppState {
         store: store.clone(),
@@ -884,21 +1030,27 @@ async fn serve(args: ServeArgs) -> Result<()> {
         signing: Arc::new(signing),
         previous_keys: Arc::new(previous_keys),
         pseudonyms: Arc::new(pseudonyms),
-        log_origin: Arc::from(log.log_origin.as_str()),
+        log_origin: Arc::from(settings.log_origin.as_str()),
         login_limits: crate::auth::LoginLimits {
-            window_secs: login.login_window_secs,
-            slow_after: login.login_slow_after,
-            refuse_after: login.login_refuse_after,
+            window_secs: settings.login_window_secs,
+            slow_after: settings.login_slow_after,
+            refuse_after: settings.login_refuse_after,
             ..crate::auth::LoginLimits::default()
         },
         rate: api::RateLimit {
-            per_second: login.rate_per_second,
-            burst: login.rate_burst,
+            per_second: settings.rate_per_second,
+            burst: settings.rate_burst,
         },
     };
+    let listen = settings.listen;
+    let tls = settings
+        .tls_cert_file
+        .clone()
+        .zip(settings.tls_key_file.clone())
+        .map(|(cert, key)| api::TlsFiles { cert, key });
     let checkpoints = tokio::spawn(api::checkpoint_periodically(
         state.clone(),
-        std::time::Duration::from_secs(log.checkpoint_interval.max(1)),
+        std::time::Duration::from_secs(settings.checkpoint_interval.max(1)),
     ));
     match tls {
         Some(tls) => {

@@ -36,7 +36,7 @@ pub fn backends() -> Vec<&'static str> {
 pub struct TestDb {
     pub url: String,
     pub sqlite_file: Option<PathBuf>,
-    _dir: Option<tempfile::TempDir>,
+    pub _dir: Option<tempfile::TempDir>,
 }
 
 impl TestDb {
@@ -103,7 +103,15 @@ impl TestApp {
         limits: sluis::auth::LoginLimits,
         rate: sluis::api::RateLimit,
     ) -> Self {
-        let db = TestDb::new(backend).await;
+        Self::start_on(TestDb::new(backend).await, limits, rate).await
+    }
+
+    /// A broker on the given database (for tests that place it somewhere special).
+    pub async fn start_on(
+        db: TestDb,
+        limits: sluis::auth::LoginLimits,
+        rate: sluis::api::RateLimit,
+    ) -> Self {
         let store = Store::connect(&db.url).await.unwrap();
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();

@@ -1,0 +1,254 @@
+//! Configuration: one TOML file, overridden by the environment, overridden by flags;
+//! `sluis config check` shows the effective values and their sources with secrets masked, and
+//! names what is wrong without echoing it. `sluis serve` runs from the file, and its JSON log
+//! lines carry the request id.
+
+use std::io::Read as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+
+/// `sluis ARGS` with an environment holding only PATH and `env`.
+fn sluis(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluis"));
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(MANIFEST)
+        .args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn flags_override_the_environment_which_overrides_the_file_and_secrets_are_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "sluis.toml",
+        &format!(
+            "listen = \"127.0.0.1:9100\"\n\
+             database_url = \"postgres://sluis:hunter2-canary@db.example/sluis\"\n\
+             rate_burst = 30\n\
+             rate_per_second = 9\n\
+             log_format = \"json\"\n\
+             policy_dir = \"{MANIFEST}/policy\"\n"
+        ),
+    );
+    let out = sluis(
+        &[
+            "config",
+            "check",
+            "--config",
+            &file,
+            "--listen",
+            "127.0.0.1:9200",
+        ],
+        &[
+            ("SLUIS_RATE_BURST", "44"),
+            ("SLUIS_LOG_ORIGIN", "sluis.test/log"),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    for expected in [
+        "listen = \"127.0.0.1:9200\"  # command line".to_owned(),
+        "rate_burst = 44  # environment SLUIS_RATE_BURST".to_owned(),
+        "log_origin = \"sluis.test/log\"  # environment SLUIS_LOG_ORIGIN".to_owned(),
+        format!("rate_per_second = 9  # file {file}"),
+        format!("log_format = \"json\"  # file {file}"),
+        format!("database_url = \"postgres://sluis:***@db.example/sluis\"  # file {file}"),
+        "login_window_secs = 900  # default".to_owned(),
+        "migrate = true  # default".to_owned(),
+        "signing_key_file = (not set)  # default".to_owned(),
+        "ok: policy".to_owned(),
+        "configuration ok".to_owned(),
+    ] {
+        assert!(
+            lines.contains(&expected.as_str()),
+            "missing line {expected:?} in\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("hunter2") && !stderr.contains("hunter2"));
+}
+
+#[test]
+fn the_database_url_from_a_file_and_the_environment_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let url_file = write(
+        dir.path(),
+        "db-url",
+        "postgres://broker:s3cret-canary@pg.internal:5432/sluis\n",
+    );
+    let out = sluis(
+        &["config", "check"],
+        &[("DATABASE_URL_FILE", &url_file), ("SLUIS_MIGRATE", "false")],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains(&format!(
+        "database_url_file = \"{url_file}\"  # environment DATABASE_URL_FILE"
+    )));
+    assert!(stdout.contains("migrate = false  # environment SLUIS_MIGRATE"));
+    assert!(stdout.contains("ok: database URL"));
+    assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret"));
+}
+
+#[test]
+fn an_unknown_key_or_a_wrong_type_is_named_without_its_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = write(dir.path(), "typo.toml", "rate_brust = 3\n");
+    let out = sluis(&["config", "check", "--config", &typo], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("unknown setting `rate_brust`"),
+        "{stdout}{stderr}"
+    );
+
+    let wrong = write(
+        dir.path(),
+        "wrong.toml",
+        "rate_burst = \"many-canary-value\"\n",
+    );
+    let out = sluis(&["config", "check", "--config", &wrong], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(stderr.contains("rate_burst: expected"), "{stderr}");
+    assert!(!stdout.contains("many-canary") && !stderr.contains("many-canary"));
+
+    let out = sluis(
+        &["config", "check", "--config", "/nonexistent/sluis.toml"],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).1.contains("/nonexistent/sluis.toml not found"));
+
+    let out = sluis(
+        &["config", "check"],
+        &[("SLUIS_TLS_CERT_FILE", "/tmp/x.pem")],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out)
+            .1
+            .contains("tls_cert_file and tls_key_file go together")
+    );
+}
+
+#[test]
+fn files_that_settings_name_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = write(dir.path(), "pseudonym", "too short");
+    let not_a_key = write(dir.path(), "signing.pem", "not a key");
+    let out = sluis(
+        &["config", "check", "--signing-key", &not_a_key],
+        &[
+            ("SLUIS_PSEUDONYM_KEY_FILE", &short),
+            ("SLUIS_POLICY_DIR", "/nonexistent/policy"),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    assert!(
+        stdout.contains(&format!("error: signing key {not_a_key}:")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("error: pseudonym secret: the pseudonym secret needs at least 32 bytes")
+    );
+    assert!(stdout.contains("error: policy:"));
+    assert!(
+        stderr.contains("3 problem(s) in the configuration"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_runs_from_the_file_and_json_log_lines_carry_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let file = write(
+        dir.path(),
+        "sluis.toml",
+        &format!(
+            "listen = \"127.0.0.1:{port}\"\n\
+             database_url = \"sqlite://{}\"\n\
+             log_format = \"json\"\n\
+             log_filter = \"info\"\n",
+            dir.path().join("sluis.db").display()
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sluis"))
+        .env_clear()
+        .current_dir(MANIFEST)
+        .args(["serve", "--config", &file])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..400 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    let status = up.then(|| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            reqwest::Client::new()
+                .get(format!("http://127.0.0.1:{port}/v1/policy"))
+                .header("x-request-id", "req-7f3a-test")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    });
+    child.kill().unwrap();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    child.wait().unwrap();
+    assert_eq!(status, Some(200), "serve did not answer; log:\n{log}");
+    let finished: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| {
+            v["span"]["request_id"] == "req-7f3a-test"
+                && v["fields"]["message"] == "finished processing request"
+        })
+        .collect();
+    assert_eq!(finished.len(), 1, "log:\n{log}");
+    assert_eq!(finished[0]["span"]["route"], "/v1/policy");
+    assert_eq!(finished[0]["span"]["method"], "GET");
+    assert_eq!(finished[0]["fields"]["status"], 200);
+    assert_eq!(finished[0]["level"], "INFO");
+}
