@@ -86,7 +86,7 @@ impl From<sqlx::Error> for StoreError {
 }
 
 /// An organisation (party) as enrolled.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Organisation {
     /// Organisation id.
     pub id: String,
@@ -147,7 +147,7 @@ pub struct ApiKey {
 }
 
 /// A case's routing metadata (no field values).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Case {
     /// Case id.
     pub id: String,
@@ -169,7 +169,9 @@ pub struct Case {
 }
 
 /// Routing facts the lifecycle records on a case (art. 17 needs them; no field values).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct CaseFacts {
     /// Position in the coordinator's queue of referred cases (art. 8.4).
     pub queue_position: Option<i64>,
@@ -188,7 +190,7 @@ pub struct CaseFacts {
 }
 
 /// A party of a case.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct CaseParty {
     /// Organisation id.
     pub org_id: String,
@@ -1273,7 +1275,7 @@ pub struct Step {
 }
 
 /// An entry of an organisation's inbox.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Notification {
     /// The case.
     pub case: String,

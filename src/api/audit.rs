@@ -3,7 +3,7 @@
 //! anyone holding a checkpoint check the log.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -33,7 +33,8 @@ async fn auditor(state: &AppState, caller: &Caller, action: &str) -> Result<(), 
         .await)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EventsQuery {
     org: Option<String>,
@@ -50,19 +51,18 @@ pub(super) struct EventsQuery {
     format: Option<String>,
 }
 
-type QueryResult<T> = Result<Query<T>, axum::extract::rejection::QueryRejection>;
+use super::problem::{QueryResult, query};
 
-fn query<T>(q: QueryResult<T>) -> Result<T, ApiError> {
-    q.map(|Query(v)| v)
-        .map_err(|e| ApiError::bad_request(format!("query: {}", e.body_text())))
-}
-
+#[utoipa::path(get, path = "/v1/audit/events", tag = "audit", security(("bearer" = [])), params(EventsQuery), responses((status = 200, description = "Events (JSON array, JSON lines or CSV by `format`)", content((Vec<Object> = "application/json"), (String = "application/x-ndjson"), (String = "text/csv")))))]
 pub(super) async fn get_events(
     State(state): State<AppState>,
     caller: Caller,
     q: QueryResult<EventsQuery>,
 ) -> Result<Response, ApiError> {
-    let q = query(q)?;
+    let q = query(
+        q,
+        "only org, user, case, client, action, outcome, from, to (RFC 3339 times), after and limit (whole numbers), format",
+    )?;
     let format = q.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "jsonl" | "csv") {
         return Err(ApiError::bad_request("format is one of: json, jsonl, csv"));
@@ -148,7 +148,8 @@ pub(super) fn to_csv(events: &[Event]) -> String {
     out
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReportQuery {
     from: Option<String>,
@@ -156,32 +157,35 @@ pub(super) struct ReportQuery {
 }
 
 /// One event of an access report with its inclusion proof.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ReportEntry {
     /// The event.
+    #[schema(value_type = Object)]
     pub event: Event,
     /// Inclusion proof against the report's checkpoint, hex hashes.
     pub proof: Vec<String>,
 }
 
 /// The access report of one client (AVG art. 15): every access, provably from the log.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AccessReport {
     /// The client pseudonym.
     pub client: String,
     /// The checkpoint every proof is against.
+    #[schema(value_type = Object)]
     pub checkpoint: Checkpoint,
     /// The events, oldest first.
     pub events: Vec<ReportEntry>,
 }
 
+#[utoipa::path(get, path = "/v1/audit/clients/{pseudonym}/report", tag = "audit", security(("bearer" = [])), params(("pseudonym" = String, Path, description = "Client pseudonym"), ReportQuery), responses((status = 200, description = "The client's access report with inclusion proofs", body = AccessReport)))]
 pub(super) async fn get_client_report(
     State(state): State<AppState>,
     caller: Caller,
     Path(pseudonym): Path<String>,
     q: QueryResult<ReportQuery>,
 ) -> Result<Json<AccessReport>, ApiError> {
-    let q = query(q)?;
+    let q = query(q, "only from and to (RFC 3339 times)")?;
     auditor(&state, &caller, "export").await?;
     let mut event = caller.event("export", "allowed");
     event.client = Some(pseudonym.clone());
@@ -218,6 +222,7 @@ pub(super) async fn get_client_report(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "audit", security(("bearer" = [])), responses((status = 200, description = "Verification of the whole log", body = Object)))]
 pub(super) async fn get_verify(
     State(state): State<AppState>,
     caller: Caller,
@@ -236,6 +241,7 @@ pub(super) async fn get_verify(
     ))
 }
 
+#[utoipa::path(get, path = "/v1/audit/signals", tag = "audit", security(("bearer" = [])), responses((status = 200, description = "Signals for the privacy officer", body = Object)))]
 pub(super) async fn get_signals(
     State(state): State<AppState>,
     caller: Caller,
@@ -255,6 +261,7 @@ pub(super) async fn get_signals(
     )))
 }
 
+#[utoipa::path(post, path = "/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])), responses((status = 200, description = "A checkpoint signed now", body = Object)))]
 pub(super) async fn post_checkpoint(
     State(state): State<AppState>,
     caller: Caller,
@@ -267,6 +274,7 @@ pub(super) async fn post_checkpoint(
     Ok(Json(state.checkpoint().await?))
 }
 
+#[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "audit", responses((status = 200, description = "The latest checkpoint note", body = String, content_type = "text/plain")))]
 pub(super) async fn get_checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
     let notes = state.store.checkpoint_notes().await?;
     let keys = state.verifier_keys();
@@ -282,12 +290,14 @@ pub(super) async fn get_checkpoint(State(state): State<AppState>) -> Result<Resp
         .into_response())
 }
 
+#[utoipa::path(get, path = "/v1/audit/checkpoints", tag = "audit", responses((status = 200, description = "Every checkpoint note", body = Vec<String>)))]
 pub(super) async fn get_checkpoints(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     Ok(Json(state.store.checkpoint_notes().await?))
 }
 
+#[utoipa::path(get, path = "/v1/audit/vkey", tag = "audit", responses((status = 200, description = "The log's note verifier key", body = String, content_type = "text/plain")))]
 pub(super) async fn get_vkey(State(state): State<AppState>) -> Response {
     let key = state.signing.verifier_key(&state.log_origin).to_vkey();
     (
@@ -297,7 +307,8 @@ pub(super) async fn get_vkey(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct InclusionQuery {
     seq: u64,
@@ -305,7 +316,7 @@ pub(super) struct InclusionQuery {
 }
 
 /// A proof as served: hex hashes.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProofBody {
     /// Sequence number (inclusion) or old size (consistency).
     pub from: u64,
@@ -328,11 +339,12 @@ async fn tree_of_size(state: &AppState, size: u64) -> Result<Tree, ApiError> {
     Ok(Tree::of(log[..size as usize].iter().map(|s| &s.event)))
 }
 
+#[utoipa::path(get, path = "/v1/audit/proofs/inclusion", tag = "audit", params(InclusionQuery), responses((status = 200, description = "An inclusion proof", body = ProofBody)))]
 pub(super) async fn get_inclusion_proof(
     State(state): State<AppState>,
     q: QueryResult<InclusionQuery>,
 ) -> Result<Json<ProofBody>, ApiError> {
-    let q = query(q)?;
+    let q = query(q, "seq and size, both whole numbers")?;
     let tree = tree_of_size(&state, q.size).await?;
     let hashes = tree
         .inclusion_proof(q.seq)
@@ -345,18 +357,20 @@ pub(super) async fn get_inclusion_proof(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsistencyQuery {
     from: u64,
     to: u64,
 }
 
+#[utoipa::path(get, path = "/v1/audit/proofs/consistency", tag = "audit", params(ConsistencyQuery), responses((status = 200, description = "A consistency proof", body = ProofBody)))]
 pub(super) async fn get_consistency_proof(
     State(state): State<AppState>,
     q: QueryResult<ConsistencyQuery>,
 ) -> Result<Json<ProofBody>, ApiError> {
-    let q = query(q)?;
+    let q = query(q, "from and to, both whole numbers")?;
     let tree = tree_of_size(&state, q.to).await?;
     let hashes = tree
         .consistency_proof(q.from)

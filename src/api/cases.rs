@@ -24,10 +24,12 @@ use crate::store::{
 /// The field that holds the signed consent declaration.
 pub(super) const CONSENT_DOCUMENT: &str = "consent_document";
 
+#[utoipa::path(get, path = "/v1/policy", tag = "policy", responses((status = 200, description = "The policy the broker enforces (as `sluis policy show --json`)", body = Object)))]
 pub(super) async fn get_policy(State(state): State<AppState>) -> Json<serde_json::Value> {
     Json(state.policy.to_json())
 }
 
+#[utoipa::path(get, path = "/v1/organisations", tag = "organisations", security(("bearer" = [])), responses((status = 200, description = "Enrolled organisations with role and recipient", body = Vec<Organisation>)))]
 pub(super) async fn get_organisations(
     State(state): State<AppState>,
     _caller: Caller,
@@ -68,7 +70,7 @@ pub(super) async fn case_for(
     Ok((case, parties))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct CaseView {
     #[serde(flatten)]
     case: Case,
@@ -77,6 +79,7 @@ pub(super) struct CaseView {
     states: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])), responses((status = 200, description = "Cases the caller's organisation is a party to", body = Vec<Case>)))]
 pub(super) async fn get_cases(
     State(state): State<AppState>,
     caller: Caller,
@@ -88,6 +91,7 @@ pub(super) async fn get_cases(
     Ok(Json(cases))
 }
 
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Case metadata, parties and states", body = CaseView)))]
 pub(super) async fn get_case(
     State(state): State<AppState>,
     caller: Caller,
@@ -107,16 +111,18 @@ pub(super) async fn get_case(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SubmitRequest {
     form: String,
+    /// Field id → value (string, whole number, boolean or list of strings; documents base64).
+    #[schema(value_type = Object)]
     fields: FieldValues,
     consent: ConsentInput,
 }
 
 /// The consent declaration sent with a submission: what the client signed, and the scan.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsentInput {
     signed_on: String,
@@ -124,6 +130,7 @@ pub(super) struct ConsentInput {
     roles: Vec<String>,
     categories: Vec<String>,
     /// The signed declaration (PDF or image), base64.
+    #[schema(value_type = String)]
     document: FieldValue,
 }
 
@@ -182,7 +189,7 @@ pub(super) fn plan_sealing(
     Ok((jobs, meta, withheld))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Submitted {
     id: String,
     state: String,
@@ -200,6 +207,7 @@ pub(super) fn categories_of(policy: &Policy, fields: &[String]) -> Vec<String> {
     set.into_iter().map(str::to_owned).collect()
 }
 
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", security(("bearer" = [])), request_body = SubmitRequest, responses((status = 201, description = "Registered: sealed per entitled party", body = Submitted)))]
 pub(super) async fn post_case(
     State(state): State<AppState>,
     caller: Caller,
@@ -475,32 +483,35 @@ pub(super) async fn seal_shares(
     seal_off_thread(jobs, meta, policy).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ShareRequest {
     pub(super) shares: Vec<ShareRequestItem>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ShareRequestItem {
     pub(super) recipients: Vec<String>,
+    /// Field id → value.
+    #[schema(value_type = Object)]
     pub(super) fields: FieldValues,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Shared {
     id: String,
     new_parties: Vec<CaseParty>,
     sealed: Vec<SharedField>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct SharedField {
     field: String,
     recipients: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/shares", tag = "cases", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = ShareRequest, responses((status = 200, description = "Re-shared", body = Shared)))]
 pub(super) async fn post_shares(
     State(state): State<AppState>,
     caller: Caller,
@@ -628,7 +639,7 @@ pub(super) async fn post_shares(
 }
 
 /// One field of a slice as served: the age file, base64.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SliceField {
     /// The age file's id (what a rekey names).
     #[serde(default)]
@@ -648,7 +659,7 @@ pub struct SliceField {
 }
 
 /// An organisation's slice of a case: only the fields sealed to it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Slice {
     /// Case id.
     pub case: String,
@@ -664,7 +675,7 @@ pub struct Slice {
 }
 
 /// A category held back from a slice, and why.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Withheld {
     /// The category.
     pub category: String,
@@ -672,12 +683,14 @@ pub struct Withheld {
     pub reason: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SliceQuery {
     purpose: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/cases/{id}/slice", tag = "cases", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)"), SliceQuery), responses((status = 200, description = "The caller's sealed fields", body = Slice)))]
 pub(super) async fn get_slice(
     State(state): State<AppState>,
     caller: Caller,

@@ -185,15 +185,17 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TokenRequest {
     username: Option<String>,
+    #[schema(value_type = Option<String>)]
     password: Option<Secret>,
+    #[schema(value_type = Option<String>)]
     api_key: Option<Secret>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -202,6 +204,7 @@ pub(super) struct TokenResponse {
     role: String,
 }
 
+#[utoipa::path(post, path = "/v1/auth/token", tag = "identity", request_body = TokenRequest, responses((status = 200, description = "An access token", body = TokenResponse)))]
 pub(super) async fn post_token(
     State(state): State<AppState>,
     info: RequestInfo,

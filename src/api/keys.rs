@@ -18,14 +18,14 @@ use crate::store::Rekeyed;
 /// At most this many files per request (a registration has 43 fields).
 const MAX_FILES: usize = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RekeyRequest {
     fields: Vec<RekeyItem>,
 }
 
 /// One file of the caller's slice, opened with its old identity.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RekeyItem {
     /// The slice file's id.
@@ -33,23 +33,25 @@ pub(super) struct RekeyItem {
     /// Its field id.
     field: String,
     /// The value it held.
+    #[schema(value_type = serde_json::Value)]
     value: FieldValue,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct RekeyDone {
     case: String,
     organisation: String,
     rekeyed: Vec<RekeyedFile>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct RekeyedFile {
     field: String,
     id: String,
     replaces: String,
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/rekey", tag = "cases", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = RekeyRequest, responses((status = 200, description = "The caller's copies sealed to its current recipient", body = RekeyDone)))]
 /// `POST /v1/cases/{id}/rekey`: seal the caller's copies again, to its current recipient.
 pub(super) async fn post_rekey(
     State(state): State<AppState>,

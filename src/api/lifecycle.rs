@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,7 +24,7 @@ use crate::store::{
 };
 
 /// What a step answers: the case's state afterwards, and what was sealed for whom.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StepDone {
     /// Case id.
     pub id: String,
@@ -273,16 +273,18 @@ async fn seal_to_parties(
 
 // ---- assessment ------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AssessmentRequest {
     /// `accept`, `reject` or `request_info`.
     decision: String,
     /// Assessment form values (criteria checklist, notes, decision reason), sealed.
     #[serde(default)]
+    #[schema(value_type = Object)]
     fields: FieldValues,
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/assessment", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = AssessmentRequest, responses((status = 200, description = "Assessed", body = StepDone)))]
 pub(super) async fn post_assessment(
     State(state): State<AppState>,
     caller: Caller,
@@ -323,7 +325,7 @@ pub(super) async fn post_assessment(
 
 // ---- referral --------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReferralRequest {
     /// The municipalities (organisation ids) the client may live in (art. 9.4).
@@ -334,6 +336,7 @@ pub(super) struct ReferralRequest {
     shares: Vec<ShareRequestItem>,
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/referral", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = ReferralRequest, responses((status = 200, description = "Referred", body = StepDone)))]
 pub(super) async fn post_referral(
     State(state): State<AppState>,
     caller: Caller,
@@ -439,7 +442,7 @@ pub(super) async fn post_referral(
 
 // ---- match, housing, lease, end -------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MatchRequest {
     /// The municipality of the home.
@@ -448,6 +451,7 @@ pub(super) struct MatchRequest {
     home_kind: String,
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/match", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = MatchRequest, responses((status = 200, description = "Matched", body = StepDone)))]
 pub(super) async fn post_match(
     State(state): State<AppState>,
     caller: Caller,
@@ -502,7 +506,7 @@ pub(super) async fn post_match(
     ctx.finish(&state, step, event).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HousedRequest {
     /// Key handover date, `YYYY-MM-DD`.
@@ -517,6 +521,7 @@ fn months_later(date: time::Date, months: u8) -> time::Date {
     time::Date::from_calendar_date(year, month, day).expect("a valid date")
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/housed", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = HousedRequest, responses((status = 200, description = "Housed", body = StepDone)))]
 pub(super) async fn post_housed(
     State(state): State<AppState>,
     caller: Caller,
@@ -554,6 +559,7 @@ pub(super) async fn post_housed(
     ctx.finish(&state, step, event).await
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/lease-conversion", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Lease converted", body = StepDone)))]
 pub(super) async fn post_lease_conversion(
     State(state): State<AppState>,
     caller: Caller,
@@ -573,6 +579,7 @@ pub(super) async fn post_lease_conversion(
     ctx.finish(&state, step, event).await
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/end", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Ended", body = StepDone)))]
 pub(super) async fn post_end(
     State(state): State<AppState>,
     caller: Caller,
@@ -587,12 +594,15 @@ pub(super) async fn post_end(
 
 // ---- change reports and evaluations ----------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ChangeRequest {
+    /// Field id → new value.
+    #[schema(value_type = Object)]
     fields: FieldValues,
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/changes", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = ChangeRequest, responses((status = 200, description = "Change reported", body = StepDone)))]
 /// A change report (art. 6, 12) — or, when the coordinator asked for more information, the
 /// answer that returns the case to it.
 pub(super) async fn post_changes(
@@ -638,15 +648,17 @@ pub(super) async fn post_changes(
     Ok(done)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct EvaluationRequest {
     /// Which half-year: 1 or 2.
     period: i64,
     /// The evaluation form's values (period text, the report document).
+    #[schema(value_type = Object)]
     fields: FieldValues,
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/evaluations", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = EvaluationRequest, responses((status = 200, description = "Evaluation stored", body = StepDone)))]
 pub(super) async fn post_evaluation(
     State(state): State<AppState>,
     caller: Caller,
@@ -681,7 +693,7 @@ pub(super) async fn post_evaluation(
 }
 
 /// An evaluation that is due and not received.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Overdue {
     /// Case id.
     pub case: String,
@@ -691,6 +703,7 @@ pub struct Overdue {
     pub due_on: String,
 }
 
+#[utoipa::path(get, path = "/v1/evaluations/overdue", tag = "lifecycle", security(("bearer" = [])), responses((status = 200, description = "Evaluations past due", body = Vec<Overdue>)))]
 pub(super) async fn get_overdue(
     State(state): State<AppState>,
     caller: Caller,
@@ -715,6 +728,7 @@ pub(super) async fn get_overdue(
     ))
 }
 
+#[utoipa::path(put, path = "/v1/cases/{id}/documents/{field}", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)"), ("field" = String, Path, description = "A document field id")), request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The raw document, streamed"), responses((status = 200, description = "Sealed", body = StepDone)))]
 /// A document uploaded later (the perspective plan, art. 7.1), streamed: sealed as it arrives
 /// to the entitled parties that consent covers, refused (413) the moment it passes the field's
 /// `max_bytes`; nothing is stored unless the whole document arrived.
@@ -807,18 +821,21 @@ pub(super) async fn put_document(
 
 // ---- consent ---------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsentQuery {
     format: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/cases/{id}/consent", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)"), ConsentQuery), responses((status = 200, description = "The consent record, or a FHIR R5 Consent", body = Object)))]
 pub(super) async fn get_consent(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<ConsentQuery>,
+    q: super::problem::QueryResult<ConsentQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let q = super::problem::query(q, "only format=fhir")?;
     let mut event = caller.event("read", "allowed");
     event.purpose = Some("registration".into());
     event.reason = Some("consent record".into());
@@ -841,6 +858,7 @@ pub(super) async fn get_consent(
     }))
 }
 
+#[utoipa::path(post, path = "/v1/cases/{id}/consent/withdraw", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Consent withdrawn; ciphertexts deleted", body = StepDone)))]
 /// Withdrawal (AVG art. 7(3)): one call, at once. The consent stops covering anyone, every
 /// age file of the case is deleted except the declaration itself (kept to demonstrate the
 /// consent that was given), and the case moves to `withdrawn`.
@@ -866,6 +884,7 @@ pub(super) async fn post_withdraw(
 
 // ---- inbox and queue -------------------------------------------------------------------------
 
+#[utoipa::path(get, path = "/v1/inbox", tag = "lifecycle", security(("bearer" = [])), responses((status = 200, description = "The organisation's notifications", body = Vec<Notification>)))]
 pub(super) async fn get_inbox(
     State(state): State<AppState>,
     caller: Caller,
@@ -873,13 +892,14 @@ pub(super) async fn get_inbox(
     Ok(Json(state.store.inbox(&caller.org_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct QueueRequest {
     /// Referred case ids, first in line first.
     order: Vec<String>,
 }
 
+#[utoipa::path(put, path = "/v1/referrals/queue", tag = "lifecycle", security(("bearer" = [])), request_body = QueueRequest, responses((status = 200, description = "Queue order set", body = Object)))]
 pub(super) async fn put_queue(
     State(state): State<AppState>,
     caller: Caller,

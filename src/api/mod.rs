@@ -6,6 +6,7 @@ mod cases;
 mod identity;
 mod keys;
 mod lifecycle;
+pub mod openapi;
 pub mod problem;
 
 use std::net::SocketAddr;
@@ -210,10 +211,8 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let rate = state.rate;
     Router::new()
-        .route(
-            "/healthz",
-            get(|| async { Json(serde_json::json!({"status": "ok"})) }),
-        )
+        .route("/healthz", get(openapi::healthz))
+        .route("/v1/openapi.json", get(openapi::get_openapi))
         .route("/readyz", get(readyz))
         .route("/v1/policy", get(cases::get_policy))
         .route("/v1/auth/token", post(identity::post_token))
@@ -368,6 +367,7 @@ async fn track(req: axum::extract::Request, next: axum::middleware::Next) -> Res
     response
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
 /// Prometheus metrics: requests by route and status, latencies, fields sealed, slices served,
 /// the access log's size and the age of its latest checkpoint. Counts only, no identities.
 async fn metrics(
@@ -386,6 +386,7 @@ async fn metrics(
         .into_response())
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready: database, policy and signing key", body = Object)))]
 /// Ready to serve: the database answers; the policy and the signing key were loaded at start
 /// (the broker does not start without them).
 async fn readyz(

@@ -227,6 +227,16 @@ impl From<CaseError> for ApiError {
     }
 }
 
+/// A query string as extracted, or why it could not be.
+pub(super) type QueryResult<T> =
+    Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>;
+
+/// The parsed query, or a 400 that says what is expected — never what was sent.
+pub(super) fn query<T>(q: QueryResult<T>, expected: &str) -> Result<T, ApiError> {
+    q.map(|axum::extract::Query(v)| v)
+        .map_err(|_| ApiError::bad_request(format!("invalid query string; expected {expected}")))
+}
+
 /// A JSON body, parsed strictly (unknown keys, wrong types and trailing data are refused)
 /// with an error that says where the problem is and what was expected, never what was sent.
 pub struct ApiJson<T>(pub T);

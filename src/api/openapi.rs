@@ -1,0 +1,189 @@
+//! The OpenAPI 3.1 document served at `/v1/openapi.json`, generated from the handlers'
+//! annotations and the request and response types. Every operation also lists the problem
+//! answers any request can get (RFC 9457 `application/problem+json`).
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{audit, cases, identity, keys, lifecycle};
+
+/// A problem answer (RFC 9457). `detail` and `errors` name what is wrong, never a value.
+#[derive(ToSchema)]
+#[schema(as = Problem)]
+#[allow(dead_code)]
+struct ProblemDoc {
+    /// `urn:sluis:problem:<slug>` (or `about:blank` for routing errors).
+    #[schema(rename = "type")]
+    kind: String,
+    /// Short summary of the status.
+    title: String,
+    /// The HTTP status.
+    status: u16,
+    /// What is wrong, for a person.
+    detail: String,
+    /// Per-field problems, when fields were invalid.
+    errors: Option<Vec<FieldProblemDoc>>,
+}
+
+/// One invalid field.
+#[derive(ToSchema)]
+#[schema(as = FieldProblem)]
+#[allow(dead_code)]
+struct FieldProblemDoc {
+    /// The field id (or a description of a malformed one).
+    field: String,
+    /// What is wrong with it.
+    problem: String,
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Object)))]
+pub(super) async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI document", body = Object)))]
+pub(super) async fn get_openapi() -> Response {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    let json = DOCUMENT.get_or_init(|| {
+        ApiDoc::openapi()
+            .to_json()
+            .expect("the OpenAPI document serialises")
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json.as_str(),
+    )
+        .into_response()
+}
+
+/// The document's definition: every operation of the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sluis",
+        description = "Privacy-first exchange of the Westfriesland outflow arrangement: the broker seals each field per entitled party and never opens.",
+        license(name = "EUPL-1.2")
+    ),
+    paths(
+        healthz,
+        get_openapi,
+        super::readyz,
+        super::metrics,
+        cases::get_policy,
+        identity::post_token,
+        cases::get_organisations,
+        cases::get_cases,
+        cases::post_case,
+        cases::get_case,
+        cases::post_shares,
+        cases::get_slice,
+        keys::post_rekey,
+        lifecycle::post_assessment,
+        lifecycle::post_referral,
+        lifecycle::post_match,
+        lifecycle::post_housed,
+        lifecycle::post_lease_conversion,
+        lifecycle::post_end,
+        lifecycle::post_changes,
+        lifecycle::post_evaluation,
+        lifecycle::put_document,
+        lifecycle::get_consent,
+        lifecycle::post_withdraw,
+        lifecycle::get_inbox,
+        lifecycle::put_queue,
+        lifecycle::get_overdue,
+        audit::get_events,
+        audit::get_client_report,
+        audit::get_verify,
+        audit::get_signals,
+        audit::get_checkpoint,
+        audit::get_checkpoints,
+        audit::post_checkpoint,
+        audit::get_vkey,
+        audit::get_inclusion_proof,
+        audit::get_consistency_proof,
+    ),
+    components(schemas(ProblemDoc, FieldProblemDoc)),
+    modifiers(&Problems)
+)]
+pub struct ApiDoc;
+
+/// Adds the bearer scheme and, to every operation, the problem answers it can give.
+struct Problems;
+
+/// Statuses every operation may answer with a problem document, and why.
+const PROBLEMS: [(&str, &str); 13] = [
+    (
+        "400",
+        "Malformed request: bad JSON, unknown or missing keys, a malformed id",
+    ),
+    ("401", "No valid access token"),
+    ("403", "Not allowed for this role, step or consent"),
+    (
+        "404",
+        "No such case that the caller's organisation is a party to, or no such thing",
+    ),
+    ("405", "Method not allowed on this path"),
+    ("409", "Not possible in the case's current state"),
+    ("413", "Body or document over its limit"),
+    ("415", "Wrong content type"),
+    ("422", "Invalid field values (each named in `errors`)"),
+    (
+        "429",
+        "Too many requests or failed logins; see `Retry-After`",
+    ),
+    ("500", "An internal error (logged; no detail given)"),
+    ("503", "The database cannot be reached"),
+    ("507", "The database's disk is full; nothing was stored"),
+];
+
+impl Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                for (status, why) in PROBLEMS {
+                    let response = ResponseBuilder::new()
+                        .description(why)
+                        .content(
+                            "application/problem+json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("Problem")))
+                                .build(),
+                        )
+                        .build();
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert(response.into());
+                }
+            }
+        }
+    }
+}
