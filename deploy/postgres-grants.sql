@@ -10,7 +10,8 @@ REVOKE CREATE ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"broker";
 GRANT SELECT ON _sqlx_migrations TO :"broker";
 GRANT SELECT, INSERT, UPDATE, DELETE
-    ON organisations, users, api_keys, cases, case_parties, sealed_fields, sealed_field_recipients
+    ON organisations, users, api_keys, cases, case_parties, sealed_fields, sealed_field_recipients,
+       case_states, consents, notifications, evaluations, case_monitor, monitor_reports
     TO :"broker";
 -- The access log: append and read only.
 GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO :"broker";

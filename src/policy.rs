@@ -176,6 +176,9 @@ pub struct Policy {
     pub changes: ChangesSpec,
     /// Allocation (art. 11).
     pub allocation: Allocation,
+    /// The annual monitor (art. 17).
+    #[serde(default)]
+    pub monitor: MonitorSpec,
 }
 
 /// Why a policy was refused. The message names the file and the problem.
@@ -229,6 +232,37 @@ struct RawPolicy {
     consent: ConsentSpec,
     #[serde(default)]
     changes: ChangesSpec,
+    #[serde(default)]
+    monitor: MonitorSpec,
+}
+
+/// The annual monitor (art. 17): its suppression threshold, the coded routing facts a care
+/// organisation declares at submission, and the counts each role reports per period.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSpec {
+    /// Published counts below this are shown as `<threshold`.
+    pub threshold: u32,
+    /// The client groups (doelgroepen) a case may be declared in.
+    pub client_groups: Vec<String>,
+    /// The origin a case may be declared to come from besides a municipality of the region.
+    pub origin_elsewhere: String,
+    /// Role → the counts its organisations report per period.
+    pub indicators: BTreeMap<String, Vec<String>>,
+    /// Roles that see the whole monitor; the other parties see their own rows.
+    pub full_view: Vec<String>,
+}
+
+impl Default for MonitorSpec {
+    fn default() -> Self {
+        Self {
+            threshold: 5,
+            client_groups: Vec::new(),
+            origin_elsewhere: "elsewhere".into(),
+            indicators: BTreeMap::new(),
+            full_view: Vec::new(),
+        }
+    }
 }
 
 /// What consent declarations are for, and what survives their withdrawal.
@@ -630,6 +664,38 @@ impl Policy {
                 )));
             }
         }
+        if raw.monitor.threshold < 2 {
+            return Err(invalid("monitor threshold must be at least 2".into()));
+        }
+        if let Some(r) = raw
+            .monitor
+            .full_view
+            .iter()
+            .find(|r| !raw.roles.contains_key(*r))
+        {
+            return Err(invalid(format!(
+                "monitor full_view names unknown role `{r}`"
+            )));
+        }
+        for (role, indicators) in &raw.monitor.indicators {
+            if !raw.roles.contains_key(role) {
+                return Err(invalid(format!(
+                    "monitor indicators for unknown role `{role}`"
+                )));
+            }
+            if indicators.iter().any(|i| !is_id(i)) {
+                return Err(invalid(format!(
+                    "monitor indicators of `{role}` must be lower-case ids"
+                )));
+            }
+        }
+        if raw.monitor.client_groups.iter().any(|g| !is_id(g))
+            || !is_id(&raw.monitor.origin_elsewhere)
+        {
+            return Err(invalid(
+                "monitor client groups and origin_elsewhere must be lower-case ids".into(),
+            ));
+        }
         let version = format!("{}@{}", raw.version.trim(), digest(src));
         Ok(Self {
             version,
@@ -644,6 +710,7 @@ impl Policy {
             consent: raw.consent,
             changes: raw.changes,
             allocation,
+            monitor: raw.monitor,
         })
     }
 

@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _, Row as _};
@@ -219,6 +221,15 @@ pub struct NewSealedField {
     pub recipients: Vec<String>,
 }
 
+/// The coded facts a care organisation declares for the monitor at submission (art. 17).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorDeclaration {
+    /// One of the policy's client groups.
+    pub client_group: Option<String>,
+    /// A municipality of the region, or the policy's `origin_elsewhere`.
+    pub origin_municipality: Option<String>,
+}
+
 /// An organisation's copy of a field, sealed again to its new key.
 #[derive(Debug, Clone)]
 pub struct Rekeyed {
@@ -251,11 +262,65 @@ pub struct SealedField {
     pub sealed_by: String,
 }
 
+/// Where the store's times (case, state and event times) come from: the system clock, or a
+/// clock its owner sets — `sluis demo` uses one to play a fictional year. Token lifetimes,
+/// login windows and checkpoints always use the system clock.
+#[derive(Clone, Debug, Default)]
+pub struct Clock(Option<Arc<AtomicI64>>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Self(None)
+    }
+
+    /// A clock that stands at `start` until [`Clock::set`] moves it.
+    pub fn manual(start: time::OffsetDateTime) -> Self {
+        Self(Some(Arc::new(AtomicI64::new(millis(start)))))
+    }
+
+    /// Moves a manual clock to `t` (never backwards); the system clock ignores it.
+    pub fn set(&self, t: time::OffsetDateTime) {
+        if let Some(at) = &self.0 {
+            at.fetch_max(millis(t), Ordering::SeqCst);
+        }
+    }
+
+    /// Lets a manual clock follow the system clock from now on.
+    pub fn follow_system(&self) {
+        if let Some(at) = &self.0 {
+            at.store(FOLLOW_SYSTEM, Ordering::SeqCst);
+        }
+    }
+
+    /// Now, by this clock.
+    pub fn now(&self) -> time::OffsetDateTime {
+        match self.0.as_ref().map(|at| at.load(Ordering::SeqCst)) {
+            None | Some(FOLLOW_SYSTEM) => time::OffsetDateTime::now_utc(),
+            Some(ms) => time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+                .expect("a manual clock holds a valid time"),
+        }
+    }
+
+    /// Now as stored text.
+    pub fn now_text(&self) -> String {
+        time_text(self.now())
+    }
+}
+
+/// The value of a manual clock that follows the system clock.
+const FOLLOW_SYSTEM: i64 = i64::MIN;
+
+fn millis(t: time::OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).expect("times fit in i64 milliseconds")
+}
+
 /// The database.
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    clock: Clock,
 }
 
 impl fmt::Debug for Store {
@@ -299,6 +364,17 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Store {
+    /// The same store, timing what it records by `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock the store times what it records by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Opens (and for SQLite creates) the database at `url` and applies migrations.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::open(url, true).await
@@ -350,7 +426,11 @@ impl Store {
                 Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
             }
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            clock: Clock::system(),
+        })
     }
 
     /// Writes a consistent copy of an embedded (SQLite) database to `path` while it is in use
@@ -398,7 +478,7 @@ impl Store {
         event: Event,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO organisations (id, name, role, recipient, disabled, created_at) \
              VALUES ($1, $2, $3, NULL, 0, $4)",
@@ -406,7 +486,7 @@ impl Store {
         .bind(id)
         .bind(name)
         .bind(role)
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -421,7 +501,7 @@ impl Store {
         event: Event,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         let done = sqlx::query("UPDATE organisations SET recipient = $1 WHERE id = $2")
             .bind(recipient)
             .bind(id)
@@ -442,7 +522,7 @@ impl Store {
         event: Event,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         let done = sqlx::query("UPDATE organisations SET disabled = $1 WHERE id = $2")
             .bind(flag(disabled))
             .bind(id)
@@ -481,7 +561,7 @@ impl Store {
     /// Adds a user.
     pub async fn add_user(&self, user: &User, event: Event) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO users (id, username, org_id, role, password_hash, disabled, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -492,7 +572,7 @@ impl Store {
         .bind(&user.role)
         .bind(user.password_hash.as_deref())
         .bind(flag(user.disabled))
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -542,7 +622,7 @@ impl Store {
         event: Event,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
             .bind(flag(disabled))
             .bind(username)
@@ -558,7 +638,7 @@ impl Store {
     /// Deletes a user and its API keys; its tokens stop working at once.
     pub async fn delete_user(&self, username: &str, event: Event) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "DELETE FROM api_keys WHERE user_id IN (SELECT id FROM users WHERE username = $1)",
         )
@@ -585,14 +665,14 @@ impl Store {
         event: Event,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO api_keys (id, user_id, digest, revoked, created_at) VALUES ($1, $2, $3, 0, $4)",
         )
         .bind(id)
         .bind(user_id)
         .bind(digest)
-        .bind(now_text())
+        .bind(self.clock.now_text())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -625,10 +705,11 @@ impl Store {
         parties: &[CaseParty],
         sealed: &[NewSealedField],
         consent: &ConsentRecord,
+        monitor: &MonitorDeclaration,
         event: Event,
     ) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let event = append_event(&mut tx, event).await?;
+        let event = append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO cases (id, form, state, created_by, created_at, updated_at, client_pseudonym) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -660,8 +741,105 @@ impl Store {
         )
         .await?;
         insert_consent(&mut tx, consent).await?;
+        if monitor.client_group.is_some() || monitor.origin_municipality.is_some() {
+            sqlx::query(
+                "INSERT INTO case_monitor (case_id, client_group, origin_municipality) VALUES ($1, $2, $3)",
+            )
+            .bind(&case.id)
+            .bind(monitor.client_group.as_deref())
+            .bind(monitor.origin_municipality.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(event)
+    }
+
+    /// The monitor's facts of every case: routing metadata only (this reads no sealed field).
+    pub async fn monitor_facts(&self) -> Result<Vec<crate::monitor::CaseFacts>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.created_by, c.created_at, m.client_group, m.origin_municipality, \
+             c.referred_at, c.matched_by, c.home_municipality, c.home_kind, c.key_handover, \
+             (SELECT COUNT(*) FROM case_states s WHERE s.case_id = c.id AND s.state = 'assessed') AS accepted, \
+             (SELECT COUNT(*) FROM case_states s WHERE s.case_id = c.id AND s.state = 'rejected') AS rejected \
+             FROM cases c LEFT JOIN case_monitor m ON m.case_id = c.id ORDER BY c.created_at, c.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::monitor::CaseFacts {
+                    registered_by: r.try_get("created_by")?,
+                    registered_at: r.try_get("created_at")?,
+                    client_group: r.try_get("client_group")?,
+                    origin: r.try_get("origin_municipality")?,
+                    accepted: r.try_get::<i64, _>("accepted")? > 0,
+                    rejected: r.try_get::<i64, _>("rejected")? > 0,
+                    referred_at: r.try_get("referred_at")?,
+                    housed_by: r.try_get("matched_by")?,
+                    home_municipality: r.try_get("home_municipality")?,
+                    home_kind: r.try_get("home_kind")?,
+                    key_handover: r.try_get("key_handover")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a party's counts for a period (replacing what it reported before for the same
+    /// indicators), with the audit event, all or nothing.
+    pub async fn put_monitor_report(
+        &self,
+        org_id: &str,
+        period: &str,
+        counts: &[(String, u64)],
+        event: Event,
+    ) -> Result<Event, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let event = append_event(&self.clock, &mut tx, event).await?;
+        for (indicator, value) in counts {
+            sqlx::query(
+                "INSERT INTO monitor_reports (org_id, period, indicator, value, reported_at, reported_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (org_id, period, indicator) DO UPDATE SET \
+                 value = excluded.value, reported_at = excluded.reported_at, reported_by = excluded.reported_by",
+            )
+            .bind(org_id)
+            .bind(period)
+            .bind(indicator)
+            .bind(i64::try_from(*value).unwrap_or(i64::MAX))
+            .bind(&event.time)
+            .bind(event.user.as_deref().unwrap_or(""))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// Every count reported for periods of `year`.
+    pub async fn monitor_reports(
+        &self,
+        year: i32,
+    ) -> Result<Vec<crate::monitor::ReportedCount>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, period, indicator, value FROM monitor_reports \
+             WHERE period = $1 OR period = $2 OR period = $3 ORDER BY org_id, period, indicator",
+        )
+        .bind(year.to_string())
+        .bind(format!("{year}-H1"))
+        .bind(format!("{year}-H2"))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::monitor::ReportedCount {
+                    org: r.try_get("org_id")?,
+                    period: r.try_get("period")?,
+                    indicator: r.try_get("indicator")?,
+                    value: u64::try_from(r.try_get::<i64, _>("value")?).unwrap_or(0),
+                })
+            })
+            .collect()
     }
 
     /// Carries out one lifecycle step in one transaction with its audit event: the state
@@ -669,7 +847,7 @@ impl Store {
     /// facts, parties, sealed fields, deletions, notifications and evaluation bookkeeping.
     pub async fn apply(&self, step: &Step, event: Event) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let event = append_event(&mut tx, event).await?;
+        let event = append_event(&self.clock, &mut tx, event).await?;
         let now = event.time.clone();
         let f = &step.facts;
         let done = sqlx::query(
@@ -849,7 +1027,7 @@ impl Store {
     /// Sets the queue order of referred cases (art. 8.4): position 1, 2, … in `order`.
     pub async fn set_queue(&self, order: &[String], event: Event) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        append_event(&mut tx, event).await?;
+        append_event(&self.clock, &mut tx, event).await?;
         for (i, case) in order.iter().enumerate() {
             let done = sqlx::query(
                 "UPDATE cases SET queue_position = $1 WHERE id = $2 AND state = 'referred'",
@@ -894,7 +1072,7 @@ impl Store {
         event: Event,
     ) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let event = append_event(&mut tx, event).await?;
+        let event = append_event(&self.clock, &mut tx, event).await?;
         let now = event.time.clone();
         let done = sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
             .bind(&now)
@@ -923,7 +1101,7 @@ impl Store {
         event: Event,
     ) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let event = append_event(&mut tx, event).await?;
+        let event = append_event(&self.clock, &mut tx, event).await?;
         for r in replacements {
             let old = sqlx::query(
                 "SELECT f.category, f.policy_version, f.sealed_at, f.sealed_by, f.seq \
@@ -1038,7 +1216,7 @@ impl Store {
         let seq = reserve_seq(&mut tx).await?;
         let fields = slice_in(&mut tx, case_id, org_id).await?;
         let event = describe(&fields, event);
-        let event = write_event(&mut tx, seq, event).await?;
+        let event = write_event(&self.clock, &mut tx, seq, event).await?;
         tx.commit().await?;
         Ok((fields, event))
     }
@@ -1396,13 +1574,14 @@ async fn reserve_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<Reserv
 
 /// Writes `event` at the reserved sequence number, with its time, leaf and chain hashes.
 async fn write_event(
+    clock: &Clock,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     reserved: Reserved,
     mut event: Event,
 ) -> Result<Event, StoreError> {
     event.seq = reserved.seq;
     // Never before the previous event, even if replicas' clocks differ.
-    event.time = now_text().max(reserved.previous_time);
+    event.time = clock.now_text().max(reserved.previous_time);
     let leaf = event.leaf_hash();
     let chain = audit::chain_hash(&reserved.previous_chain, &leaf);
     let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
@@ -1446,11 +1625,12 @@ async fn write_event(
 }
 
 async fn append_event(
+    clock: &Clock,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     event: Event,
 ) -> Result<Event, StoreError> {
     let reserved = reserve_seq(tx).await?;
-    write_event(tx, reserved, event).await
+    write_event(clock, tx, reserved, event).await
 }
 
 fn event_from_row(r: &sqlx::any::AnyRow) -> Result<StoredEvent, StoreError> {
@@ -1517,7 +1697,7 @@ impl Store {
     /// Appends one event in a transaction of its own (denied attempts, logins, reads of the log).
     pub async fn record(&self, event: Event) -> Result<Event, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let event = append_event(&mut tx, event).await?;
+        let event = append_event(&self.clock, &mut tx, event).await?;
         tx.commit().await?;
         Ok(event)
     }

@@ -19,13 +19,22 @@ pub fn init(format: LogFormat, filter: &str) {
     };
 }
 
-/// Installs the subscriber from the environment's settings alone (for commands other than
-/// `serve`), the defaults if they do not parse.
+/// Installs the subscriber for commands other than `serve`: the environment's format, and its
+/// filter if one is set (`SLUIS_LOG_FILTER` or `RUST_LOG`), else warnings only — a command's
+/// output is what it prints, not a log.
 pub fn init_from_env() {
     let settings = Sources::gather(None, &toml::Table::new())
         .and_then(|s| s.settings())
         .unwrap_or_default();
-    init(settings.log_format, &settings.log_filter);
+    let filter_set = ["SLUIS_LOG_FILTER", "RUST_LOG"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let filter = if filter_set {
+        settings.log_filter.as_str()
+    } else {
+        "warn"
+    };
+    init(settings.log_format, filter);
 }
 
 /// The process's Prometheus recorder, installed on first use; `/metrics` renders it.

@@ -184,6 +184,29 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     let d = dir.path();
     assert!(d.join("sluis.db").exists());
     assert_eq!(std::fs::read_dir(d.join("identities")).unwrap().count(), 22);
+    // The monitor of the fictional year: 64 registrations by the five care organisations.
+    let monitor: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("monitor.json")).unwrap()).unwrap();
+    let last_year = time::OffsetDateTime::now_utc().year() - 1;
+    assert_eq!(monitor["period"], last_year.to_string());
+    assert_eq!(monitor["registrations_total"]["registered"], 64);
+    assert_eq!(monitor["registrations"].as_object().unwrap().len(), 5);
+    assert!(
+        monitor["homes_total"]["homes"].as_u64().unwrap() >= 20,
+        "{monitor}"
+    );
+    assert!(
+        monitor["homes_total"]["waiting"]["median_days"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    let csv = std::fs::read_to_string(d.join("monitor.csv")).unwrap();
+    assert!(csv.starts_with("period,section,row,column,value\n"));
+    assert!(csv.contains(&format!("{last_year},registrations,total,registered,64\n")));
+    let svg = std::fs::read_to_string(d.join("monitor.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Waiting time from referral"));
+    assert!(out.contains("The monitor of the fictional year"), "{out}");
     let cases: Vec<_> = std::fs::read_dir(d.join("slices/intermaris"))
         .unwrap()
         .map(|e| e.unwrap().file_name())

@@ -7,7 +7,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 37] = [
+const OPERATIONS: [(&str, &str); 39] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -35,6 +35,8 @@ const OPERATIONS: [(&str, &str); 37] = [
     ("get", "/v1/inbox"),
     ("put", "/v1/referrals/queue"),
     ("get", "/v1/evaluations/overdue"),
+    ("get", "/v1/monitor"),
+    ("post", "/v1/monitor/reports"),
     ("get", "/v1/audit/events"),
     ("get", "/v1/audit/clients/{pseudonym}/report"),
     ("get", "/v1/audit/verify"),

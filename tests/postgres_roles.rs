@@ -78,7 +78,7 @@ async fn the_broker_role_may_only_append_to_the_access_log() {
     // The broker, without schema rights, works: it appends and reads.
     let store = Store::open(&broker_url, false).await.unwrap();
     store
-        .add_organisation("leviaan", "Leviaan", "care", Event::admin("test".into()))
+        .add_organisation("testzorg", "Testzorg", "care", Event::admin("test".into()))
         .await
         .unwrap();
     let event = store.record(Event::new("read", "allowed")).await.unwrap();
@@ -87,6 +87,102 @@ async fn the_broker_role_may_only_append_to_the_access_log() {
         Store::open(&broker_url, true).await.is_err(),
         "the broker role cannot migrate"
     );
+
+    // The whole exchange runs under the broker role: enrolment, a case through referral to a
+    // key handover, a consent read, monitor counts and the monitor.
+    {
+        let policy = std::sync::Arc::new(common::policy());
+        let parties = sluis::demo::enrol_parties(&store, &policy).await.unwrap();
+        let state = sluis::api::AppState::ephemeral(store.clone(), policy.clone());
+        let broker = sluis::api::RunningBroker::start(state, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let login = |org: &str| {
+            let key = parties
+                .iter()
+                .find(|p| p.org == org)
+                .unwrap()
+                .api_key
+                .expose()
+                .to_owned();
+            let base = broker.base_url.clone();
+            async move {
+                sluis::client::Client::new(&base)
+                    .login(&sluis::client::Credentials::ApiKey(
+                        sluis::auth::Secret::new(key),
+                    ))
+                    .await
+                    .unwrap()
+            }
+        };
+        let answer = login("leviaan")
+            .await
+            .post_json(
+                "/v1/cases",
+                &serde_json::json!({
+                    "form": "registration",
+                    "fields": sluis::demo::fictional_registration(),
+                    "consent": sluis::demo::fictional_consent(),
+                    "monitor": {"client_group": "mo", "origin_municipality": "hoorn"},
+                }),
+            )
+            .await
+            .unwrap();
+        let case = answer["id"].as_str().unwrap().to_owned();
+        let coordinator = login("bct-westfriesland").await;
+        coordinator
+            .step(
+                &case,
+                "assessment",
+                &serde_json::json!({"decision": "accept"}),
+            )
+            .await
+            .unwrap();
+        let identity = &parties
+            .iter()
+            .find(|p| p.org == "bct-westfriesland")
+            .unwrap()
+            .identity;
+        coordinator
+            .refer(&case, identity, &policy, &["hoorn".to_owned()])
+            .await
+            .unwrap();
+        let corporation = login("intermaris").await;
+        corporation
+            .step(
+                &case,
+                "match",
+                &serde_json::json!({"home_municipality": "hoorn", "home_kind": "regular"}),
+            )
+            .await
+            .unwrap();
+        corporation
+            .step(
+                &case,
+                "housed",
+                &serde_json::json!({"key_handover": "2026-11-01"}),
+            )
+            .await
+            .unwrap();
+        login("leviaan")
+            .await
+            .get_json(&format!("/v1/cases/{case}/consent"))
+            .await
+            .unwrap();
+        corporation
+            .post_json(
+                "/v1/monitor/reports",
+                &serde_json::json!({"period": "2026", "counts": {"nuisance": 2}}),
+            )
+            .await
+            .unwrap();
+        let monitor = coordinator
+            .get_json("/v1/monitor?period=2026")
+            .await
+            .unwrap();
+        assert_eq!(monitor["reported"]["nuisance"]["total"], "small");
+        broker.stop().await.unwrap();
+    }
 
     // Even with the triggers disabled (by the owner), the broker role cannot rewrite events.
     psql(

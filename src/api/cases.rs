@@ -18,7 +18,7 @@ use crate::form::{self, FieldValue, FieldValues};
 use crate::policy::Policy;
 use crate::sealing::{self, Plaintext, Recipient, SealJob};
 use crate::store::{
-    Case, CaseFacts, CaseParty, NewSealedField, Organisation, SealedField, now_text,
+    Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Organisation, SealedField,
 };
 
 /// The field that holds the signed consent declaration.
@@ -119,6 +119,61 @@ pub(super) struct SubmitRequest {
     #[schema(value_type = Object)]
     fields: FieldValues,
     consent: ConsentInput,
+    /// The coded facts for the annual monitor (art. 17); kept unsealed, shown only in
+    /// suppressed aggregates.
+    #[serde(default)]
+    monitor: Option<MonitorInput>,
+}
+
+/// The coded facts a care organisation declares for the monitor.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MonitorInput {
+    /// One of the policy's `[monitor] client_groups` (e.g. `mo`, `bw`, `jeugd_18plus`, `oud_amv`).
+    client_group: Option<String>,
+    /// A municipality of the region (organisation id) or the policy's `origin_elsewhere`.
+    origin_municipality: Option<String>,
+}
+
+impl MonitorInput {
+    /// Checks the codes against the policy; names the key that is wrong, never its value.
+    fn declaration(self, policy: &Policy) -> Result<MonitorDeclaration, ApiError> {
+        let mut problems = Vec::new();
+        if let Some(g) = &self.client_group
+            && !policy.monitor.client_groups.contains(g)
+        {
+            problems.push(form::FieldProblem {
+                field: "monitor.client_group".into(),
+                problem: format!(
+                    "must be one of: {}",
+                    policy.monitor.client_groups.join(", ")
+                ),
+            });
+        }
+        if let Some(o) = &self.origin_municipality
+            && *o != policy.monitor.origin_elsewhere
+            && policy
+                .parties
+                .get(o)
+                .is_none_or(|p| p.role != "municipality")
+        {
+            problems.push(form::FieldProblem {
+                field: "monitor.origin_municipality".into(),
+                problem: format!(
+                    "must be a municipality of the region (an organisation id) or `{}`",
+                    policy.monitor.origin_elsewhere
+                ),
+            });
+        }
+        if problems.is_empty() {
+            Ok(MonitorDeclaration {
+                client_group: self.client_group,
+                origin_municipality: self.origin_municipality,
+            })
+        } else {
+            Err(ApiError::invalid_fields(problems))
+        }
+    }
 }
 
 /// The consent declaration sent with a submission: what the client signed, and the scan.
@@ -134,9 +189,9 @@ pub(super) struct ConsentInput {
     document: FieldValue,
 }
 
-/// Today's date in UTC, `YYYY-MM-DD`.
-pub(super) fn today() -> String {
-    now_text()[..10].to_owned()
+/// Today's date in UTC by the store's clock, `YYYY-MM-DD`.
+pub(super) fn today(state: &AppState) -> String {
+    state.store.clock().now_text()[..10].to_owned()
 }
 
 /// Seal jobs, with each job's field and recipient organisations, and what was withheld.
@@ -152,8 +207,8 @@ pub(super) fn plan_sealing(
     plaintexts: Vec<(String, Plaintext)>,
     keys: &BTreeMap<&str, &str>,
     strict: bool,
+    today: &str,
 ) -> Result<SealingPlan, ApiError> {
-    let today = today();
     let mut jobs = Vec::with_capacity(plaintexts.len());
     let mut meta = Vec::with_capacity(plaintexts.len());
     let mut withheld = Vec::new();
@@ -166,7 +221,7 @@ pub(super) fn plan_sealing(
                 .find(|(o, _)| o == org)
                 .expect("entitled orgs are parties")
                 .1;
-            match consent.missing(role, category, &today) {
+            match consent.missing(role, category, today) {
                 None => orgs.push(org.to_owned()),
                 Some(reason) if strict => {
                     return Err(ApiError::forbidden(format!(
@@ -253,6 +308,10 @@ pub(super) async fn post_case(
         }
         Err(e) => return Err(e.into()),
     };
+    let monitor = match req.monitor {
+        Some(m) => m.declaration(policy)?,
+        None => MonitorDeclaration::default(),
+    };
     let mut plaintexts = form::validate_form(policy, &req.form, &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
     drop(req.fields);
@@ -263,7 +322,7 @@ pub(super) async fn post_case(
         categories: req.consent.categories,
     };
     declaration
-        .validate(policy, &today())
+        .validate(policy, &today(&state))
         .map_err(ApiError::unprocessable)?;
     let document_spec = policy
         .field(CONSENT_DOCUMENT)
@@ -282,7 +341,7 @@ pub(super) async fn post_case(
         .iter()
         .find(|(id, _)| *id == policy.audit.client_identifier)
         .map(|(_, p)| state.pseudonyms.pseudonym(p.expose()));
-    let now = now_text();
+    let now = state.store.clock().now_text();
     let case_id = uuid::Uuid::new_v4().to_string();
     let consent = ConsentRecord {
         id: uuid::Uuid::new_v4().to_string(),
@@ -303,7 +362,15 @@ pub(super) async fn post_case(
         withdrawn_by_org: None,
     };
     let keys = recipient_keys(&enrolled);
-    let (jobs, meta, _) = match plan_sealing(policy, &parties, &consent, plaintexts, &keys, true) {
+    let (jobs, meta, _) = match plan_sealing(
+        policy,
+        &parties,
+        &consent,
+        plaintexts,
+        &keys,
+        true,
+        &today(&state),
+    ) {
         Ok(plan) => plan,
         Err(e) => {
             return Err(caller
@@ -345,7 +412,7 @@ pub(super) async fn post_case(
     event.consent = Some(consent.id.clone());
     state
         .store
-        .create_case(&case, &party_rows, &sealed, &consent, event)
+        .create_case(&case, &party_rows, &sealed, &consent, &monitor, event)
         .await?;
     tracing::info!(case = %case.id, org = %caller.org_id, fields = sealed.len(), "case submitted");
     Ok((
@@ -424,8 +491,8 @@ pub(super) fn consent_covers_shares(
     consent: &ConsentRecord,
     items: &[ShareItem],
     orgs: &BTreeMap<String, Organisation>,
+    today: &str,
 ) -> Result<(), String> {
-    let today = today();
     for item in items {
         for org in &item.recipients {
             let Some(role) = orgs.get(org).map(|o| o.role.as_str()) else {
@@ -435,7 +502,7 @@ pub(super) fn consent_covers_shares(
                 let Some(spec) = policy.field(field) else {
                     continue;
                 };
-                if let Some(reason) = consent.missing(role, &spec.category, &today) {
+                if let Some(reason) = consent.missing(role, &spec.category, today) {
                     return Err(format!(
                         "field `{field}` cannot be shared with `{org}`: {reason}"
                     ));
@@ -577,7 +644,7 @@ pub(super) async fn post_shares(
             )
             .await);
     };
-    if let Err(reason) = consent_covers_shares(policy, &consent, &items, &orgs) {
+    if let Err(reason) = consent_covers_shares(policy, &consent, &items, &orgs, &today(&state)) {
         return Err(caller
             .deny(
                 &state,
@@ -605,7 +672,7 @@ pub(super) async fn post_shares(
 
     let sealed = seal_shares(policy, &req.shares, &recipient_keys(orgs.values())).await?;
     drop(req);
-    let now = now_text();
+    let now = state.store.clock().now_text();
     let new_parties: Vec<CaseParty> = plan
         .new_parties
         .into_iter()
@@ -738,7 +805,7 @@ pub(super) async fn get_slice(
             .await);
     }
     let consent = state.store.consent(&case.id).await?;
-    let today = today();
+    let today = today(&state);
     let org_role = caller.org_role.clone();
     // The declaration itself stays downloadable for its holders after withdrawal: its basis
     // then is AVG art. 7(1) (demonstrating the consent that was given), not the consent.

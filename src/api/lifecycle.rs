@@ -19,9 +19,7 @@ use crate::audit::Event;
 use crate::cases::{self, Action, Refusal, State as CaseState};
 use crate::consent::ConsentRecord;
 use crate::form::{self, FieldValues};
-use crate::store::{
-    Case, CaseFacts, CaseParty, Notification, Organisation, Step, StoreError, now_text,
-};
+use crate::store::{Case, CaseFacts, CaseParty, Notification, Organisation, Step, StoreError};
 
 /// What a step answers: the case's state afterwards, and what was sealed for whom.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -267,6 +265,7 @@ async fn seal_to_parties(
         plaintexts,
         &keys,
         false,
+        &today(state),
     )?;
     Ok((seal_off_thread(jobs, meta, policy).await?, withheld))
 }
@@ -365,7 +364,7 @@ pub(super) async fn post_referral(
         .map(|o| (o.id.clone(), o))
         .collect();
     let consent = ctx.consent()?;
-    if let Err(reason) = consent_covers_shares(policy, consent, &items, &orgs) {
+    if let Err(reason) = consent_covers_shares(policy, consent, &items, &orgs, &today(&state)) {
         return Err(caller
             .deny(
                 &state,
@@ -399,7 +398,7 @@ pub(super) async fn post_referral(
         }
     }
     let sealed = seal_shares(policy, &req.shares, &recipient_keys(orgs.values())).await?;
-    let now = now_text();
+    let now = state.store.clock().now_text();
     let mut step = ctx.step(&caller);
     step.facts = CaseFacts {
         queue_position: req.queue_position,
@@ -481,7 +480,7 @@ pub(super) async fn post_match(
     }
     let mut step = ctx.step(&caller);
     step.facts = CaseFacts {
-        matched_at: Some(now_text()),
+        matched_at: Some(state.store.clock().now_text()),
         matched_by: Some(caller.org_id.clone()),
         home_municipality: Some(req.home_municipality.clone()),
         home_kind: Some(req.home_kind),
@@ -716,7 +715,7 @@ pub(super) async fn get_overdue(
     let mut event = caller.event("search", "allowed");
     event.reason = Some("overdue evaluations".into());
     state.store.record(event).await?;
-    let rows = state.store.overdue_evaluations(&today()).await?;
+    let rows = state.store.overdue_evaluations(&today(&state)).await?;
     Ok(Json(
         rows.into_iter()
             .map(|(case, period, due_on)| Overdue {
@@ -763,7 +762,7 @@ pub(super) async fn put_document(
         )));
     };
     let consent = ctx.consent()?;
-    let today = today();
+    let today = today(&state);
     let parties = ctx.party_pairs();
     let orgs: Vec<String> = policy
         .entitled(&field, &parties)

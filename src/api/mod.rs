@@ -6,6 +6,7 @@ mod cases;
 mod identity;
 mod keys;
 mod lifecycle;
+mod monitor;
 pub mod openapi;
 pub mod problem;
 
@@ -254,6 +255,8 @@ pub fn router(state: AppState) -> Router {
             axum::routing::put(lifecycle::put_queue),
         )
         .route("/v1/evaluations/overdue", get(lifecycle::get_overdue))
+        .route("/v1/monitor", get(monitor::get_monitor))
+        .route("/v1/monitor/reports", post(monitor::post_report))
         .route("/v1/audit/events", get(audit::get_events))
         .route(
             "/v1/audit/clients/{pseudonym}/report",

@@ -10,7 +10,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{audit, cases, identity, keys, lifecycle};
+use super::{audit, cases, identity, keys, lifecycle, monitor};
 
 /// A problem answer (RFC 9457). `detail` and `errors` name what is wrong, never a value.
 #[derive(ToSchema)]
@@ -99,6 +99,8 @@ pub(super) async fn get_openapi() -> Response {
         lifecycle::get_inbox,
         lifecycle::put_queue,
         lifecycle::get_overdue,
+        monitor::get_monitor,
+        monitor::post_report,
         audit::get_events,
         audit::get_client_report,
         audit::get_verify,

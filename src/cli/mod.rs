@@ -246,7 +246,9 @@ enum Command {
         /// The form's name.
         #[arg(long, default_value = "registration")]
         form: String,
-        /// JSON file: `{"fields": {id: value}, "consent": {signed_on, valid_until, roles, categories, document}}`.
+        /// JSON file: `{"fields": {id: value}, "consent": {signed_on, valid_until, roles,
+        /// categories, document}, "monitor": {"client_group", "origin_municipality"}}`
+        /// (`monitor` optional).
         file: PathBuf,
     },
     /// Re-share a case's fields to new parties (coordinator): opens your slice locally and
@@ -397,6 +399,33 @@ enum Command {
     Consent {
         #[command(subcommand)]
         command: ConsentCommand,
+    },
+    /// The annual monitor (art. 17) for a period: all of it for the coordinator, the privacy
+    /// officer and the admin, your own rows for a party.
+    Monitor {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// `2026`, `2026-H1` or `2026-H2`.
+        #[arg(long)]
+        period: String,
+        /// `table` (default), `json`, `csv` or `svg`.
+        #[arg(long, default_value = "table", value_parser = ["table", "json", "csv", "svg"])]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Report your organisation's counts for the monitor for a period (e.g. `rent_arrears=3`);
+    /// replaces what you reported before for the same counts.
+    ReportCounts {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// `2026`, `2026-H1` or `2026-H2`.
+        #[arg(long)]
+        period: String,
+        /// `indicator=count` pairs (`sluis policy show` lists your role's indicators).
+        #[arg(required = true)]
+        counts: Vec<String>,
     },
     /// What changed for your organisation.
     Inbox {
@@ -797,9 +826,14 @@ pub async fn run(cli: Cli) -> Result<()> {
                     file.display()
                 );
             };
+            let mut request =
+                serde_json::json!({"form": form, "fields": fields, "consent": consent});
+            if let Some(monitor) = body.get("monitor") {
+                request["monitor"] = monitor.clone();
+            }
             let answer = login(&client)
                 .await?
-                .submit(&form, fields, consent)
+                .post_json("/v1/cases", &request)
                 .await
                 .map_err(explain)?;
             println!("{}", serde_json::to_string_pretty(&answer)?);
@@ -840,6 +874,61 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             let opened = client::open_slice(&slice, &identity, &policy)?;
             println!("{}", opened.to_json().as_str());
+            Ok(())
+        }
+        Command::Monitor {
+            client,
+            period,
+            format,
+            out,
+        } => {
+            let c = login(&client).await?;
+            let path = |f: &str| format!("/v1/monitor?period={period}&format={f}");
+            let text = match format.as_str() {
+                "table" => {
+                    let json = c.get_json(&path("json")).await.map_err(explain)?;
+                    let monitor: crate::monitor::Monitor = serde_json::from_value(json)
+                        .context("the broker's monitor has an unexpected shape")?;
+                    monitor.to_text()
+                }
+                "json" => serde_json::to_string_pretty(
+                    &c.get_json(&path("json")).await.map_err(explain)?,
+                )?,
+                other => c.get_text(&path(other)).await.map_err(explain)?,
+            };
+            match out {
+                Some(file) => {
+                    std::fs::write(&file, text)
+                        .with_context(|| format!("writing {}", file.display()))?;
+                }
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
+        Command::ReportCounts {
+            client,
+            period,
+            counts,
+        } => {
+            let mut map = serde_json::Map::new();
+            for pair in &counts {
+                let (k, v) = pair
+                    .split_once('=')
+                    .with_context(|| format!("`{pair}` is not indicator=count"))?;
+                let n: i64 = v
+                    .parse()
+                    .with_context(|| format!("the count of `{k}` is not a whole number"))?;
+                map.insert(k.to_owned(), serde_json::json!(n));
+            }
+            let answer = login(&client)
+                .await?
+                .post_json(
+                    "/v1/monitor/reports",
+                    &serde_json::json!({"period": period, "counts": map}),
+                )
+                .await
+                .map_err(explain)?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
             Ok(())
         }
         Command::Rekey {

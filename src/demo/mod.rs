@@ -17,7 +17,9 @@ use crate::auth::{self, Secret};
 use crate::client::{self, Client, Credentials};
 use crate::policy::Policy;
 use crate::sealing::Identity;
-use crate::store::{Store, User, now_text};
+use crate::store::{Clock, Store, User, now_text};
+
+mod year;
 
 /// An organisation enrolled with a fresh identity and an API key for its system user.
 #[derive(Debug)]
@@ -147,7 +149,11 @@ pub fn second_registration() -> Value {
 /// A fictional consent declaration signed today, for a year, covering every role that sees
 /// content and every category, with a small stand-in for the signed scan.
 pub fn fictional_consent() -> Value {
-    let today = time::OffsetDateTime::now_utc().date();
+    fictional_consent_on(time::OffsetDateTime::now_utc().date())
+}
+
+/// The fictional consent declaration, signed on `today`.
+pub fn fictional_consent_on(today: time::Date) -> Value {
     let until = today.replace_year(today.year() + 1).unwrap_or(today);
     let scan = "%PDF-1.4\n% Toestemmingsverklaring (fictief), ondertekend door de client\n%%EOF\n";
     json!({
@@ -176,6 +182,10 @@ pub struct DemoReport {
     pub access_report: Vec<Event>,
     /// The privacy officer's verification of the whole log.
     pub verified: VerifyReport,
+    /// The monitor of the fictional year, as the coordinator sees it.
+    pub monitor: Option<crate::monitor::Monitor>,
+    /// How many cases the fictional year registered.
+    pub year_cases: usize,
 }
 
 /// The privacy officer of the demo.
@@ -206,7 +216,17 @@ pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
     }
     std::fs::create_dir_all(out.join("identities"))?;
     let db = out.join("sluis.db");
-    let store = Store::connect(&format!("sqlite://{}", db.display())).await?;
+    // The fictional year is last calendar year, played with the store's clock set to each step;
+    // the demo's own story then runs now.
+    let year = time::OffsetDateTime::now_utc().year() - 1;
+    let clock = Clock::manual(
+        time::Date::from_calendar_date(year, time::Month::January, 2)?
+            .midnight()
+            .assume_utc(),
+    );
+    let store = Store::connect(&format!("sqlite://{}", db.display()))
+        .await?
+        .with_clock(clock.clone());
     let parties = enrol_parties(&store, &policy).await?;
     let created = now_text();
     for p in &parties {
@@ -219,7 +239,15 @@ pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
     let policy = Arc::new(policy);
     let state = AppState::ephemeral(store.clone(), policy.clone());
     let broker = RunningBroker::start(state, "127.0.0.1:0".parse()?).await?;
-    let result = play(out, &broker.base_url, &policy, &parties).await;
+    let result = async {
+        let cases = year::play(&broker.base_url, &clock, year, &policy, &parties).await?;
+        clock.follow_system();
+        let mut report = play(out, &broker.base_url, &policy, &parties).await?;
+        report.monitor = write_monitor(out, &broker.base_url, &parties, year).await?;
+        report.year_cases = cases.len();
+        Ok::<_, anyhow::Error>(report)
+    }
+    .await;
     broker.stop().await?;
     store.close().await;
     result
@@ -393,7 +421,40 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         client,
         access_report,
         verified,
+        monitor: None,
+        year_cases: 0,
     })
+}
+
+/// The coordinator takes the monitor of `year` as JSON, CSV and SVG and the demo writes them
+/// to `monitor.json`, `monitor.csv` and `monitor.svg`.
+async fn write_monitor(
+    out: &Path,
+    base: &str,
+    parties: &[Enrolled],
+    year: i32,
+) -> Result<Option<crate::monitor::Monitor>> {
+    let key = parties
+        .iter()
+        .find(|p| p.org == DEMO_COORDINATOR)
+        .map(|p| Secret::new(p.api_key.expose().to_owned()))
+        .context("no coordinator")?;
+    let coordinator = Client::new(base).login(&Credentials::ApiKey(key)).await?;
+    let path = |format: &str| format!("/v1/monitor?period={year}&format={format}");
+    let json = coordinator.get_json(&path("json")).await?;
+    std::fs::write(
+        out.join("monitor.json"),
+        serde_json::to_string_pretty(&json)?,
+    )?;
+    std::fs::write(
+        out.join("monitor.csv"),
+        coordinator.get_text(&path("csv")).await?,
+    )?;
+    std::fs::write(
+        out.join("monitor.svg"),
+        coordinator.get_text(&path("svg")).await?,
+    )?;
+    Ok(Some(serde_json::from_value(json)?))
 }
 
 /// The privacy officer signs a checkpoint, takes the client's access report (checking every
@@ -527,10 +588,30 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
             let _ = writeln!(s, "Access log verification FAILED: {problem}");
         }
     }
+    if let Some(monitor) = &report.monitor {
+        let shown = |c: crate::monitor::Cell| c.show(monitor.threshold);
+        let _ = writeln!(
+            s,
+            "\nThe monitor of the fictional year {} ({} cases played with the clock set to each step): \
+             {} registrations, {} accepted; {} homes handed over against a quota of {}; median wait {} days \
+             (monitor.json, monitor.csv, monitor.svg).",
+            monitor.period,
+            report.year_cases,
+            shown(monitor.registrations_total.registered),
+            shown(monitor.registrations_total.accepted),
+            shown(monitor.homes_total.homes),
+            monitor.homes_total.quota,
+            monitor
+                .homes_total
+                .waiting
+                .median_days
+                .map_or("-".to_owned(), |d| d.to_string()),
+        );
+    }
     let _ = writeln!(
         s,
         "\nWritten to {}: identities/<org>.txt, slices/<org>/<case>/<field>.age, opened/<org>/<case>.json, \
-         checkpoints/*.note, log-vkey.txt, access-report.json, sluis.db",
+         checkpoints/*.note, log-vkey.txt, access-report.json, monitor.json, monitor.csv, monitor.svg, sluis.db",
         out.display()
     );
     s

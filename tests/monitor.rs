@@ -1,0 +1,768 @@
+//! The annual monitor: the figures for a hand-built set of cases (written out here), small-cell
+//! suppression that holds against subtraction from totals, parties' own rows, reported counts
+//! with validation, and nothing sealed opened to compute it.
+
+mod common;
+
+use common::{TestApp, backends};
+use serde_json::{Value, json};
+use sluis::monitor::{self, CaseFacts, Cell, Period, ReportedCount};
+
+const SMALL: Cell = Cell::Small;
+const HIDDEN: Cell = Cell::Hidden;
+const fn n(v: u64) -> Cell {
+    Cell::Count(v)
+}
+
+fn case(by: &str, at: &str, group: &str, origin: &str) -> CaseFacts {
+    CaseFacts {
+        registered_by: by.into(),
+        registered_at: format!("{at}T09:00:00.000Z"),
+        client_group: Some(group.into()),
+        origin: Some(origin.into()),
+        ..CaseFacts::default()
+    }
+}
+
+fn housed(
+    mut c: CaseFacts,
+    by: &str,
+    municipality: &str,
+    kind: &str,
+    referred: &str,
+    keys: &str,
+) -> CaseFacts {
+    c.accepted = true;
+    c.referred_at = Some(format!("{referred}T10:00:00.000Z"));
+    c.housed_by = Some(by.into());
+    c.home_municipality = Some(municipality.into());
+    c.home_kind = Some(kind.into());
+    c.key_handover = Some(keys.into());
+    c
+}
+
+fn accepted(mut c: CaseFacts) -> CaseFacts {
+    c.accepted = true;
+    c
+}
+
+fn rejected(mut c: CaseFacts) -> CaseFacts {
+    c.rejected = true;
+    c
+}
+
+/// 15 registrations in 2026 (and two outside it); 11 homes handed over in 2026 (and one in
+/// 2025), with their referral dates; and reported counts.
+fn year() -> (Vec<CaseFacts>, Vec<ReportedCount>) {
+    let mut cases = Vec::new();
+    // leviaan: 7 registered (6 accepted, 1 rejected); all MO or BW from Hoorn.
+    for i in 0..6 {
+        cases.push(accepted(case(
+            "leviaan",
+            &format!("2026-0{}-10", i + 1),
+            if i < 4 { "mo" } else { "bw" },
+            "hoorn",
+        )));
+    }
+    cases.push(rejected(case("leviaan", "2026-08-01", "mo", "medemblik")));
+    // leger-des-heils: 6 registered (5 accepted, 1 rejected).
+    for i in 0..5 {
+        let group = if i < 2 { "mo" } else { "bw" };
+        let origin = if i < 4 { "hoorn" } else { "medemblik" };
+        cases.push(accepted(case(
+            "leger-des-heils",
+            &format!("2026-0{}-15", i + 2),
+            group,
+            origin,
+        )));
+    }
+    cases.push(rejected(case(
+        "leger-des-heils",
+        "2026-09-01",
+        "mo",
+        "medemblik",
+    )));
+    // dnodoen: 2 registered and accepted: one jeugd 18+ from elsewhere, one MO from Hoorn.
+    cases.push(accepted(case(
+        "dnodoen",
+        "2026-03-03",
+        "jeugd_18plus",
+        "elsewhere",
+    )));
+    cases.push(accepted(case("dnodoen", "2026-10-03", "mo", "hoorn")));
+    // Outside 2026.
+    cases.push(accepted(case("leviaan", "2025-12-20", "mo", "hoorn")));
+    cases.push(case("parlan", "2027-01-02", "bw", "opmeer"));
+
+    // Homes in 2026 (registered in 2025, so the registration figures above stay as they are).
+    let old = |group: &str| case("de-steenuil", "2025-02-01", group, "hoorn");
+    // intermaris, Hoorn: 6 homes (4 MO, 1 BW, 1 jeugd 18+ in a youth room).
+    for (i, (group, days)) in [
+        ("mo", 30),
+        ("mo", 60),
+        ("mo", 90),
+        ("mo", 120),
+        ("bw", 150),
+        ("jeugd_18plus", 200),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let keys = time::Date::from_calendar_date(2026, time::Month::September, 1).unwrap()
+            + time::Duration::days(i as i64);
+        let referred = keys - time::Duration::days(*days);
+        let kind = if *group == "jeugd_18plus" {
+            "youth_room"
+        } else {
+            "regular"
+        };
+        cases.push(housed(
+            old(group),
+            "intermaris",
+            "hoorn",
+            kind,
+            &referred.to_string(),
+            &keys.to_string(),
+        ));
+    }
+    // het-grootslag, Hoorn: 2 MO homes, 100 and 300 days.
+    cases.push(housed(
+        old("mo"),
+        "het-grootslag",
+        "hoorn",
+        "regular",
+        "2026-01-01",
+        "2026-04-11",
+    ));
+    cases.push(housed(
+        old("mo"),
+        "het-grootslag",
+        "hoorn",
+        "regular",
+        "2025-12-01",
+        "2026-09-27",
+    ));
+    // wel-wonen, Medemblik: 3 BW homes, 40, 50 and 70 days.
+    cases.push(housed(
+        old("bw"),
+        "wel-wonen",
+        "medemblik",
+        "regular",
+        "2026-03-01",
+        "2026-04-10",
+    ));
+    cases.push(housed(
+        old("bw"),
+        "wel-wonen",
+        "medemblik",
+        "regular",
+        "2026-03-01",
+        "2026-04-20",
+    ));
+    cases.push(housed(
+        old("bw"),
+        "wel-wonen",
+        "medemblik",
+        "regular",
+        "2026-03-01",
+        "2026-05-10",
+    ));
+    // A home of 2025.
+    cases.push(housed(
+        old("mo"),
+        "intermaris",
+        "hoorn",
+        "regular",
+        "2025-06-01",
+        "2025-12-30",
+    ));
+
+    let r = |org: &str, period: &str, indicator: &str, value: u64| ReportedCount {
+        org: org.into(),
+        period: period.into(),
+        indicator: indicator.into(),
+        value,
+    };
+    let reports = vec![
+        r("intermaris", "2026-H1", "rent_arrears", 3),
+        r("intermaris", "2026-H2", "rent_arrears", 4),
+        r("het-grootslag", "2026", "rent_arrears", 6),
+        r("het-grootslag", "2026-H1", "rent_arrears", 2),
+        r("wel-wonen", "2026-H2", "rent_arrears", 1),
+        r("hoorn", "2026", "special_assistance_requests", 8),
+        r("hoorn", "2026", "special_assistance_days_total", 200),
+        r("enkhuizen", "2026", "special_assistance_requests", 9),
+        r("enkhuizen", "2026", "special_assistance_days_total", 180),
+        r("medemblik", "2026", "special_assistance_requests", 2),
+        r("medemblik", "2026", "special_assistance_days_total", 30),
+    ];
+    (cases, reports)
+}
+
+#[test]
+fn the_figures_of_a_hand_built_year() {
+    let policy = common::policy();
+    let (cases, reports) = year();
+    let m = monitor::compute(&policy, "2026".parse().unwrap(), &cases, &reports);
+    assert_eq!(m.period, "2026");
+    assert_eq!(m.threshold, 5);
+
+    // Registrations: leviaan 7/6/1, leger-des-heils 6/5/1, dnodoen 2/2/0.
+    let reg = |org: &str| m.registrations[org].clone();
+    assert_eq!(
+        (
+            reg("leviaan").registered,
+            reg("leviaan").accepted,
+            reg("leviaan").rejected
+        ),
+        (n(7), n(6), SMALL)
+    );
+    // dnodoen's 2 is small; leger-des-heils (6, then 5) is hidden so that 15 − 7 − 0 − 0 does
+    // not give dnodoen's count away.
+    assert_eq!(
+        (
+            reg("leger-des-heils").registered,
+            reg("leger-des-heils").accepted,
+            reg("leger-des-heils").rejected
+        ),
+        (HIDDEN, HIDDEN, SMALL)
+    );
+    assert_eq!(
+        (
+            reg("dnodoen").registered,
+            reg("dnodoen").accepted,
+            reg("dnodoen").rejected
+        ),
+        (SMALL, SMALL, n(0))
+    );
+    assert_eq!(
+        (reg("parlan").registered, reg("de-steenuil").registered),
+        (n(0), n(0))
+    );
+    // Two rejections in all: the total itself is small.
+    assert_eq!(
+        (
+            m.registrations_total.registered,
+            m.registrations_total.accepted,
+            m.registrations_total.rejected
+        ),
+        (n(15), n(13), SMALL)
+    );
+
+    // Origin by client group: MO 9 (Hoorn 7, Medemblik 2), BW 5 (Hoorn 4, Medemblik 1),
+    // jeugd 18+ 1 (elsewhere).
+    let origin = m.origin_by_group.as_ref().unwrap();
+    let at = |table: &monitor::Table, row: &str, column: &str| {
+        let r = table.rows.iter().position(|x| x == row).unwrap();
+        let c = table.columns.iter().position(|x| x == column).unwrap();
+        table.cells[r][c]
+    };
+    let row_total = |table: &monitor::Table, row: &str| {
+        table.row_totals[table.rows.iter().position(|x| x == row).unwrap()]
+    };
+    let column_total = |table: &monitor::Table, column: &str| {
+        table.column_totals[table.columns.iter().position(|x| x == column).unwrap()]
+    };
+    assert_eq!(origin.total, n(15));
+    assert_eq!(
+        (
+            row_total(origin, "mo"),
+            row_total(origin, "bw"),
+            row_total(origin, "jeugd_18plus"),
+            row_total(origin, "oud_amv")
+        ),
+        (HIDDEN, HIDDEN, SMALL, n(0))
+    );
+    assert_eq!(
+        (
+            column_total(origin, "hoorn"),
+            column_total(origin, "medemblik"),
+            column_total(origin, "elsewhere")
+        ),
+        (n(11), SMALL, SMALL)
+    );
+    assert_eq!(
+        (
+            at(origin, "mo", "hoorn"),
+            at(origin, "mo", "medemblik"),
+            at(origin, "bw", "hoorn"),
+            at(origin, "bw", "medemblik")
+        ),
+        (HIDDEN, SMALL, SMALL, SMALL)
+    );
+    assert_eq!(at(origin, "jeugd_18plus", "elsewhere"), SMALL);
+    assert_eq!(at(origin, "oud_amv", "opmeer"), n(0));
+
+    // Homes per corporation: intermaris 6 (1 youth), het-grootslag 2, wel-wonen 3.
+    let corp = |org: &str| m.homes_by_corporation[org].clone();
+    assert_eq!(
+        (corp("intermaris").homes, corp("intermaris").youth_homes),
+        (n(6), Some(SMALL))
+    );
+    assert_eq!(corp("intermaris").quota, 35.0);
+    // Hinges of 30, 60, 90, 120, 150, 200 days: 60, 105, 150.
+    assert_eq!(
+        (
+            corp("intermaris").waiting.q1_days,
+            corp("intermaris").waiting.median_days,
+            corp("intermaris").waiting.q3_days
+        ),
+        (Some(60.0), Some(105.0), Some(150.0))
+    );
+    assert_eq!(
+        (corp("het-grootslag").homes, corp("wel-wonen").homes),
+        (SMALL, SMALL)
+    );
+    assert_eq!(
+        corp("het-grootslag").waiting.median_days,
+        None,
+        "no statistics over fewer than 5 homes"
+    );
+    assert_eq!(
+        (corp("de-woonschakel").homes, corp("de-woonschakel").quota),
+        (n(0), 29.0)
+    );
+
+    // Outflow by client group: MO 6 (Hoorn), BW 4 (Hoorn 1, Medemblik 3), jeugd 18+ 1 (Hoorn).
+    let outflow = m.outflow_by_group.as_ref().unwrap();
+    assert_eq!(outflow.total, n(11));
+    assert_eq!(
+        (
+            row_total(outflow, "mo"),
+            row_total(outflow, "bw"),
+            row_total(outflow, "jeugd_18plus")
+        ),
+        (HIDDEN, SMALL, SMALL)
+    );
+    assert_eq!(
+        (
+            at(outflow, "mo", "hoorn"),
+            at(outflow, "bw", "hoorn"),
+            at(outflow, "bw", "medemblik"),
+            at(outflow, "jeugd_18plus", "hoorn")
+        ),
+        (HIDDEN, SMALL, SMALL, SMALL)
+    );
+    // Medemblik's 3 is small, so Hoorn's 8 is hidden too: 11 − 8 would give it away.
+    assert_eq!(
+        (
+            column_total(outflow, "hoorn"),
+            column_total(outflow, "medemblik")
+        ),
+        (HIDDEN, SMALL)
+    );
+    let muni = |m_: &str| m.homes_by_municipality[m_].clone();
+    assert_eq!(
+        (
+            muni("hoorn").homes,
+            muni("hoorn").quota,
+            muni("hoorn").waiting.median_days
+        ),
+        (HIDDEN, 35.0, None)
+    );
+    assert_eq!(
+        (muni("medemblik").homes, muni("medemblik").quota),
+        (SMALL, 21.0)
+    );
+    assert_eq!(muni("opmeer").homes, n(0));
+    // All 11: 30 40 50 60 70 90 100 120 150 200 300 days → 50, 90, 150.
+    assert_eq!(m.homes_total.homes, n(11));
+    assert_eq!(m.homes_total.quota, 100.0);
+    assert_eq!(
+        (
+            m.homes_total.waiting.q1_days,
+            m.homes_total.waiting.median_days,
+            m.homes_total.waiting.q3_days
+        ),
+        (Some(50.0), Some(90.0), Some(150.0))
+    );
+
+    // Reported: a yearly report wins over half years; otherwise the halves add up.
+    // rent_arrears: intermaris 3 + 4, het-grootslag 6 (its yearly report), wel-wonen 1.
+    let arrears = &m.reported["rent_arrears"];
+    assert_eq!(arrears.total, n(14));
+    assert_eq!(arrears.rows["intermaris"], n(7));
+    assert_eq!(arrears.rows["het-grootslag"], HIDDEN);
+    assert_eq!(arrears.rows["wel-wonen"], SMALL);
+    assert_eq!(arrears.rows["wooncompagnie"], n(0));
+    let requests = &m.reported["special_assistance_requests"];
+    assert_eq!(
+        (
+            requests.rows["enkhuizen"],
+            requests.rows["hoorn"],
+            requests.rows["medemblik"],
+            requests.total
+        ),
+        (n(9), HIDDEN, SMALL, n(19))
+    );
+    // Average procedure days only where the number of requests is shown: 180 / 9.
+    assert_eq!(
+        m.special_assistance_days_average,
+        [("enkhuizen".to_owned(), 20.0)].into()
+    );
+
+    // The first half year: only its own registrations and reports, half the quota.
+    let h1 = monitor::compute(&policy, "2026-H1".parse().unwrap(), &cases, &reports);
+    assert_eq!(h1.registrations_total.registered, n(12));
+    assert_eq!(h1.reported["rent_arrears"].rows["intermaris"], SMALL);
+    assert_eq!(h1.reported["rent_arrears"].rows["het-grootslag"], SMALL);
+    assert_eq!(h1.reported["rent_arrears"].total, n(5));
+    assert_eq!(h1.homes_by_corporation["intermaris"].quota, 17.5);
+    // Four homes in the first half: het-grootslag 1, wel-wonen 3.
+    assert_eq!(h1.homes_total.homes, SMALL);
+}
+
+/// No published count is below the threshold, and no hidden cell can be pinned by subtracting
+/// the shown cells of its row or column from the shown total — for many generated tables.
+#[test]
+fn suppression_holds_against_subtraction() {
+    let mut seed = 0x1234_5678_9abc_def1_u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let labels = |k: usize, p: &str| (0..k).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+    for _ in 0..2000 {
+        let (nr, nc) = (1 + next(5) as usize, 1 + next(6) as usize);
+        let values: Vec<Vec<u64>> = (0..nr)
+            .map(|_| {
+                (0..nc)
+                    .map(|_| if next(3) == 0 { 0 } else { next(12) })
+                    .collect()
+            })
+            .collect();
+        let t = monitor::two_way(&labels(nr, "r"), &labels(nc, "c"), &values, 5);
+        let shown = |c: Cell| c.count();
+        let all = t
+            .cells
+            .iter()
+            .flatten()
+            .chain(&t.row_totals)
+            .chain(&t.column_totals)
+            .chain([&t.total]);
+        for cell in all {
+            if let Some(v) = shown(*cell) {
+                assert!(v == 0 || v >= 5, "{values:?} → {t:?}");
+            }
+        }
+        // A line with a shown total and exactly one hidden cell would give it away.
+        let check = |cells: Vec<Cell>, total: Cell| {
+            if total.count().is_some() {
+                let hidden = cells.iter().filter(|c| c.count().is_none()).count();
+                assert_ne!(hidden, 1, "{values:?} → {t:?}");
+            }
+        };
+        for r in 0..nr {
+            check(t.cells[r].clone(), t.row_totals[r]);
+        }
+        for c in 0..nc {
+            check(
+                t.cells.iter().map(|row| row[c]).collect(),
+                t.column_totals[c],
+            );
+        }
+        check(t.row_totals.clone(), t.total);
+        check(t.column_totals.clone(), t.total);
+    }
+}
+
+#[test]
+fn periods_parse_and_bound() {
+    let p: Period = "2026-H2".parse().unwrap();
+    assert_eq!(
+        (p.start(), p.end()),
+        ("2026-07-01".to_owned(), "2027-01-01".to_owned())
+    );
+    assert!(p.contains("2026-12-31T23:59:59.999Z") && !p.contains("2026-06-30"));
+    for bad in ["26", "2026-H3", "2026-h1", "20266", "abcd", "2026-"] {
+        assert!(bad.parse::<Period>().is_err(), "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn the_monitor_through_the_api() {
+    for backend in backends() {
+        let app = TestApp::start(backend).await;
+        let year = time::OffsetDateTime::now_utc().year();
+        let care = app.client("leviaan").await;
+        let submit = |group: &str, origin: &str| {
+            json!({
+                "form": "registration",
+                "fields": sluis::demo::fictional_registration(),
+                "consent": sluis::demo::fictional_consent(),
+                "monitor": {"client_group": group, "origin_municipality": origin},
+            })
+        };
+        let mut ids = Vec::new();
+        // 12 registrations: MO 6 (Hoorn 5, Medemblik 1), BW 6 (Hoorn 5, elsewhere 1).
+        let mut plan = vec![("mo", "hoorn"); 5];
+        plan.extend(vec![("bw", "hoorn"); 5]);
+        plan.extend([("mo", "medemblik"), ("bw", "elsewhere")]);
+        for (group, origin) in plan {
+            let answer = care
+                .post_json("/v1/cases", &submit(group, origin))
+                .await
+                .unwrap();
+            ids.push(answer["id"].as_str().unwrap().to_owned());
+        }
+        // A code that is not on the policy's list is refused, naming the key, not the value.
+        let token = app.token("leviaan").await;
+        let (status, _, body) = app
+            .raw(
+                "POST",
+                "/v1/cases",
+                Some(&token),
+                Some((
+                    "application/json",
+                    submit("villa-kakelbont", "hoorn").to_string().into_bytes(),
+                )),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(
+            body.contains("monitor.client_group") && !body.contains("villa-kakelbont"),
+            "{body}"
+        );
+        let (status, _, body) = app
+            .raw(
+                "POST",
+                "/v1/cases",
+                Some(&token),
+                Some((
+                    "application/json",
+                    submit("mo", "amsterdam").to_string().into_bytes(),
+                )),
+            )
+            .await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body.contains("monitor.origin_municipality"), "{body}");
+
+        // Reported counts: validated, stored, replaced, and an event each.
+        let corp = app.token("intermaris").await;
+        let report = |token: &str, body: Value| {
+            let app = &app;
+            let token = token.to_owned();
+            async move {
+                app.raw(
+                    "POST",
+                    "/v1/monitor/reports",
+                    Some(&token),
+                    Some(("application/json", body.to_string().into_bytes())),
+                )
+                .await
+            }
+        };
+        for (body, status, names) in [
+            (
+                json!({"period": format!("{year}"), "counts": {"complaints": 1}}),
+                422,
+                "complaints",
+            ),
+            (
+                json!({"period": format!("{year}"), "counts": {"rent_arrears": -1}}),
+                422,
+                "rent_arrears",
+            ),
+            (
+                json!({"period": format!("{year}"), "counts": {}}),
+                422,
+                "no counts",
+            ),
+            (
+                json!({"period": "2026-H3", "counts": {"rent_arrears": 1}}),
+                400,
+                "half year",
+            ),
+            (
+                json!({"period": format!("{}", year + 1), "counts": {"rent_arrears": 1}}),
+                422,
+                "not begun",
+            ),
+            (
+                json!({"period": format!("{year}"), "counts": {"rent_arrears": "7"}}),
+                422,
+                "counts",
+            ),
+        ] {
+            let (got, ct, text) = report(&corp, body.clone()).await;
+            assert_eq!(
+                (got, ct.as_str()),
+                (status, "application/problem+json"),
+                "{body} → {text}"
+            );
+            assert!(text.contains(names), "{text} should name {names}");
+        }
+        let (got, _, text) = report(
+            &app.token("leviaan").await,
+            json!({"period": format!("{year}"), "counts": {"rent_arrears": 2}}),
+        )
+        .await;
+        assert_eq!(
+            got, 422,
+            "a care organisation does not report rent arrears: {text}"
+        );
+        let (got, _, text) = report(
+            &app.token("fg-westfriesland").await,
+            json!({"period": format!("{year}"), "counts": {"rent_arrears": 2}}),
+        )
+        .await;
+        assert_eq!(got, 403, "{text}");
+        for value in [9, 12] {
+            let (got, _, text) = report(
+                &corp,
+                json!({"period": format!("{year}"), "counts": {"rent_arrears": value}}),
+            )
+            .await;
+            assert_eq!(got, 200, "{text}");
+        }
+
+        // The full view. Registrations: 12, all by leviaan. By origin: Medemblik's and
+        // elsewhere's 1 are small, so Hoorn's 10 is hidden (12 − 10 would give them away); in
+        // each client-group row the 1 would follow from the row total, so the row totals are
+        // hidden; the grand total 12 stays (both totals hidden cannot be told apart).
+        let coordinator = app.client("bct-westfriesland").await;
+        let full: Value = coordinator
+            .get_json(&format!("/v1/monitor?period={year}"))
+            .await
+            .unwrap();
+        assert_eq!(full["view"], "all");
+        assert_eq!(full["registrations"]["leviaan"]["registered"], 12);
+        assert_eq!(full["registrations"]["parlan"]["registered"], 0);
+        assert_eq!(full["registrations_total"]["registered"], 12);
+        assert_eq!(full["reported"]["rent_arrears"]["rows"]["intermaris"], 12);
+        let origin = &full["origin_by_group"];
+        assert_eq!(origin["total"], 12);
+        assert_eq!(origin["row_totals"], json!(["hidden", "hidden", 0, 0, 0]));
+        let columns: Vec<&str> = origin["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let col = |name: &str| columns.iter().position(|c| *c == name).unwrap();
+        assert_eq!(origin["column_totals"][col("hoorn")], "hidden");
+        assert_eq!(origin["column_totals"][col("medemblik")], "small");
+        assert_eq!(origin["column_totals"][col("elsewhere")], "small");
+        assert_eq!(origin["column_totals"][col("opmeer")], 0);
+        assert_eq!(origin["cells"][1][col("elsewhere")], "small");
+        assert_eq!(origin["cells"][0][col("hoorn")], "hidden");
+        for who in ["fg-westfriesland", "sluis-beheer"] {
+            let token = app.token(who).await;
+            let (status, _, body) = app
+                .raw(
+                    "GET",
+                    &format!("/v1/monitor?period={year}"),
+                    Some(&token),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{who}: {body}");
+            assert!(body.contains("\"view\":\"all\""), "{who}");
+        }
+
+        // A party sees only its own rows: no client groups, no other party, no totals.
+        let own: Value = app
+            .client("intermaris")
+            .await
+            .get_json(&format!("/v1/monitor?period={year}"))
+            .await
+            .unwrap();
+        assert_eq!(own["view"], "intermaris");
+        assert!(own.get("origin_by_group").is_none() && own.get("outflow_by_group").is_none());
+        assert_eq!(
+            own["homes_by_corporation"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["intermaris"]
+        );
+        assert_eq!(own["registrations"], json!({}));
+        assert_eq!(
+            own["reported"]["rent_arrears"]["rows"],
+            json!({"intermaris": 12})
+        );
+        let own_care: Value = care
+            .get_json(&format!("/v1/monitor?period={year}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            own_care["registrations"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .collect::<Vec<_>>(),
+            ["leviaan"]
+        );
+        assert!(
+            !serde_json::to_string(&own_care)
+                .unwrap()
+                .contains("leger-des-heils\":{\"registered")
+        );
+
+        // CSV and SVG.
+        let csv = coordinator
+            .get_text(&format!("/v1/monitor?period={year}&format=csv"))
+            .await
+            .unwrap();
+        assert!(csv.starts_with("period,section,row,column,value\n"));
+        assert!(
+            csv.contains(&format!("{year},registrations,leviaan,registered,12\n")),
+            "{csv}"
+        );
+        assert!(
+            csv.contains(&format!("{year},origin_by_group,bw,elsewhere,<5\n")),
+            "{csv}"
+        );
+        let svg = coordinator
+            .get_text(&format!("/v1/monitor?period={year}&format=svg"))
+            .await
+            .unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("Homes per corporation against quota"));
+        let (status, _, _) = app
+            .raw("GET", "/v1/monitor?period=26", Some(&token), None)
+            .await;
+        assert_eq!(status, 400);
+
+        // Nothing sealed is opened: with every ciphertext destroyed the monitor is the same.
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+        let destroyed = sqlx::query("UPDATE sealed_fields SET ciphertext = $1")
+            .bind(vec![0u8; 4])
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert!(destroyed > 0);
+        pool.close().await;
+        let again: Value = coordinator
+            .get_json(&format!("/v1/monitor?period={year}"))
+            .await
+            .unwrap();
+        assert_eq!(again, full);
+
+        // Every read and report is on record.
+        let events = app
+            .store
+            .events(&sluis::store::EventFilter {
+                action: Some("monitor".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(events.len() >= 6, "{}", events.len());
+        let reports = app
+            .store
+            .events(&sluis::store::EventFilter {
+                action: Some("monitor_report".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(reports.iter().filter(|e| e.outcome == "allowed").count(), 2);
+        assert_eq!(ids.len(), 12);
+        app.broker.stop().await.unwrap();
+    }
+}
