@@ -1159,6 +1159,30 @@ impl Store {
         Ok(event)
     }
 
+    /// The load harness's baseline (`sluis bench`): inserts `blobs` as rows of a scratch table
+    /// in one transaction, as a submission's ciphertexts are.
+    pub async fn bench_insert(&self, blobs: &[Vec<u8>]) -> Result<(), StoreError> {
+        let create = match self.backend {
+            Backend::Sqlite => {
+                "CREATE TABLE IF NOT EXISTS bench_blobs (id TEXT PRIMARY KEY, body BLOB NOT NULL)"
+            }
+            Backend::Postgres => {
+                "CREATE TABLE IF NOT EXISTS bench_blobs (id TEXT PRIMARY KEY, body BYTEA NOT NULL)"
+            }
+        };
+        sqlx::query(create).execute(&self.pool).await?;
+        let mut tx = self.pool.begin().await?;
+        for blob in blobs {
+            sqlx::query("INSERT INTO bench_blobs (id, body) VALUES ($1, $2)")
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(blob)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// A case's metadata.
     pub async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
         let row = sqlx::query("SELECT * FROM cases WHERE id = $1")

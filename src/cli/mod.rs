@@ -427,6 +427,29 @@ enum Command {
         #[arg(required = true)]
         counts: Vec<String>,
     },
+    /// The load harness: starts `sluis serve` on 127.0.0.1 on a fresh database and measures
+    /// submissions, slice downloads and a trivial endpoint at several concurrencies, each beside
+    /// its baseline from the same run (BENCHMARKS.md). Bounded in requests and time.
+    Bench {
+        /// Database URL (a fresh SQLite file in a temp directory if not given); use an empty
+        /// PostgreSQL database — the harness enrols the parties into it.
+        #[arg(long)]
+        database: Option<String>,
+        /// Concurrent clients, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+        clients: Vec<usize>,
+        /// At most this many seconds per measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// At most this many requests per measurement (a quarter of it for submissions).
+        #[arg(long, default_value_t = 40_000)]
+        max_requests: usize,
+        /// Also write the records as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
     /// What changed for your organisation.
     Inbox {
         #[command(flatten)]
@@ -874,6 +897,29 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             let opened = client::open_slice(&slice, &identity, &policy)?;
             println!("{}", opened.to_json().as_str());
+            Ok(())
+        }
+        Command::Bench {
+            database,
+            clients,
+            seconds,
+            max_requests,
+            json,
+            policy,
+        } => {
+            let options = crate::bench::Options {
+                database,
+                levels: clients,
+                seconds,
+                max_requests,
+                binary: std::env::current_exe().context("finding the sluis binary")?,
+                policy_dir: policy.dir,
+            };
+            let records = crate::bench::run(&options).await?;
+            print!("{}", crate::bench::table(&records));
+            if let Some(path) = json {
+                crate::bench::write_json(&records, &path)?;
+            }
             Ok(())
         }
         Command::Monitor {
