@@ -579,6 +579,33 @@ fn admin_and_client_verbs_work_against_a_real_server() {
         );
         assert!(municipality["fields"].get("dwelling_constraints").is_none());
 
+        // The monitor: a party reports its counts; the coordinator reads the table.
+        let year = time::OffsetDateTime::now_utc().year().to_string();
+        let reported = ok(client(
+            "intermaris",
+            &[
+                "report-counts",
+                "--period",
+                &year,
+                "rent_arrears=3",
+                "nuisance=0",
+            ],
+        ));
+        assert!(reported.contains("rent_arrears"), "{reported}");
+        let table = ok(client("bct-westfriesland", &["monitor", "--period", &year]));
+        assert!(
+            table.contains(&format!("Monitor {year} (all parties)"))
+                && table.contains("Registrations per care organisation")
+                && table.contains("Homes per corporation against the art. 11 quota"),
+            "{table}"
+        );
+        let refused = client(
+            "intermaris",
+            &["report-counts", "--period", &year, "complaints=1"],
+        );
+        assert!(!refused.status.success());
+        assert!(String::from_utf8_lossy(&refused.stderr).contains("complaints"));
+
         // The README's key rotation for an organisation: a new identity, its recipient
         // registered, the existing copies sealed again to it; then the old key opens nothing.
         let pull = |identity: &str| {

@@ -401,6 +401,27 @@ fn the_figures_of_a_hand_built_year() {
         [("enkhuizen".to_owned(), 20.0)].into()
     );
 
+    // As a table and as CSV.
+    let text = m.to_text();
+    let line = format!(
+        "  leviaan{}{}7{}6{}<5\n",
+        " ".repeat(15),
+        " ".repeat(11),
+        " ".repeat(9),
+        " ".repeat(8)
+    );
+    assert!(text.contains(&line), "{text}");
+    let csv = m.to_csv();
+    for row in [
+        "2026,registrations,leger-des-heils,registered,x\n",
+        "2026,registrations,dnodoen,registered,<5\n",
+        "2026,homes_by_corporation,intermaris,waiting_median_days,105\n",
+        "2026,reported,total,rent_arrears,14\n",
+        "2026,outflow_by_group,total,total,11\n",
+    ] {
+        assert!(csv.contains(row), "{row} not in\n{csv}");
+    }
+
     // The first half year: only its own registrations and reports, half the quota.
     let h1 = monitor::compute(&policy, "2026-H1".parse().unwrap(), &cases, &reports);
     assert_eq!(h1.registrations_total.registered, n(12));
