@@ -594,7 +594,7 @@ pub fn verify(
     }
     signed.sort_by_key(|cp| cp.size);
     let mut pending = signed.iter().filter(|cp| cp.size > 0).peekable();
-    let mut tree = MemoryBackedTree::<Sha256, Vec<u8>>::new();
+    let mut tree = RootBuilder::default();
     let mut previous = [0u8; 32];
     let mut previous_time = "";
     let mut last_good = 0i64;
@@ -610,13 +610,9 @@ pub fn verify(
             });
             break;
         }
-        let canonical = e.canonical();
-        let mut h = Sha256::new();
-        h.update([0u8]);
-        h.update(&canonical);
-        let leaf: [u8; 32] = h.finalize().into();
+        let leaf = e.leaf_hash();
         let chain = chain_hash(&previous, &leaf);
-        if hex::encode(leaf) != stored.leaf_hash {
+        if !hex_is(&leaf, &stored.leaf_hash) {
             problem = Some(if belongs_elsewhere(stored, events.len()) {
                 Finding::Reordered { seq: e.seq }
             } else {
@@ -624,15 +620,15 @@ pub fn verify(
             });
             break;
         }
-        if hex::encode(chain) != stored.chain_hash || e.time.as_str() < previous_time {
+        if !hex_is(&chain, &stored.chain_hash) || e.time.as_str() < previous_time {
             problem = Some(Finding::Reordered { seq: e.seq });
             break;
         }
         previous = chain;
         previous_time = &e.time;
-        tree.push(canonical);
+        tree.push(leaf);
         while let Some(cp) = pending.next_if(|cp| cp.size == tree.len()) {
-            if tree.root().as_bytes().as_slice() != cp.root.as_slice() {
+            if tree.root().as_slice() != cp.root.as_slice() {
                 problem = Some(Finding::CheckpointMismatch {
                     from: last_good + 1,
                     to: cp.size as i64,
@@ -654,14 +650,62 @@ pub fn verify(
             });
         }
     }
-    let root = if tree.is_empty() {
-        Sha256::digest([]).into()
-    } else {
-        let mut r = [0u8; 32];
-        r.copy_from_slice(tree.root().as_bytes());
-        r
-    };
-    report(problem, signed.len() as u64, root)
+    report(problem, signed.len() as u64, tree.root())
+}
+
+/// Whether `text` is the lower-case hex of `hash` (without allocating).
+fn hex_is(hash: &[u8; 32], text: &str) -> bool {
+    let mut buf = [0u8; 64];
+    hex::encode_to_slice(hash, &mut buf).is_ok() && buf.as_slice() == text.as_bytes()
+}
+
+/// The RFC 9162 root over leaf hashes, kept incrementally as a stack of perfect subtrees
+/// (no leaf is stored): for verifying a whole log in one pass.
+#[derive(Debug, Default)]
+struct RootBuilder {
+    /// (leaves, hash) of perfect subtrees, largest first.
+    stack: Vec<(u64, [u8; 32])>,
+    size: u64,
+}
+
+impl RootBuilder {
+    fn push(&mut self, leaf: [u8; 32]) {
+        let mut node = (1u64, leaf);
+        while let Some(&(size, hash)) = self.stack.last() {
+            if size != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (size * 2, node_hash(&hash, &node.1));
+        }
+        self.stack.push(node);
+        self.size += 1;
+    }
+
+    fn len(&self) -> u64 {
+        self.size
+    }
+
+    /// MTH(D[0:n]) = H(0x01 ‖ MTH(D[0:k]) ‖ MTH(D[k:n])), k the largest power of two below n:
+    /// the subtrees folded from the right. SHA-256 of the empty string for no leaves.
+    fn root(&self) -> [u8; 32] {
+        let mut subtrees = self.stack.iter().rev();
+        let Some(&(_, mut acc)) = subtrees.next() else {
+            return Sha256::digest([]).into();
+        };
+        for (_, left) in subtrees {
+            acc = node_hash(left, &acc);
+        }
+        acc
+    }
+}
+
+fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left);
+    h.update(right);
+    h.finalize().into()
 }
 
 // ---- signals -------------------------------------------------------------------------------
@@ -843,6 +887,29 @@ pub fn table(events: &[Event]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod root_tests {
+    use super::*;
+
+    #[test]
+    fn the_incremental_root_is_the_rfc_9162_root() {
+        let events: Vec<Event> = (1..=70)
+            .map(|i| {
+                let mut e = Event::new("read", "allowed");
+                e.seq = i;
+                e
+            })
+            .collect();
+        let mut builder = RootBuilder::default();
+        assert_eq!(builder.root(), Tree::of(&[]).root());
+        for n in 1..=events.len() {
+            builder.push(events[n - 1].leaf_hash());
+            assert_eq!(builder.len(), n as u64);
+            assert_eq!(builder.root(), Tree::of(&events[..n]).root(), "{n} leaves");
+        }
+    }
 }
 
 #[cfg(test)]
