@@ -2,6 +2,7 @@
 //! municipality against the art. 11 quota, and the waiting time from referral to key handover
 //! per municipality. Suppressed counts are labelled, never drawn as a value.
 
+use plotters::coord::ranged1d::SegmentedCoord;
 use plotters::prelude::*;
 
 use crate::monitor::{Cell, Homes, Monitor};
@@ -40,20 +41,24 @@ pub fn monitor_svg(monitor: &Monitor) -> Result<String, String> {
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-fn homes_panel(
-    area: &Area<'_>,
+type Panel<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<
+        SegmentedCoord<plotters::coord::types::RangedCoordu32>,
+        plotters::coord::types::RangedCoordf64,
+    >,
+>;
+
+/// A captioned chart with one segment per label on x and `0..top` on y, its mesh drawn.
+fn panel<'a, 'b>(
+    area: &'a Area<'b>,
     caption: &str,
-    rows: &std::collections::BTreeMap<String, Homes>,
-    threshold: u32,
-) -> Result<(), String> {
-    let labels: Vec<&String> = rows.keys().collect();
-    let top = rows
-        .values()
-        .map(|h| h.homes.count().unwrap_or(0) as f64)
-        .chain(rows.values().map(|h| h.quota))
-        .fold(1.0, f64::max)
-        * 1.15;
-    // A segmented range is inclusive: `0..last` gives one segment per row.
+    labels: &[&String],
+    top: f64,
+    y_desc: &str,
+) -> Result<Panel<'a, 'b>, String> {
+    // A segmented range is inclusive: `0..last` gives one segment per label.
     let last = labels.len().max(1) as u32 - 1;
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 18))
@@ -73,9 +78,26 @@ fn homes_panel(
                 .map_or(String::new(), |s| (*s).clone()),
             _ => String::new(),
         })
-        .y_desc("homes")
+        .y_desc(y_desc)
         .draw()
         .map_err(|e| e.to_string())?;
+    Ok(chart)
+}
+
+fn homes_panel(
+    area: &Area<'_>,
+    caption: &str,
+    rows: &std::collections::BTreeMap<String, Homes>,
+    threshold: u32,
+) -> Result<(), String> {
+    let labels: Vec<&String> = rows.keys().collect();
+    let top = rows
+        .values()
+        .map(|h| h.homes.count().unwrap_or(0) as f64)
+        .chain(rows.values().map(|h| h.quota))
+        .fold(1.0, f64::max)
+        * 1.15;
+    let mut chart = panel(area, caption, &labels, top, "homes")?;
     let homes_colour = RGBColor(31, 119, 180);
     chart
         .draw_series(rows.values().enumerate().filter_map(|(i, h)| {
@@ -139,32 +161,13 @@ fn waiting_panel(area: &Area<'_>, monitor: &Monitor) -> Result<(), String> {
         .filter_map(|(_, h)| h.waiting.q3_days)
         .fold(30.0, f64::max)
         * 1.15;
-    // A segmented range is inclusive: `0..last` gives one segment per row.
-    let last = labels.len().max(1) as u32 - 1;
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            "Waiting time from referral to key handover per municipality (days: quartiles and median)",
-            ("sans-serif", 18),
-        )
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(44)
-        .build_cartesian_2d((0u32..last).into_segmented(), 0f64..top)
-        .map_err(|e| e.to_string())?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .light_line_style(TRANSPARENT)
-        .x_labels(labels.len())
-        .x_label_formatter(&|x| match x {
-            SegmentValue::CenterOf(i) => labels
-                .get(*i as usize)
-                .map_or(String::new(), |s| (*s).clone()),
-            _ => String::new(),
-        })
-        .y_desc("days")
-        .draw()
-        .map_err(|e| e.to_string())?;
+    let mut chart = panel(
+        area,
+        "Waiting time from referral to key handover per municipality (days: quartiles and median)",
+        &labels,
+        top,
+        "days",
+    )?;
     let boxes = RGBColor(44, 160, 44);
     chart
         .draw_series(rows.iter().enumerate().filter_map(|(i, (_, h))| {

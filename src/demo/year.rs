@@ -190,16 +190,19 @@ pub(super) async fn play(
     }
     plan.sort_by_key(|(t, i, _)| (*t, *i));
 
+    // Every party logs in once; the tokens outlive the demo.
+    let mut clients = std::collections::BTreeMap::new();
+    for p in parties {
+        let key = crate::auth::Secret::new(p.api_key.expose().to_owned());
+        clients.insert(
+            p.org.clone(),
+            Client::new(base).login(&Credentials::ApiKey(key)).await?,
+        );
+    }
     let login = |org: &str| {
-        let key = parties
-            .iter()
-            .find(|p| p.org == org)
-            .map(|p| crate::auth::Secret::new(p.api_key.expose().to_owned()));
-        let org = org.to_owned();
-        async move {
-            let key = key.with_context(|| format!("{org} is not enrolled"))?;
-            Ok::<_, anyhow::Error>(Client::new(base).login(&Credentials::ApiKey(key)).await?)
-        }
+        clients
+            .get(org)
+            .with_context(|| format!("{org} is not enrolled"))
     };
     let coordinator_identity = &parties
         .iter()
@@ -227,8 +230,7 @@ pub(super) async fn play(
                         .get(origin)
                         .map_or("buiten de regio", |p| p.name.as_str())
                 );
-                let answer = login(org)
-                    .await?
+                let answer = login(org)?
                     .post_json(
                         "/v1/cases",
                         &json!({
@@ -248,15 +250,13 @@ pub(super) async fn play(
                 } else {
                     json!({"decision": "reject", "fields": {"decision_reason": "Fictief: nog niet woonvaardig genoeg."}})
                 };
-                login(super::DEMO_COORDINATOR)
-                    .await?
+                login(super::DEMO_COORDINATOR)?
                     .step(case, "assessment", &body)
                     .await?;
             }
             Step::Refer(municipality) => {
                 let case = ids[i].as_deref().context("case not registered")?;
-                login(super::DEMO_COORDINATOR)
-                    .await?
+                login(super::DEMO_COORDINATOR)?
                     .refer(
                         case,
                         coordinator_identity,
@@ -267,8 +267,7 @@ pub(super) async fn play(
             }
             Step::Match(corporation, municipality, kind) => {
                 let case = ids[i].as_deref().context("case not registered")?;
-                login(&corporation)
-                    .await?
+                login(&corporation)?
                     .step(
                         case,
                         "match",
@@ -280,8 +279,7 @@ pub(super) async fn play(
             Step::Housed(handover) => {
                 let case = ids[i].as_deref().context("case not registered")?;
                 let corporation = matched_by[i].clone().context("housed before matched")?;
-                login(&corporation)
-                    .await?
+                login(&corporation)?
                     .step(case, "housed", &json!({"key_handover": handover}))
                     .await?;
             }
@@ -316,8 +314,7 @@ pub(super) async fn play(
                     (ind.clone(), json!(n))
                 })
                 .collect();
-            login(org)
-                .await?
+            login(org)?
                 .post_json(
                     "/v1/monitor/reports",
                     &json!({"period": period, "counts": counts}),
