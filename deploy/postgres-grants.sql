@@ -14,5 +14,5 @@ GRANT SELECT, INSERT, UPDATE, DELETE
        case_states, consents, notifications, evaluations, case_monitor, monitor_reports
     TO :"broker";
 -- The access log: append and read only.
-GRANT SELECT, INSERT ON audit_events, audit_checkpoints TO :"broker";
+GRANT SELECT, INSERT ON audit_events, audit_nodes, audit_checkpoints TO :"broker";
 GRANT SELECT, UPDATE ON audit_head TO :"broker";

@@ -10,6 +10,8 @@
 //! (RFC 9162 §2.1.1). Each event also carries a chain hash = SHA-256(previous chain ‖ leaf
 //! hash), starting from 32 zero bytes, so the first changed event can be named.
 
+use std::collections::HashMap;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ct_merkle::mem_backed_tree::MemoryBackedTree;
@@ -136,8 +138,23 @@ impl Event {
     pub fn leaf_hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update([0u8]);
-        h.update(self.canonical());
+        // The encoding is written straight into the hash: no buffer per event.
+        serde_json::to_writer(HashWriter(&mut h), self).expect("an event is plain data");
         h.finalize().into()
+    }
+}
+
+/// Feeds what is written to a SHA-256 state.
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -708,6 +725,150 @@ fn node_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     h.finalize().into()
 }
 
+// ---- the stored tree -----------------------------------------------------------------------
+
+/// A perfect subtree of the log's tree: the `2^level` leaves from leaf `index · 2^level`
+/// (0-based). Level 0 is one leaf (its hash is the event's leaf hash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Node {
+    /// Height above the leaves.
+    pub level: u32,
+    /// Position among the subtrees of this level.
+    pub index: u64,
+}
+
+impl Node {
+    /// Its two halves.
+    pub fn children(self) -> (Node, Node) {
+        let child = |index| Node {
+            level: self.level - 1,
+            index,
+        };
+        (child(self.index * 2), child(self.index * 2 + 1))
+    }
+}
+
+/// The subtrees of two or more leaves that appending leaf `leaf` (0-based) completes, lowest
+/// first: each one's hash is `node_hash` of its children's.
+pub fn completed_by(leaf: u64) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut node = Node {
+        level: 0,
+        index: leaf,
+    };
+    while node.index % 2 == 1 {
+        node = Node {
+            level: node.level + 1,
+            index: node.index / 2,
+        };
+        out.push(node);
+    }
+    out
+}
+
+/// The perfect subtrees that make up the leaves `start..end`, largest first. `start` must be a
+/// multiple of the largest power of two not above `end - start`, as every range in RFC 9162's
+/// recursions is.
+pub fn subtrees(start: u64, end: u64) -> Vec<Node> {
+    let mut out = Vec::new();
+    let mut at = start;
+    let len = end.saturating_sub(start);
+    for level in (0..64u32).rev() {
+        let width = 1u64 << level;
+        if len & width != 0 {
+            debug_assert_eq!(at % width, 0, "unaligned range {start}..{end}");
+            out.push(Node {
+                level,
+                index: at >> level,
+            });
+            at += width;
+        }
+    }
+    out
+}
+
+/// MTH of a range from its perfect subtrees' hashes, largest first (folded from the right).
+pub fn fold_subtrees(hashes: &[[u8; 32]]) -> [u8; 32] {
+    let mut rev = hashes.iter().rev();
+    let Some(&last) = rev.next() else {
+        return Sha256::digest([]).into();
+    };
+    rev.fold(last, |acc, left| node_hash(left, &acc))
+}
+
+/// MTH of the leaves `range.0..range.1` from stored subtree hashes, if all are there.
+pub fn range_hash(range: (u64, u64), nodes: &HashMap<Node, [u8; 32]>) -> Option<[u8; 32]> {
+    let hashes: Option<Vec<[u8; 32]>> = subtrees(range.0, range.1)
+        .iter()
+        .map(|n| nodes.get(n).copied())
+        .collect();
+    Some(fold_subtrees(&hashes?))
+}
+
+/// The hash of a perfect subtree from its children's.
+pub fn parent_hash(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
+    node_hash(left, right)
+}
+
+fn largest_power_below(n: u64) -> u64 {
+    debug_assert!(n > 1);
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
+/// The leaf ranges whose MTHs are the inclusion proof of leaf `m` (0-based) in the tree of
+/// `n` leaves, in proof order (RFC 9162 §2.1.3.1). Empty if `m >= n`.
+pub fn inclusion_ranges(m: u64, n: u64) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    if m >= n {
+        return out;
+    }
+    let (mut start, mut end) = (0, n);
+    while end - start > 1 {
+        let k = largest_power_below(end - start);
+        if m < start + k {
+            out.push((start + k, end));
+            end = start + k;
+        } else {
+            out.push((start, start + k));
+            start += k;
+        }
+    }
+    out.reverse();
+    out
+}
+
+/// The leaf ranges whose MTHs are the consistency proof from the first `m` leaves to `n`
+/// (RFC 9162 §2.1.4.1), in proof order. Empty if `m == n`; `None` unless `0 < m <= n`.
+pub fn consistency_ranges(m: u64, n: u64) -> Option<Vec<(u64, u64)>> {
+    if m == 0 || m > n {
+        return None;
+    }
+    let mut out = Vec::new();
+    // SUBPROOF(m, D[start:end], whole): `m` counts from `start`; `whole` while the range
+    // is the first m leaves' own tree, whose root the verifier already has.
+    let (mut start, mut end, mut m, mut whole) = (0, n, m, true);
+    loop {
+        if m == end - start {
+            if !whole {
+                out.push((start, end));
+            }
+            break;
+        }
+        let k = largest_power_below(end - start);
+        if m <= k {
+            out.push((start + k, end));
+            end = start + k;
+        } else {
+            out.push((start, start + k));
+            start += k;
+            m -= k;
+            whole = false;
+        }
+    }
+    out.reverse();
+    Some(out)
+}
+
 // ---- signals -------------------------------------------------------------------------------
 
 /// A key (user, address, client) with a count.
@@ -908,6 +1069,88 @@ mod root_tests {
             builder.push(events[n - 1].leaf_hash());
             assert_eq!(builder.len(), n as u64);
             assert_eq!(builder.root(), Tree::of(&events[..n]).root(), "{n} leaves");
+        }
+    }
+
+    /// Every node the appends wrote, as the store writes them: leaves, then each completed
+    /// subtree from its children.
+    fn stored_nodes(leaves: &[[u8; 32]]) -> std::collections::HashMap<Node, [u8; 32]> {
+        let mut nodes = std::collections::HashMap::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            let leaf_node = Node {
+                level: 0,
+                index: i as u64,
+            };
+            nodes.insert(leaf_node, *leaf);
+            for node in completed_by(i as u64) {
+                let (l, r) = node.children();
+                let hash = parent_hash(&nodes[&l], &nodes[&r]);
+                nodes.insert(node, hash);
+            }
+        }
+        nodes
+    }
+
+    fn range_hash(nodes: &std::collections::HashMap<Node, [u8; 32]>, r: (u64, u64)) -> [u8; 32] {
+        let hashes: Vec<[u8; 32]> = subtrees(r.0, r.1).iter().map(|n| nodes[n]).collect();
+        fold_subtrees(&hashes)
+    }
+
+    #[test]
+    fn proofs_from_stored_subtrees_are_the_rfc_9162_proofs() {
+        assert_eq!(
+            completed_by(11),
+            vec![Node { level: 1, index: 5 }, Node { level: 2, index: 2 }]
+        );
+        assert_eq!(completed_by(4), vec![]);
+        assert_eq!(
+            subtrees(0, 13),
+            vec![
+                Node { level: 3, index: 0 },
+                Node { level: 2, index: 2 },
+                Node {
+                    level: 0,
+                    index: 12
+                }
+            ]
+        );
+        assert_eq!(inclusion_ranges(5, 7), vec![(4, 5), (6, 7), (0, 4)]);
+        assert_eq!(
+            consistency_ranges(3, 7),
+            Some(vec![(2, 3), (3, 4), (0, 2), (4, 7)])
+        );
+        assert_eq!(consistency_ranges(4, 7), Some(vec![(4, 7)]));
+        assert_eq!(consistency_ranges(0, 7), None);
+        let events: Vec<Event> = (1..=70)
+            .map(|i| {
+                let mut e = Event::new("read", "allowed");
+                e.seq = i;
+                e
+            })
+            .collect();
+        let leaves: Vec<[u8; 32]> = events.iter().map(Event::leaf_hash).collect();
+        let nodes = stored_nodes(&leaves);
+        for n in 1..=events.len() as u64 {
+            let tree = Tree::of(&events[..n as usize]);
+            assert_eq!(range_hash(&nodes, (0, n)), tree.root(), "root of {n}");
+            for m in 0..n {
+                let proof: Vec<[u8; 32]> = inclusion_ranges(m, n)
+                    .into_iter()
+                    .map(|r| range_hash(&nodes, r))
+                    .collect();
+                assert_eq!(Some(proof), tree.inclusion_proof(m + 1), "leaf {m} of {n}");
+                let proof: Vec<[u8; 32]> = consistency_ranges(m + 1, n)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| range_hash(&nodes, r))
+                    .collect();
+                assert_eq!(
+                    Some(proof),
+                    tree.consistency_proof(m + 1),
+                    "{} to {n}",
+                    m + 1
+                );
+            }
         }
     }
 }

@@ -70,6 +70,8 @@ pub struct Options {
     pub binary: PathBuf,
     /// The policy directory.
     pub policy_dir: PathBuf,
+    /// Events in the access log when the per-client access report is timed.
+    pub log_events: u64,
 }
 
 /// Latency figures of one measurement.
@@ -378,6 +380,134 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
             ));
         }
     }
+    // Sealing runs on the blocking pool: requests that seal nothing stay fast while forms are
+    // being sealed. /healthz and downloads alone, then beside as many clients submitting.
+    if let Some(&clients) = options.levels.iter().max() {
+        let tokens = std::sync::Arc::new({
+            let mut v = Vec::new();
+            for _ in 0..clients * 2 {
+                v.push(login("leviaan").await?);
+            }
+            v
+        });
+        let probe = |during: bool| {
+            let (tokens, body, case, base) =
+                (tokens.clone(), body.clone(), case.clone(), base.clone());
+            async move {
+                let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let submitters: Vec<_> = (0..if during { clients } else { 0 })
+                    .map(|w| {
+                        let (tokens, body, stop) = (tokens.clone(), body.clone(), stop.clone());
+                        tokio::spawn(async move {
+                            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                                tokens[clients + w].post_json("/v1/cases", &body).await?;
+                            }
+                            Ok::<_, anyhow::Error>(())
+                        })
+                    })
+                    .collect();
+                let http = reqwest::Client::new();
+                let url = format!("{base}/healthz");
+                let healthz = drive(clients, options.seconds, options.max_requests, move |_| {
+                    let (http, url) = (http.clone(), url.clone());
+                    async move {
+                        http.get(&url)
+                            .send()
+                            .await?
+                            .error_for_status()?
+                            .bytes()
+                            .await?;
+                        Ok(())
+                    }
+                })
+                .await;
+                let downloads = drive(clients, options.seconds, options.max_requests, {
+                    let tokens = tokens.clone();
+                    move |w| {
+                        let (tokens, case) = (tokens.clone(), case.clone());
+                        async move {
+                            tokens[w].slice(&case, "guidance").await?;
+                            Ok(())
+                        }
+                    }
+                })
+                .await;
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                for s in submitters {
+                    s.await??;
+                }
+                Ok::<_, anyhow::Error>((healthz?, downloads?))
+            }
+        };
+        let (healthz_alone, downloads_alone) = probe(false).await?;
+        let (healthz_during, downloads_during) = probe(true).await?;
+        let tag = format!("{backend}, {clients} clients");
+        records.push(
+            Record::new(
+                format!("/healthz latency p99 while {clients} clients submit forms ({tag})"),
+                healthz_during.p99_ms,
+                "ms",
+            )
+            .against(
+                format!("/healthz latency p99 alone ({tag})"),
+                healthz_alone.p99_ms,
+            ),
+        );
+        records.push(
+            Record::new(
+                format!("slice downloads while {clients} clients submit forms ({tag})"),
+                downloads_during.per_second,
+                "requests/s",
+            )
+            .against(
+                format!("slice downloads alone ({tag})"),
+                downloads_alone.per_second,
+            ),
+        );
+    }
+    // The privacy officer's access report of one client over a log of `log_events` events
+    // (filled through the ordinary append path): proofs read from the stored tree.
+    let have = store.audit_size().await?;
+    if options.log_events > have {
+        let clients: Vec<String> = (0..options.log_events.div_ceil(20).max(1))
+            .map(|i| format!("bench-client-{i}"))
+            .collect();
+        store
+            .bench_fill_log(options.log_events - have, "leviaan", &clients)
+            .await?;
+    }
+    let size = store.audit_size().await?;
+    let officer = login(crate::demo::DEMO_PRIVACY_OFFICER).await?;
+    let mut latencies = Vec::new();
+    let mut entries = 0usize;
+    for i in 0..20 {
+        let started = Instant::now();
+        let report = officer
+            .get_json(&format!("/v1/audit/clients/bench-client-{}/report", i * 7))
+            .await?;
+        latencies.push(started.elapsed().as_secs_f64() * 1000.0);
+        entries += report["events"].as_array().map_or(0, Vec::len);
+    }
+    latencies.sort_by(f64::total_cmp);
+    records.push(
+        Record::new(
+            format!(
+                "per-client access report p50 over {size} events ({backend}, {} events per client)",
+                entries / 20
+            ),
+            percentile(&latencies, 50.0),
+            "ms",
+        )
+        .against("target", 20.0),
+    );
+    records.push(
+        Record::new(
+            format!("per-client access report p99 over {size} events ({backend})"),
+            percentile(&latencies, 99.0),
+            "ms",
+        )
+        .against("target", 20.0),
+    );
     if let Some((peak, _)) = memory_mib(pid) {
         records.push(
             Record::new("broker peak resident set during the load", peak, "MiB")

@@ -6,6 +6,7 @@
 //! blobs — which is all Sluis stores: ids are text, times RFC 3339 text, flags 0/1, field
 //! values age ciphertext.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -321,6 +322,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     clock: Clock,
+    group: Arc<GroupCommit>,
 }
 
 impl fmt::Debug for Store {
@@ -426,11 +428,14 @@ impl Store {
                 Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
             }
         }
-        Ok(Self {
+        let store = Self {
             pool,
             backend,
             clock: Clock::system(),
-        })
+            group: Arc::default(),
+        };
+        store.complete_tree().await?;
+        Ok(store)
     }
 
     /// Writes a consistent copy of an embedded (SQLite) database to `path` while it is in use
@@ -1159,6 +1164,37 @@ impl Store {
         Ok(event)
     }
 
+    /// For the benchmark harness only: appends `count` fictional access events (reads by
+    /// `org` of cases of `clients` pseudonyms, in turn) through the ordinary append path, in
+    /// transactions of 10,000, so that a report can be timed over a log of realistic size.
+    pub async fn bench_fill_log(
+        &self,
+        count: u64,
+        org: &str,
+        clients: &[String],
+    ) -> Result<(), StoreError> {
+        let mut written = 0u64;
+        while written < count {
+            let n = (count - written).min(10_000);
+            let mut tx = self.pool.begin().await?;
+            let mut appender = Appender::begin(&mut tx, to_i64(n)).await?;
+            for i in written..written + n {
+                let mut event = Event::new("read", "allowed");
+                event.org = Some(org.to_owned());
+                event.role = Some("care".into());
+                event.purpose = Some("guidance".into());
+                event.client = clients.get((i as usize) % clients.len().max(1)).cloned();
+                event.fields = vec!["first_name".into(), "last_name".into()];
+                event.categories = vec!["identity".into()];
+                appender.write(&self.clock, &mut tx, event).await?;
+            }
+            appender.finish(&mut tx).await?;
+            tx.commit().await?;
+            written += n;
+        }
+        Ok(())
+    }
+
     /// The load harness's baseline (`sluis bench`): inserts `blobs` as rows of a scratch table
     /// in one transaction, as a submission's ciphertexts are.
     pub async fn bench_insert(&self, blobs: &[Vec<u8>]) -> Result<(), StoreError> {
@@ -1227,22 +1263,22 @@ impl Store {
     }
 
     /// The age files of a case sealed to `org_id` (for each field the latest one), read in one
-    /// transaction with the download's audit event, which `describe` completes from what is read.
+    /// transaction with the download's audit event, which `describe` completes from what is read;
+    /// concurrent downloads and events share one transaction (group commit).
     pub async fn slice_recorded(
         &self,
         case_id: &str,
         org_id: &str,
-        describe: impl FnOnce(&[SealedField], Event) -> Event,
+        describe: Describe,
         event: Event,
     ) -> Result<(Vec<SealedField>, Event), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        // The head update comes first: it takes the write lock before anything is read.
-        let seq = reserve_seq(&mut tx).await?;
-        let fields = slice_in(&mut tx, case_id, org_id).await?;
-        let event = describe(&fields, event);
-        let event = write_event(&self.clock, &mut tx, seq, event).await?;
-        tx.commit().await?;
-        Ok((fields, event))
+        self.append_grouped(AppendWork::Slice {
+            case_id: case_id.to_owned(),
+            org_id: org_id.to_owned(),
+            describe,
+            event,
+        })
+        .await
     }
 
     /// The age files of a case sealed to `org_id`: for each field the latest one (no event;
@@ -1568,84 +1604,168 @@ async fn delete_sealed(
 
 // ---- audit log -----------------------------------------------------------------------------
 
-/// The sequence number reserved for an event, with the chain hash and time it follows.
-struct Reserved {
-    seq: i64,
-    previous_chain: [u8; 32],
-    previous_time: String,
+/// The log's head as a transaction found it, advanced in memory as the transaction writes
+/// events; `finish` stores it.
+struct Appender {
+    next_seq: i64,
+    chain: [u8; 32],
+    time: String,
+    /// Tree nodes still needed as left halves of subtrees to come (the right frontier of
+    /// what this transaction wrote).
+    frontier: HashMap<audit::Node, [u8; 32]>,
 }
 
-/// Takes the next sequence number. Must be the first statement of its transaction: the
-/// UPDATE takes SQLite's write lock and PostgreSQL's row lock, so appends are serialised
-/// (across replicas too) and sequence numbers have no gaps.
-async fn reserve_seq(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<Reserved, StoreError> {
-    sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1")
-        .execute(&mut **tx)
-        .await?;
-    let row = sqlx::query("SELECT seq, chain_hash, time FROM audit_head WHERE id = 1")
-        .fetch_one(&mut **tx)
-        .await?;
-    let chain: String = row.try_get("chain_hash")?;
-    let mut previous_chain = [0u8; 32];
-    hex::decode_to_slice(&chain, &mut previous_chain)
-        .map_err(|_| StoreError::Corrupt("audit_head.chain_hash is not a hash".into()))?;
-    Ok(Reserved {
-        seq: row.try_get("seq")?,
-        previous_chain,
-        previous_time: row.try_get("time")?,
-    })
-}
+impl Appender {
+    /// Reserves the next `count` sequence numbers. Must be the first statement of its
+    /// transaction: the UPDATE takes SQLite's write lock and PostgreSQL's row lock, so appends
+    /// are serialised (across replicas too) and sequence numbers have no gaps.
+    async fn begin(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        count: i64,
+    ) -> Result<Self, StoreError> {
+        sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1")
+            .bind(count)
+            .execute(&mut **tx)
+            .await?;
+        let row = sqlx::query("SELECT seq, chain_hash, time FROM audit_head WHERE id = 1")
+            .fetch_one(&mut **tx)
+            .await?;
+        let last: i64 = row.try_get("seq")?;
+        Ok(Self {
+            next_seq: last - count + 1,
+            chain: hash_from_hex(&row.try_get::<String, _>("chain_hash")?, "audit_head")?,
+            time: row.try_get("time")?,
+            frontier: HashMap::new(),
+        })
+    }
 
-/// Writes `event` at the reserved sequence number, with its time, leaf and chain hashes.
-async fn write_event(
-    clock: &Clock,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    reserved: Reserved,
-    mut event: Event,
-) -> Result<Event, StoreError> {
-    event.seq = reserved.seq;
-    // Never before the previous event, even if replicas' clocks differ.
-    event.time = clock.now_text().max(reserved.previous_time);
-    let leaf = event.leaf_hash();
-    let chain = audit::chain_hash(&reserved.previous_chain, &leaf);
-    let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
-    sqlx::query(
-        "INSERT INTO audit_events (seq, time, action, outcome, reason, user_id, role, org_id, \
-         on_behalf_of, purpose, case_id, client_pseudonym, fields, categories, recipients, \
-         consent_id, policy_rule, request_id, source, user_agent, leaf_hash, chain_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-         $18, $19, $20, $21, $22)",
-    )
-    .bind(event.seq)
-    .bind(&event.time)
-    .bind(&event.action)
-    .bind(&event.outcome)
-    .bind(event.reason.as_deref())
-    .bind(event.user.as_deref())
-    .bind(event.role.as_deref())
-    .bind(event.org.as_deref())
-    .bind(event.on_behalf_of.as_deref())
-    .bind(event.purpose.as_deref())
-    .bind(event.case.as_deref())
-    .bind(event.client.as_deref())
-    .bind(list(&event.fields))
-    .bind(list(&event.categories))
-    .bind(list(&event.recipients))
-    .bind(event.consent.as_deref())
-    .bind(event.policy_rule.as_deref())
-    .bind(event.request_id.as_deref())
-    .bind(event.source.as_deref())
-    .bind(event.user_agent.as_deref())
-    .bind(hex::encode(leaf))
-    .bind(hex::encode(chain))
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("UPDATE audit_head SET chain_hash = $1, time = $2 WHERE id = 1")
-        .bind(hex::encode(chain))
+    /// Writes `event` at the next reserved sequence number, with its time, leaf and chain
+    /// hashes, and the tree nodes it completes.
+    async fn write(
+        &mut self,
+        clock: &Clock,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        mut event: Event,
+    ) -> Result<Event, StoreError> {
+        event.seq = self.next_seq;
+        // Never before the previous event, even if replicas' clocks differ.
+        event.time = clock.now_text().max(self.time.clone());
+        let leaf = event.leaf_hash();
+        let chain = audit::chain_hash(&self.chain, &leaf);
+        let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+        sqlx::query(
+            "INSERT INTO audit_events (seq, time, action, outcome, reason, user_id, role, org_id, \
+             on_behalf_of, purpose, case_id, client_pseudonym, fields, categories, recipients, \
+             consent_id, policy_rule, request_id, source, user_agent, leaf_hash, chain_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21, $22)",
+        )
+        .bind(event.seq)
         .bind(&event.time)
+        .bind(&event.action)
+        .bind(&event.outcome)
+        .bind(event.reason.as_deref())
+        .bind(event.user.as_deref())
+        .bind(event.role.as_deref())
+        .bind(event.org.as_deref())
+        .bind(event.on_behalf_of.as_deref())
+        .bind(event.purpose.as_deref())
+        .bind(event.case.as_deref())
+        .bind(event.client.as_deref())
+        .bind(list(&event.fields))
+        .bind(list(&event.categories))
+        .bind(list(&event.recipients))
+        .bind(event.consent.as_deref())
+        .bind(event.policy_rule.as_deref())
+        .bind(event.request_id.as_deref())
+        .bind(event.source.as_deref())
+        .bind(event.user_agent.as_deref())
+        .bind(hex::encode(leaf))
+        .bind(hex::encode(chain))
         .execute(&mut **tx)
         .await?;
-    Ok(event)
+        let index = u64::try_from(event.seq - 1).expect("sequence numbers start at 1");
+        self.frontier.insert(audit::Node { level: 0, index }, leaf);
+        for node in audit::completed_by(index) {
+            let (left, right) = node.children();
+            let left_hash = match self.frontier.remove(&left) {
+                Some(h) => h,
+                None => stored_node(tx, left).await?,
+            };
+            let right_hash = self
+                .frontier
+                .remove(&right)
+                .expect("the right half was just written");
+            let hash = audit::parent_hash(&left_hash, &right_hash);
+            insert_node(tx, node, &hash).await?;
+            self.frontier.insert(node, hash);
+        }
+        self.next_seq += 1;
+        self.chain = chain;
+        self.time.clone_from(&event.time);
+        Ok(event)
+    }
+
+    /// Stores the head the writes advanced to.
+    async fn finish(self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE audit_head SET chain_hash = $1, time = $2 WHERE id = 1")
+            .bind(hex::encode(self.chain))
+            .bind(&self.time)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
+
+fn hash_from_hex(text: &str, table: &str) -> Result<[u8; 32], StoreError> {
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(text, &mut hash)
+        .map_err(|_| StoreError::Corrupt(format!("{table} holds a hash that is not one")))?;
+    Ok(hash)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+async fn insert_node(
+    conn: &mut sqlx::AnyConnection,
+    node: audit::Node,
+    hash: &[u8; 32],
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+        .bind(i64::from(node.level))
+        .bind(to_i64(node.index))
+        .bind(hex::encode(hash))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// One stored tree node: a leaf's hash from its event, a larger subtree's from `audit_nodes`.
+async fn stored_node(
+    conn: &mut sqlx::AnyConnection,
+    node: audit::Node,
+) -> Result<[u8; 32], StoreError> {
+    let row = if node.level == 0 {
+        sqlx::query("SELECT leaf_hash AS hash FROM audit_events WHERE seq = $1")
+            .bind(to_i64(node.index + 1))
+            .fetch_optional(&mut *conn)
+            .await?
+    } else {
+        sqlx::query("SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2")
+            .bind(i64::from(node.level))
+            .bind(to_i64(node.index))
+            .fetch_optional(&mut *conn)
+            .await?
+    };
+    let row = row.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "the access log's tree lacks node {}/{}",
+            node.level, node.index
+        ))
+    })?;
+    hash_from_hex(&row.try_get::<String, _>("hash")?, "audit_nodes")
 }
 
 async fn append_event(
@@ -1653,8 +1773,138 @@ async fn append_event(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     event: Event,
 ) -> Result<Event, StoreError> {
-    let reserved = reserve_seq(tx).await?;
-    write_event(clock, tx, reserved, event).await
+    let mut appender = Appender::begin(tx, 1).await?;
+    let event = appender.write(clock, tx, event).await?;
+    appender.finish(tx).await?;
+    Ok(event)
+}
+
+// ---- group commit --------------------------------------------------------------------------
+
+/// Completes a download's event from the slice read in the event's transaction.
+pub type Describe = Box<dyn Fn(&[SealedField], Event) -> Event + Send + Sync>;
+
+/// Access events of concurrent requests waiting to be appended in one transaction: one durable
+/// commit for the group instead of one per request (group commit). Whichever waiting request
+/// finds no group being written writes the queue; each request is answered once its group is
+/// durable.
+#[derive(Default)]
+struct GroupCommit {
+    queue: std::sync::Mutex<Vec<Append>>,
+    writing: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// What one request appends.
+enum AppendWork {
+    /// An event.
+    Event(Event),
+    /// A download: the slice of `org_id` in `case_id`, read in the transaction of its event.
+    Slice {
+        case_id: String,
+        org_id: String,
+        describe: Describe,
+        event: Event,
+    },
+}
+
+type Appended = (Vec<SealedField>, Event);
+
+struct Append {
+    work: AppendWork,
+    reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+impl Store {
+    /// Queues `work` and waits until it is durable, writing the queue if nobody is.
+    async fn append_grouped(&self, work: AppendWork) -> Result<Appended, StoreError> {
+        let (reply, mut done) = tokio::sync::oneshot::channel();
+        self.group
+            .queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(Append { work, reply });
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut done => {
+                    return result.unwrap_or_else(|_| {
+                        Err(StoreError::Corrupt("the access log's group writer failed".into()))
+                    });
+                }
+                turn = self.group.writing.clone().lock_owned() => {
+                    let group = std::mem::take(
+                        &mut *self.group.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+                    );
+                    if group.is_empty() {
+                        continue;
+                    }
+                    // A task of its own, so that a request that goes away mid-write (its client
+                    // hung up) does not abort the others' transaction.
+                    let store = self.clone();
+                    let _ = tokio::spawn(async move {
+                        let _turn = turn;
+                        store.write_group(group).await;
+                    })
+                    .await;
+                }
+            }
+        }
+    }
+
+    /// Writes a group in one transaction; if that fails, each of its appends alone, so that
+    /// one append's failure is only its own.
+    async fn write_group(&self, group: Vec<Append>) {
+        let works: Vec<&AppendWork> = group.iter().map(|a| &a.work).collect();
+        match self.append_all(&works).await {
+            Ok(results) => {
+                for (append, result) in group.into_iter().zip(results) {
+                    let _ = append.reply.send(Ok(result));
+                }
+            }
+            Err(e) if group.len() == 1 => {
+                if let Some(append) = group.into_iter().next() {
+                    let _ = append.reply.send(Err(e));
+                }
+            }
+            Err(_) => {
+                for append in group {
+                    let result = self
+                        .append_all(&[&append.work])
+                        .await
+                        .map(|mut r| r.pop().expect("one result per append"));
+                    let _ = append.reply.send(result);
+                }
+            }
+        }
+    }
+
+    async fn append_all(&self, works: &[&AppendWork]) -> Result<Vec<Appended>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut appender = Appender::begin(&mut tx, works.len() as i64).await?;
+        let mut out = Vec::with_capacity(works.len());
+        for work in works {
+            out.push(match work {
+                AppendWork::Event(event) => {
+                    let event = appender.write(&self.clock, &mut tx, event.clone()).await?;
+                    (Vec::new(), event)
+                }
+                AppendWork::Slice {
+                    case_id,
+                    org_id,
+                    describe,
+                    event,
+                } => {
+                    let fields = slice_in(&mut tx, case_id, org_id).await?;
+                    let event = describe(&fields, event.clone());
+                    let event = appender.write(&self.clock, &mut tx, event).await?;
+                    (fields, event)
+                }
+            });
+        }
+        appender.finish(&mut tx).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
 }
 
 fn event_from_row(r: &sqlx::any::AnyRow) -> Result<StoredEvent, StoreError> {
@@ -1720,9 +1970,7 @@ pub struct EventFilter {
 impl Store {
     /// Appends one event in a transaction of its own (denied attempts, logins, reads of the log).
     pub async fn record(&self, event: Event) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let event = append_event(&self.clock, &mut tx, event).await?;
-        tx.commit().await?;
+        let (_, event) = self.append_grouped(AppendWork::Event(event)).await?;
         Ok(event)
     }
 
@@ -1805,6 +2053,192 @@ impl Store {
             .await?
             .try_get("seq")?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The hashes of these tree nodes (a leaf's from its event), read a level at a time.
+    pub async fn tree_nodes(
+        &self,
+        nodes: impl IntoIterator<Item = audit::Node>,
+    ) -> Result<HashMap<audit::Node, [u8; 32]>, StoreError> {
+        let mut by_level: std::collections::BTreeMap<u32, std::collections::BTreeSet<u64>> =
+            Default::default();
+        for node in nodes {
+            by_level.entry(node.level).or_default().insert(node.index);
+        }
+        let mut out = HashMap::new();
+        let mut conn = self.pool.acquire().await?;
+        for (level, indexes) in by_level {
+            let indexes: Vec<u64> = indexes.into_iter().collect();
+            for chunk in indexes.chunks(500) {
+                let list = (0..chunk.len())
+                    .map(|i| format!("${}", i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // Leaves are the events' leaf hashes, at seq = index + 1.
+                let sql = if level == 0 {
+                    format!(
+                        "SELECT seq - 1 AS idx, leaf_hash AS hash FROM audit_events \
+                         WHERE $1 = 0 AND seq IN ({list})"
+                    )
+                } else {
+                    format!(
+                        "SELECT idx, hash FROM audit_nodes WHERE level = $1 AND idx IN ({list})"
+                    )
+                };
+                let mut query = sqlx::query(&sql).bind(i64::from(level));
+                for &index in chunk {
+                    // A leaf's row is found by its event's primary key.
+                    query = query.bind(to_i64(index + u64::from(level == 0)));
+                }
+                for row in query.fetch_all(&mut *conn).await? {
+                    let index: i64 = row.try_get("idx")?;
+                    let hash = hash_from_hex(&row.try_get::<String, _>("hash")?, "audit_nodes")?;
+                    out.insert(
+                        audit::Node {
+                            level,
+                            index: u64::try_from(index).unwrap_or(0),
+                        },
+                        hash,
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// MTHs of leaf ranges of the stored tree, in order.
+    pub async fn range_hashes(&self, ranges: &[(u64, u64)]) -> Result<Vec<[u8; 32]>, StoreError> {
+        let nodes = self
+            .tree_nodes(ranges.iter().flat_map(|r| audit::subtrees(r.0, r.1)))
+            .await?;
+        ranges
+            .iter()
+            .map(|&r| {
+                audit::range_hash(r, &nodes).ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the access log's tree lacks nodes of {}..{}",
+                        r.0, r.1
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// The RFC 9162 root of the log's first `size` events, from the stored tree.
+    pub async fn tree_root(&self, size: u64) -> Result<[u8; 32], StoreError> {
+        if size == 0 {
+            return Ok(audit::fold_subtrees(&[]));
+        }
+        Ok(self.range_hashes(&[(0, size)]).await?[0])
+    }
+
+    /// The inclusion proof of event `seq` in the tree of the first `size` events.
+    pub async fn inclusion_proof(&self, seq: u64, size: u64) -> Result<Vec<[u8; 32]>, StoreError> {
+        self.range_hashes(&audit::inclusion_ranges(seq.saturating_sub(1), size))
+            .await
+    }
+
+    /// Inclusion proofs of several events in the tree of the first `size` events, read together.
+    pub async fn inclusion_proofs(
+        &self,
+        seqs: &[u64],
+        size: u64,
+    ) -> Result<Vec<Vec<[u8; 32]>>, StoreError> {
+        let ranges: Vec<Vec<(u64, u64)>> = seqs
+            .iter()
+            .map(|&seq| audit::inclusion_ranges(seq.saturating_sub(1), size))
+            .collect();
+        let flat: Vec<(u64, u64)> = ranges.iter().flatten().copied().collect();
+        let mut hashes = self.range_hashes(&flat).await?.into_iter();
+        Ok(ranges
+            .iter()
+            .map(|r| hashes.by_ref().take(r.len()).collect())
+            .collect())
+    }
+
+    /// The consistency proof from the first `old` events to the first `size`.
+    pub async fn consistency_proof(
+        &self,
+        old: u64,
+        size: u64,
+    ) -> Result<Vec<[u8; 32]>, StoreError> {
+        let ranges = audit::consistency_ranges(old, size).unwrap_or_default();
+        self.range_hashes(&ranges).await
+    }
+
+    /// The events about one client among the first `size`, from `from` until `to` (RFC 3339),
+    /// in log order (by the index on the client pseudonym).
+    pub async fn client_events(
+        &self,
+        client: &str,
+        size: u64,
+        from: Option<&str>,
+        to: Option<&str>,
+    ) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE client_pseudonym = $1 AND seq <= $2 \
+             AND ($3 = '' OR time >= $3) AND ($4 = '' OR time < $4) ORDER BY seq",
+        )
+        .bind(client)
+        .bind(to_i64(size))
+        .bind(from.unwrap_or(""))
+        .bind(to.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| event_from_row(r).map(|s| s.event))
+            .collect()
+    }
+
+    /// Writes the tree nodes of a log appended before the tree was stored (an upgrade), in one
+    /// transaction holding the log's lock. Does nothing if the nodes are there.
+    async fn complete_tree(&self) -> Result<(), StoreError> {
+        let size = self.audit_size().await?;
+        let top: Vec<audit::Node> = audit::subtrees(0, size)
+            .into_iter()
+            .filter(|n| n.level > 0)
+            .collect();
+        if self.tree_nodes(top.iter().copied()).await?.len() == top.len() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let leaves: Vec<String> = sqlx::query("SELECT leaf_hash FROM audit_events ORDER BY seq")
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("leaf_hash"))
+            .collect::<Result<_, _>>()?;
+        let mut frontier = HashMap::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            let index = i as u64;
+            frontier.insert(
+                audit::Node { level: 0, index },
+                hash_from_hex(leaf, "audit_events")?,
+            );
+            for node in audit::completed_by(index) {
+                let (l, r) = node.children();
+                let (Some(left), Some(right)) = (frontier.remove(&l), frontier.remove(&r)) else {
+                    return Err(StoreError::Corrupt("the access log has gaps".into()));
+                };
+                let hash = audit::parent_hash(&left, &right);
+                sqlx::query(
+                    "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3) \
+                     ON CONFLICT (level, idx) DO NOTHING",
+                )
+                .bind(i64::from(node.level))
+                .bind(to_i64(node.index))
+                .bind(hex::encode(hash))
+                .execute(&mut *tx)
+                .await?;
+                frontier.insert(node, hash);
+            }
+        }
+        tx.commit().await?;
+        tracing::info!(events = leaves.len(), "stored the access log's tree");
+        Ok(())
     }
 
     /// Keeps a signed checkpoint.

@@ -665,3 +665,93 @@ async fn concurrent_requests_and_two_brokers_make_one_consistent_log() {
         app.broker.stop().await.unwrap();
     }
 }
+
+/// The stored tree against an independent one (ct-merkle over the events' canonical
+/// encodings): events appended by concurrent requests (group commit), then the tree of a log
+/// from before the tree was stored, rebuilt when the store opens.
+#[tokio::test]
+async fn the_stored_tree_gives_the_rfc_9162_roots_and_proofs_and_is_rebuilt_on_upgrade() {
+    for backend in backends() {
+        let db = TestDb::new(backend).await;
+        let store = sluis::store::Store::connect(&db.url).await.unwrap();
+        let tasks: Vec<_> = (0..37)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut e = Event::new("read", "allowed");
+                    e.client = Some(format!("client-{}", i % 3));
+                    store.record(e).await.unwrap()
+                })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for t in tasks {
+            seqs.push(t.await.unwrap().seq);
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=37).collect::<Vec<i64>>(), "{backend}");
+        let check = |store: sluis::store::Store| async move {
+            let events = all_events_of(&store).await;
+            for size in [1u64, 2, 13, 32, 37] {
+                let tree = audit::Tree::of(&events[..size as usize]);
+                assert_eq!(store.tree_root(size).await.unwrap(), tree.root(), "{size}");
+                for seq in [1, size / 2 + 1, size] {
+                    assert_eq!(
+                        Some(store.inclusion_proof(seq, size).await.unwrap()),
+                        tree.inclusion_proof(seq),
+                        "{seq} in {size}"
+                    );
+                }
+                assert_eq!(
+                    Some(
+                        store
+                            .consistency_proof(size.div_ceil(3), size)
+                            .await
+                            .unwrap()
+                    ),
+                    tree.consistency_proof(size.div_ceil(3)),
+                    "{size}"
+                );
+            }
+            let mine = store
+                .client_events("client-1", 30, None, None)
+                .await
+                .unwrap();
+            let seqs: Vec<i64> = mine.iter().map(|e| e.seq).collect();
+            let expected: Vec<i64> = events
+                .iter()
+                .filter(|e| e.client.as_deref() == Some("client-1") && e.seq <= 30)
+                .map(|e| e.seq)
+                .collect();
+            assert_eq!(seqs, expected);
+            assert_eq!(seqs.len(), 10);
+            store.close().await;
+        };
+        check(store).await;
+        // A log written before the tree was stored: its nodes are not there.
+        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+        let unlock = if backend == "sqlite" {
+            "DROP TRIGGER audit_nodes_no_delete;"
+        } else {
+            "ALTER TABLE audit_nodes DISABLE TRIGGER USER;"
+        };
+        sqlx::raw_sql(unlock).execute(&pool).await.unwrap();
+        sqlx::raw_sql("DELETE FROM audit_nodes")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        let store = sluis::store::Store::connect(&db.url).await.unwrap();
+        check(store).await;
+    }
+}
+
+async fn all_events_of(store: &sluis::store::Store) -> Vec<Event> {
+    store
+        .audit_log()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.event)
+        .collect()
+}

@@ -17,6 +17,8 @@ fn the_load_harness_writes_its_records() {
             "0.3",
             "--max-requests",
             "40",
+            "--log-events",
+            "300",
             "--json",
         ])
         .arg(&json)
@@ -43,6 +45,9 @@ fn the_load_harness_writes_its_records() {
         "submissions (sqlite, 1 clients)",
         "broker peak resident set during the load",
         "peak resident set added by a 20 MiB upload",
+        "/healthz latency p99 while 4 clients submit forms (sqlite, 4 clients)",
+        "slice downloads while 4 clients submit forms (sqlite, 4 clients)",
+        "per-client access report p99 over 300 events (sqlite)",
     ] {
         assert!(
             names.contains(&expected),

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, AppState, Caller};
-use crate::audit::{self, Checkpoint, Event, Tree, VerifyReport};
+use crate::audit::{self, Checkpoint, Event, VerifyReport};
 use crate::store::EventFilter;
 
 /// Only roles the policy marks `audits = true` (the privacy officer) read the log.
@@ -193,26 +193,23 @@ pub(super) async fn get_client_report(
     event.reason = Some("access report (AVG art. 15)".into());
     state.store.record(event).await?;
     let checkpoint = state.checkpoint().await?;
-    let log = state.store.audit_log().await?;
-    let covered = &log[..usize::try_from(checkpoint.size)
-        .unwrap_or(log.len())
-        .min(log.len())];
-    let tree = Tree::of(covered.iter().map(|s| &s.event));
-    let in_period = |e: &Event| {
-        q.from.as_deref().is_none_or(|f| e.time.as_str() >= f)
-            && q.to.as_deref().is_none_or(|t| e.time.as_str() < t)
-    };
-    let events = covered
-        .iter()
-        .filter(|s| s.event.client.as_deref() == Some(pseudonym.as_str()) && in_period(&s.event))
-        .map(|s| ReportEntry {
-            proof: tree
-                .inclusion_proof(s.event.seq as u64)
-                .unwrap_or_default()
-                .iter()
-                .map(hex::encode)
-                .collect(),
-            event: s.event.clone(),
+    let found = state
+        .store
+        .client_events(
+            &pseudonym,
+            checkpoint.size,
+            q.from.as_deref(),
+            q.to.as_deref(),
+        )
+        .await?;
+    let seqs: Vec<u64> = found.iter().map(|e| e.seq as u64).collect();
+    let proofs = state.store.inclusion_proofs(&seqs, checkpoint.size).await?;
+    let events = found
+        .into_iter()
+        .zip(proofs)
+        .map(|(event, proof)| ReportEntry {
+            proof: proof.iter().map(hex::encode).collect(),
+            event,
         })
         .collect();
     Ok(Json(AccessReport {
@@ -328,15 +325,15 @@ pub struct ProofBody {
     pub hashes: Vec<String>,
 }
 
-async fn tree_of_size(state: &AppState, size: u64) -> Result<Tree, ApiError> {
-    let log = state.store.audit_log().await?;
-    if size == 0 || size > log.len() as u64 {
+/// Refuses a tree size the log has not reached.
+async fn check_size(state: &AppState, size: u64) -> Result<(), ApiError> {
+    let have = state.store.audit_size().await?;
+    if size == 0 || size > have {
         return Err(ApiError::unprocessable(format!(
-            "the log has {} events; size must be 1 to that",
-            log.len()
+            "the log has {have} events; size must be 1 to that"
         )));
     }
-    Ok(Tree::of(log[..size as usize].iter().map(|s| &s.event)))
+    Ok(())
 }
 
 #[utoipa::path(get, path = "/v1/audit/proofs/inclusion", tag = "audit", params(InclusionQuery), responses((status = 200, description = "An inclusion proof", body = ProofBody)))]
@@ -345,14 +342,15 @@ pub(super) async fn get_inclusion_proof(
     q: QueryResult<InclusionQuery>,
 ) -> Result<Json<ProofBody>, ApiError> {
     let q = query(q, "seq and size, both whole numbers")?;
-    let tree = tree_of_size(&state, q.size).await?;
-    let hashes = tree
-        .inclusion_proof(q.seq)
-        .ok_or_else(|| ApiError::unprocessable("seq must be from 1 to size"))?;
+    check_size(&state, q.size).await?;
+    if q.seq == 0 || q.seq > q.size {
+        return Err(ApiError::unprocessable("seq must be from 1 to size"));
+    }
+    let hashes = state.store.inclusion_proof(q.seq, q.size).await?;
     Ok(Json(ProofBody {
         from: q.seq,
         size: q.size,
-        root: hex::encode(tree.root()),
+        root: hex::encode(state.store.tree_root(q.size).await?),
         hashes: hashes.iter().map(hex::encode).collect(),
     }))
 }
@@ -371,14 +369,15 @@ pub(super) async fn get_consistency_proof(
     q: QueryResult<ConsistencyQuery>,
 ) -> Result<Json<ProofBody>, ApiError> {
     let q = query(q, "from and to, both whole numbers")?;
-    let tree = tree_of_size(&state, q.to).await?;
-    let hashes = tree
-        .consistency_proof(q.from)
-        .ok_or_else(|| ApiError::unprocessable("from must be from 1 to `to`"))?;
+    check_size(&state, q.to).await?;
+    if q.from == 0 || q.from > q.to {
+        return Err(ApiError::unprocessable("from must be from 1 to `to`"));
+    }
+    let hashes = state.store.consistency_proof(q.from, q.to).await?;
     Ok(Json(ProofBody {
         from: q.from,
         size: q.to,
-        root: hex::encode(tree.root()),
+        root: hex::encode(state.store.tree_root(q.to).await?),
         hashes: hashes.iter().map(hex::encode).collect(),
     }))
 }

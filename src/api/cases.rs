@@ -2,6 +2,7 @@
 //! case and writes its access event — in the same transaction as what it records.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -757,6 +758,85 @@ pub(super) struct SliceQuery {
     purpose: Option<String>,
 }
 
+/// What consent lets an organisation download of a case's slice.
+struct SliceRule {
+    consent: Option<ConsentRecord>,
+    today: String,
+    org_role: String,
+    /// Categories that stay downloadable after withdrawal (policy).
+    retained: Vec<String>,
+    policy_version: String,
+}
+
+impl SliceRule {
+    /// Why consent holds back a category, if it does. The declaration itself stays
+    /// downloadable for its holders after withdrawal: its basis then is AVG art. 7(1)
+    /// (demonstrating the consent that was given), not the consent.
+    fn missing(&self, category: &str) -> Option<String> {
+        match &self.consent {
+            _ if self.retained.iter().any(|r| r == category) => None,
+            Some(c) => c.missing(&self.org_role, category, &self.today),
+            None => Some("the case has no consent record".to_owned()),
+        }
+    }
+
+    /// The categories of `fields` held back, with the reason.
+    fn withheld(&self, fields: &[SealedField]) -> Vec<Withheld> {
+        let cats: BTreeSet<&str> = fields.iter().map(|f| f.category.as_str()).collect();
+        cats.into_iter()
+            .filter_map(|c| {
+                self.missing(c).map(|reason| Withheld {
+                    category: c.to_owned(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Why nothing at all may be served to the organisation, if so.
+    fn blocked(&self) -> Option<String> {
+        match &self.consent {
+            None => Some("the case has no consent record".to_owned()),
+            Some(c) if c.status != "active" => {
+                Some(format!("the client's consent {} was withdrawn", c.id))
+            }
+            Some(c) if !c.roles.contains(&self.org_role) => Some(format!(
+                "the client's consent does not cover recipient role `{}`",
+                self.org_role
+            )),
+            Some(_) => None,
+        }
+    }
+
+    /// The download's event for what was read: the fields served, or a denial if nothing
+    /// may be (nothing left to serve because consent no longer covers the organisation at
+    /// all, e.g. withdrawn and its ciphertexts deleted, is a refusal, not an empty slice).
+    fn describe(&self, fields: &[SealedField], mut event: Event) -> Event {
+        let withheld = self.withheld(fields);
+        let served: Vec<&SealedField> = fields
+            .iter()
+            .filter(|f| !withheld.iter().any(|w| w.category == f.category))
+            .collect();
+        let blocked = withheld
+            .first()
+            .map(|w| w.reason.clone())
+            .or_else(|| self.blocked());
+        if served.is_empty() && blocked.is_some() {
+            event.outcome = "denied".into();
+            event.reason = blocked;
+            return event;
+        }
+        event.fields = served.iter().map(|f| f.field_id.clone()).collect();
+        let served_cats: BTreeSet<&str> = served.iter().map(|f| f.category.as_str()).collect();
+        event.categories = served_cats.into_iter().map(str::to_owned).collect();
+        event.policy_rule = Some(format!(
+            "slice sealed to the organisation ({})",
+            self.policy_version
+        ));
+        event
+    }
+}
+
 #[utoipa::path(get, path = "/v1/cases/{id}/slice", tag = "cases", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)"), SliceQuery), responses((status = 200, description = "The caller's sealed fields", body = Slice)))]
 pub(super) async fn get_slice(
     State(state): State<AppState>,
@@ -805,71 +885,25 @@ pub(super) async fn get_slice(
             .await);
     }
     let consent = state.store.consent(&case.id).await?;
-    let today = today(&state);
-    let org_role = caller.org_role.clone();
-    // The declaration itself stays downloadable for its holders after withdrawal: its basis
-    // then is AVG art. 7(1) (demonstrating the consent that was given), not the consent.
-    let retained = &state.policy.consent.retained_after_withdrawal;
-    let missing = |category: &str| match &consent {
-        _ if retained.iter().any(|r| r == category) => None,
-        Some(c) => c.missing(&org_role, category, &today),
-        None => Some("the case has no consent record".to_owned()),
-    };
     attempt.consent = consent.as_ref().map(|c| c.id.clone());
-    // Nothing left to serve because consent no longer covers the organisation at all (e.g.
-    // withdrawn, its ciphertexts deleted) is a refusal, not an empty slice.
-    let role_blocked = match &consent {
-        None => Some("the case has no consent record".to_owned()),
-        Some(c) if c.status != "active" => {
-            Some(format!("the client's consent {} was withdrawn", c.id))
-        }
-        Some(c) if !c.roles.contains(&org_role) => Some(format!(
-            "the client's consent does not cover recipient role `{org_role}`"
-        )),
-        Some(_) => None,
-    };
-    let policy_version = state.policy.version.clone();
+    let rule = Arc::new(SliceRule {
+        today: today(&state),
+        org_role: caller.org_role.clone(),
+        retained: state.policy.consent.retained_after_withdrawal.clone(),
+        policy_version: state.policy.version.clone(),
+        consent,
+    });
     // One read, in the transaction of its event: what consent no longer lets the organisation
     // download is held back, and if that is everything the event is a denial.
-    let mut withheld: Vec<Withheld> = Vec::new();
     let (fields, event) = state
         .store
         .slice_recorded(
             &id,
             &caller.org_id,
-            |fields, mut event| {
-                let cats: BTreeSet<&str> = fields.iter().map(|f| f.category.as_str()).collect();
-                withheld = cats
-                    .iter()
-                    .filter_map(|c| {
-                        missing(c).map(|reason| Withheld {
-                            category: (*c).to_owned(),
-                            reason,
-                        })
-                    })
-                    .collect();
-                let served: Vec<&SealedField> = fields
-                    .iter()
-                    .filter(|f| !withheld.iter().any(|w| w.category == f.category))
-                    .collect();
-                let blocked = withheld
-                    .first()
-                    .map(|w| w.reason.clone())
-                    .or_else(|| role_blocked.clone());
-                if served.is_empty() && blocked.is_some() {
-                    event.outcome = "denied".into();
-                    event.reason = blocked;
-                    return event;
-                }
-                event.fields = served.iter().map(|f| f.field_id.clone()).collect();
-                let served_cats: BTreeSet<&str> =
-                    served.iter().map(|f| f.category.as_str()).collect();
-                event.categories = served_cats.into_iter().map(str::to_owned).collect();
-                event.policy_rule = Some(format!(
-                    "slice sealed to the organisation ({policy_version})"
-                ));
-                event
-            },
+            Box::new({
+                let rule = Arc::clone(&rule);
+                move |fields, event| rule.describe(fields, event)
+            }),
             attempt,
         )
         .await?;
@@ -877,6 +911,7 @@ pub(super) async fn get_slice(
         return Err(ApiError::forbidden(event.reason.unwrap_or_default()));
     }
     crate::telemetry::record_slice_served(event.fields.len());
+    let withheld = rule.withheld(&fields);
     let withheld_categories: BTreeSet<String> =
         withheld.iter().map(|w| w.category.clone()).collect();
     let fields = fields

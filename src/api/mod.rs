@@ -24,7 +24,7 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::audit::{Checkpoint, Pseudonymiser, Tree, sign_checkpoint};
+use crate::audit::{Checkpoint, Pseudonymiser, sign_checkpoint};
 use crate::auth::{LogSigner, LoginLimits, SigningKey};
 use crate::policy::Policy;
 use crate::store::{Store, StoreError};
@@ -193,14 +193,14 @@ impl AppState {
 
     /// Signs and keeps a checkpoint of the whole log as it is now.
     pub async fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
-        let log = self.store.audit_log().await?;
-        let tree = Tree::of(log.iter().map(|s| &s.event));
+        let size = self.store.audit_size().await?;
+        let root = self.store.tree_root(size).await?;
         let signer = LogSigner {
             key: &self.signing,
             origin: &self.log_origin,
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let cp = sign_checkpoint(&signer, tree.size(), &tree.root(), now);
+        let cp = sign_checkpoint(&signer, size, &root, now);
         self.store.add_checkpoint(&cp).await?;
         Ok(cp)
     }

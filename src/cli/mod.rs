@@ -444,6 +444,10 @@ enum Command {
         /// At most this many requests per measurement (a quarter of it for submissions).
         #[arg(long, default_value_t = 40_000)]
         max_requests: usize,
+        /// Events in the access log when the per-client access report is timed (the harness
+        /// appends fictional ones up to this number).
+        #[arg(long, default_value_t = 1_000_000)]
+        log_events: u64,
         /// Also write the records as JSON here.
         #[arg(long)]
         json: Option<PathBuf>,
@@ -904,6 +908,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             clients,
             seconds,
             max_requests,
+            log_events,
             json,
             policy,
         } => {
@@ -912,6 +917,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 levels: clients,
                 seconds,
                 max_requests,
+                log_events,
                 binary: std::env::current_exe().context("finding the sluis binary")?,
                 policy_dir: policy.dir,
             };
