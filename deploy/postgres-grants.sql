@@ -11,7 +11,8 @@ GRANT USAGE ON SCHEMA public TO :"broker";
 GRANT SELECT ON _sqlx_migrations TO :"broker";
 GRANT SELECT, INSERT, UPDATE, DELETE
     ON organisations, users, api_keys, cases, case_parties, sealed_fields, sealed_field_recipients,
-       case_states, consents, notifications, evaluations, case_monitor, monitor_reports
+       sealed_chunks, case_states, consents, notifications, evaluations, case_monitor,
+       monitor_reports
     TO :"broker";
 -- The access log: append and read only.
 GRANT SELECT, INSERT ON audit_events, audit_nodes, audit_checkpoints TO :"broker";

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io::{Read, Write};
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 use zeroize::Zeroizing;
@@ -154,10 +155,35 @@ pub fn seal(plaintext: &Plaintext, recipients: &[Recipient]) -> Result<Vec<u8>, 
 }
 
 /// Seals a document as it streams in: one age file to exactly `recipients`, without holding
-/// the whole plaintext (age encrypts in 64 KiB chunks).
+/// the whole plaintext (age encrypts in 64 KiB chunks) or, if the caller takes the ciphertext
+/// as it is produced (`take_sealed`), the whole age file.
 pub struct StreamSealer {
-    writer: age::stream::StreamWriter<Vec<u8>>,
+    writer: age::stream::StreamWriter<Sink>,
+    sealed: Sink,
     written: usize,
+}
+
+/// Where the age file is written: shared with the sealer's owner, who takes it in pieces.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl Sink {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<u8>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.lock().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl fmt::Debug for StreamSealer {
@@ -175,10 +201,15 @@ impl StreamSealer {
         let encryptor =
             age::Encryptor::with_recipients(recipients.iter().map(|r| &r.0 as &dyn age::Recipient))
                 .map_err(|_| SealError::Encrypt)?;
+        let sealed = Sink::default();
         let writer = encryptor
-            .wrap_output(Vec::new())
+            .wrap_output(sealed.clone())
             .map_err(|_| SealError::Encrypt)?;
-        Ok(Self { writer, written: 0 })
+        Ok(Self {
+            writer,
+            sealed,
+            written: 0,
+        })
     }
 
     /// Encrypts the next piece of plaintext.
@@ -192,9 +223,20 @@ impl StreamSealer {
         self.written
     }
 
-    /// Finishes the age file and returns it.
+    /// Bytes of the age file produced and not yet taken.
+    pub fn sealed_len(&self) -> usize {
+        self.sealed.lock().len()
+    }
+
+    /// Takes the age file's bytes produced so far (the next piece of it).
+    pub fn take_sealed(&mut self) -> Vec<u8> {
+        std::mem::take(&mut *self.sealed.lock())
+    }
+
+    /// Finishes the age file and returns what was not taken yet (all of it if nothing was).
     pub fn finish(self) -> Result<Vec<u8>, SealError> {
-        self.writer.finish().map_err(|_| SealError::Encrypt)
+        let sealed = self.writer.finish().map_err(|_| SealError::Encrypt)?;
+        Ok(std::mem::take(&mut *sealed.lock()))
     }
 }
 
@@ -259,6 +301,24 @@ mod tests {
             open(&sealed, &id).unwrap().expose(),
             vec![7u8; 200_000].as_slice()
         );
+    }
+
+    #[test]
+    fn a_streamed_age_file_taken_in_pieces_is_the_whole_file() {
+        let id = Identity::generate();
+        let mut sealer = StreamSealer::new(&[id.recipient()]).unwrap();
+        let mut pieces = Vec::new();
+        for i in 0..10u8 {
+            sealer.write(&[i; 50_000]).unwrap();
+            pieces.push(sealer.take_sealed());
+        }
+        assert_eq!(sealer.sealed_len(), 0);
+        pieces.push(sealer.finish().unwrap());
+        // age writes a 64 KiB chunk as soon as it is full: the pieces come while streaming.
+        assert!(pieces[..10].iter().filter(|p| !p.is_empty()).count() >= 6);
+        let whole: Vec<u8> = pieces.concat();
+        let expected: Vec<u8> = (0..10u8).flat_map(|i| [i; 50_000]).collect();
+        assert_eq!(open(&whole, &id).unwrap().expose(), expected.as_slice());
     }
 
     #[test]

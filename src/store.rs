@@ -214,8 +214,11 @@ pub struct NewSealedField {
     pub field_id: String,
     /// Its category.
     pub category: String,
-    /// The age file.
+    /// The age file (empty if `chunked`).
     pub ciphertext: Vec<u8>,
+    /// Whether the age file was stored in pieces while it streamed in (`put_chunk` with this
+    /// row's id) instead of in `ciphertext`.
+    pub chunked: bool,
     /// The policy version that decided the recipients.
     pub policy_version: String,
     /// The organisations it is sealed to.
@@ -435,6 +438,7 @@ impl Store {
             group: Arc::default(),
         };
         store.complete_tree().await?;
+        store.sweep_chunks().await?;
         Ok(store)
     }
 
@@ -1153,6 +1157,13 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
+                "DELETE FROM sealed_chunks WHERE sealed_field_id = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM sealed_field_recipients WHERE sealed_field_id = $1)",
+            )
+            .bind(&r.replaces)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
                 "DELETE FROM sealed_fields WHERE id = $1 AND NOT EXISTS \
                  (SELECT 1 FROM sealed_field_recipients WHERE sealed_field_id = $1)",
             )
@@ -1162,6 +1173,55 @@ impl Store {
         }
         tx.commit().await?;
         Ok(event)
+    }
+
+    /// Stores piece `n` of the age file of sealed field `id` while it streams in (its own
+    /// short transaction; the field's row, written when the upload completes, links them).
+    pub async fn put_chunk(&self, id: &str, n: i64, body: &[u8]) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sealed_chunks (sealed_field_id, n, body, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(n)
+        .bind(body)
+        .bind(self.clock.now_text())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes the pieces of an upload that did not complete.
+    pub async fn drop_chunks(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM sealed_chunks WHERE sealed_field_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM sealed_fields WHERE id = $1)",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Number of stored pieces of age files (all fields).
+    pub async fn chunk_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM sealed_chunks")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Deletes pieces of uploads that broke off more than a day ago (the broker stopped
+    /// mid-upload): no sealed field links them.
+    async fn sweep_chunks(&self) -> Result<(), StoreError> {
+        let cutoff = time_text(self.clock.now() - time::Duration::days(1));
+        sqlx::query(
+            "DELETE FROM sealed_chunks WHERE created_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM sealed_fields f WHERE f.id = sealed_chunks.sealed_field_id)",
+        )
+        .bind(cutoff)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// For the benchmark harness only: appends `count` fictional access events (reads by
@@ -1299,6 +1359,7 @@ impl Store {
             "case_parties",
             "sealed_fields",
             "sealed_field_recipients",
+            "sealed_chunks",
             "consents",
             "case_states",
             "notifications",
@@ -1336,7 +1397,7 @@ async fn slice_in(
     org_id: &str,
 ) -> Result<Vec<SealedField>, StoreError> {
     let rows = sqlx::query(
-        "SELECT f.id, f.field_id, f.category, f.ciphertext, f.policy_version, f.sealed_at, f.sealed_by \
+        "SELECT f.id, f.field_id, f.category, f.ciphertext, f.chunked, f.policy_version, f.sealed_at, f.sealed_by \
          FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
          WHERE r.case_id = $1 AND r.org_id = $2 \
          ORDER BY f.seq DESC, f.field_id",
@@ -1350,11 +1411,27 @@ async fn slice_in(
     for r in &rows {
         let field_id: String = r.try_get("field_id")?;
         if seen.insert(field_id.clone()) {
+            let id: String = r.try_get("id")?;
+            let ciphertext = if r.try_get::<i64, _>("chunked")? != 0 {
+                let mut whole = Vec::new();
+                for piece in sqlx::query(
+                    "SELECT body FROM sealed_chunks WHERE sealed_field_id = $1 ORDER BY n",
+                )
+                .bind(&id)
+                .fetch_all(&mut *conn)
+                .await?
+                {
+                    whole.extend_from_slice(&piece.try_get::<Vec<u8>, _>("body")?);
+                }
+                whole
+            } else {
+                r.try_get("ciphertext")?
+            };
             out.push(SealedField {
-                id: r.try_get("id")?,
+                id,
                 field_id,
                 category: r.try_get("category")?,
-                ciphertext: r.try_get("ciphertext")?,
+                ciphertext,
                 policy_version: r.try_get("policy_version")?,
                 sealed_at: r.try_get("sealed_at")?,
                 sealed_by: r.try_get("sealed_by")?,
@@ -1403,8 +1480,8 @@ async fn insert_sealed(
     for f in sealed {
         sqlx::query(
             "INSERT INTO sealed_fields \
-             (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq, chunked) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&f.id)
         .bind(case_id)
@@ -1415,6 +1492,7 @@ async fn insert_sealed(
         .bind(sealed_at)
         .bind(sealed_by)
         .bind(seq)
+        .bind(flag(f.chunked))
         .execute(&mut **tx)
         .await?;
         for org in &f.recipients {
@@ -1591,6 +1669,10 @@ async fn delete_sealed(
         }
         let id: String = r.try_get("id")?;
         sqlx::query("DELETE FROM sealed_field_recipients WHERE sealed_field_id = $1")
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("DELETE FROM sealed_chunks WHERE sealed_field_id = $1")
             .bind(&id)
             .execute(&mut **tx)
             .await?;

@@ -513,7 +513,10 @@ async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited()
         form.as_object_mut().unwrap().remove("perspective_plan");
         let case = app.submit_and_refer(CARE, &form, &["hoorn"]).await;
         let care = app.client(CARE).await;
-        let plan = b"Perspectiefplan (fictief), later aangeleverd.\n".repeat(5000);
+        assert_eq!(app.store.chunk_count().await.unwrap(), 0);
+        // 2.5 MB: stored in three pieces of at most 1 MiB while it streams in.
+        let plan = b"Perspectiefplan (fictief), later aangeleverd.\n".repeat(55_000);
+        assert_eq!(plan.len(), 2_530_000);
         let done = care
             .upload(&case, "perspective_plan", plan.clone())
             .await
@@ -539,6 +542,7 @@ async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited()
         )
         .unwrap();
         assert_eq!(opened.expose(), plan.as_slice(), "{backend}");
+        assert_eq!(app.store.chunk_count().await.unwrap(), 3, "{backend}");
         assert!(
             !categories(&app, "intermaris", &case)
                 .await
@@ -553,6 +557,11 @@ async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited()
             .unwrap_err();
         assert_eq!(status(&err), 413, "{err}");
         assert_eq!(app.store.sealed_count(&case).await.unwrap(), before);
+        assert_eq!(
+            app.store.chunk_count().await.unwrap(),
+            3,
+            "{backend}: the refused upload's pieces are gone"
+        );
         // Only document fields of the change categories can be uploaded.
         assert_eq!(
             status(&care.upload(&case, "bsn", b"1".to_vec()).await.unwrap_err()),
@@ -568,6 +577,11 @@ async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited()
             ),
             403
         );
+        // Withdrawal deletes the document's pieces with its other ciphertexts.
+        care.step(&case, "consent/withdraw", &json!({}))
+            .await
+            .unwrap();
+        assert_eq!(app.store.chunk_count().await.unwrap(), 0, "{backend}");
         app.broker.stop().await.unwrap();
     }
 }

@@ -480,6 +480,7 @@ pub(super) async fn seal_off_thread(
             category: policy.fields[&field_id].category.clone(),
             field_id,
             ciphertext,
+            chunked: false,
             policy_version: policy.version.clone(),
             recipients,
         })

@@ -745,7 +745,6 @@ pub(super) async fn put_document(
         "change_report",
     )
     .await?;
-    use futures_util::StreamExt as _;
     let policy = state.policy.clone();
     let spec = match policy.field(&field) {
         Some(spec) if policy.changes.categories.contains(&spec.category) => spec.clone(),
@@ -775,31 +774,34 @@ pub(super) async fn put_document(
         .collect();
     let all = state.store.organisations().await?;
     let recipients = recipients_of(&orgs, &recipient_keys(&all))?;
-    let mut sealer =
+    let sealer =
         crate::sealing::StreamSealer::new(&recipients).map_err(|e| ApiError::internal(&e))?;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| ApiError::bad_request("the upload broke off"))?;
-        if sealer.written() + chunk.len() > max_bytes {
-            return Err(ApiError::payload_too_large(format!(
-                "`{field}` is larger than {max_bytes} bytes"
-            )));
+    let id = uuid::Uuid::new_v4().to_string();
+    let upload = Upload {
+        state: &state,
+        id: &id,
+        field: &field,
+        max_bytes,
+    };
+    let pieces = match upload.store(sealer, body).await {
+        Ok(pieces) => pieces,
+        Err(e) => {
+            // Nothing of an upload that did not complete stays stored.
+            if let Err(cleanup) = state.store.drop_chunks(&id).await {
+                tracing::warn!(error = %cleanup, "could not delete the pieces of a broken upload");
+            }
+            return Err(e);
         }
-        sealer.write(&chunk).map_err(|e| ApiError::internal(&e))?;
-    }
-    if sealer.written() == 0 {
-        return Err(ApiError::unprocessable(format!(
-            "`{field}` is an empty document"
-        )));
-    }
-    let ciphertext = sealer.finish().map_err(|e| ApiError::internal(&e))?;
+    };
     crate::telemetry::record_sealed(1);
+    tracing::debug!(pieces, "document sealed in pieces");
     let mut step = ctx.step(&caller);
     step.sealed = vec![crate::store::NewSealedField {
-        id: uuid::Uuid::new_v4().to_string(),
+        id: id.clone(),
         field_id: field.clone(),
         category: spec.category.clone(),
-        ciphertext,
+        ciphertext: Vec::new(),
+        chunked: true,
         policy_version: policy.version.clone(),
         recipients: orgs.clone(),
     }];
@@ -815,7 +817,64 @@ pub(super) async fn put_document(
         })
         .collect();
     let event = ctx.event.clone();
-    ctx.finish(&state, step, event).await
+    let done = ctx.finish(&state, step, event).await;
+    if done.is_err()
+        && let Err(cleanup) = state.store.drop_chunks(&id).await
+    {
+        tracing::warn!(error = %cleanup, "could not delete the pieces of a refused upload");
+    }
+    done
+}
+
+/// Bytes of age file stored per piece while a document streams in: the broker holds at most
+/// about this much of it.
+const PIECE_BYTES: usize = 1024 * 1024;
+
+/// A document streaming in, sealed and stored piece by piece under sealed field `id`.
+struct Upload<'a> {
+    state: &'a AppState,
+    id: &'a str,
+    field: &'a str,
+    max_bytes: usize,
+}
+
+impl Upload<'_> {
+    /// Seals the body as it arrives and stores the age file in pieces; the number of pieces.
+    async fn store(
+        &self,
+        mut sealer: crate::sealing::StreamSealer,
+        body: axum::body::Body,
+    ) -> Result<i64, ApiError> {
+        use futures_util::StreamExt as _;
+        let mut stream = body.into_data_stream();
+        let mut pieces = 0i64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|_| ApiError::bad_request("the upload broke off"))?;
+            if sealer.written() + chunk.len() > self.max_bytes {
+                return Err(ApiError::payload_too_large(format!(
+                    "`{}` is larger than {} bytes",
+                    self.field, self.max_bytes
+                )));
+            }
+            sealer.write(&chunk).map_err(|e| ApiError::internal(&e))?;
+            if sealer.sealed_len() >= PIECE_BYTES {
+                self.state
+                    .store
+                    .put_chunk(self.id, pieces, &sealer.take_sealed())
+                    .await?;
+                pieces += 1;
+            }
+        }
+        if sealer.written() == 0 {
+            return Err(ApiError::unprocessable(format!(
+                "`{}` is an empty document",
+                self.field
+            )));
+        }
+        let rest = sealer.finish().map_err(|e| ApiError::internal(&e))?;
+        self.state.store.put_chunk(self.id, pieces, &rest).await?;
+        Ok(pieces + 1)
+    }
 }
 
 // ---- consent ---------------------------------------------------------------------------------
