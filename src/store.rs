@@ -1268,12 +1268,16 @@ impl Store {
         };
         sqlx::query(create).execute(&self.pool).await?;
         let mut tx = self.pool.begin().await?;
-        for blob in blobs {
-            sqlx::query("INSERT INTO bench_blobs (id, body) VALUES ($1, $2)")
-                .bind(uuid::Uuid::new_v4().to_string())
-                .bind(blob)
-                .execute(&mut *tx)
-                .await?;
+        for rows in blobs.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                "INSERT INTO bench_blobs (id, body) VALUES {}",
+                values_list(2, rows.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for blob in rows {
+                query = query.bind(uuid::Uuid::new_v4().to_string()).bind(blob);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -1463,6 +1467,23 @@ async fn insert_parties(
     Ok(())
 }
 
+/// `($1, …, $k), ($k+1, …)`: placeholders of `rows` rows of `columns` values, so that many
+/// rows go in one statement (one round trip to the database instead of one per row).
+fn values_list(columns: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", r * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row INSERT (well under both engines' limit on bound values).
+const ROWS_PER_INSERT: usize = 100;
+
 async fn insert_sealed(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     case_id: &str,
@@ -1477,34 +1498,43 @@ async fn insert_sealed(
     .fetch_one(&mut **tx)
     .await?
     .try_get("next")?;
-    for f in sealed {
-        sqlx::query(
+    for rows in sealed.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
             "INSERT INTO sealed_fields \
              (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq, chunked) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(&f.id)
-        .bind(case_id)
-        .bind(&f.field_id)
-        .bind(&f.category)
-        .bind(&f.ciphertext)
-        .bind(&f.policy_version)
-        .bind(sealed_at)
-        .bind(sealed_by)
-        .bind(seq)
-        .bind(flag(f.chunked))
-        .execute(&mut **tx)
-        .await?;
-        for org in &f.recipients {
-            sqlx::query(
-                "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id) VALUES ($1, $2, $3)",
-            )
-            .bind(&f.id)
-            .bind(case_id)
-            .bind(org)
-            .execute(&mut **tx)
-            .await?;
+             VALUES {}",
+            values_list(10, rows.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for f in rows {
+            query = query
+                .bind(&f.id)
+                .bind(case_id)
+                .bind(&f.field_id)
+                .bind(&f.category)
+                .bind(&f.ciphertext)
+                .bind(&f.policy_version)
+                .bind(sealed_at)
+                .bind(sealed_by)
+                .bind(seq)
+                .bind(flag(f.chunked));
         }
+        query.execute(&mut **tx).await?;
+    }
+    let copies: Vec<(&str, &str)> = sealed
+        .iter()
+        .flat_map(|f| f.recipients.iter().map(|org| (f.id.as_str(), org.as_str())))
+        .collect();
+    for rows in copies.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id) VALUES {}",
+            values_list(3, rows.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for (id, org) in rows {
+            query = query.bind(*id).bind(case_id).bind(*org);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }
