@@ -294,6 +294,7 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
             })
             .await?
         };
+        let before = log_share(&base).await?;
         let downloads = {
             let tokens = tokens.clone();
             let case = case.clone();
@@ -306,6 +307,7 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
             })
             .await?
         };
+        let after = log_share(&base).await?;
         let submissions = {
             let tokens = tokens.clone();
             let body = body.clone();
@@ -360,6 +362,19 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
                     .against(format!("/healthz latency {p} ({tag})"), base),
             );
         }
+        let (waited, took) = (after.0 - before.0, after.1 - before.1);
+        records.push(
+            Record::new(
+                format!("share of a slice download spent on its access event ({tag})"),
+                if took > 0.0 {
+                    100.0 * waited / took
+                } else {
+                    0.0
+                },
+                "%",
+            )
+            .against("target", 10.0),
+        );
         records.push(
             Record::new(
                 format!("submissions ({tag})"),
@@ -531,6 +546,26 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
     drop(server);
     store.close().await;
     Ok(records)
+}
+
+/// From the broker's metrics: seconds requests waited for their access events to be durable,
+/// and seconds slice downloads took, both summed since the broker started.
+async fn log_share(base: &str) -> Result<(f64, f64)> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let sum = |prefix: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    Ok((
+        sum("sluis_audit_wait_seconds_sum"),
+        sum("sluis_http_request_duration_seconds_sum{route=\"/v1/cases/{id}/slice\"}"),
+    ))
 }
 
 async fn wait_ready(base: &str) -> Result<()> {

@@ -326,6 +326,8 @@ pub struct Store {
     backend: Backend,
     clock: Clock,
     group: Arc<GroupCommit>,
+    /// The turn to write to an embedded database (see `write_turn`).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl fmt::Debug for Store {
@@ -369,6 +371,30 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Store {
+    /// This process's turn to write to an embedded database: SQLite has one writer at a time,
+    /// and waiting for it here is a queue, where waiting inside SQLite is polling with sleeps
+    /// (busy timeout) that stalls the writers behind it. PostgreSQL needs no turn.
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
+    }
+
+    /// A write transaction, with this process's turn to write.
+    async fn begin_write(
+        &self,
+    ) -> Result<
+        (
+            Option<tokio::sync::OwnedMutexGuard<()>>,
+            sqlx::Transaction<'static, sqlx::Any>,
+        ),
+        StoreError,
+    > {
+        let turn = self.write_turn().await;
+        Ok((turn, self.pool.begin().await?))
+    }
+
     /// The same store, timing what it records by `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
@@ -436,6 +462,7 @@ impl Store {
             backend,
             clock: Clock::system(),
             group: Arc::default(),
+            writer: Arc::default(),
         };
         store.complete_tree().await?;
         store.sweep_chunks().await?;
@@ -486,7 +513,7 @@ impl Store {
         role: &str,
         event: Event,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO organisations (id, name, role, recipient, disabled, created_at) \
@@ -509,7 +536,7 @@ impl Store {
         recipient: &str,
         event: Event,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         let done = sqlx::query("UPDATE organisations SET recipient = $1 WHERE id = $2")
             .bind(recipient)
@@ -530,7 +557,7 @@ impl Store {
         disabled: bool,
         event: Event,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         let done = sqlx::query("UPDATE organisations SET disabled = $1 WHERE id = $2")
             .bind(flag(disabled))
@@ -569,7 +596,7 @@ impl Store {
 
     /// Adds a user.
     pub async fn add_user(&self, user: &User, event: Event) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO users (id, username, org_id, role, password_hash, disabled, created_at) \
@@ -630,7 +657,7 @@ impl Store {
         disabled: bool,
         event: Event,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         let done = sqlx::query("UPDATE users SET disabled = $1 WHERE username = $2")
             .bind(flag(disabled))
@@ -646,7 +673,7 @@ impl Store {
 
     /// Deletes a user and its API keys; its tokens stop working at once.
     pub async fn delete_user(&self, username: &str, event: Event) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "DELETE FROM api_keys WHERE user_id IN (SELECT id FROM users WHERE username = $1)",
@@ -673,7 +700,7 @@ impl Store {
         digest: &str,
         event: Event,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO api_keys (id, user_id, digest, revoked, created_at) VALUES ($1, $2, $3, 0, $4)",
@@ -717,7 +744,7 @@ impl Store {
         monitor: &MonitorDeclaration,
         event: Event,
     ) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let event = append_event(&self.clock, &mut tx, event).await?;
         sqlx::query(
             "INSERT INTO cases (id, form, state, created_by, created_at, updated_at, client_pseudonym) \
@@ -803,7 +830,7 @@ impl Store {
         counts: &[(String, u64)],
         event: Event,
     ) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let event = append_event(&self.clock, &mut tx, event).await?;
         for (indicator, value) in counts {
             sqlx::query(
@@ -855,7 +882,7 @@ impl Store {
     /// change (only if the case is still in `step.from`, else [`StoreError::Conflict`]), new
     /// facts, parties, sealed fields, deletions, notifications and evaluation bookkeeping.
     pub async fn apply(&self, step: &Step, event: Event) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let event = append_event(&self.clock, &mut tx, event).await?;
         let now = event.time.clone();
         let f = &step.facts;
@@ -1035,7 +1062,7 @@ impl Store {
 
     /// Sets the queue order of referred cases (art. 8.4): position 1, 2, … in `order`.
     pub async fn set_queue(&self, order: &[String], event: Event) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         append_event(&self.clock, &mut tx, event).await?;
         for (i, case) in order.iter().enumerate() {
             let done = sqlx::query(
@@ -1080,7 +1107,7 @@ impl Store {
         sealed: &[NewSealedField],
         event: Event,
     ) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let event = append_event(&self.clock, &mut tx, event).await?;
         let now = event.time.clone();
         let done = sqlx::query("UPDATE cases SET updated_at = $1 WHERE id = $2")
@@ -1109,7 +1136,7 @@ impl Store {
         replacements: &[Rekeyed],
         event: Event,
     ) -> Result<Event, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         let event = append_event(&self.clock, &mut tx, event).await?;
         for r in replacements {
             let old = sqlx::query(
@@ -1178,6 +1205,7 @@ impl Store {
     /// Stores piece `n` of the age file of sealed field `id` while it streams in (its own
     /// short transaction; the field's row, written when the upload completes, links them).
     pub async fn put_chunk(&self, id: &str, n: i64, body: &[u8]) -> Result<(), StoreError> {
+        let _writing = self.write_turn().await;
         sqlx::query(
             "INSERT INTO sealed_chunks (sealed_field_id, n, body, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -1192,6 +1220,7 @@ impl Store {
 
     /// Deletes the pieces of an upload that did not complete.
     pub async fn drop_chunks(&self, id: &str) -> Result<(), StoreError> {
+        let _writing = self.write_turn().await;
         sqlx::query(
             "DELETE FROM sealed_chunks WHERE sealed_field_id = $1 AND NOT EXISTS \
              (SELECT 1 FROM sealed_fields WHERE id = $1)",
@@ -1213,6 +1242,7 @@ impl Store {
     /// Deletes pieces of uploads that broke off more than a day ago (the broker stopped
     /// mid-upload): no sealed field links them.
     async fn sweep_chunks(&self) -> Result<(), StoreError> {
+        let _writing = self.write_turn().await;
         let cutoff = time_text(self.clock.now() - time::Duration::days(1));
         sqlx::query(
             "DELETE FROM sealed_chunks WHERE created_at < $1 AND NOT EXISTS \
@@ -1236,7 +1266,7 @@ impl Store {
         let mut written = 0u64;
         while written < count {
             let n = (count - written).min(10_000);
-            let mut tx = self.pool.begin().await?;
+            let (_writing, mut tx) = self.begin_write().await?;
             let mut appender = Appender::begin(&mut tx, to_i64(n)).await?;
             for i in written..written + n {
                 let mut event = Event::new("read", "allowed");
@@ -1267,7 +1297,7 @@ impl Store {
             }
         };
         sqlx::query(create).execute(&self.pool).await?;
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         for rows in blobs.chunks(ROWS_PER_INSERT) {
             let sql = format!(
                 "INSERT INTO bench_blobs (id, body) VALUES {}",
@@ -1923,12 +1953,14 @@ type Appended = (Vec<SealedField>, Event);
 
 struct Append {
     work: AppendWork,
-    reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+    /// What was appended, with the time its own reads took.
+    reply: tokio::sync::oneshot::Sender<Result<(Appended, std::time::Duration), StoreError>>,
 }
 
 impl Store {
     /// Queues `work` and waits until it is durable, writing the queue if nobody is.
     async fn append_grouped(&self, work: AppendWork) -> Result<Appended, StoreError> {
+        let started = std::time::Instant::now();
         let (reply, mut done) = tokio::sync::oneshot::channel();
         self.group
             .queue
@@ -1939,9 +1971,14 @@ impl Store {
             tokio::select! {
                 biased;
                 result = &mut done => {
-                    return result.unwrap_or_else(|_| {
+                    let (appended, reading) = result.unwrap_or_else(|_| {
                         Err(StoreError::Corrupt("the access log's group writer failed".into()))
-                    });
+                    })?;
+                    // What the log added to the request: everything but its own reads.
+                    crate::telemetry::record_log_wait(
+                        started.elapsed().saturating_sub(reading).as_secs_f64(),
+                    );
+                    return Ok(appended);
                 }
                 turn = self.group.writing.clone().lock_owned() => {
                     let group = std::mem::take(
@@ -1990,15 +2027,18 @@ impl Store {
         }
     }
 
-    async fn append_all(&self, works: &[&AppendWork]) -> Result<Vec<Appended>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+    async fn append_all(
+        &self,
+        works: &[&AppendWork],
+    ) -> Result<Vec<(Appended, std::time::Duration)>, StoreError> {
+        let (_writing, mut tx) = self.begin_write().await?;
         let mut appender = Appender::begin(&mut tx, works.len() as i64).await?;
         let mut out = Vec::with_capacity(works.len());
         for work in works {
             out.push(match work {
                 AppendWork::Event(event) => {
                     let event = appender.write(&self.clock, &mut tx, event.clone()).await?;
-                    (Vec::new(), event)
+                    ((Vec::new(), event), std::time::Duration::ZERO)
                 }
                 AppendWork::Slice {
                     case_id,
@@ -2006,10 +2046,12 @@ impl Store {
                     describe,
                     event,
                 } => {
+                    let reading = std::time::Instant::now();
                     let fields = slice_in(&mut tx, case_id, org_id).await?;
+                    let reading = reading.elapsed();
                     let event = describe(&fields, event.clone());
                     let event = appender.write(&self.clock, &mut tx, event).await?;
-                    (fields, event)
+                    ((fields, event), reading)
                 }
             });
         }
@@ -2313,7 +2355,7 @@ impl Store {
         if self.tree_nodes(top.iter().copied()).await?.len() == top.len() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let (_writing, mut tx) = self.begin_write().await?;
         sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
             .execute(&mut *tx)
             .await?;
@@ -2355,6 +2397,7 @@ impl Store {
 
     /// Keeps a signed checkpoint.
     pub async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        let _writing = self.write_turn().await;
         sqlx::query(
             "INSERT INTO audit_checkpoints (size, root_hash, time, note) VALUES ($1, $2, $3, $4)",
         )

@@ -69,6 +69,12 @@ pub fn record_request(route: &str, method: &str, status: u16, seconds: f64) {
         .record(seconds);
 }
 
+/// Time a request waited for its access event to be durable: in the queue, the group's writes
+/// and its commit — not the request's own reads (what the access log adds to a request).
+pub fn record_log_wait(seconds: f64) {
+    metrics::histogram!("sluis_audit_wait_seconds").record(seconds);
+}
+
 /// Counts fields sealed (one age file each).
 pub fn record_sealed(fields: usize) {
     metrics::counter!("sluis_fields_sealed_total").increment(fields as u64);

@@ -48,6 +48,7 @@ fn the_load_harness_writes_its_records() {
         "/healthz latency p99 while 4 clients submit forms (sqlite, 4 clients)",
         "slice downloads while 4 clients submit forms (sqlite, 4 clients)",
         "per-client access report p99 over 300 events (sqlite)",
+        "share of a slice download spent on its access event (sqlite, 4 clients)",
     ] {
         assert!(
             names.contains(&expected),
@@ -67,6 +68,15 @@ fn the_load_harness_writes_its_records() {
     );
     assert!(value > 0.0 && baseline > 0.0);
     assert!((ratio - value / baseline).abs() < 1e-9);
+    let share = records
+        .iter()
+        .find(|r| {
+            r["name"] == "share of a slice download spent on its access event (sqlite, 1 clients)"
+        })
+        .unwrap();
+    let share = share["value"].as_f64().unwrap();
+    // Every download waits for its event's commit: some share, never all of it.
+    assert!(share > 0.0 && share < 100.0, "{share}");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("measure"), "{text}");
 }
