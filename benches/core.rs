@@ -1,7 +1,7 @@
 //! Micro-benchmarks, each beside its physical baseline measured in the same run (criterion):
 //! sealing a registration form against the age crate alone, opening a slice, a policy
 //! decision, building and verifying the access log over 1,000,000 events against plain
-//! SHA-256 of the same bytes, and proofs. `cargo bench`; BENCHMARKS.md has the figures.
+//! SHA-256 of the same bytes, proofs, and appending to the log against a raw durable commit. `cargo bench`; BENCHMARKS.md has the figures.
 #![allow(missing_docs)]
 
 use std::hint::black_box;
@@ -216,5 +216,48 @@ fn access_log(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sealing, policy_decision, access_log);
+/// Appending to the access log in a real SQLite database (WAL, `synchronous=FULL`): one event
+/// in its own commit beside one raw durable single-row commit, and 64 concurrent events that
+/// share a commit (group commit).
+fn audit_append(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("append.db").display());
+    let store = rt.block_on(sluis::store::Store::connect(&url)).unwrap();
+    let event = events(1).remove(0);
+    let blob = event.canonical();
+    let mut group = c.benchmark_group("access log append (SQLite, synchronous=FULL)");
+    group.sample_size(20);
+    group.bench_function(
+        "raw single-row commit of the event's bytes (baseline)",
+        |b| {
+            b.iter(|| {
+                rt.block_on(store.bench_insert(std::slice::from_ref(&blob)))
+                    .unwrap()
+            });
+        },
+    );
+    group.bench_function("append one event", |b| {
+        b.iter(|| rt.block_on(store.record(event.clone())).unwrap());
+    });
+    group.throughput(Throughput::Elements(64));
+    group.bench_function("append 64 concurrent events (group commit)", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let appends: Vec<_> = (0..64)
+                    .map(|_| {
+                        let (store, event) = (store.clone(), event.clone());
+                        tokio::spawn(async move { store.record(event).await })
+                    })
+                    .collect();
+                for a in appends {
+                    a.await.unwrap().unwrap();
+                }
+            });
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sealing, policy_decision, access_log, audit_append);
 criterion_main!(benches);
