@@ -233,12 +233,14 @@ fn audit_append(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 rt.block_on(store.bench_insert(std::slice::from_ref(&blob)))
-                    .unwrap()
+                    .unwrap();
             });
         },
     );
     group.bench_function("append one event", |b| {
-        b.iter(|| rt.block_on(store.record(event.clone())).unwrap());
+        b.iter(|| {
+            rt.block_on(store.record(event.clone())).unwrap();
+        });
     });
     group.throughput(Throughput::Elements(64));
     group.bench_function("append 64 concurrent events (group commit)", |b| {

@@ -228,9 +228,12 @@ impl StreamSealer {
         self.sealed.lock().len()
     }
 
-    /// Takes the age file's bytes produced so far (the next piece of it).
-    pub fn take_sealed(&mut self) -> Vec<u8> {
-        std::mem::take(&mut *self.sealed.lock())
+    /// Takes the next at most `max` bytes of the age file produced so far. The buffer keeps
+    /// its allocation for what comes next.
+    pub fn take_sealed(&mut self, max: usize) -> Vec<u8> {
+        let mut sealed = self.sealed.lock();
+        let n = max.min(sealed.len());
+        sealed.drain(..n).collect()
     }
 
     /// Finishes the age file and returns what was not taken yet (all of it if nothing was).
@@ -310,12 +313,16 @@ mod tests {
         let mut pieces = Vec::new();
         for i in 0..10u8 {
             sealer.write(&[i; 50_000]).unwrap();
-            pieces.push(sealer.take_sealed());
+            pieces.push(sealer.take_sealed(40_000));
         }
+        // age writes a 64 KiB chunk as soon as it is full: the pieces come while streaming,
+        // none larger than asked for.
+        assert!(pieces.iter().all(|p| p.len() <= 40_000));
+        assert!(pieces.iter().filter(|p| p.len() == 40_000).count() >= 6);
+        assert!(sealer.sealed_len() > 0);
+        pieces.push(sealer.take_sealed(usize::MAX));
         assert_eq!(sealer.sealed_len(), 0);
         pieces.push(sealer.finish().unwrap());
-        // age writes a 64 KiB chunk as soon as it is full: the pieces come while streaming.
-        assert!(pieces[..10].iter().filter(|p| !p.is_empty()).count() >= 6);
         let whole: Vec<u8> = pieces.concat();
         let expected: Vec<u8> = (0..10u8).flat_map(|i| [i; 50_000]).collect();
         assert_eq!(open(&whole, &id).unwrap().expose(), expected.as_slice());

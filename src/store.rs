@@ -326,8 +326,21 @@ pub struct Store {
     backend: Backend,
     clock: Clock,
     group: Arc<GroupCommit>,
-    /// The turn to write to an embedded database (see `write_turn`).
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Turns to write (see `write_turn`).
+    turns: Arc<Turns>,
+}
+
+/// The locks behind `Store::write_turn`.
+#[derive(Default)]
+struct Turns {
+    gate: Arc<tokio::sync::Mutex<()>>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A writer's turn, held until dropped.
+struct Turn {
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _lock: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl fmt::Debug for Store {
@@ -371,12 +384,31 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Store {
-    /// This process's turn to write to an embedded database: SQLite has one writer at a time,
-    /// and waiting for it here is a queue, where waiting inside SQLite is polling with sleeps
-    /// (busy timeout) that stalls the writers behind it. PostgreSQL needs no turn.
-    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    /// This process's turn to write. SQLite has one writer at a time, and waiting for it here
+    /// is a queue, where waiting inside SQLite is polling with sleeps (busy timeout); on
+    /// PostgreSQL every write transaction queues on the access log's head row anyway. Ordinary
+    /// writers first pass a gate one at a time, so an urgent writer (a group of access events,
+    /// see `GroupCommit`) waits for at most two of them, however many are queued.
+    async fn write_turn(&self) -> Turn {
+        let gate = self.turns.gate.clone().lock_owned().await;
+        Turn {
+            _gate: Some(gate),
+            _lock: self.turns.lock.clone().lock_owned().await,
+        }
+    }
+
+    /// The turn to write, ahead of ordinary writers that have not reached the lock yet.
+    async fn urgent_turn(&self) -> Turn {
+        Turn {
+            _gate: None,
+            _lock: self.turns.lock.clone().lock_owned().await,
+        }
+    }
+
+    /// The turn for a single statement that writes: needed on SQLite only.
+    async fn embedded_turn(&self) -> Option<Turn> {
         match self.backend {
-            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Sqlite => Some(self.write_turn().await),
             Backend::Postgres => None,
         }
     }
@@ -384,13 +416,7 @@ impl Store {
     /// A write transaction, with this process's turn to write.
     async fn begin_write(
         &self,
-    ) -> Result<
-        (
-            Option<tokio::sync::OwnedMutexGuard<()>>,
-            sqlx::Transaction<'static, sqlx::Any>,
-        ),
-        StoreError,
-    > {
+    ) -> Result<(Turn, sqlx::Transaction<'static, sqlx::Any>), StoreError> {
         let turn = self.write_turn().await;
         Ok((turn, self.pool.begin().await?))
     }
@@ -462,7 +488,7 @@ impl Store {
             backend,
             clock: Clock::system(),
             group: Arc::default(),
-            writer: Arc::default(),
+            turns: Arc::default(),
         };
         store.complete_tree().await?;
         store.sweep_chunks().await?;
@@ -1205,7 +1231,7 @@ impl Store {
     /// Stores piece `n` of the age file of sealed field `id` while it streams in (its own
     /// short transaction; the field's row, written when the upload completes, links them).
     pub async fn put_chunk(&self, id: &str, n: i64, body: &[u8]) -> Result<(), StoreError> {
-        let _writing = self.write_turn().await;
+        let _writing = self.embedded_turn().await;
         sqlx::query(
             "INSERT INTO sealed_chunks (sealed_field_id, n, body, created_at) VALUES ($1, $2, $3, $4)",
         )
@@ -1220,7 +1246,7 @@ impl Store {
 
     /// Deletes the pieces of an upload that did not complete.
     pub async fn drop_chunks(&self, id: &str) -> Result<(), StoreError> {
-        let _writing = self.write_turn().await;
+        let _writing = self.embedded_turn().await;
         sqlx::query(
             "DELETE FROM sealed_chunks WHERE sealed_field_id = $1 AND NOT EXISTS \
              (SELECT 1 FROM sealed_fields WHERE id = $1)",
@@ -1242,7 +1268,7 @@ impl Store {
     /// Deletes pieces of uploads that broke off more than a day ago (the broker stopped
     /// mid-upload): no sealed field links them.
     async fn sweep_chunks(&self) -> Result<(), StoreError> {
-        let _writing = self.write_turn().await;
+        let _writing = self.embedded_turn().await;
         let cutoff = time_text(self.clock.now() - time::Duration::days(1));
         sqlx::query(
             "DELETE FROM sealed_chunks WHERE created_at < $1 AND NOT EXISTS \
@@ -1366,11 +1392,17 @@ impl Store {
         describe: Describe,
         event: Event,
     ) -> Result<(Vec<SealedField>, Event), StoreError> {
+        // Read outside the log's turn, beside other readers; only the check is in its group.
+        let read = {
+            let mut conn = self.pool.acquire().await?;
+            slice_read(&mut conn, case_id, org_id).await?
+        };
         self.append_grouped(AppendWork::Slice {
             case_id: case_id.to_owned(),
             org_id: org_id.to_owned(),
             describe,
             event,
+            read,
         })
         .await
     }
@@ -1425,11 +1457,40 @@ impl Store {
     }
 }
 
+/// The ids of every sealed field row of the case sealed to the organisation, sorted. Rows are
+/// never changed, only added and deleted: the same ids mean the same slice.
+async fn slice_ids(
+    conn: &mut sqlx::AnyConnection,
+    case_id: &str,
+    org_id: &str,
+) -> Result<Vec<String>, StoreError> {
+    sqlx::query(
+        "SELECT sealed_field_id FROM sealed_field_recipients \
+         WHERE case_id = $1 AND org_id = $2 ORDER BY sealed_field_id",
+    )
+    .bind(case_id)
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| r.try_get("sealed_field_id").map_err(StoreError::from))
+    .collect()
+}
+
 async fn slice_in(
     conn: &mut sqlx::AnyConnection,
     case_id: &str,
     org_id: &str,
 ) -> Result<Vec<SealedField>, StoreError> {
+    Ok(slice_read(conn, case_id, org_id).await?.0)
+}
+
+/// The slice (for each field the latest age file) and the ids of every row it was read from.
+async fn slice_read(
+    conn: &mut sqlx::AnyConnection,
+    case_id: &str,
+    org_id: &str,
+) -> Result<(Vec<SealedField>, Vec<String>), StoreError> {
     let rows = sqlx::query(
         "SELECT f.id, f.field_id, f.category, f.ciphertext, f.chunked, f.policy_version, f.sealed_at, f.sealed_by \
          FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
@@ -1442,7 +1503,9 @@ async fn slice_in(
     .await?;
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
     for r in &rows {
+        ids.push(r.try_get::<String, _>("id")?);
         let field_id: String = r.try_get("field_id")?;
         if seen.insert(field_id.clone()) {
             let id: String = r.try_get("id")?;
@@ -1473,7 +1536,8 @@ async fn slice_in(
         }
     }
     out.sort_by(|a, b| a.field_id.cmp(&b.field_id));
-    Ok(out)
+    ids.sort_unstable();
+    Ok((out, ids))
 }
 
 async fn insert_parties(
@@ -1940,12 +2004,16 @@ struct GroupCommit {
 enum AppendWork {
     /// An event.
     Event(Event),
-    /// A download: the slice of `org_id` in `case_id`, read in the transaction of its event.
+    /// A download: the slice of `org_id` in `case_id`, read before it was queued (`read`, with
+    /// the ids of its rows). The group checks in its transaction that the case still holds
+    /// exactly those rows for the organisation (else it reads again), so that the event
+    /// describes what the database held when the event became durable.
     Slice {
         case_id: String,
         org_id: String,
         describe: Describe,
         event: Event,
+        read: (Vec<SealedField>, Vec<String>),
     },
 }
 
@@ -2031,7 +2099,8 @@ impl Store {
         &self,
         works: &[&AppendWork],
     ) -> Result<Vec<(Appended, std::time::Duration)>, StoreError> {
-        let (_writing, mut tx) = self.begin_write().await?;
+        let _writing = self.urgent_turn().await;
+        let mut tx = self.pool.begin().await?;
         let mut appender = Appender::begin(&mut tx, works.len() as i64).await?;
         let mut out = Vec::with_capacity(works.len());
         for work in works {
@@ -2045,10 +2114,15 @@ impl Store {
                     org_id,
                     describe,
                     event,
+                    read: (read, ids),
                 } => {
-                    let reading = std::time::Instant::now();
-                    let fields = slice_in(&mut tx, case_id, org_id).await?;
-                    let reading = reading.elapsed();
+                    let (fields, reading) = if slice_ids(&mut tx, case_id, org_id).await? == *ids {
+                        (read.clone(), std::time::Duration::ZERO)
+                    } else {
+                        let reading = std::time::Instant::now();
+                        let fields = slice_in(&mut tx, case_id, org_id).await?;
+                        (fields, reading.elapsed())
+                    };
                     let event = describe(&fields, event.clone());
                     let event = appender.write(&self.clock, &mut tx, event).await?;
                     ((fields, event), reading)
@@ -2397,7 +2471,7 @@ impl Store {
 
     /// Keeps a signed checkpoint.
     pub async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
-        let _writing = self.write_turn().await;
+        let _writing = self.embedded_turn().await;
         sqlx::query(
             "INSERT INTO audit_checkpoints (size, root_hash, time, note) VALUES ($1, $2, $3, $4)",
         )

@@ -514,7 +514,8 @@ async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited()
         let case = app.submit_and_refer(CARE, &form, &["hoorn"]).await;
         let care = app.client(CARE).await;
         assert_eq!(app.store.chunk_count().await.unwrap(), 0);
-        // 2.5 MB: stored in three pieces of at most 1 MiB while it streams in.
+        // 2.53 MB (an age file of 2.53 MB to three recipients): stored in ten pieces of at
+        // most 256 KiB while it streams in.
         let plan = b"Perspectiefplan (fictief), later aangeleverd.\n".repeat(55_000);
         assert_eq!(plan.len(), 2_530_000);
         let done = care
@@ -542,7 +543,7 @@ async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited()
         )
         .unwrap();
         assert_eq!(opened.expose(), plan.as_slice(), "{backend}");
-        assert_eq!(app.store.chunk_count().await.unwrap(), 3, "{backend}");
+        assert_eq!(app.store.chunk_count().await.unwrap(), 10, "{backend}");
         assert!(
             !categories(&app, "intermaris", &case)
                 .await
@@ -559,7 +560,7 @@ async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited()
         assert_eq!(app.store.sealed_count(&case).await.unwrap(), before);
         assert_eq!(
             app.store.chunk_count().await.unwrap(),
-            3,
+            10,
             "{backend}: the refused upload's pieces are gone"
         );
         // Only document fields of the change categories can be uploaded.

@@ -1,4 +1,4 @@
--- Large age files (documents uploaded later) stored in pieces of about 1 MiB, written while
+-- Large age files (documents uploaded later) stored in pieces of 256 KiB, written while
 -- the upload streams in, so that the broker never holds a whole document. The pieces are
 -- ciphertext; concatenated in order they are the field's age file. Pieces of an upload that
 -- did not complete are deleted when it fails, or at the next start after a day.

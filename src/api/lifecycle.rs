@@ -826,9 +826,10 @@ pub(super) async fn put_document(
     done
 }
 
-/// Bytes of age file stored per piece while a document streams in: the broker holds at most
-/// about this much of it.
-const PIECE_BYTES: usize = 1024 * 1024;
+/// Bytes of age file stored per piece while a document streams in: the broker holds about
+/// this much of it at a time (small enough that the copies on the way into the database stay
+/// well under the 10 MiB a 20 MiB upload may add).
+const PIECE_BYTES: usize = 256 * 1024;
 
 /// A document streaming in, sealed and stored piece by piece under sealed field `id`.
 struct Upload<'a> {
@@ -857,11 +858,9 @@ impl Upload<'_> {
                 )));
             }
             sealer.write(&chunk).map_err(|e| ApiError::internal(&e))?;
-            if sealer.sealed_len() >= PIECE_BYTES {
-                self.state
-                    .store
-                    .put_chunk(self.id, pieces, &sealer.take_sealed())
-                    .await?;
+            while sealer.sealed_len() >= PIECE_BYTES {
+                let piece = sealer.take_sealed(PIECE_BYTES);
+                self.state.store.put_chunk(self.id, pieces, &piece).await?;
                 pieces += 1;
             }
         }
@@ -872,8 +871,11 @@ impl Upload<'_> {
             )));
         }
         let rest = sealer.finish().map_err(|e| ApiError::internal(&e))?;
-        self.state.store.put_chunk(self.id, pieces, &rest).await?;
-        Ok(pieces + 1)
+        for piece in rest.chunks(PIECE_BYTES) {
+            self.state.store.put_chunk(self.id, pieces, piece).await?;
+            pieces += 1;
+        }
+        Ok(pieces)
     }
 }
 
