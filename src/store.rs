@@ -2288,47 +2288,58 @@ impl Store {
         &self,
         nodes: impl IntoIterator<Item = audit::Node>,
     ) -> Result<HashMap<audit::Node, [u8; 32]>, StoreError> {
-        let mut by_level: std::collections::BTreeMap<u32, std::collections::BTreeSet<u64>> =
-            Default::default();
-        for node in nodes {
-            by_level.entry(node.level).or_default().insert(node.index);
-        }
+        let wanted: std::collections::BTreeSet<audit::Node> = nodes.into_iter().collect();
+        let (leaves, inner): (Vec<audit::Node>, Vec<audit::Node>) =
+            wanted.into_iter().partition(|n| n.level == 0);
         let mut out = HashMap::new();
         let mut conn = self.pool.acquire().await?;
-        for (level, indexes) in by_level {
-            let indexes: Vec<u64> = indexes.into_iter().collect();
-            for chunk in indexes.chunks(500) {
-                let list = (0..chunk.len())
-                    .map(|i| format!("${}", i + 2))
+        // Leaves are the events' leaf hashes, found by the events' key: seq = index + 1.
+        for chunk in leaves.chunks(500) {
+            let sql = format!(
+                "SELECT seq, leaf_hash FROM audit_events WHERE seq IN ({})",
+                (1..=chunk.len())
+                    .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
-                    .join(", ");
-                // Leaves are the events' leaf hashes, at seq = index + 1.
-                let sql = if level == 0 {
-                    format!(
-                        "SELECT seq - 1 AS idx, leaf_hash AS hash FROM audit_events \
-                         WHERE $1 = 0 AND seq IN ({list})"
-                    )
-                } else {
-                    format!(
-                        "SELECT idx, hash FROM audit_nodes WHERE level = $1 AND idx IN ({list})"
-                    )
-                };
-                let mut query = sqlx::query(&sql).bind(i64::from(level));
-                for &index in chunk {
-                    // A leaf's row is found by its event's primary key.
-                    query = query.bind(to_i64(index + u64::from(level == 0)));
-                }
-                for row in query.fetch_all(&mut *conn).await? {
-                    let index: i64 = row.try_get("idx")?;
-                    let hash = hash_from_hex(&row.try_get::<String, _>("hash")?, "audit_nodes")?;
-                    out.insert(
-                        audit::Node {
-                            level,
-                            index: u64::try_from(index).unwrap_or(0),
-                        },
-                        hash,
-                    );
-                }
+                    .join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for node in chunk {
+                query = query.bind(to_i64(node.index + 1));
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                let seq: i64 = row.try_get("seq")?;
+                out.insert(
+                    audit::Node {
+                        level: 0,
+                        index: u64::try_from(seq - 1).unwrap_or(0),
+                    },
+                    hash_from_hex(&row.try_get::<String, _>("leaf_hash")?, "audit_events")?,
+                );
+            }
+        }
+        // Larger subtrees: one statement for many, each term a primary-key lookup.
+        for chunk in inner.chunks(250) {
+            let terms: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(level = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "SELECT level, idx, hash FROM audit_nodes WHERE {}",
+                terms.join(" OR ")
+            );
+            let mut query = sqlx::query(&sql);
+            for node in chunk {
+                query = query.bind(i64::from(node.level)).bind(to_i64(node.index));
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                let level: i64 = row.try_get("level")?;
+                let index: i64 = row.try_get("idx")?;
+                out.insert(
+                    audit::Node {
+                        level: u32::try_from(level).unwrap_or(u32::MAX),
+                        index: u64::try_from(index).unwrap_or(0),
+                    },
+                    hash_from_hex(&row.try_get::<String, _>("hash")?, "audit_nodes")?,
+                );
             }
         }
         Ok(out)
