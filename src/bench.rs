@@ -76,6 +76,7 @@ pub struct Options {
 
 /// Latency figures of one measurement.
 struct Run {
+    count: usize,
     per_second: f64,
     p50_ms: f64,
     p95_ms: f64,
@@ -122,6 +123,7 @@ where
     let elapsed = started.elapsed().as_secs_f64();
     all.sort_by(f64::total_cmp);
     Ok(Run {
+        count: all.len(),
         per_second: all.len() as f64 / elapsed,
         p50_ms: percentile(&all, 50.0),
         p95_ms: percentile(&all, 95.0),
@@ -143,6 +145,17 @@ fn memory_mib(pid: u32) -> Option<(f64, f64)> {
             .map(|kb| kb / 1024.0)
     };
     Some((field("VmHWM:")?, field("VmRSS:")?))
+}
+
+/// CPU time (user + system) a process has used, in seconds (Linux `/proc`, USER_HZ = 100).
+fn cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is the first, utime the
+    // 12th and stime the 13th.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// A `sluis serve` child; killed when dropped.
@@ -239,7 +252,14 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
         .collect::<Option<_>>()
         .context("recipients")?;
     let values = form_values(&form);
-    let seal_forms_per_s = raw_seal_rate(&values, &recipients, options.seconds.min(3.0))?;
+    let cpu_before = cpu_seconds("self");
+    let (seal_forms_per_s, sealed_forms) =
+        raw_seal_rate(&values, &recipients, options.seconds.min(3.0))?;
+    // CPU the age crate alone spends on one form (all threads of this process).
+    let seal_cpu_ms = match (cpu_before, cpu_seconds("self")) {
+        (Some(a), Some(b)) if sealed_forms > 0 => Some((b - a) * 1000.0 / sealed_forms as f64),
+        _ => None,
+    };
     records.push(Record::new(
         "raw age encryption of the form (all cores)",
         seal_forms_per_s,
@@ -308,6 +328,7 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
             .await?
         };
         let after = log_share(&base).await?;
+        let server_cpu_before = cpu_seconds(&pid.to_string());
         let submissions = {
             let tokens = tokens.clone();
             let body = body.clone();
@@ -325,7 +346,23 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
             )
             .await?
         };
+        let server_cpu = match (server_cpu_before, cpu_seconds(&pid.to_string())) {
+            (Some(a), Some(b)) if submissions.count > 0 => {
+                Some((b - a) * 1000.0 / submissions.count as f64)
+            }
+            _ => None,
+        };
         let tag = format!("{backend}, {clients} clients");
+        if let (Some(server), Some(seal)) = (server_cpu, seal_cpu_ms) {
+            records.push(
+                Record::new(
+                    format!("broker CPU time per submission ({tag})"),
+                    server,
+                    "ms",
+                )
+                .against("raw age encryption CPU time per form", seal),
+            );
+        }
         records.push(Record::new(
             format!("trivial JSON endpoint /healthz ({tag})"),
             healthz.per_second,
@@ -598,7 +635,7 @@ fn form_values(form: &Value) -> Vec<Vec<u8>> {
 
 /// Forms per second that the age crate alone encrypts (each field to `recipients`), on all
 /// cores — written against the age crate directly, not through Sluis, as the baseline.
-fn raw_seal_rate(values: &[Vec<u8>], recipients: &[String], seconds: f64) -> Result<f64> {
+fn raw_seal_rate(values: &[Vec<u8>], recipients: &[String], seconds: f64) -> Result<(f64, u64)> {
     use rayon::prelude::*;
     use std::io::Write as _;
     let recipients: Vec<age::x25519::Recipient> = recipients
@@ -624,7 +661,7 @@ fn raw_seal_rate(values: &[Vec<u8>], recipients: &[String], seconds: f64) -> Res
         seal_form()?;
         forms += 1;
     }
-    Ok(forms as f64 / started.elapsed().as_secs_f64())
+    Ok((forms as f64 / started.elapsed().as_secs_f64(), forms))
 }
 
 async fn raw_insert_rate(store: &Store, ciphertexts: &[Vec<u8>], seconds: f64) -> Result<f64> {

@@ -49,6 +49,7 @@ fn the_load_harness_writes_its_records() {
         "slice downloads while 4 clients submit forms (sqlite, 4 clients)",
         "per-client access report p99 over 300 events (sqlite)",
         "share of a slice download spent on its access event (sqlite, 4 clients)",
+        "broker CPU time per submission (sqlite, 4 clients)",
     ] {
         assert!(
             names.contains(&expected),
