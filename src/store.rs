@@ -463,16 +463,20 @@ impl Store {
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(std::time::Duration::from_secs(5));
         let pool_options = if backend == Backend::Sqlite {
-            pool_options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute(
-                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+            // A local file needs no liveness check before each use (a round trip to the
+            // connection's thread per request saved); a server connection keeps it.
+            pool_options
+                .test_before_acquire(false)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                    )
-                    .await?;
-                    Ok(())
+                        )
+                        .await?;
+                        Ok(())
+                    })
                 })
-            })
         } else {
             pool_options
         };
@@ -1829,13 +1833,12 @@ impl Appender {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         count: i64,
     ) -> Result<Self, StoreError> {
-        sqlx::query("UPDATE audit_head SET seq = seq + $1 WHERE id = 1")
-            .bind(count)
-            .execute(&mut **tx)
-            .await?;
-        let row = sqlx::query("SELECT seq, chain_hash, time FROM audit_head WHERE id = 1")
-            .fetch_one(&mut **tx)
-            .await?;
+        let row = sqlx::query(
+            "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, chain_hash, time",
+        )
+        .bind(count)
+        .fetch_one(&mut **tx)
+        .await?;
         let last: i64 = row.try_get("seq")?;
         Ok(Self {
             next_seq: last - count + 1,
