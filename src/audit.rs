@@ -619,13 +619,20 @@ pub fn verify(
     let mut problem = None;
     // Leaf hashes (encoding and hashing, most of the work) on all cores, a block at a time;
     // the chain and the tree, which depend on order, in one pass.
-    let mut leaves: Vec<[u8; 32]> = Vec::new();
+    // Each leaf hash with whether it is the stored one.
+    let mut leaves: Vec<([u8; 32], bool)> = Vec::new();
     for (i, stored) in events.iter().enumerate() {
         if i % VERIFY_BLOCK == 0 {
             let block = &events[i..(i + VERIFY_BLOCK).min(events.len())];
-            leaves = block.par_iter().map(|s| s.event.leaf_hash()).collect();
+            leaves = block
+                .par_iter()
+                .map(|s| {
+                    let leaf = s.event.leaf_hash();
+                    (leaf, hex_is(&leaf, &s.leaf_hash))
+                })
+                .collect();
         }
-        let leaf = leaves[i % VERIFY_BLOCK];
+        let (leaf, leaf_matches) = leaves[i % VERIFY_BLOCK];
         let e = &stored.event;
         let expected_seq = i as i64 + 1;
         if e.seq != expected_seq {
@@ -637,7 +644,7 @@ pub fn verify(
             break;
         }
         let chain = chain_hash(&previous, &leaf);
-        if !hex_is(&leaf, &stored.leaf_hash) {
+        if !leaf_matches {
             problem = Some(if belongs_elsewhere(stored, events.len()) {
                 Finding::Reordered { seq: e.seq }
             } else {
