@@ -585,6 +585,16 @@ pub fn verify(
     checkpoints: &[String],
     keys: &[VerifierKey],
 ) -> VerifyReport {
+    verify_in_blocks(events, checkpoints, keys, VERIFY_BLOCK)
+}
+
+/// `verify`, hashing `block` events at a time on all cores (`block` a power of two).
+fn verify_in_blocks(
+    events: &[StoredEvent],
+    checkpoints: &[String],
+    keys: &[VerifierKey],
+    block: usize,
+) -> VerifyReport {
     let report = |problem: Option<Finding>, checked: u64, root: [u8; 32]| VerifyReport {
         events: events.len() as u64,
         checkpoints: checked,
@@ -617,22 +627,28 @@ pub fn verify(
     let mut previous_time = "";
     let mut last_good = 0i64;
     let mut problem = None;
-    // Leaf hashes (encoding and hashing, most of the work) on all cores, a block at a time;
-    // the chain and the tree, which depend on order, in one pass.
-    // Each leaf hash with whether it is the stored one.
+    // Leaf hashes (encoding and hashing, most of the work) on all cores, a block at a time,
+    // each with whether it is the stored one; and, for a whole block that no checkpoint ends
+    // inside, its subtree's root too. The chain, which depends on order, in one pass.
     let mut leaves: Vec<([u8; 32], bool)> = Vec::new();
+    let mut block_root = None;
     for (i, stored) in events.iter().enumerate() {
-        if i % VERIFY_BLOCK == 0 {
-            let block = &events[i..(i + VERIFY_BLOCK).min(events.len())];
-            leaves = block
+        if i % block == 0 {
+            let end = (i + block).min(events.len());
+            leaves = events[i..end]
                 .par_iter()
                 .map(|s| {
                     let leaf = s.event.leaf_hash();
                     (leaf, hex_is(&leaf, &s.leaf_hash))
                 })
                 .collect();
+            let whole = end - i == block
+                && pending
+                    .peek()
+                    .is_none_or(|cp| cp.size >= (i + block) as u64);
+            block_root = whole.then(|| perfect_root(&leaves));
         }
-        let (leaf, leaf_matches) = leaves[i % VERIFY_BLOCK];
+        let (leaf, leaf_matches) = leaves[i % block];
         let e = &stored.event;
         let expected_seq = i as i64 + 1;
         if e.seq != expected_seq {
@@ -658,7 +674,11 @@ pub fn verify(
         }
         previous = chain;
         previous_time = &e.time;
-        tree.push(leaf);
+        match block_root {
+            None => tree.push(leaf),
+            Some(root) if i % block == block - 1 => tree.push_subtree(block as u64, root),
+            Some(_) => {}
+        }
         while let Some(cp) = pending.next_if(|cp| cp.size == tree.len()) {
             if tree.root().as_slice() != cp.root.as_slice() {
                 problem = Some(Finding::CheckpointMismatch {
@@ -688,6 +708,20 @@ pub fn verify(
 /// Events whose leaf hashes `verify` computes together, in parallel.
 const VERIFY_BLOCK: usize = 65_536;
 
+/// The root of the perfect subtree over `leaves` (a power of two of them), halves in parallel.
+fn perfect_root(leaves: &[([u8; 32], bool)]) -> [u8; 32] {
+    if leaves.len() == 1 {
+        return leaves[0].0;
+    }
+    let (left, right) = leaves.split_at(leaves.len() / 2);
+    let (l, r) = if leaves.len() >= 1024 {
+        rayon::join(|| perfect_root(left), || perfect_root(right))
+    } else {
+        (perfect_root(left), perfect_root(right))
+    };
+    node_hash(&l, &r)
+}
+
 /// Whether `text` is the lower-case hex of `hash` (without allocating).
 fn hex_is(hash: &[u8; 32], text: &str) -> bool {
     let mut buf = [0u8; 64];
@@ -705,7 +739,13 @@ struct RootBuilder {
 
 impl RootBuilder {
     fn push(&mut self, leaf: [u8; 32]) {
-        let mut node = (1u64, leaf);
+        self.push_subtree(1, leaf);
+    }
+
+    /// Appends a perfect subtree of `leaves` leaves; the tree so far must be a multiple of it.
+    fn push_subtree(&mut self, leaves: u64, hash: [u8; 32]) {
+        debug_assert_eq!(self.size % leaves, 0);
+        let mut node = (leaves, hash);
         while let Some(&(size, hash)) = self.stack.last() {
             if size != node.0 {
                 break;
@@ -714,7 +754,7 @@ impl RootBuilder {
             node = (size * 2, node_hash(&hash, &node.1));
         }
         self.stack.push(node);
-        self.size += 1;
+        self.size += leaves;
     }
 
     fn len(&self) -> u64 {
@@ -1436,6 +1476,68 @@ mod tests {
             open_checkpoint(&cp.note, &other_key),
             Err(NoteError::BadSignature)
         );
+    }
+
+    #[test]
+    fn verifying_in_blocks_gives_the_same_report() {
+        let s = signer();
+        let key = VerifierKey {
+            name: s.name().into(),
+            public_key: s.public_key(),
+        };
+        let good = log(37);
+        let events: Vec<Event> = good.iter().map(|e| e.event.clone()).collect();
+        let checkpoint =
+            |n: usize| sign_checkpoint(&s, n as u64, &Tree::of(&events[..n]).root(), 1).note;
+        // Checkpoints inside blocks, at their ends, and at the end of the log.
+        let notes = vec![checkpoint(3), checkpoint(8), checkpoint(16), checkpoint(37)];
+        let mut changed = good.clone();
+        changed[20].event.org = Some("someone-else".into());
+        for n in [1, 7, 8, 9, 16, 33, 37] {
+            let covered: Vec<String> = [3, 8, 16, 37]
+                .iter()
+                .zip(&notes)
+                .filter(|(size, _)| **size <= n)
+                .map(|(_, note)| note.clone())
+                .collect();
+            let whole = verify_in_blocks(&good[..n], &covered, std::slice::from_ref(&key), 1 << 20);
+            assert!(whole.ok, "{n}");
+            assert_eq!(whole.checkpoints, covered.len() as u64);
+            assert_eq!(
+                whole.root,
+                hex::encode(Tree::of(&events[..n]).root()),
+                "{n}"
+            );
+            for block in [1, 2, 4, 8] {
+                let blocks =
+                    verify_in_blocks(&good[..n], &covered, std::slice::from_ref(&key), block);
+                assert!(blocks.ok, "{n} in blocks of {block}");
+                assert_eq!(blocks.root, whole.root, "{n} in blocks of {block}");
+                assert_eq!(blocks.checkpoints, whole.checkpoints);
+            }
+        }
+        for block in [1, 4, 8, 1 << 20] {
+            assert_eq!(
+                verify_in_blocks(&changed, &notes, std::slice::from_ref(&key), block).first_problem,
+                Some(Finding::Changed { seq: 21 }),
+                "blocks of {block}"
+            );
+        }
+        // A checkpoint whose root does not match, inside a block: found with blocks too.
+        let wrong = sign_checkpoint(&s, 11, &[7u8; 32], 1).note;
+        for block in [4, 8, 1 << 20] {
+            assert_eq!(
+                verify_in_blocks(
+                    &good,
+                    std::slice::from_ref(&wrong),
+                    std::slice::from_ref(&key),
+                    block
+                )
+                .first_problem,
+                Some(Finding::CheckpointMismatch { from: 1, to: 11 }),
+                "blocks of {block}"
+            );
+        }
     }
 
     #[test]
