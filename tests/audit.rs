@@ -18,13 +18,7 @@ const CORPORATION: &str = "intermaris";
 const OFFICER: &str = "fg-westfriesland";
 
 async fn all_events(app: &TestApp) -> Vec<Event> {
-    app.store
-        .audit_log()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.event)
-        .collect()
+    all_events_of(&app.store).await
 }
 
 fn find<'a>(events: &'a [Event], action: &str, outcome: &str, org: Option<&str>) -> Vec<&'a Event> {
