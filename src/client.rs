@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::api::{Slice, SliceField};
 use crate::auth::Secret;
+use crate::cases::{Slice, SliceField};
 use crate::form;
 use crate::policy::Policy;
 use crate::sealing::{self, Identity};

@@ -11,7 +11,20 @@ use figment::Figment;
 use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::store::redact_url;
+/// The access log's origin when none is configured.
+pub const DEFAULT_LOG_ORIGIN: &str = "sluis.local/access-log";
+
+/// Hides the password in a database URL, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
 
 /// Every setting the broker takes; each key is also `SLUIS_<KEY>` in the environment.
 #[derive(Clone, Serialize, Deserialize)]
@@ -82,7 +95,7 @@ impl Default for Settings {
             tls_cert_file: None,
             tls_key_file: None,
             pseudonym_key_file: None,
-            log_origin: crate::api::DEFAULT_LOG_ORIGIN.to_owned(),
+            log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
             checkpoint_interval: 300,
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
@@ -296,5 +309,19 @@ impl Settings {
             (_, Some(value)) => value.to_string(),
             (_, None) => "(not set)".to_owned(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_password_is_hidden() {
+        assert_eq!(
+            redact_url("postgres://sluis:geheim@db:5432/sluis"),
+            "postgres://sluis:***@db:5432/sluis"
+        );
+        assert_eq!(redact_url("sqlite://sluis.db"), "sqlite://sluis.db");
     }
 }

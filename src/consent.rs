@@ -23,7 +23,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::audit::Event;
 use crate::policy::Policy;
+use crate::sealing::Plaintext;
 
 /// A consent record (routing metadata; the signed scan itself is a sealed field).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,6 +188,146 @@ impl ConsentRecord {
                 {"url": "urn:sluis:withdrawnBy", "valueString": self.withdrawn_by_user}
             ]
         })
+    }
+}
+
+/// The circumstances of recording a declaration: the case, the client's pseudonym, the signed
+/// document (only its digest is kept) and who recorded it when.
+#[derive(Debug, Clone, Copy)]
+pub struct Recording<'a> {
+    /// The case.
+    pub case_id: &'a str,
+    /// The client's pseudonym.
+    pub client: Option<&'a str>,
+    /// The signed declaration (sealed elsewhere; here only hashed).
+    pub document: &'a Plaintext,
+    /// Now, as stored text.
+    pub now: &'a str,
+    /// The user who records it.
+    pub user_id: &'a str,
+    /// Their organisation.
+    pub org_id: &'a str,
+}
+
+impl Declaration {
+    /// The active consent record of this declaration, with the SHA-256 of its document.
+    pub fn record(self, policy: &Policy, at: Recording<'_>) -> ConsentRecord {
+        ConsentRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            case_id: at.case_id.to_owned(),
+            client: at.client.map(str::to_owned),
+            signed_on: self.signed_on,
+            valid_until: self.valid_until,
+            purpose: policy.consent.purpose.clone(),
+            roles: self.roles,
+            categories: self.categories,
+            document_sha256: hex::encode(ring::digest::digest(
+                &ring::digest::SHA256,
+                at.document.expose(),
+            )),
+            status: "active".into(),
+            recorded_at: at.now.to_owned(),
+            recorded_by_user: at.user_id.to_owned(),
+            recorded_by_org: at.org_id.to_owned(),
+            withdrawn_at: None,
+            withdrawn_by_user: None,
+            withdrawn_by_org: None,
+        }
+    }
+}
+
+/// A category held back from a slice, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Withheld {
+    /// The category.
+    pub category: String,
+    /// The missing consent.
+    pub reason: String,
+}
+
+/// What consent lets an organisation download of a case's slice (the release rule).
+#[derive(Debug, Clone)]
+pub struct ReleaseRule {
+    /// The case's consent record, if it has one.
+    pub consent: Option<ConsentRecord>,
+    /// Today, `YYYY-MM-DD`.
+    pub today: String,
+    /// The downloading organisation's role.
+    pub org_role: String,
+    /// Categories that stay downloadable after withdrawal (policy).
+    pub retained: Vec<String>,
+    /// The policy version, for the event's rule.
+    pub policy_version: String,
+}
+
+impl ReleaseRule {
+    /// Why consent holds back a category, if it does. The declaration itself stays
+    /// downloadable for its holders after withdrawal: its basis then is AVG art. 7(1)
+    /// (demonstrating the consent that was given), not the consent.
+    pub fn missing(&self, category: &str) -> Option<String> {
+        match &self.consent {
+            _ if self.retained.iter().any(|r| r == category) => None,
+            Some(c) => c.missing(&self.org_role, category, &self.today),
+            None => Some("the case has no consent record".to_owned()),
+        }
+    }
+
+    /// The categories among `categories` held back, with the reason.
+    pub fn withheld<'a>(&self, categories: impl IntoIterator<Item = &'a str>) -> Vec<Withheld> {
+        let cats: std::collections::BTreeSet<&str> = categories.into_iter().collect();
+        cats.into_iter()
+            .filter_map(|c| {
+                self.missing(c).map(|reason| Withheld {
+                    category: c.to_owned(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+
+    /// Why nothing at all may be served to the organisation, if so.
+    pub fn blocked(&self) -> Option<String> {
+        match &self.consent {
+            None => Some("the case has no consent record".to_owned()),
+            Some(c) if c.status != "active" => {
+                Some(format!("the client's consent {} was withdrawn", c.id))
+            }
+            Some(c) if !c.roles.contains(&self.org_role) => Some(format!(
+                "the client's consent does not cover recipient role `{}`",
+                self.org_role
+            )),
+            Some(_) => None,
+        }
+    }
+
+    /// The download's event for what was read, given the `(field id, category)` of each file
+    /// of the slice: the fields served, or a denial if nothing may be (nothing left to serve
+    /// because consent no longer covers the organisation at all, e.g. withdrawn and its
+    /// ciphertexts deleted, is a refusal, not an empty slice).
+    pub fn describe(&self, files: &[(&str, &str)], mut event: Event) -> Event {
+        let withheld = self.withheld(files.iter().map(|(_, c)| *c));
+        let served: Vec<&(&str, &str)> = files
+            .iter()
+            .filter(|(_, c)| !withheld.iter().any(|w| w.category == *c))
+            .collect();
+        let blocked = withheld
+            .first()
+            .map(|w| w.reason.clone())
+            .or_else(|| self.blocked());
+        if served.is_empty() && blocked.is_some() {
+            event.outcome = "denied".into();
+            event.reason = blocked;
+            return event;
+        }
+        event.fields = served.iter().map(|(f, _)| (*f).to_owned()).collect();
+        let served_cats: std::collections::BTreeSet<&str> =
+            served.iter().map(|(_, c)| *c).collect();
+        event.categories = served_cats.into_iter().map(str::to_owned).collect();
+        event.policy_rule = Some(format!(
+            "slice sealed to the organisation ({})",
+            self.policy_version
+        ));
+        event
     }
 }
 

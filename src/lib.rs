@@ -11,6 +11,7 @@ pub mod cases;
 pub mod chart;
 pub mod cli;
 pub mod client;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod demo;

@@ -751,6 +751,16 @@ impl Policy {
         orgs
     }
 
+    /// The categories of the known fields among `fields`, each once, in order.
+    pub fn categories_of(&self, fields: &[String]) -> Vec<String> {
+        let set: std::collections::BTreeSet<&str> = fields
+            .iter()
+            .filter_map(|f| self.field(f))
+            .map(|f| f.category.as_str())
+            .collect();
+        set.into_iter().map(str::to_owned).collect()
+    }
+
     /// How organisations of `role` join a case; `None` for an unknown role.
     pub fn joins(&self, role: &str) -> Option<Joins> {
         self.roles.get(role).map(|r| r.joins)

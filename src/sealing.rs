@@ -133,6 +133,9 @@ pub enum SealError {
     /// The ciphertext is not an age file sealed to this identity, or it was altered.
     #[error("cannot open: not sealed to this identity, or altered")]
     Open,
+    /// The thread sealing a batch stopped before it finished.
+    #[error("the sealing task did not finish")]
+    Interrupted,
 }
 
 /// Seals one plaintext as one age file to exactly `recipients`.
@@ -258,6 +261,17 @@ pub fn seal_all(jobs: Vec<SealJob>) -> Result<Vec<Vec<u8>>, SealError> {
     jobs.into_par_iter()
         .map(|job| seal(&job.plaintext, &job.recipients))
         .collect()
+}
+
+/// Seals many fields on the blocking pool (all cores), never on an async worker; ciphertexts
+/// in job order.
+pub async fn seal_off_thread(jobs: Vec<SealJob>) -> Result<Vec<Vec<u8>>, SealError> {
+    let count = jobs.len();
+    let sealed = tokio::task::spawn_blocking(move || seal_all(jobs))
+        .await
+        .map_err(|_| SealError::Interrupted)??;
+    crate::telemetry::record_sealed(count);
+    Ok(sealed)
 }
 
 /// Opens an age file with an organisation's identity (client side).

@@ -10,13 +10,18 @@ use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor as _, Row as _};
 
 use crate::audit::{self, Checkpoint, Event, StoredEvent};
-use crate::consent::ConsentRecord;
+use crate::cases::{
+    Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notification, Organisation,
+    Rekeyed, SealedField, Step,
+};
+use crate::clock::{Clock, time_text};
+use crate::config::redact_url;
+use crate::consent::{ConsentRecord, ReleaseRule};
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,21 +93,6 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// An organisation (party) as enrolled.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct Organisation {
-    /// Organisation id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Role from the policy.
-    pub role: String,
-    /// Its age recipient (public key), once registered.
-    pub recipient: Option<String>,
-    /// Disabled organisations cannot log in or be shared to.
-    pub disabled: bool,
-}
-
 /// A user of an organisation.
 #[derive(Clone, PartialEq, Eq)]
 pub struct User {
@@ -149,176 +139,6 @@ pub struct ApiKey {
     pub revoked: bool,
 }
 
-/// A case's routing metadata (no field values).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct Case {
-    /// Case id.
-    pub id: String,
-    /// Form of the registration.
-    pub form: String,
-    /// Lifecycle state.
-    pub state: String,
-    /// Submitting organisation.
-    pub created_by: String,
-    /// When it was submitted.
-    pub created_at: String,
-    /// Last change.
-    pub updated_at: String,
-    /// Keyed hash of the client's identifier (routing metadata; see `audit`).
-    pub client_pseudonym: Option<String>,
-    /// Lifecycle facts (dates, home), set as the case moves on.
-    #[serde(flatten)]
-    pub facts: CaseFacts,
-}
-
-/// Routing facts the lifecycle records on a case (art. 17 needs them; no field values).
-#[derive(
-    Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-pub struct CaseFacts {
-    /// Position in the coordinator's queue of referred cases (art. 8.4).
-    pub queue_position: Option<i64>,
-    /// When it was referred.
-    pub referred_at: Option<String>,
-    /// When a corporation reported a home.
-    pub matched_at: Option<String>,
-    /// The corporation that did.
-    pub matched_by: Option<String>,
-    /// The municipality of the home.
-    pub home_municipality: Option<String>,
-    /// `regular`, `youth_room` or `youth_studio`.
-    pub home_kind: Option<String>,
-    /// Key handover date, `YYYY-MM-DD`.
-    pub key_handover: Option<String>,
-}
-
-/// A party of a case.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct CaseParty {
-    /// Organisation id.
-    pub org_id: String,
-    /// Its role in the case.
-    pub role: String,
-    /// When it became a party.
-    pub added_at: String,
-    /// The organisation that made it a party.
-    pub added_by: String,
-}
-
-/// One age file to store: a field sealed to exactly `recipients`.
-#[derive(Debug, Clone)]
-pub struct NewSealedField {
-    /// Row id.
-    pub id: String,
-    /// Field id from the policy.
-    pub field_id: String,
-    /// Its category.
-    pub category: String,
-    /// The age file (empty if `chunked`).
-    pub ciphertext: Vec<u8>,
-    /// Whether the age file was stored in pieces while it streamed in (`put_chunk` with this
-    /// row's id) instead of in `ciphertext`.
-    pub chunked: bool,
-    /// The policy version that decided the recipients.
-    pub policy_version: String,
-    /// The organisations it is sealed to.
-    pub recipients: Vec<String>,
-}
-
-/// The coded facts a care organisation declares for the monitor at submission (art. 17).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MonitorDeclaration {
-    /// One of the policy's client groups.
-    pub client_group: Option<String>,
-    /// A municipality of the region, or the policy's `origin_elsewhere`.
-    pub origin_municipality: Option<String>,
-}
-
-/// An organisation's copy of a field, sealed again to its new key.
-#[derive(Debug, Clone)]
-pub struct Rekeyed {
-    /// Row id of the new age file.
-    pub id: String,
-    /// The age file it replaces for the organisation.
-    pub replaces: String,
-    /// Field id (must be the replaced file's).
-    pub field_id: String,
-    /// The new age file, sealed to the organisation alone.
-    pub ciphertext: Vec<u8>,
-}
-
-/// One age file of a slice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SealedField {
-    /// Row id of the age file.
-    pub id: String,
-    /// Field id.
-    pub field_id: String,
-    /// Its category.
-    pub category: String,
-    /// The age file.
-    pub ciphertext: Vec<u8>,
-    /// Policy version at sealing.
-    pub policy_version: String,
-    /// When it was sealed.
-    pub sealed_at: String,
-    /// Which organisation's data it was (the submitter or the re-sharer).
-    pub sealed_by: String,
-}
-
-/// Where the store's times (case, state and event times) come from: the system clock, or a
-/// clock its owner sets — `sluis demo` uses one to play a fictional year. Token lifetimes,
-/// login windows and checkpoints always use the system clock.
-#[derive(Clone, Debug, Default)]
-pub struct Clock(Option<Arc<AtomicI64>>);
-
-impl Clock {
-    /// The system clock.
-    pub fn system() -> Self {
-        Self(None)
-    }
-
-    /// A clock that stands at `start` until [`Clock::set`] moves it.
-    pub fn manual(start: time::OffsetDateTime) -> Self {
-        Self(Some(Arc::new(AtomicI64::new(millis(start)))))
-    }
-
-    /// Moves a manual clock to `t` (never backwards); the system clock ignores it.
-    pub fn set(&self, t: time::OffsetDateTime) {
-        if let Some(at) = &self.0 {
-            at.fetch_max(millis(t), Ordering::SeqCst);
-        }
-    }
-
-    /// Lets a manual clock follow the system clock from now on.
-    pub fn follow_system(&self) {
-        if let Some(at) = &self.0 {
-            at.store(FOLLOW_SYSTEM, Ordering::SeqCst);
-        }
-    }
-
-    /// Now, by this clock.
-    pub fn now(&self) -> time::OffsetDateTime {
-        match self.0.as_ref().map(|at| at.load(Ordering::SeqCst)) {
-            None | Some(FOLLOW_SYSTEM) => time::OffsetDateTime::now_utc(),
-            Some(ms) => time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-                .expect("a manual clock holds a valid time"),
-        }
-    }
-
-    /// Now as stored text.
-    pub fn now_text(&self) -> String {
-        time_text(self.now())
-    }
-}
-
-/// The value of a manual clock that follows the system clock.
-const FOLLOW_SYSTEM: i64 = i64::MIN;
-
-fn millis(t: time::OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).expect("times fit in i64 milliseconds")
-}
-
 /// The database.
 #[derive(Clone)]
 pub struct Store {
@@ -354,33 +174,6 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations
 
 fn flag(b: bool) -> i64 {
     i64::from(b)
-}
-
-/// Current UTC time as stored: RFC 3339 with milliseconds.
-pub fn now_text() -> String {
-    time_text(time::OffsetDateTime::now_utc())
-}
-
-/// A UTC time as stored: RFC 3339 with milliseconds, fixed width, so text order is time order.
-pub fn time_text(t: time::OffsetDateTime) -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.to_offset(time::UtcOffset::UTC)
-        .format(&format)
-        .expect("UTC time formats")
-}
-
-/// Hides the password in a database URL, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 impl Store {
@@ -985,7 +778,7 @@ impl Store {
                 )));
             }
         }
-        for (org, kind, detail) in &step.notify {
+        for crate::cases::Notice { org, kind, detail } in &step.notify {
             sqlx::query(
                 "INSERT INTO notifications (id, org_id, case_id, kind, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
             )
@@ -1387,13 +1180,14 @@ impl Store {
     }
 
     /// The age files of a case sealed to `org_id` (for each field the latest one), read in one
-    /// transaction with the download's audit event, which `describe` completes from what is read;
+    /// transaction with the download's audit event, which consent's release rule completes from
+    /// what is read;
     /// concurrent downloads and events share one transaction (group commit).
     pub async fn slice_recorded(
         &self,
         case_id: &str,
         org_id: &str,
-        describe: Describe,
+        rule: Arc<ReleaseRule>,
         event: Event,
     ) -> Result<(Vec<SealedField>, Event), StoreError> {
         // Read outside the log's turn, beside other readers; only the check is in its group.
@@ -1404,7 +1198,7 @@ impl Store {
         self.append_grouped(AppendWork::Slice {
             case_id: case_id.to_owned(),
             org_id: org_id.to_owned(),
-            describe,
+            rule,
             event,
             read,
         })
@@ -1668,69 +1462,6 @@ fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn url_password_is_hidden() {
-        assert_eq!(
-            redact_url("postgres://sluis:geheim@db:5432/sluis"),
-            "postgres://sluis:***@db:5432/sluis"
-        );
-        assert_eq!(redact_url("sqlite://sluis.db"), "sqlite://sluis.db");
-    }
-
-    #[test]
-    fn stored_time_is_fixed_width_utc() {
-        let t = now_text();
-        assert_eq!(t.len(), "2026-11-23T12:00:00.000Z".len());
-        assert!(t.ends_with('Z'));
-    }
-}
-
-/// One lifecycle step for [`Store::apply`].
-#[derive(Debug, Clone, Default)]
-pub struct Step {
-    /// The case.
-    pub case_id: String,
-    /// The state it must be in.
-    pub from: String,
-    /// The state after.
-    pub to: String,
-    /// The organisation taking the step.
-    pub by_org: String,
-    /// Facts to record (unset ones are kept).
-    pub facts: CaseFacts,
-    /// Organisations that become parties.
-    pub new_parties: Vec<CaseParty>,
-    /// Age files to store.
-    pub sealed: Vec<NewSealedField>,
-    /// Delete every age file of the case except those of these categories.
-    pub delete_sealed_except: Option<Vec<String>>,
-    /// Withdraw the active consent: (user, organisation).
-    pub withdraw_consent: Option<(String, String)>,
-    /// Evaluations that become due: (period, due date).
-    pub evaluations_due: Vec<(i64, String)>,
-    /// The evaluation period received with this step.
-    pub evaluation_received: Option<i64>,
-    /// Notifications: (organisation, kind, detail without values).
-    pub notify: Vec<(String, String, String)>,
-}
-
-/// An entry of an organisation's inbox.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Notification {
-    /// The case.
-    pub case: String,
-    /// What happened (`referred`, `slice_changed`, `matched`, `state`, …).
-    pub kind: String,
-    /// Which fields or state, never values.
-    pub detail: String,
-    /// When.
-    pub at: String,
-}
-
 async fn insert_state(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     case_id: &str,
@@ -1990,9 +1721,6 @@ async fn append_event(
 
 // ---- group commit --------------------------------------------------------------------------
 
-/// Completes a download's event from the slice read in the event's transaction.
-pub type Describe = Box<dyn Fn(&[SealedField], Event) -> Event + Send + Sync>;
-
 /// Access events of concurrent requests waiting to be appended in one transaction: one durable
 /// commit for the group instead of one per request (group commit). Whichever waiting request
 /// finds no group being written writes the queue; each request is answered once its group is
@@ -2014,7 +1742,7 @@ enum AppendWork {
     Slice {
         case_id: String,
         org_id: String,
-        describe: Describe,
+        rule: Arc<ReleaseRule>,
         event: Event,
         read: (Vec<SealedField>, Vec<String>),
     },
@@ -2115,7 +1843,7 @@ impl Store {
                 AppendWork::Slice {
                     case_id,
                     org_id,
-                    describe,
+                    rule,
                     event,
                     read: (read, ids),
                 } => {
@@ -2126,7 +1854,11 @@ impl Store {
                         let fields = slice_in(&mut tx, case_id, org_id).await?;
                         (fields, reading.elapsed())
                     };
-                    let event = describe(&fields, event.clone());
+                    let files: Vec<(&str, &str)> = fields
+                        .iter()
+                        .map(|f| (f.field_id.as_str(), f.category.as_str()))
+                        .collect();
+                    let event = rule.describe(&files, event.clone());
                     let event = appender.write(&self.clock, &mut tx, event).await?;
                     ((fields, event), reading)
                 }

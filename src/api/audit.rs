@@ -53,6 +53,29 @@ pub(super) struct EventsQuery {
 
 use super::problem::{QueryResult, query};
 
+use axum::Router;
+use axum::routing::get;
+
+/// The routes of this module.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/audit/events", get(get_events))
+        .route(
+            "/v1/audit/clients/{pseudonym}/report",
+            get(get_client_report),
+        )
+        .route("/v1/audit/verify", get(get_verify))
+        .route("/v1/audit/signals", get(get_signals))
+        .route("/v1/audit/checkpoint", get(get_checkpoint))
+        .route(
+            "/v1/audit/checkpoints",
+            get(get_checkpoints).post(post_checkpoint),
+        )
+        .route("/v1/audit/vkey", get(get_vkey))
+        .route("/v1/audit/proofs/inclusion", get(get_inclusion_proof))
+        .route("/v1/audit/proofs/consistency", get(get_consistency_proof))
+}
+
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit", security(("bearer" = [])), params(EventsQuery), responses((status = 200, description = "Events (JSON array, JSON lines or CSV by `format`)", content((Vec<Object> = "application/json"), (String = "application/x-ndjson"), (String = "text/csv")))))]
 pub(super) async fn get_events(
     State(state): State<AppState>,

@@ -13,6 +13,14 @@ use super::{ApiError, ApiJson, AppState};
 use crate::audit::Event;
 use crate::auth::{self, Secret};
 
+use axum::Router;
+use axum::routing::post;
+
+/// The routes of this module.
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/v1/auth/token", post(post_token))
+}
+
 /// Where a request came from, for its access event.
 #[derive(Debug, Clone, Default)]
 pub struct RequestInfo {
@@ -288,7 +296,7 @@ async fn throttle(
 ) -> Result<(), ApiError> {
     let limits = state.login_limits;
     let window = time::Duration::seconds(i64::try_from(limits.window_secs).unwrap_or(i64::MAX));
-    let since = crate::store::time_text(time::OffsetDateTime::now_utc() - window);
+    let since = crate::clock::time_text(time::OffsetDateTime::now_utc() - window);
     let (by_user, by_source) = state
         .store
         .failed_logins(user, info.source.as_deref(), &since)

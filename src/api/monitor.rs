@@ -11,6 +11,16 @@ use super::problem::{QueryResult, query};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::monitor::{self, Period};
 
+use axum::Router;
+use axum::routing::{get, post};
+
+/// The routes of this module.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/monitor", get(get_monitor))
+        .route("/v1/monitor/reports", post(post_report))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]

@@ -10,7 +10,10 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{audit, cases, identity, keys, lifecycle, monitor};
+use super::{
+    audit, cases, consent, documents, identity, inbox, keys, lifecycle, monitor, operations,
+    shares, slices,
+};
 
 /// A problem answer (RFC 9457). `detail` and `errors` name what is wrong, never a value.
 #[derive(ToSchema)]
@@ -74,16 +77,16 @@ pub(super) async fn get_openapi() -> Response {
     paths(
         healthz,
         get_openapi,
-        super::readyz,
-        super::metrics,
+        operations::readyz,
+        operations::metrics,
         cases::get_policy,
         identity::post_token,
         cases::get_organisations,
         cases::get_cases,
         cases::post_case,
         cases::get_case,
-        cases::post_shares,
-        cases::get_slice,
+        shares::post_shares,
+        slices::get_slice,
         keys::post_rekey,
         lifecycle::post_assessment,
         lifecycle::post_referral,
@@ -93,12 +96,12 @@ pub(super) async fn get_openapi() -> Response {
         lifecycle::post_end,
         lifecycle::post_changes,
         lifecycle::post_evaluation,
-        lifecycle::put_document,
-        lifecycle::get_consent,
-        lifecycle::post_withdraw,
-        lifecycle::get_inbox,
-        lifecycle::put_queue,
-        lifecycle::get_overdue,
+        documents::put_document,
+        consent::get_consent,
+        consent::post_withdraw,
+        inbox::get_inbox,
+        inbox::put_queue,
+        inbox::get_overdue,
         monitor::get_monitor,
         monitor::post_report,
         audit::get_events,

@@ -222,7 +222,11 @@ impl From<CaseError> for ApiError {
     fn from(e: CaseError) -> Self {
         match e {
             CaseError::Forbidden(m) => Self::forbidden(m),
+            CaseError::Conflict(m) => Self::conflict(m),
             CaseError::Invalid(m) => Self::unprocessable(m),
+            CaseError::Fields(problems) => Self::invalid_fields(problems),
+            e @ CaseError::Corrupt(_) => Self::internal(&e),
+            CaseError::Refused { cause, .. } => Self::from(*cause),
         }
     }
 }

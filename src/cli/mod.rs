@@ -15,10 +15,12 @@ use crate::api::{self, AppState};
 use crate::audit::{Event, Pseudonymiser};
 use crate::auth::{self, Secret, SigningKey};
 use crate::client::{self, Client, Credentials};
+use crate::clock::now_text;
+use crate::config::redact_url;
 use crate::config::{self, Settings};
 use crate::policy::{Policy, is_org_id};
 use crate::sealing::{Identity, Recipient};
-use crate::store::{Store, User, now_text, redact_url};
+use crate::store::{Store, User};
 
 /// Sluis: the privacy-first exchange of the Westfriesland outflow arrangement.
 #[derive(Debug, Parser)]

@@ -15,9 +15,10 @@ use crate::api::{AppState, RunningBroker};
 use crate::audit::{self, Event, VerifierKey, VerifyReport};
 use crate::auth::{self, Secret};
 use crate::client::{self, Client, Credentials};
+use crate::clock::{Clock, now_text};
 use crate::policy::Policy;
 use crate::sealing::Identity;
-use crate::store::{Clock, Store, User, now_text};
+use crate::store::{Store, User};
 
 mod year;
 

@@ -9,8 +9,8 @@ use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 use super::{Enrolled, fictional_consent_on, fictional_registration};
 use crate::client::{Client, Credentials};
+use crate::clock::Clock;
 use crate::policy::Policy;
-use crate::store::Clock;
 
 /// How many cases the year holds.
 pub(super) const CASES: usize = 64;

@@ -1,0 +1,50 @@
+//! Operations endpoints: liveness, readiness and metrics.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::{ApiError, AppState, openapi};
+
+/// The routes of this module.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(openapi::healthz))
+        .route("/v1/openapi.json", get(openapi::get_openapi))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain")))]
+/// Prometheus metrics: requests by route and status, latencies, fields sealed, slices served,
+/// the access log's size and the age of its latest checkpoint. Counts only, no identities.
+pub(super) async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let size = state.store.audit_size().await?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let age = state.store.latest_checkpoint_time().await?.map(|t| now - t);
+    crate::telemetry::record_log(size, age);
+    let handle = crate::telemetry::prometheus();
+    handle.run_upkeep();
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "Ready: database, policy and signing key", body = Object)))]
+/// Ready to serve: the database answers; the policy and the signing key were loaded at start
+/// (the broker does not start without them).
+pub(super) async fn readyz(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.ping().await?;
+    Ok(Json(serde_json::json!({
+        "status": "ready",
+        "database": format!("{:?}", state.store.backend()).to_lowercase(),
+        "policy": state.policy.version,
+        "signing_key": "present",
+    })))
+}

@@ -1,0 +1,96 @@
+//! What every handler can reach: the store, the policy, the broker's keys and limits.
+
+use std::sync::Arc;
+
+use crate::audit::{Checkpoint, Pseudonymiser, sign_checkpoint};
+use crate::auth::{LogSigner, LoginLimits, SigningKey};
+use crate::config::DEFAULT_LOG_ORIGIN;
+use crate::policy::Policy;
+use crate::store::{Store, StoreError};
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The validated policy.
+    pub policy: Arc<Policy>,
+    /// The broker's Ed25519 key: signs tokens and access log checkpoints.
+    pub signing: Arc<SigningKey>,
+    /// Keys rotated out: tokens and checkpoints they signed still verify.
+    pub previous_keys: Arc<Vec<SigningKey>>,
+    /// Keys client identifiers into pseudonyms.
+    pub pseudonyms: Arc<Pseudonymiser>,
+    /// The access log's origin (first line of its checkpoints, name of its key).
+    pub log_origin: Arc<str>,
+    /// Limits on failed logins.
+    pub login_limits: LoginLimits,
+    /// Request rate limit per organisation (per address before login).
+    pub rate: RateLimit,
+}
+
+/// A token bucket per organisation: `burst` requests at once, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per second, sustained.
+    pub per_second: u64,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        Self {
+            per_second: 50,
+            burst: 120,
+        }
+    }
+}
+
+impl AppState {
+    /// State with a fresh signing key and pseudonym secret (demo and tests).
+    pub fn ephemeral(store: Store, policy: Arc<Policy>) -> Self {
+        Self {
+            store,
+            policy,
+            signing: Arc::new(SigningKey::ephemeral()),
+            previous_keys: Arc::new(Vec::new()),
+            pseudonyms: Arc::new(Pseudonymiser::ephemeral()),
+            log_origin: Arc::from(DEFAULT_LOG_ORIGIN),
+            login_limits: LoginLimits::default(),
+            rate: RateLimit::default(),
+        }
+    }
+
+    /// Verifies an access token under the current key or a key rotated out.
+    pub fn verify_token(&self, token: &str) -> Result<crate::auth::Claims, crate::auth::AuthError> {
+        self.signing.verify(token).or_else(|e| {
+            self.previous_keys
+                .iter()
+                .find_map(|k| k.verify(token).ok())
+                .ok_or(e)
+        })
+    }
+
+    /// The access log's verifier keys: the current one first, then those rotated out.
+    pub fn verifier_keys(&self) -> Vec<crate::audit::VerifierKey> {
+        std::iter::once(&*self.signing)
+            .chain(self.previous_keys.iter())
+            .map(|k| k.verifier_key(&self.log_origin))
+            .collect()
+    }
+
+    /// Signs and keeps a checkpoint of the whole log as it is now.
+    pub async fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        let size = self.store.audit_size().await?;
+        let root = self.store.tree_root(size).await?;
+        let signer = LogSigner {
+            key: &self.signing,
+            origin: &self.log_origin,
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let cp = sign_checkpoint(&signer, size, &root, now);
+        self.store.add_checkpoint(&cp).await?;
+        Ok(cp)
+    }
+}
