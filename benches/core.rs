@@ -2,6 +2,11 @@
 //! sealing a registration form against the age crate alone, opening a slice, a policy
 //! decision, building and verifying the access log over 1,000,000 events against plain
 //! SHA-256 of the same bytes, proofs, and appending to the log against a raw durable commit. `cargo bench`; BENCHMARKS.md has the figures.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmarks: a step that fails ends the run"
+)]
 #![allow(missing_docs)]
 
 use std::hint::black_box;

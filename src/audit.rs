@@ -37,6 +37,10 @@ impl Pseudonymiser {
     }
 
     /// A random secret: pseudonyms then hold only for this process.
+    #[expect(
+        clippy::expect_used,
+        reason = "demo and tests only: the system random source is there or nothing can run"
+    )]
     pub fn ephemeral() -> Self {
         let mut secret = zeroize::Zeroizing::new([0u8; 32]);
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), secret.as_mut())
@@ -131,11 +135,19 @@ impl Event {
     }
 
     /// The canonical encoding (see the module documentation).
+    #[expect(
+        clippy::expect_used,
+        reason = "an event is strings, numbers and lists of strings, which serde_json always writes"
+    )]
     pub fn canonical(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("an event is plain data")
     }
 
     /// SHA-256(0x00 ‖ canonical encoding).
+    #[expect(
+        clippy::expect_used,
+        reason = "an event always serialises (see `canonical`) and writing into a hash cannot fail"
+    )]
     pub fn leaf_hash(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update([0u8]);
@@ -974,12 +986,12 @@ pub struct Signals {
 /// the last Sunday of October 01:00 UTC (EU summer time), else +1.
 pub fn dutch_offset_hours(t: time::OffsetDateTime) -> i64 {
     let last_sunday = |month: time::Month| {
-        let mut d = time::Date::from_calendar_date(t.year(), month, month.length(t.year()))
-            .expect("valid date");
+        let last = time::Date::from_calendar_date(t.year(), month, month.length(t.year()));
+        let mut d = last.unwrap_or(t.date());
         while d.weekday() != time::Weekday::Sunday {
-            d = d.previous_day().expect("valid date");
+            d = d.previous_day().unwrap_or(d);
         }
-        d.with_hms(1, 0, 0).expect("valid time").assume_utc()
+        time::PrimitiveDateTime::new(d, time::macros::time!(1:00)).assume_utc()
     };
     if t >= last_sunday(time::Month::March) && t < last_sunday(time::Month::October) {
         2

@@ -159,6 +159,10 @@ impl fmt::Debug for NewApiKey {
 }
 
 /// Makes a new API key with 256 bits of secret.
+#[expect(
+    clippy::expect_used,
+    reason = "enrolment by an operator (CLI, demo), never a request path: without system randomness no key may be made at all"
+)]
 pub fn new_api_key() -> NewApiKey {
     let rng = SystemRandom::new();
     let mut id = [0u8; 8];
@@ -241,12 +245,20 @@ impl fmt::Debug for SigningKey {
 
 impl SigningKey {
     /// A fresh key that lives only in memory (tokens die with the process).
+    #[expect(
+        clippy::expect_used,
+        reason = "demo and tests only: a freshly generated key is valid"
+    )]
     pub fn ephemeral() -> Self {
         let pkcs8 = Self::generate_pkcs8();
         Self::from_pkcs8_der(&pkcs8).expect("a fresh key is valid")
     }
 
     /// A new key as PKCS#8 DER, for `sluis keygen --kind signing`.
+    #[expect(
+        clippy::expect_used,
+        reason = "key generation by an operator or at start-up, never a request path"
+    )]
     pub fn generate_pkcs8() -> Zeroizing<Vec<u8>> {
         let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("system randomness");
         Zeroizing::new(doc.as_ref().to_vec())

@@ -106,6 +106,10 @@ pub enum Credentials {
 
 impl Client {
     /// A client for the broker at `base` (e.g. `http://127.0.0.1:8080`), not yet logged in.
+    #[expect(
+        clippy::expect_used,
+        reason = "start-up of a client: rustls with its bundled roots always builds"
+    )]
     pub fn new(base: &str) -> Self {
         Self {
             http: reqwest::Client::builder()
@@ -425,6 +429,10 @@ impl std::fmt::Debug for OpenedSlice {
 
 impl OpenedSlice {
     /// As JSON: `{"case", "organisation", "fields": {id: value}}`. Holds values in the clear.
+    #[expect(
+        clippy::expect_used,
+        reason = "opened values are strings, numbers and lists, which serde_json always writes"
+    )]
     pub fn to_json(&self) -> Zeroizing<String> {
         Zeroizing::new(
             serde_json::to_string_pretty(&json!({

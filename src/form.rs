@@ -266,9 +266,12 @@ pub fn to_plaintext(spec: &FieldSpec, value: &FieldValue) -> Result<Plaintext, F
             for item in items {
                 check_text(id, item, *max_len)?;
             }
-            let plain: Vec<&str> = items.iter().map(|s| s.as_str()).collect();
-            let json = serde_json::to_vec(&plain).expect("strings serialise");
-            Ok(Plaintext::new(json))
+            let plain: Vec<serde_json::Value> = items
+                .iter()
+                .map(|s| serde_json::Value::from(s.as_str()))
+                .collect();
+            let json = Zeroizing::new(serde_json::Value::Array(plain).to_string());
+            Ok(Plaintext::new(json.as_bytes().to_vec()))
         }
         FieldKind::Email => {
             let s = Zeroizing::new(text(value)?);
@@ -385,7 +388,8 @@ pub fn validate_form(
     }
     if complete {
         for id in &form_spec.fields {
-            if policy.fields[id].required && !values.0.iter().any(|(k, _)| k == id) {
+            let required = policy.field(id).is_some_and(|f| f.required);
+            if required && !values.0.iter().any(|(k, _)| k == id) {
                 problems.push(problem(id, "is required"));
             }
         }

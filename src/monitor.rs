@@ -1029,3 +1029,45 @@ impl Monitor {
         out
     }
 }
+
+/// A party's reported counts for the monitor, checked: each an indicator its role reports
+/// (`allowed`), each a whole number from 0 to `max`. Problems name the indicator by id,
+/// never the value.
+pub fn valid_counts(
+    allowed: &[String],
+    counts: &BTreeMap<String, i64>,
+    max: i64,
+) -> Result<Vec<(String, u64)>, Vec<crate::form::FieldProblem>> {
+    let problem = |field: String, problem: String| crate::form::FieldProblem { field, problem };
+    let mut problems = Vec::new();
+    if counts.is_empty() {
+        problems.push(problem(
+            "counts".into(),
+            format!("no counts given; your role reports: {}", allowed.join(", ")),
+        ));
+    }
+    let mut valid = Vec::new();
+    for (indicator, value) in counts {
+        if !allowed.contains(indicator) {
+            problems.push(problem(
+                crate::form::describe_id(indicator),
+                format!(
+                    "is not a count your role reports; it reports: {}",
+                    allowed.join(", ")
+                ),
+            ));
+        } else if !(0..=max).contains(value) {
+            problems.push(problem(
+                indicator.clone(),
+                format!("must be a whole number from 0 to {max}"),
+            ));
+        } else {
+            valid.push((indicator.clone(), u64::try_from(*value).unwrap_or(0)));
+        }
+    }
+    if problems.is_empty() {
+        Ok(valid)
+    } else {
+        Err(problems)
+    }
+}

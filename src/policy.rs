@@ -772,6 +772,10 @@ impl Policy {
     }
 
     /// The JSON document served at `GET /v1/policy` and printed by `sluis policy show --json`.
+    #[expect(
+        clippy::expect_used,
+        reason = "a validated policy is plain data with string keys, which serde_json always writes"
+    )]
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("a policy is plain data and always serialises")
     }
@@ -794,8 +798,11 @@ impl Policy {
                 form.submitted_by,
                 form.fields.len()
             );
-            for id in &form.fields {
-                let f = &self.fields[id];
+            for (id, f) in form
+                .fields
+                .iter()
+                .filter_map(|id| Some((id, self.fields.get(id)?)))
+            {
                 let req = if f.required { " *" } else { "" };
                 let _ = writeln!(out, "    {id:<34} {:<22}{req}", f.category);
             }

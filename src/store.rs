@@ -1487,7 +1487,7 @@ async fn insert_consent(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     c: &ConsentRecord,
 ) -> Result<(), StoreError> {
-    let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+    let list = |v: &[String]| serde_json::Value::from(v.to_vec()).to_string();
     sqlx::query(
         "INSERT INTO consents (id, case_id, client_pseudonym, signed_on, valid_until, purpose, roles, \
          categories, document_sha256, status, recorded_at, recorded_by_user, recorded_by_org) \
@@ -1592,7 +1592,7 @@ impl Appender {
         event.time = clock.now_text().max(self.time.clone());
         let leaf = event.leaf_hash();
         let chain = audit::chain_hash(&self.chain, &leaf);
-        let list = |v: &[String]| serde_json::to_string(v).expect("strings serialise");
+        let list = |v: &[String]| serde_json::Value::from(v.to_vec()).to_string();
         sqlx::query(
             "INSERT INTO audit_events (seq, time, action, outcome, reason, user_id, role, org_id, \
              on_behalf_of, purpose, case_id, client_pseudonym, fields, categories, recipients, \
@@ -1624,7 +1624,8 @@ impl Appender {
         .bind(hex::encode(chain))
         .execute(&mut **tx)
         .await?;
-        let index = u64::try_from(event.seq - 1).expect("sequence numbers start at 1");
+        let index = u64::try_from(event.seq - 1)
+            .map_err(|_| StoreError::Corrupt("an access event numbered below 1".into()))?;
         self.frontier.insert(audit::Node { level: 0, index }, leaf);
         for node in audit::completed_by(index) {
             let (left, right) = node.children();
@@ -1632,10 +1633,10 @@ impl Appender {
                 Some(h) => h,
                 None => stored_node(tx, left).await?,
             };
-            let right_hash = self
-                .frontier
-                .remove(&right)
-                .expect("the right half was just written");
+            let right_hash = match self.frontier.remove(&right) {
+                Some(h) => h,
+                None => stored_node(tx, right).await?,
+            };
             let hash = audit::parent_hash(&left_hash, &right_hash);
             insert_node(tx, node, &hash).await?;
             self.frontier.insert(node, hash);
@@ -1816,10 +1817,11 @@ impl Store {
             }
             Err(_) => {
                 for append in group {
-                    let result = self
-                        .append_all(&[&append.work])
-                        .await
-                        .map(|mut r| r.pop().expect("one result per append"));
+                    let result = self.append_all(&[&append.work]).await.and_then(|mut r| {
+                        r.pop().ok_or_else(|| {
+                            StoreError::Corrupt("an append without its result".into())
+                        })
+                    });
                     let _ = append.reply.send(result);
                 }
             }

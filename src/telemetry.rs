@@ -45,9 +45,10 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         let buckets = [
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
         ];
+        // Buckets are refused only when empty; these are not.
         let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
             .set_buckets(&buckets)
-            .expect("buckets are given");
+            .unwrap_or_else(|_| metrics_exporter_prometheus::PrometheusBuilder::new());
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         // Another recorder may be installed already (an embedding program's); then this handle

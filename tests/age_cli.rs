@@ -1,5 +1,10 @@
 //! Interoperability with the reference `age` CLI (Go, Debian package `age`). Runs whenever
 //! `age` is on PATH; `SLUIS_REQUIRE_AGE_CLI=1` (set by `.ci/run`) makes its absence a failure.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! Attacks on identity: forged, expired and misdirected tokens, and tokens of accounts that
 //! are gone. Every one is a 401 problem and a denied event; the rightful token still works.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! The access log end to end, on every configured backend: events for every action and every
 //! denial, atomicity with the action, append-only storage, tamper detection by `sluis audit
 //! verify`, proofs served over HTTP, the client access report, and one log under concurrency.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

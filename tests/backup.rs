@@ -1,6 +1,11 @@
 //! Backup and restore: a backup taken while the broker runs restores into a fresh database whose
 //! access log verifies and whose every slice opens with the organisations' identities. A backup
 //! holds ciphertext only: no identity, no value in the clear.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! The load harness runs end to end (tiny budget): it starts its own broker on 127.0.0.1,
 //! stops it, and writes every figure beside its baseline as JSON records.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 use std::process::Command;
 

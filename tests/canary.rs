@@ -1,6 +1,11 @@
 //! Canary: values with unique markers go in; afterwards no marker may appear in the database
 //! (SQLite file and WAL, every table on either backend), in anything logged at TRACE level,
 //! or in an error answer.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

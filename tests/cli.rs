@@ -1,5 +1,10 @@
 //! The `sluis` binary itself: policy show/check, demo layout, and the admin and client verbs
 //! against a real `sluis serve` process on 127.0.0.1.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -2,6 +2,11 @@
 //! `sluis config check` shows the effective values and their sources with secrets masked, and
 //! names what is wrong without echoing it. `sluis serve` runs from the file, and its JSON log
 //! lines carry the request id.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 use std::io::Read as _;
 use std::path::Path;

@@ -1,6 +1,11 @@
 //! The database going away under a running broker: requests get 503 problems (no panic, no
 //! 500), and the broker recovers by itself when the database returns. Runs when
 //! `SLUIS_TEST_POSTGRES_URL` is set (CI): it starts a cluster of its own with `.ci/postgres.sh`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -4,6 +4,11 @@
 //!
 //! The disk is a real, small tmpfs mounted for the test (needs root). Where mounting is not
 //! possible the test says so and passes, unless `SLUIS_REQUIRE_TMPFS=1` (set by `.ci/run`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,4 +1,9 @@
 //! Submit, re-share and pull end to end over real HTTP, on every configured backend.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -2,6 +2,11 @@
 //! downloads (bounded, on 127.0.0.1), then restarted on the same database. Every submission
 //! that was answered 2xx is complete and readable, none left a half-written case, and the
 //! access log verifies.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

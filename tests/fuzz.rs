@@ -1,5 +1,10 @@
 //! Property-based fuzzing with a fixed budget (runs in every `cargo test`): the form parser and
 //! validator and the policy loader never panic on any input, and form errors never echo it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,4 +1,9 @@
 //! The case lifecycle and consent through the API, on every configured backend.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! The annual monitor: the figures for a hand-built set of cases (written out here), small-cell
 //! suppression that holds against subtraction from totals, parties' own rows, reported counts
 //! with validation, and nothing sealed opened to compute it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,5 +1,10 @@
 //! The OpenAPI document: served at /v1/openapi.json, it lists exactly the broker's operations,
 //! each with the problem answers, and the bearer scheme on every operation that needs a token.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

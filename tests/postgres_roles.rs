@@ -1,6 +1,11 @@
 //! The deployment's PostgreSQL roles (deploy/postgres-*.sql): the broker's role cannot change
 //! or delete access events even with the triggers out of the way, yet the broker works.
 //! Runs when `SLUIS_TEST_POSTGRES_URL` names a server (a superuser role).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

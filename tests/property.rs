@@ -1,5 +1,10 @@
 //! Property: for generated registration forms (any subset of the optional fields, generated
 //! text), every party opens exactly the filled fields its role may see, with the values sent.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

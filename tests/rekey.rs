@@ -1,6 +1,11 @@
 //! An organisation rotates its age recipient: new submissions seal to the new key, its own
 //! client seals its existing copies again through the broker, the other parties' copies stay
 //! as they are, and every bad rekey request is refused with nothing changed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

@@ -1,6 +1,11 @@
 //! Scale-out: two `sluis serve` processes on one database, a bounded mixed load through both at
 //! once (127.0.0.1 only): no lost or duplicated case, every download served by either replica,
 //! and one consistent, verifiable access log afterwards.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
 
 mod common;
 

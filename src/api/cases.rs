@@ -153,16 +153,7 @@ pub(super) async fn post_case(
     ApiJson(req): ApiJson<SubmitRequest>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let policy = &state.policy;
-    let mut attempt = caller.event("create", "allowed");
-    attempt.purpose = Some("registration".into());
-    attempt.fields = req
-        .fields
-        .0
-        .iter()
-        .map(|(k, _)| k.clone())
-        .filter(|k| policy.field(k).is_some())
-        .collect();
-    attempt.categories = policy.categories_of(&attempt.fields);
+    let attempt = submission_attempt(caller.event("create", "allowed"), policy, &req.fields);
     caller
         .require_org(&state, &attempt, "does not submit cases")
         .await?;
@@ -213,6 +204,17 @@ pub(super) async fn post_case(
             sealed,
         }),
     ))
+}
+
+/// The submission attempt's event: the known fields sent and their categories, in order.
+fn submission_attempt(mut event: Event, policy: &Policy, fields: &FieldValues) -> Event {
+    event.purpose = Some("registration".into());
+    event.fields = (fields.0.iter())
+        .map(|(k, _)| k.clone())
+        .filter(|k| policy.field(k).is_some())
+        .collect();
+    event.categories = policy.categories_of(&event.fields);
+    event
 }
 
 /// The submission's access event: what was sealed for whom, under which rule and consent.

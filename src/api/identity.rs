@@ -219,41 +219,7 @@ pub(super) async fn post_token(
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let mut event = info.event("login", "denied");
-    let user = match (req.username, req.password, req.api_key) {
-        (Some(username), Some(password), None) => {
-            let user = state.store.user_by_name(&username).await?;
-            event.user = user.as_ref().map(|u| u.id.clone());
-            event.policy_rule = Some("password".into());
-            throttle(&state, &info, event.user.as_deref(), &event).await?;
-            let hash = user.as_ref().and_then(|u| u.password_hash.clone());
-            let ok = tokio::task::spawn_blocking(move || {
-                auth::verify_password(&password, hash.as_deref())
-            })
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-            user.filter(|_| ok)
-        }
-        (None, None, Some(key)) => {
-            event.policy_rule = Some("api key".into());
-            let stored = match auth::parse_api_key(&key) {
-                Some((id, digest)) => state.store.api_key(&id).await?.map(|k| (k, digest)),
-                None => None,
-            };
-            event.user = stored.as_ref().map(|(k, _)| k.user_id.clone());
-            throttle(&state, &info, event.user.as_deref(), &event).await?;
-            match stored {
-                Some((k, digest)) if !k.revoked && auth::digests_equal(&k.digest, &digest) => {
-                    state.store.user_by_id(&k.user_id).await?
-                }
-                _ => None,
-            }
-        }
-        _ => {
-            return Err(ApiError::bad_request(
-                "give either `username` and `password`, or `api_key`",
-            ));
-        }
-    };
+    let user = credentials_user(&state, &info, &mut event, req).await?;
     let org = match &user {
         Some(u) if !u.disabled => state
             .store
@@ -284,6 +250,52 @@ pub(super) async fn post_token(
         organisation: org.id,
         role: user.role,
     }))
+}
+
+/// The user whose credentials these are (a password, or an API key that is not revoked), if
+/// any; throttled per user and address before anything is compared.
+async fn credentials_user(
+    state: &AppState,
+    info: &RequestInfo,
+    event: &mut Event,
+    req: TokenRequest,
+) -> Result<Option<crate::store::User>, ApiError> {
+    let user = match (req.username, req.password, req.api_key) {
+        (Some(username), Some(password), None) => {
+            let user = state.store.user_by_name(&username).await?;
+            event.user = user.as_ref().map(|u| u.id.clone());
+            event.policy_rule = Some("password".into());
+            throttle(state, info, event.user.as_deref(), event).await?;
+            let hash = user.as_ref().and_then(|u| u.password_hash.clone());
+            let ok = tokio::task::spawn_blocking(move || {
+                auth::verify_password(&password, hash.as_deref())
+            })
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+            user.filter(|_| ok)
+        }
+        (None, None, Some(key)) => {
+            event.policy_rule = Some("api key".into());
+            let stored = match auth::parse_api_key(&key) {
+                Some((id, digest)) => state.store.api_key(&id).await?.map(|k| (k, digest)),
+                None => None,
+            };
+            event.user = stored.as_ref().map(|(k, _)| k.user_id.clone());
+            throttle(state, info, event.user.as_deref(), event).await?;
+            match stored {
+                Some((k, digest)) if !k.revoked && auth::digests_equal(&k.digest, &digest) => {
+                    state.store.user_by_id(&k.user_id).await?
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give either `username` and `password`, or `api_key`",
+            ));
+        }
+    };
+    Ok(user)
 }
 
 /// Slows or refuses a login after repeated failures for the user or from the address

@@ -59,6 +59,10 @@ impl tower_governor::key_extractor::KeyExtractor for OrganisationKey {
     }
 }
 
+#[expect(
+    clippy::expect_used,
+    reason = "start-up: a rate and burst clamped to at least 1 always make a limiter"
+)]
 fn rate_limit_layer(
     rate: RateLimit,
 ) -> tower_governor::GovernorLayer<

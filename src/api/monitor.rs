@@ -127,35 +127,8 @@ pub(super) async fn post_report(
     if period.year > current_year {
         return Err(ApiError::unprocessable("the period has not begun yet"));
     }
-    let mut problems = Vec::new();
-    if req.counts.is_empty() {
-        problems.push(crate::form::FieldProblem {
-            field: "counts".into(),
-            problem: format!("no counts given; your role reports: {}", allowed.join(", ")),
-        });
-    }
-    let mut counts = Vec::new();
-    for (indicator, value) in &req.counts {
-        if !allowed.contains(indicator) {
-            problems.push(crate::form::FieldProblem {
-                field: crate::form::describe_id(indicator),
-                problem: format!(
-                    "is not a count your role reports; it reports: {}",
-                    allowed.join(", ")
-                ),
-            });
-        } else if !(0..=MAX_COUNT).contains(value) {
-            problems.push(crate::form::FieldProblem {
-                field: indicator.clone(),
-                problem: format!("must be a whole number from 0 to {MAX_COUNT}"),
-            });
-        } else {
-            counts.push((indicator.clone(), u64::try_from(*value).unwrap_or(0)));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(ApiError::invalid_fields(problems));
-    }
+    let counts =
+        monitor::valid_counts(allowed, &req.counts, MAX_COUNT).map_err(ApiError::invalid_fields)?;
     let indicators: Vec<String> = counts.iter().map(|(i, _)| i.clone()).collect();
     event.reason = Some(format!(
         "monitor counts for {period}: {}",

@@ -52,18 +52,17 @@ pub(super) async fn healthz() -> Json<serde_json::Value> {
 
 /// This document.
 #[utoipa::path(get, path = "/v1/openapi.json", tag = "operations", responses((status = 200, description = "The OpenAPI document", body = Object)))]
-pub(super) async fn get_openapi() -> Response {
-    static DOCUMENT: OnceLock<String> = OnceLock::new();
-    let json = DOCUMENT.get_or_init(|| {
-        ApiDoc::openapi()
-            .to_json()
-            .expect("the OpenAPI document serialises")
-    });
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        json.as_str(),
-    )
-        .into_response()
+pub(super) async fn get_openapi() -> Result<Response, super::ApiError> {
+    static DOCUMENT: OnceLock<Result<String, String>> = OnceLock::new();
+    let json = DOCUMENT.get_or_init(|| ApiDoc::openapi().to_json().map_err(|e| e.to_string()));
+    match json {
+        Ok(json) => Ok((
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json.as_str(),
+        )
+            .into_response()),
+        Err(e) => Err(super::ApiError::internal(&std::io::Error::other(e.clone()))),
+    }
 }
 
 /// The document's definition: every operation of the router.

@@ -5,7 +5,7 @@
 
 use anyhow::{Context as _, Result};
 use serde_json::json;
-use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time};
+use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime};
 
 use super::{Enrolled, fictional_consent_on, fictional_registration};
 use crate::client::{Client, Credentials};
@@ -81,7 +81,7 @@ pub(super) async fn play(
 ) -> Result<Vec<String>> {
     let mut dice = Dice(0x5eed_2026_0a11_0ca7);
     let at = |date: Date, minutes: u64| {
-        PrimitiveDateTime::new(date, Time::from_hms(8, 0, 0).expect("valid time")).assume_utc()
+        PrimitiveDateTime::new(date, time::macros::time!(8:00)).assume_utc()
             + Duration::minutes(i64::try_from(minutes).unwrap_or(0))
     };
     let start = Date::from_calendar_date(year, Month::January, 6).context("year")?;
