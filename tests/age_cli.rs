@@ -10,7 +10,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{TestApp, backends};
+use common::TestApp;
 use sluis::client;
 use sluis::demo::fictional_registration;
 use sluis::sealing::{self, Identity, Plaintext};
@@ -30,90 +30,88 @@ fn age_cli_present() -> bool {
     found
 }
 
-#[tokio::test]
-async fn a_corporation_opens_its_field_with_the_reference_age_cli() {
+async fn a_corporation_opens_its_field_with_the_reference_age_cli(backend: &'static str) {
     if !age_cli_present() {
         return;
     }
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let case = app
-            .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
-            .await;
-        let dir = tempfile::tempdir().unwrap();
-        let identity_file = dir.path().join("wel-wonen.txt");
-        std::fs::write(
-            &identity_file,
-            app.party("wel-wonen")
-                .identity
-                .to_file_text("2026-11-23T00:00:00Z")
-                .as_bytes(),
-        )
-        .unwrap();
+    let app = TestApp::start(backend).await;
+    let case = app
+        .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let identity_file = dir.path().join("wel-wonen.txt");
+    std::fs::write(
+        &identity_file,
+        app.party("wel-wonen")
+            .identity
+            .to_file_text("2026-11-23T00:00:00Z")
+            .as_bytes(),
+    )
+    .unwrap();
 
-        let slice = app
-            .client("wel-wonen")
-            .await
-            .slice(&case, "matching")
-            .await
-            .unwrap();
-        let name = slice
-            .fields
-            .iter()
-            .find(|f| f.field == "full_name")
-            .unwrap();
-        let sealed = dir.path().join("full_name.age");
-        std::fs::write(&sealed, client::ciphertext(name).unwrap()).unwrap();
-        let out = Command::new("age")
-            .arg("-d")
-            .arg("-i")
-            .arg(&identity_file)
-            .arg(&sealed)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(String::from_utf8(out.stdout).unwrap(), "Sanne de Vries");
-        // Fields it may not see are not in its slice at all.
-        for absent in [
-            "bsn",
-            "facility_type",
-            "perspective_plan",
-            "preferred_municipalities",
-            "eviction_reason",
-        ] {
-            assert!(
-                slice.fields.iter().all(|f| f.field != absent),
-                "{backend}: {absent} in corporation slice"
-            );
-        }
-        // And the care organisation's BSN file does not open with the corporation's identity.
-        let care = app
-            .client("parlan")
-            .await
-            .slice(&case, "matching")
-            .await
-            .unwrap();
-        let bsn = dir.path().join("bsn.age");
-        std::fs::write(
-            &bsn,
-            client::ciphertext(care.fields.iter().find(|f| f.field == "bsn").unwrap()).unwrap(),
-        )
+    let slice = app
+        .client("wel-wonen")
+        .await
+        .slice(&case, "matching")
+        .await
         .unwrap();
-        let out = Command::new("age")
-            .arg("-d")
-            .arg("-i")
-            .arg(&identity_file)
-            .arg(&bsn)
-            .output()
-            .unwrap();
-        assert!(!out.status.success());
-        app.broker.stop().await.unwrap();
+    let name = slice
+        .fields
+        .iter()
+        .find(|f| f.field == "full_name")
+        .unwrap();
+    let sealed = dir.path().join("full_name.age");
+    std::fs::write(&sealed, client::ciphertext(name).unwrap()).unwrap();
+    let out = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity_file)
+        .arg(&sealed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "Sanne de Vries");
+    // Fields it may not see are not in its slice at all.
+    for absent in [
+        "bsn",
+        "facility_type",
+        "perspective_plan",
+        "preferred_municipalities",
+        "eviction_reason",
+    ] {
+        assert!(
+            slice.fields.iter().all(|f| f.field != absent),
+            "{backend}: {absent} in corporation slice"
+        );
     }
+    // And the care organisation's BSN file does not open with the corporation's identity.
+    let care = app
+        .client("parlan")
+        .await
+        .slice(&case, "matching")
+        .await
+        .unwrap();
+    let bsn = dir.path().join("bsn.age");
+    std::fs::write(
+        &bsn,
+        client::ciphertext(care.fields.iter().find(|f| f.field == "bsn").unwrap()).unwrap(),
+    )
+    .unwrap();
+    let out = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&identity_file)
+        .arg(&bsn)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    app.broker.stop().await.unwrap();
 }
+crate::per_backend!(#[tokio::test] async fn a_corporation_opens_its_field_with_the_reference_age_cli);
 
 #[tokio::test]
 async fn identities_made_by_age_keygen_work_and_age_files_open_both_ways() {

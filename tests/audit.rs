@@ -11,7 +11,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{TestApp, TestDb, backends};
+use common::{TestApp, TestDb};
 use serde_json::{Value, json};
 use sluis::api::{AccessReport, ProofBody};
 use sluis::audit::{self, Event, VerifierKey};
@@ -35,220 +35,217 @@ fn find<'a>(events: &'a [Event], action: &str, outcome: &str, org: Option<&str>)
         .collect()
 }
 
-#[tokio::test]
-async fn every_action_and_every_denial_writes_one_event() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let before = app.store.audit_size().await.unwrap();
-        let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
-            .await;
-        app.client(CORPORATION)
-            .await
-            .slice(&case, "matching")
-            .await
-            .unwrap();
-        // Denials: an outsider's download, a bad token, a wrong password, a non-auditor's query.
-        let outsider = app.token("de-woonschakel").await;
-        let (status, _, _) = app
-            .raw(
-                "GET",
-                &format!("/v1/cases/{case}/slice?purpose=matching"),
-                Some(&outsider),
-                None,
-            )
-            .await;
-        assert_eq!(status, 404);
-        let (status, _, _) = app.raw("GET", "/v1/cases", Some("not-a-token"), None).await;
-        assert_eq!(status, 401);
-        let wrong = json!({"username": "nobody", "password": "wrong"}).to_string();
-        let (status, _, _) = app
-            .raw(
-                "POST",
-                "/v1/auth/token",
-                None,
-                Some(("application/json", wrong.into_bytes())),
-            )
-            .await;
-        assert_eq!(status, 401);
-        let coordinator = app.token(COORDINATOR).await;
-        let (status, _, _) = app
-            .raw("GET", "/v1/audit/events", Some(&coordinator), None)
-            .await;
-        assert_eq!(status, 403);
-        // Signals: the outsider's and the unknown user's denials show up.
-        let signals: sluis::audit::Signals = serde_json::from_value(
-            app.client(OFFICER)
-                .await
-                .get_json("/v1/audit/signals")
-                .await
-                .unwrap(),
-        )
+async fn every_action_and_every_denial_writes_one_event(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let before = app.store.audit_size().await.unwrap();
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    app.client(CORPORATION)
+        .await
+        .slice(&case, "matching")
+        .await
         .unwrap();
-        assert!(
-            signals
-                .denied_by_source
-                .iter()
-                .any(|c| c.key == "127.0.0.1" && c.count >= 3),
-            "{signals:?}"
-        );
-        assert!(
-            signals
-                .most_viewed_clients
-                .iter()
-                .any(|c| c.key.starts_with("p-"))
-        );
-        // The privacy officer reads the log: that read is an event too.
-        let officer = app.client(OFFICER).await;
-        let listed: Vec<Event> = serde_json::from_value(
-            officer
-                .get_json(&format!("/v1/audit/events?case={case}"))
-                .await
-                .unwrap(),
+    // Denials: an outsider's download, a bad token, a wrong password, a non-auditor's query.
+    let outsider = app.token("de-woonschakel").await;
+    let (status, _, _) = app
+        .raw(
+            "GET",
+            &format!("/v1/cases/{case}/slice?purpose=matching"),
+            Some(&outsider),
+            None,
         )
-        .unwrap();
-
-        let events = all_events(&app).await;
-        assert!(before > 0, "enrolment is logged as admin changes");
-        assert_eq!(
-            find(&events[..before as usize], "admin", "allowed", None).len(),
-            before as usize
-        );
-        let created = find(&events, "create", "allowed", Some(CARE));
-        assert_eq!(created.len(), 1, "{backend}");
-        assert_eq!(created[0].case.as_deref(), Some(case.as_str()));
-        assert_eq!(
-            created[0].fields.len(),
-            38,
-            "37 registration fields and the consent declaration"
-        );
-        assert!(
-            created[0].consent.is_some(),
-            "the consent record that allowed it"
-        );
-        assert!(
-            created[0]
-                .client
-                .as_deref()
-                .is_some_and(|c| c.starts_with("p-"))
-        );
-        let shared = find(&events, "share", "allowed", Some(COORDINATOR));
-        assert_eq!(shared.len(), 1);
-        assert_eq!(
-            shared[0].recipients,
-            ["het-grootslag", "hoorn", "intermaris", "wooncompagnie"],
-            "a referral to Hoorn: the municipality and the corporations with homes there"
-        );
-        assert!(
-            shared[0].categories.contains(&"identifiers".to_string()),
-            "for the municipality"
-        );
-        for never in ["placement", "housing_history", "assessment", "consent"] {
-            assert!(
-                !shared[0].categories.contains(&never.to_string()),
-                "{never}"
-            );
-        }
-        assert_eq!(
-            find(&events, "update", "allowed", Some(COORDINATOR)).len(),
-            1,
-            "the acceptance"
-        );
-        let read = find(&events, "read", "allowed", Some(CORPORATION));
-        assert_eq!(read.len(), 1);
-        assert_eq!(read[0].purpose.as_deref(), Some("matching"));
-        assert_eq!(read[0].fields.len(), 23);
-        assert_eq!(
-            read[0].categories,
-            [
-                "care_contact",
-                "debts",
-                "dwelling_requirements",
-                "household",
-                "income",
-                "personalia"
-            ]
-        );
-        let denied_read = find(&events, "read", "denied", Some("de-woonschakel"));
-        assert_eq!(denied_read.len(), 1);
-        assert_eq!(
-            denied_read[0].reason.as_deref(),
-            Some("not a party to the case")
-        );
-        assert_eq!(denied_read[0].case.as_deref(), Some(case.as_str()));
-        assert_eq!(find(&events, "authenticate", "denied", None).len(), 1);
-        assert_eq!(find(&events, "login", "denied", None).len(), 1);
-        assert!(!find(&events, "login", "allowed", Some(CORPORATION)).is_empty());
-        assert_eq!(
-            find(&events, "search", "denied", Some(COORDINATOR)).len(),
-            1
-        );
-        assert_eq!(
-            find(&events, "search", "allowed", Some(OFFICER)).len(),
-            2,
-            "signals and the query"
-        );
-        // Every event carries where it came from.
-        assert!(read[0].source.as_deref() == Some("127.0.0.1") && read[0].request_id.is_some());
-        // The officer's query saw this case's events, and none holds a value.
-        assert!(
-            listed.iter().any(|e| e.action == "create")
-                && listed.iter().any(|e| e.outcome == "denied")
-        );
-        let text = serde_json::to_string(&events).unwrap();
-        for value in ["Sanne", "111222333", "Kerkstraat", "06-12345678"] {
-            assert!(!text.contains(value), "{backend}: a value in the log");
-        }
-        app.broker.stop().await.unwrap();
-    }
-}
-
-#[tokio::test]
-async fn an_action_that_rolls_back_leaves_no_event_and_events_cannot_be_changed() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
+        .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = app.raw("GET", "/v1/cases", Some("not-a-token"), None).await;
+    assert_eq!(status, 401);
+    let wrong = json!({"username": "nobody", "password": "wrong"}).to_string();
+    let (status, _, _) = app
+        .raw(
+            "POST",
+            "/v1/auth/token",
+            None,
+            Some(("application/json", wrong.into_bytes())),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let coordinator = app.token(COORDINATOR).await;
+    let (status, _, _) = app
+        .raw("GET", "/v1/audit/events", Some(&coordinator), None)
+        .await;
+    assert_eq!(status, 403);
+    // Signals: the outsider's and the unknown user's denials show up.
+    let signals: sluis::audit::Signals = serde_json::from_value(
         app.client(OFFICER)
             .await
-            .post_json("/v1/audit/checkpoints", &Value::Null)
+            .get_json("/v1/audit/signals")
             .await
-            .unwrap();
-        let size = app.store.audit_size().await.unwrap();
-        let again = app
-            .store
-            .add_organisation(CARE, "Leviaan", "care", Event::admin("duplicate".into()))
-            .await;
-        assert!(again.is_err(), "the organisation exists");
-        assert_eq!(
-            app.store.audit_size().await.unwrap(),
-            size,
-            "{backend}: no event for a rolled-back action"
-        );
-        assert_eq!(all_events(&app).await.len() as u64, size);
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        signals
+            .denied_by_source
+            .iter()
+            .any(|c| c.key == "127.0.0.1" && c.count >= 3),
+        "{signals:?}"
+    );
+    assert!(
+        signals
+            .most_viewed_clients
+            .iter()
+            .any(|c| c.key.starts_with("p-"))
+    );
+    // The privacy officer reads the log: that read is an event too.
+    let officer = app.client(OFFICER).await;
+    let listed: Vec<Event> = serde_json::from_value(
+        officer
+            .get_json(&format!("/v1/audit/events?case={case}"))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
 
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
-        for sql in [
-            "UPDATE audit_events SET org_id = 'hoorn' WHERE seq = 1",
-            "DELETE FROM audit_events WHERE seq = 1",
-            "UPDATE audit_checkpoints SET size = 0",
-        ] {
-            let refused = sqlx::query(sql).execute(&pool).await;
-            assert!(refused.is_err(), "{backend}: `{sql}` must be refused");
-            assert!(refused.unwrap_err().to_string().contains("append-only"));
-        }
-        if backend == "postgres" {
-            assert!(
-                sqlx::query("TRUNCATE audit_events")
-                    .execute(&pool)
-                    .await
-                    .is_err()
-            );
-        }
-        pool.close().await;
-        assert_eq!(app.store.audit_size().await.unwrap(), size);
-        app.broker.stop().await.unwrap();
+    let events = all_events(&app).await;
+    assert!(before > 0, "enrolment is logged as admin changes");
+    assert_eq!(
+        find(&events[..before as usize], "admin", "allowed", None).len(),
+        before as usize
+    );
+    let created = find(&events, "create", "allowed", Some(CARE));
+    assert_eq!(created.len(), 1, "{backend}");
+    assert_eq!(created[0].case.as_deref(), Some(case.as_str()));
+    assert_eq!(
+        created[0].fields.len(),
+        38,
+        "37 registration fields and the consent declaration"
+    );
+    assert!(
+        created[0].consent.is_some(),
+        "the consent record that allowed it"
+    );
+    assert!(
+        created[0]
+            .client
+            .as_deref()
+            .is_some_and(|c| c.starts_with("p-"))
+    );
+    let shared = find(&events, "share", "allowed", Some(COORDINATOR));
+    assert_eq!(shared.len(), 1);
+    assert_eq!(
+        shared[0].recipients,
+        ["het-grootslag", "hoorn", "intermaris", "wooncompagnie"],
+        "a referral to Hoorn: the municipality and the corporations with homes there"
+    );
+    assert!(
+        shared[0].categories.contains(&"identifiers".to_string()),
+        "for the municipality"
+    );
+    for never in ["placement", "housing_history", "assessment", "consent"] {
+        assert!(
+            !shared[0].categories.contains(&never.to_string()),
+            "{never}"
+        );
     }
+    assert_eq!(
+        find(&events, "update", "allowed", Some(COORDINATOR)).len(),
+        1,
+        "the acceptance"
+    );
+    let read = find(&events, "read", "allowed", Some(CORPORATION));
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].purpose.as_deref(), Some("matching"));
+    assert_eq!(read[0].fields.len(), 23);
+    assert_eq!(
+        read[0].categories,
+        [
+            "care_contact",
+            "debts",
+            "dwelling_requirements",
+            "household",
+            "income",
+            "personalia"
+        ]
+    );
+    let denied_read = find(&events, "read", "denied", Some("de-woonschakel"));
+    assert_eq!(denied_read.len(), 1);
+    assert_eq!(
+        denied_read[0].reason.as_deref(),
+        Some("not a party to the case")
+    );
+    assert_eq!(denied_read[0].case.as_deref(), Some(case.as_str()));
+    assert_eq!(find(&events, "authenticate", "denied", None).len(), 1);
+    assert_eq!(find(&events, "login", "denied", None).len(), 1);
+    assert!(!find(&events, "login", "allowed", Some(CORPORATION)).is_empty());
+    assert_eq!(
+        find(&events, "search", "denied", Some(COORDINATOR)).len(),
+        1
+    );
+    assert_eq!(
+        find(&events, "search", "allowed", Some(OFFICER)).len(),
+        2,
+        "signals and the query"
+    );
+    // Every event carries where it came from.
+    assert!(read[0].source.as_deref() == Some("127.0.0.1") && read[0].request_id.is_some());
+    // The officer's query saw this case's events, and none holds a value.
+    assert!(
+        listed.iter().any(|e| e.action == "create") && listed.iter().any(|e| e.outcome == "denied")
+    );
+    let text = serde_json::to_string(&events).unwrap();
+    for value in ["Sanne", "111222333", "Kerkstraat", "06-12345678"] {
+        assert!(!text.contains(value), "{backend}: a value in the log");
+    }
+    app.broker.stop().await.unwrap();
 }
+crate::per_backend!(#[tokio::test] async fn every_action_and_every_denial_writes_one_event);
+
+async fn an_action_that_rolls_back_leaves_no_event_and_events_cannot_be_changed(
+    backend: &'static str,
+) {
+    let app = TestApp::start(backend).await;
+    app.client(OFFICER)
+        .await
+        .post_json("/v1/audit/checkpoints", &Value::Null)
+        .await
+        .unwrap();
+    let size = app.store.audit_size().await.unwrap();
+    let again = app
+        .store
+        .add_organisation(CARE, "Leviaan", "care", Event::admin("duplicate".into()))
+        .await;
+    assert!(again.is_err(), "the organisation exists");
+    assert_eq!(
+        app.store.audit_size().await.unwrap(),
+        size,
+        "{backend}: no event for a rolled-back action"
+    );
+    assert_eq!(all_events(&app).await.len() as u64, size);
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    for sql in [
+        "UPDATE audit_events SET org_id = 'hoorn' WHERE seq = 1",
+        "DELETE FROM audit_events WHERE seq = 1",
+        "UPDATE audit_checkpoints SET size = 0",
+    ] {
+        let refused = sqlx::query(sql).execute(&pool).await;
+        assert!(refused.is_err(), "{backend}: `{sql}` must be refused");
+        assert!(refused.unwrap_err().to_string().contains("append-only"));
+    }
+    if backend == "postgres" {
+        assert!(
+            sqlx::query("TRUNCATE audit_events")
+                .execute(&pool)
+                .await
+                .is_err()
+        );
+    }
+    pool.close().await;
+    assert_eq!(app.store.audit_size().await.unwrap(), size);
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn an_action_that_rolls_back_leaves_no_event_and_events_cannot_be_changed);
 
 /// A copy of `db` with its append-only guard removed and `tamper` applied.
 async fn tampered_copy(
@@ -319,146 +316,99 @@ fn verify_cli(url: &str, vkey: &str) -> (bool, String) {
     )
 }
 
-#[tokio::test]
-async fn verify_names_the_first_bad_sequence_number_of_a_tampered_copy() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
-            .await;
-        app.client(CORPORATION)
-            .await
-            .slice(&case, "matching")
-            .await
-            .unwrap();
-        let officer = app.client(OFFICER).await;
-        officer
-            .post_json("/v1/audit/checkpoints", &Value::Null)
-            .await
-            .unwrap();
-        let vkey = officer.get_text("/v1/audit/vkey").await.unwrap();
-        let size = app.store.audit_size().await.unwrap() as i64;
-        assert!(size > 60, "{size}");
-        let TestApp {
-            db, store, broker, ..
-        } = app;
-        broker.stop().await.unwrap();
-        store.close().await;
+async fn verify_names_the_first_bad_sequence_number_of_a_tampered_copy(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    app.client(CORPORATION)
+        .await
+        .slice(&case, "matching")
+        .await
+        .unwrap();
+    let officer = app.client(OFFICER).await;
+    officer
+        .post_json("/v1/audit/checkpoints", &Value::Null)
+        .await
+        .unwrap();
+    let vkey = officer.get_text("/v1/audit/vkey").await.unwrap();
+    let size = app.store.audit_size().await.unwrap() as i64;
+    assert!(size > 60, "{size}");
+    let TestApp {
+        db, store, broker, ..
+    } = app;
+    broker.stop().await.unwrap();
+    store.close().await;
 
-        let (ok, text) = verify_cli(&db.url, &vkey);
-        assert!(ok, "{backend}: the untouched log verifies: {text}");
-        assert!(
-            text.contains(&format!("{size} events, 1 checkpoints")),
-            "{text}"
-        );
+    let (ok, text) = verify_cli(&db.url, &vkey);
+    assert!(ok, "{backend}: the untouched log verifies: {text}");
+    assert!(
+        text.contains(&format!("{size} events, 1 checkpoints")),
+        "{text}"
+    );
 
-        let dir = tempfile::tempdir().unwrap();
-        let cut = size - 3;
-        for (name, tamper, expected) in [
-            ("altered", "UPDATE audit_events SET org_id = 'hoorn' WHERE seq = 25;".to_string(), "seq 25: changed".to_string()),
-            ("deleted", "DELETE FROM audit_events WHERE seq = 31;".to_string(), "seq 31: missing".to_string()),
-            (
-                "swapped",
-                "UPDATE audit_events SET seq = -40 WHERE seq = 40; UPDATE audit_events SET seq = 40 WHERE seq = 41; UPDATE audit_events SET seq = 41 WHERE seq = -40;".to_string(),
-                "seq 40: reordered".to_string(),
-            ),
-            ("truncated", format!("DELETE FROM audit_events WHERE seq > {cut};"), format!("seq {}: missing (truncated", cut + 1)),
-        ] {
-            let url = tampered_copy(backend, &db, &tamper, dir.path(), name).await;
-            let (ok, text) = verify_cli(&url, &vkey);
-            assert!(!ok, "{backend} {name}: must fail");
-            assert!(text.contains(&expected), "{backend} {name}: expected `{expected}` in {text}");
-        }
-        // A forged key does not verify the genuine checkpoint.
-        let mut key = VerifierKey::from_vkey(&vkey).unwrap();
-        key.public_key[0] ^= 1;
-        let (ok, text) = verify_cli(&db.url, &key.to_vkey());
-        assert!(!ok && text.contains("signature invalid"), "{text}");
+    let dir = tempfile::tempdir().unwrap();
+    let cut = size - 3;
+    for (name, tamper, expected) in [
+        ("altered", "UPDATE audit_events SET org_id = 'hoorn' WHERE seq = 25;".to_string(), "seq 25: changed".to_string()),
+        ("deleted", "DELETE FROM audit_events WHERE seq = 31;".to_string(), "seq 31: missing".to_string()),
+        (
+            "swapped",
+            "UPDATE audit_events SET seq = -40 WHERE seq = 40; UPDATE audit_events SET seq = 40 WHERE seq = 41; UPDATE audit_events SET seq = 41 WHERE seq = -40;".to_string(),
+            "seq 40: reordered".to_string(),
+        ),
+        ("truncated", format!("DELETE FROM audit_events WHERE seq > {cut};"), format!("seq {}: missing (truncated", cut + 1)),
+    ] {
+        let url = tampered_copy(backend, &db, &tamper, dir.path(), name).await;
+        let (ok, text) = verify_cli(&url, &vkey);
+        assert!(!ok, "{backend} {name}: must fail");
+        assert!(text.contains(&expected), "{backend} {name}: expected `{expected}` in {text}");
     }
+    // A forged key does not verify the genuine checkpoint.
+    let mut key = VerifierKey::from_vkey(&vkey).unwrap();
+    key.public_key[0] ^= 1;
+    let (ok, text) = verify_cli(&db.url, &key.to_vkey());
+    assert!(!ok && text.contains("signature invalid"), "{text}");
 }
+crate::per_backend!(#[tokio::test] async fn verify_names_the_first_bad_sequence_number_of_a_tampered_copy);
 
 // Multi-threaded: the test runs the `sluis` binary against the in-process broker.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proofs_served_over_http_verify_and_forgeries_do_not() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        app.submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
-            .await;
-        let officer = app.client(OFFICER).await;
-        let key =
-            VerifierKey::from_vkey(&officer.get_text("/v1/audit/vkey").await.unwrap()).unwrap();
-        officer
-            .post_json("/v1/audit/checkpoints", &Value::Null)
-            .await
-            .unwrap();
-        let first = audit::open_checkpoint(
-            &officer.get_text("/v1/audit/checkpoint").await.unwrap(),
-            &key,
-        )
+async fn proofs_served_over_http_verify_and_forgeries_do_not(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    app.submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    let officer = app.client(OFFICER).await;
+    let key = VerifierKey::from_vkey(&officer.get_text("/v1/audit/vkey").await.unwrap()).unwrap();
+    officer
+        .post_json("/v1/audit/checkpoints", &Value::Null)
+        .await
         .unwrap();
-        app.submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
-            .await;
-        officer
-            .post_json("/v1/audit/checkpoints", &Value::Null)
-            .await
-            .unwrap();
-        let second = audit::open_checkpoint(
-            &officer.get_text("/v1/audit/checkpoint").await.unwrap(),
-            &key,
-        )
+    let first = audit::open_checkpoint(
+        &officer.get_text("/v1/audit/checkpoint").await.unwrap(),
+        &key,
+    )
+    .unwrap();
+    app.submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
+        .await;
+    officer
+        .post_json("/v1/audit/checkpoints", &Value::Null)
+        .await
         .unwrap();
-        assert!(second.size > first.size);
+    let second = audit::open_checkpoint(
+        &officer.get_text("/v1/audit/checkpoint").await.unwrap(),
+        &key,
+    )
+    .unwrap();
+    assert!(second.size > first.size);
 
-        let events = all_events(&app).await;
-        let ceiling = (second.size as f64).log2().ceil() as usize;
-        for seq in [1, first.size / 2, first.size, second.size] {
-            let proof: ProofBody = serde_json::from_value(
-                officer
-                    .get_json(&format!(
-                        "/v1/audit/proofs/inclusion?seq={seq}&size={}",
-                        second.size
-                    ))
-                    .await
-                    .unwrap(),
-            )
-            .unwrap();
-            let hashes: Vec<[u8; 32]> = proof
-                .hashes
-                .iter()
-                .map(|h| hex::decode(h).unwrap().try_into().unwrap())
-                .collect();
-            assert!(
-                hashes.len() <= ceiling,
-                "{} hashes for {} leaves",
-                hashes.len(),
-                second.size
-            );
-            let event = &events[seq as usize - 1];
-            assert!(
-                audit::verify_inclusion(event, second.size, &second.root, &hashes),
-                "{backend} seq {seq}"
-            );
-            let mut forged = hashes.clone();
-            if let Some(h) = forged.first_mut() {
-                h[31] ^= 1;
-                assert!(!audit::verify_inclusion(
-                    event,
-                    second.size,
-                    &second.root,
-                    &forged
-                ));
-            }
-            let other = &events[(seq as usize) % events.len()];
-            assert!(
-                !audit::verify_inclusion(other, second.size, &second.root, &hashes)
-                    || other.seq == event.seq
-            );
-        }
+    let events = all_events(&app).await;
+    let ceiling = (second.size as f64).log2().ceil() as usize;
+    for seq in [1, first.size / 2, first.size, second.size] {
         let proof: ProofBody = serde_json::from_value(
             officer
                 .get_json(&format!(
-                    "/v1/audit/proofs/consistency?from={}&to={}",
-                    first.size, second.size
+                    "/v1/audit/proofs/inclusion?seq={seq}&size={}",
+                    second.size
                 ))
                 .await
                 .unwrap(),
@@ -469,281 +419,318 @@ async fn proofs_served_over_http_verify_and_forgeries_do_not() {
             .iter()
             .map(|h| hex::decode(h).unwrap().try_into().unwrap())
             .collect();
-        assert!(hashes.len() <= ceiling + 1);
-        assert!(audit::verify_consistency(
-            first.size,
-            &first.root,
-            second.size,
-            &second.root,
-            &hashes
-        ));
-        let mut wrong_root = first.root;
-        wrong_root[0] ^= 1;
-        assert!(!audit::verify_consistency(
-            first.size,
-            &wrong_root,
-            second.size,
-            &second.root,
-            &hashes
-        ));
-
-        // A kept checkpoint checked against the live broker with the CLI.
-        let dir = tempfile::tempdir().unwrap();
-        let kept = dir.path().join("kept.note");
-        std::fs::write(&kept, &first.note).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_sluis"))
-            .args([
-                "audit",
-                "verify",
-                "--vkey",
-                &key.to_vkey(),
-                "--proofs-from",
-                &app.broker.base_url,
-                "--checkpoint",
-            ])
-            .arg(&kept)
-            .output()
-            .unwrap();
         assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            hashes.len() <= ceiling,
+            "{} hashes for {} leaves",
+            hashes.len(),
+            second.size
         );
-        app.broker.stop().await.unwrap();
+        let event = &events[seq as usize - 1];
+        assert!(
+            audit::verify_inclusion(event, second.size, &second.root, &hashes),
+            "{backend} seq {seq}"
+        );
+        let mut forged = hashes.clone();
+        if let Some(h) = forged.first_mut() {
+            h[31] ^= 1;
+            assert!(!audit::verify_inclusion(
+                event,
+                second.size,
+                &second.root,
+                &forged
+            ));
+        }
+        let other = &events[(seq as usize) % events.len()];
+        assert!(
+            !audit::verify_inclusion(other, second.size, &second.root, &hashes)
+                || other.seq == event.seq
+        );
     }
-}
+    let proof: ProofBody = serde_json::from_value(
+        officer
+            .get_json(&format!(
+                "/v1/audit/proofs/consistency?from={}&to={}",
+                first.size, second.size
+            ))
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let hashes: Vec<[u8; 32]> = proof
+        .hashes
+        .iter()
+        .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+        .collect();
+    assert!(hashes.len() <= ceiling + 1);
+    assert!(audit::verify_consistency(
+        first.size,
+        &first.root,
+        second.size,
+        &second.root,
+        &hashes
+    ));
+    let mut wrong_root = first.root;
+    wrong_root[0] ^= 1;
+    assert!(!audit::verify_consistency(
+        first.size,
+        &wrong_root,
+        second.size,
+        &second.root,
+        &hashes
+    ));
 
-#[tokio::test]
-async fn the_privacy_officer_gets_a_provable_access_report_per_client() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let first = app
-            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
-            .await;
-        // The same client registered again by another organisation: the same pseudonym.
-        let second = app
-            .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
-            .await;
-        app.client(CORPORATION)
-            .await
-            .slice(&first, "matching")
-            .await
-            .unwrap();
-        let meta = app
-            .client(CARE)
-            .await
-            .get_json(&format!("/v1/cases/{first}"))
-            .await
-            .unwrap();
-        let pseudonym = meta["client_pseudonym"].as_str().unwrap().to_owned();
-        let meta2 = app
-            .client("parlan")
-            .await
-            .get_json(&format!("/v1/cases/{second}"))
-            .await
-            .unwrap();
-        assert_eq!(meta2["client_pseudonym"].as_str(), Some(pseudonym.as_str()));
-
-        let officer = app.client(OFFICER).await;
-        let report: AccessReport = serde_json::from_value(
-            officer
-                .get_json(&format!("/v1/audit/clients/{pseudonym}/report"))
-                .await
-                .unwrap(),
-        )
+    // A kept checkpoint checked against the live broker with the CLI.
+    let dir = tempfile::tempdir().unwrap();
+    let kept = dir.path().join("kept.note");
+    std::fs::write(&kept, &first.note).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sluis"))
+        .args([
+            "audit",
+            "verify",
+            "--vkey",
+            &key.to_vkey(),
+            "--proofs-from",
+            &app.broker.base_url,
+            "--checkpoint",
+        ])
+        .arg(&kept)
+        .output()
         .unwrap();
-        let key =
-            VerifierKey::from_vkey(&officer.get_text("/v1/audit/vkey").await.unwrap()).unwrap();
-        let cp = audit::open_checkpoint(&report.checkpoint.note, &key).unwrap();
-        let actions: Vec<(&str, &str)> = report
-            .events
-            .iter()
-            .map(|e| {
-                (
-                    e.event.action.as_str(),
-                    e.event.org.as_deref().unwrap_or(""),
-                )
-            })
-            .collect();
-        for expected in [
-            ("create", CARE),
-            ("share", COORDINATOR),
-            ("read", CORPORATION),
-            ("create", "parlan"),
-            ("read", COORDINATOR),
-        ] {
-            assert!(
-                actions.contains(&expected),
-                "{backend}: {expected:?} not in {actions:?}"
-            );
-        }
-        for entry in &report.events {
-            let proof: Vec<[u8; 32]> = entry
-                .proof
-                .iter()
-                .map(|h| hex::decode(h).unwrap().try_into().unwrap())
-                .collect();
-            assert!(
-                audit::verify_inclusion(&entry.event, cp.size, &cp.root, &proof),
-                "seq {}",
-                entry.event.seq
-            );
-        }
-        // The report itself was recorded, as an export about this client.
-        let events = all_events(&app).await;
-        let exports = find(&events, "export", "allowed", Some(OFFICER));
-        assert_eq!(exports.len(), 1);
-        assert_eq!(exports[0].client.as_deref(), Some(pseudonym.as_str()));
-        // CSV export: a header and one row per event.
-        let csv = officer
-            .get_text(&format!("/v1/audit/events?client={pseudonym}&format=csv"))
-            .await
-            .unwrap();
-        assert!(csv.starts_with("seq,time,action,outcome,"));
-        assert!(csv.lines().count() > report.events.len());
-        app.broker.stop().await.unwrap();
-    }
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    app.broker.stop().await.unwrap();
 }
+crate::per_backend!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn proofs_served_over_http_verify_and_forgeries_do_not);
 
-#[tokio::test]
-async fn concurrent_requests_and_two_brokers_make_one_consistent_log() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        // A second broker process-equivalent: its own pool and server on the same database.
-        let store2 = sluis::store::Store::connect(&app.db.url).await.unwrap();
-        let state2 = sluis::api::AppState::ephemeral(store2.clone(), app.policy.clone());
-        let broker2 = sluis::api::RunningBroker::start(state2, "127.0.0.1:0".parse().unwrap())
+async fn the_privacy_officer_gets_a_provable_access_report_per_client(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let first = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    // The same client registered again by another organisation: the same pseudonym.
+    let second = app
+        .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
+        .await;
+    app.client(CORPORATION)
+        .await
+        .slice(&first, "matching")
+        .await
+        .unwrap();
+    let meta = app
+        .client(CARE)
+        .await
+        .get_json(&format!("/v1/cases/{first}"))
+        .await
+        .unwrap();
+    let pseudonym = meta["client_pseudonym"].as_str().unwrap().to_owned();
+    let meta2 = app
+        .client("parlan")
+        .await
+        .get_json(&format!("/v1/cases/{second}"))
+        .await
+        .unwrap();
+    assert_eq!(meta2["client_pseudonym"].as_str(), Some(pseudonym.as_str()));
+
+    let officer = app.client(OFFICER).await;
+    let report: AccessReport = serde_json::from_value(
+        officer
+            .get_json(&format!("/v1/audit/clients/{pseudonym}/report"))
             .await
-            .unwrap();
-        let key = sluis::auth::Secret::new(app.party(CARE).api_key.expose().to_owned());
-        let other = sluis::client::Client::new(&broker2.base_url)
-            .login(&sluis::client::Credentials::ApiKey(key))
-            .await
-            .unwrap();
-        let here = app.client(CARE).await;
-        let before = app.store.audit_size().await.unwrap();
-        let mut tasks = Vec::new();
-        for i in 0..16 {
-            let c = if i % 2 == 0 {
-                here.clone()
-            } else {
-                other.clone()
-            };
-            tasks.push(tokio::spawn(async move {
-                let answer = c
-                    .submit(
-                        "registration",
-                        &fictional_registration(),
-                        &sluis::demo::fictional_consent(),
-                    )
-                    .await
-                    .unwrap();
-                let case = answer["id"].as_str().unwrap().to_owned();
-                c.slice(&case, "guidance").await.unwrap();
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let log = app.store.audit_log().await.unwrap();
-        assert_eq!(
-            log.len() as u64,
-            before + 32,
-            "{backend}: 16 creates and 16 reads"
-        );
+            .unwrap(),
+    )
+    .unwrap();
+    let key = VerifierKey::from_vkey(&officer.get_text("/v1/audit/vkey").await.unwrap()).unwrap();
+    let cp = audit::open_checkpoint(&report.checkpoint.note, &key).unwrap();
+    let actions: Vec<(&str, &str)> = report
+        .events
+        .iter()
+        .map(|e| {
+            (
+                e.event.action.as_str(),
+                e.event.org.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    for expected in [
+        ("create", CARE),
+        ("share", COORDINATOR),
+        ("read", CORPORATION),
+        ("create", "parlan"),
+        ("read", COORDINATOR),
+    ] {
         assert!(
-            log.iter()
-                .enumerate()
-                .all(|(i, s)| s.event.seq == i as i64 + 1)
+            actions.contains(&expected),
+            "{backend}: {expected:?} not in {actions:?}"
         );
-        let state = sluis::api::AppState::ephemeral(app.store.clone(), app.policy.clone());
-        let cp = state.checkpoint().await.unwrap();
-        let report = audit::verify(&log, &[cp.note], &state.verifier_keys());
-        assert!(report.ok, "{backend}: {:?}", report.first_problem);
-        broker2.stop().await.unwrap();
-        app.broker.stop().await.unwrap();
     }
+    for entry in &report.events {
+        let proof: Vec<[u8; 32]> = entry
+            .proof
+            .iter()
+            .map(|h| hex::decode(h).unwrap().try_into().unwrap())
+            .collect();
+        assert!(
+            audit::verify_inclusion(&entry.event, cp.size, &cp.root, &proof),
+            "seq {}",
+            entry.event.seq
+        );
+    }
+    // The report itself was recorded, as an export about this client.
+    let events = all_events(&app).await;
+    let exports = find(&events, "export", "allowed", Some(OFFICER));
+    assert_eq!(exports.len(), 1);
+    assert_eq!(exports[0].client.as_deref(), Some(pseudonym.as_str()));
+    // CSV export: a header and one row per event.
+    let csv = officer
+        .get_text(&format!("/v1/audit/events?client={pseudonym}&format=csv"))
+        .await
+        .unwrap();
+    assert!(csv.starts_with("seq,time,action,outcome,"));
+    assert!(csv.lines().count() > report.events.len());
+    app.broker.stop().await.unwrap();
 }
+crate::per_backend!(#[tokio::test] async fn the_privacy_officer_gets_a_provable_access_report_per_client);
+
+async fn concurrent_requests_and_two_brokers_make_one_consistent_log(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    // A second broker process-equivalent: its own pool and server on the same database.
+    let store2 = sluis::store::Store::connect(&app.db.url).await.unwrap();
+    let state2 = sluis::api::AppState::ephemeral(store2.clone(), app.policy.clone());
+    let broker2 = sluis::api::RunningBroker::start(state2, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let key = sluis::auth::Secret::new(app.party(CARE).api_key.expose().to_owned());
+    let other = sluis::client::Client::new(&broker2.base_url)
+        .login(&sluis::client::Credentials::ApiKey(key))
+        .await
+        .unwrap();
+    let here = app.client(CARE).await;
+    let before = app.store.audit_size().await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let c = if i % 2 == 0 {
+            here.clone()
+        } else {
+            other.clone()
+        };
+        tasks.push(tokio::spawn(async move {
+            let answer = c
+                .submit(
+                    "registration",
+                    &fictional_registration(),
+                    &sluis::demo::fictional_consent(),
+                )
+                .await
+                .unwrap();
+            let case = answer["id"].as_str().unwrap().to_owned();
+            c.slice(&case, "guidance").await.unwrap();
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let log = app.store.audit_log().await.unwrap();
+    assert_eq!(
+        log.len() as u64,
+        before + 32,
+        "{backend}: 16 creates and 16 reads"
+    );
+    assert!(
+        log.iter()
+            .enumerate()
+            .all(|(i, s)| s.event.seq == i as i64 + 1)
+    );
+    let state = sluis::api::AppState::ephemeral(app.store.clone(), app.policy.clone());
+    let cp = state.checkpoint().await.unwrap();
+    let report = audit::verify(&log, &[cp.note], &state.verifier_keys());
+    assert!(report.ok, "{backend}: {:?}", report.first_problem);
+    broker2.stop().await.unwrap();
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn concurrent_requests_and_two_brokers_make_one_consistent_log);
 
 /// The stored tree against an independent one (ct-merkle over the events' canonical
 /// encodings): events appended by concurrent requests (group commit), then the tree of a log
 /// from before the tree was stored, rebuilt when the store opens.
-#[tokio::test]
-async fn the_stored_tree_gives_the_rfc_9162_roots_and_proofs_and_is_rebuilt_on_upgrade() {
-    for backend in backends() {
-        let db = TestDb::new(backend).await;
-        let store = sluis::store::Store::connect(&db.url).await.unwrap();
-        let tasks: Vec<_> = (0..37)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    let mut e = Event::new("read", "allowed");
-                    e.client = Some(format!("client-{}", i % 3));
-                    store.record(e).await.unwrap()
-                })
+async fn the_stored_tree_gives_the_rfc_9162_roots_and_proofs_and_is_rebuilt_on_upgrade(
+    backend: &'static str,
+) {
+    let db = TestDb::new(backend).await;
+    let store = sluis::store::Store::connect(&db.url).await.unwrap();
+    let tasks: Vec<_> = (0..37)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut e = Event::new("read", "allowed");
+                e.client = Some(format!("client-{}", i % 3));
+                store.record(e).await.unwrap()
             })
-            .collect();
-        let mut seqs = Vec::new();
-        for t in tasks {
-            seqs.push(t.await.unwrap().seq);
-        }
-        seqs.sort_unstable();
-        assert_eq!(seqs, (1..=37).collect::<Vec<i64>>(), "{backend}");
-        let check = |store: sluis::store::Store| async move {
-            let events = all_events_of(&store).await;
-            for size in [1u64, 2, 13, 32, 37] {
-                let tree = audit::Tree::of(&events[..size as usize]);
-                assert_eq!(store.tree_root(size).await.unwrap(), tree.root(), "{size}");
-                for seq in [1, size / 2 + 1, size] {
-                    assert_eq!(
-                        Some(store.inclusion_proof(seq, size).await.unwrap()),
-                        tree.inclusion_proof(seq),
-                        "{seq} in {size}"
-                    );
-                }
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap().seq);
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=37).collect::<Vec<i64>>(), "{backend}");
+    let check = |store: sluis::store::Store| async move {
+        let events = all_events_of(&store).await;
+        for size in [1u64, 2, 13, 32, 37] {
+            let tree = audit::Tree::of(&events[..size as usize]);
+            assert_eq!(store.tree_root(size).await.unwrap(), tree.root(), "{size}");
+            for seq in [1, size / 2 + 1, size] {
                 assert_eq!(
-                    Some(
-                        store
-                            .consistency_proof(size.div_ceil(3), size)
-                            .await
-                            .unwrap()
-                    ),
-                    tree.consistency_proof(size.div_ceil(3)),
-                    "{size}"
+                    Some(store.inclusion_proof(seq, size).await.unwrap()),
+                    tree.inclusion_proof(seq),
+                    "{seq} in {size}"
                 );
             }
-            let mine = store
-                .client_events("client-1", 30, None, None)
-                .await
-                .unwrap();
-            let seqs: Vec<i64> = mine.iter().map(|e| e.seq).collect();
-            let expected: Vec<i64> = events
-                .iter()
-                .filter(|e| e.client.as_deref() == Some("client-1") && e.seq <= 30)
-                .map(|e| e.seq)
-                .collect();
-            assert_eq!(seqs, expected);
-            assert_eq!(seqs.len(), 10);
-            store.close().await;
-        };
-        check(store).await;
-        // A log written before the tree was stored: its nodes are not there.
-        let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
-        let unlock = if backend == "sqlite" {
-            "DROP TRIGGER audit_nodes_no_delete;"
-        } else {
-            "ALTER TABLE audit_nodes DISABLE TRIGGER USER;"
-        };
-        sqlx::raw_sql(unlock).execute(&pool).await.unwrap();
-        sqlx::raw_sql("DELETE FROM audit_nodes")
-            .execute(&pool)
+            assert_eq!(
+                Some(
+                    store
+                        .consistency_proof(size.div_ceil(3), size)
+                        .await
+                        .unwrap()
+                ),
+                tree.consistency_proof(size.div_ceil(3)),
+                "{size}"
+            );
+        }
+        let mine = store
+            .client_events("client-1", 30, None, None)
             .await
             .unwrap();
-        pool.close().await;
-        let store = sluis::store::Store::connect(&db.url).await.unwrap();
-        check(store).await;
-    }
+        let seqs: Vec<i64> = mine.iter().map(|e| e.seq).collect();
+        let expected: Vec<i64> = events
+            .iter()
+            .filter(|e| e.client.as_deref() == Some("client-1") && e.seq <= 30)
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, expected);
+        assert_eq!(seqs.len(), 10);
+        store.close().await;
+    };
+    check(store).await;
+    // A log written before the tree was stored: its nodes are not there.
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let unlock = if backend == "sqlite" {
+        "DROP TRIGGER audit_nodes_no_delete;"
+    } else {
+        "ALTER TABLE audit_nodes DISABLE TRIGGER USER;"
+    };
+    sqlx::raw_sql(unlock).execute(&pool).await.unwrap();
+    sqlx::raw_sql("DELETE FROM audit_nodes")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = sluis::store::Store::connect(&db.url).await.unwrap();
+    check(store).await;
 }
+crate::per_backend!(#[tokio::test] async fn the_stored_tree_gives_the_rfc_9162_roots_and_proofs_and_is_rebuilt_on_upgrade);
 
 async fn all_events_of(store: &sluis::store::Store) -> Vec<Event> {
     store

@@ -12,7 +12,6 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use common::backends;
 use serde_json::{Value, json};
 
 fn sluis() -> Command {
@@ -343,346 +342,344 @@ fn wait_until_up(base: &str) {
     panic!("sluis serve did not come up at {base}");
 }
 
-#[test]
-fn admin_and_client_verbs_work_against_a_real_server() {
-    for backend in backends() {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let db = rt.block_on(common::TestDb::new(backend));
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let run = |args: &[&str]| {
-            ok(sluis()
-                .args(args)
-                .env("DATABASE_URL", &db.url)
-                .output()
-                .unwrap())
-        };
-
+fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(common::TestDb::new(backend));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&str]| {
         ok(sluis()
-            .args(["keygen", "--kind", "signing", "--out"])
-            .arg(d.join("signing.pem"))
-            .output()
-            .unwrap());
-        run(&["org", "enrol"]);
-        for org in [
-            "leviaan",
-            "bct-westfriesland",
-            "intermaris",
-            "het-grootslag",
-            "wooncompagnie",
-            "hoorn",
-        ] {
-            let id_file = d.join(format!("{org}.txt"));
-            let recipient = ok(sluis()
-                .args(["keygen", "--out"])
-                .arg(&id_file)
-                .output()
-                .unwrap());
-            run(&["org", "set-recipient", org, recipient.trim()]);
-            run(&["user", "add", &format!("{org}-app"), "--org", org]);
-            let key = run(&["apikey", "create", &format!("{org}-app")]);
-            std::fs::write(d.join(format!("{org}.key")), key.trim()).unwrap();
-        }
-        let listed = run(&["org", "list"]);
-        // The URL (with its password, in production) can come from a file instead.
-        std::fs::write(d.join("database-url"), format!("{}\n", db.url)).unwrap();
-        let from_file = ok(sluis()
-            .args(["org", "list"])
-            .env("DATABASE_URL_FILE", d.join("database-url"))
-            .output()
-            .unwrap());
-        assert_eq!(from_file, listed);
-        // Nothing listens yet: the container probe fails.
-        let port = free_port();
-        let probe = sluis()
-            .args(["probe", &format!("http://127.0.0.1:{port}/readyz")])
-            .output()
-            .unwrap();
-        assert!(!probe.status.success());
-        assert!(
-            listed
-                .lines()
-                .any(|l| l.starts_with("intermaris") && l.contains("age1")),
-            "{listed}"
-        );
-
-        let port = free_port();
-        let base = format!("http://127.0.0.1:{port}");
-        let _server = Server(
-            sluis()
-                .args([
-                    "serve",
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--signing-key",
-                ])
-                .arg(d.join("signing.pem"))
-                .env("DATABASE_URL", &db.url)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_until_up(&base);
-        let probe = ok(sluis()
-            .args(["probe", &format!("{base}/readyz")])
-            .output()
-            .unwrap());
-        assert!(probe.contains("200"), "{probe}");
-        let client = |org: &str, args: &[&str]| {
-            let mut c = sluis();
-            c.args(args)
-                .arg("--server")
-                .arg(&base)
-                .arg("--api-key-file")
-                .arg(d.join(format!("{org}.key")));
-            c.output().unwrap()
-        };
-
-        std::fs::write(
-            d.join("form.json"),
-            json!({"fields": sluis::demo::fictional_registration(), "consent": sluis::demo::fictional_consent()}).to_string(),
-        )
-        .unwrap();
-        let submitted: Value = serde_json::from_str(&ok(client(
-            "leviaan",
-            &["submit", d.join("form.json").to_str().unwrap()],
-        )))
-        .unwrap();
-        let case = submitted["id"].as_str().unwrap().to_owned();
-        assert_eq!(
-            submitted["sealed"]["bsn"],
-            json!(["bct-westfriesland", "leviaan"])
-        );
-
-        // Before the referral the corporation has no case.
-        let early = client(
-            "intermaris",
-            &[
-                "pull",
-                "--purpose",
-                "matching",
-                &case,
-                "--identity",
-                d.join("intermaris.txt").to_str().unwrap(),
-            ],
-        );
-        assert!(!early.status.success());
-        assert!(String::from_utf8_lossy(&early.stderr).contains("404"));
-
-        // Before acceptance a referral is refused (409), then the coordinator accepts and refers.
-        let early = client(
-            "bct-westfriesland",
-            &[
-                "refer",
-                &case,
-                "--municipality",
-                "hoorn",
-                "--identity",
-                d.join("bct-westfriesland.txt").to_str().unwrap(),
-            ],
-        );
-        assert!(!early.status.success());
-        assert!(
-            String::from_utf8_lossy(&early.stderr).contains("409"),
-            "{}",
-            String::from_utf8_lossy(&early.stderr)
-        );
-        let accepted: Value = serde_json::from_str(&ok(client(
-            "bct-westfriesland",
-            &["assess", &case, "--decision", "accept"],
-        )))
-        .unwrap();
-        assert_eq!(accepted["state"], "assessed");
-        let referred: Value = serde_json::from_str(&ok(client(
-            "bct-westfriesland",
-            &[
-                "refer",
-                &case,
-                "--municipality",
-                "hoorn",
-                "--identity",
-                d.join("bct-westfriesland.txt").to_str().unwrap(),
-            ],
-        )))
-        .unwrap();
-        assert_eq!(referred["state"], "referred");
-        assert_eq!(referred["sealed"]["bsn"], json!(["hoorn"]));
-        assert_eq!(
-            referred["sealed"]["full_name"],
-            json!(["het-grootslag", "hoorn", "intermaris", "wooncompagnie"])
-        );
-        let inbox: Value = serde_json::from_str(&ok(client("intermaris", &["inbox"]))).unwrap();
-        assert_eq!(inbox[0]["kind"], "referred");
-
-        let save = d.join("saved");
-        let pulled: Value = serde_json::from_str(&ok(client(
-            "intermaris",
-            &[
-                "pull",
-                "--purpose",
-                "matching",
-                &case,
-                "--identity",
-                d.join("intermaris.txt").to_str().unwrap(),
-                "--save",
-                save.to_str().unwrap(),
-            ],
-        )))
-        .unwrap();
-        let keys: Vec<&str> = pulled["fields"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        assert_eq!(keys, CORPORATION_FIELDS, "{backend}");
-        assert_eq!(std::fs::read_dir(&save).unwrap().count(), 23);
-
-        // A person logs in with a password read from standard input.
-        let mut add = sluis()
-            .args([
-                "user",
-                "add",
-                "m.devries",
-                "--org",
-                "hoorn",
-                "--password-stdin",
-            ])
+            .args(args)
             .env("DATABASE_URL", &db.url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        add.stdin
-            .take()
-            .unwrap()
-            .write_all(b"gemeente hoorn wachtwoord\n")
-            .unwrap();
-        assert!(add.wait().unwrap().success());
-        let by_password = sluis()
-            .args([
-                "pull",
-                "--purpose",
-                "matching",
-                &case,
-                "--server",
-                &base,
-                "--username",
-                "m.devries",
-                "--identity",
-            ])
-            .arg(d.join("hoorn.txt"))
-            .env("SLUIS_PASSWORD", "gemeente hoorn wachtwoord")
             .output()
-            .unwrap();
-        let municipality: Value = serde_json::from_str(&ok(by_password)).unwrap();
-        assert_eq!(
-            municipality["fields"]["bsn"],
-            json!("111222333"),
-            "{backend}"
-        );
-        assert!(municipality["fields"].get("dwelling_constraints").is_none());
+            .unwrap())
+    };
 
-        // The monitor: a party reports its counts; the coordinator reads the table.
-        let year = time::OffsetDateTime::now_utc().year().to_string();
-        let reported = ok(client(
-            "intermaris",
-            &[
-                "report-counts",
-                "--period",
-                &year,
-                "rent_arrears=3",
-                "nuisance=0",
-            ],
-        ));
-        assert!(reported.contains("rent_arrears"), "{reported}");
-        let table = ok(client("bct-westfriesland", &["monitor", "--period", &year]));
-        assert!(
-            table.contains(&format!("Monitor {year} (all parties)"))
-                && table.contains("Registrations per care organisation")
-                && table.contains("Homes per corporation against the art. 11 quota"),
-            "{table}"
-        );
-        let refused = client(
-            "intermaris",
-            &["report-counts", "--period", &year, "complaints=1"],
-        );
-        assert!(!refused.status.success());
-        assert!(String::from_utf8_lossy(&refused.stderr).contains("complaints"));
-
-        // The README's key rotation for an organisation: a new identity, its recipient
-        // registered, the existing copies sealed again to it; then the old key opens nothing.
-        let pull = |identity: &str| {
-            client(
-                "intermaris",
-                &[
-                    "pull",
-                    "--purpose",
-                    "matching",
-                    &case,
-                    "--identity",
-                    d.join(identity).to_str().unwrap(),
-                ],
-            )
-        };
-        let new_recipient = ok(sluis()
+    ok(sluis()
+        .args(["keygen", "--kind", "signing", "--out"])
+        .arg(d.join("signing.pem"))
+        .output()
+        .unwrap());
+    run(&["org", "enrol"]);
+    for org in [
+        "leviaan",
+        "bct-westfriesland",
+        "intermaris",
+        "het-grootslag",
+        "wooncompagnie",
+        "hoorn",
+    ] {
+        let id_file = d.join(format!("{org}.txt"));
+        let recipient = ok(sluis()
             .args(["keygen", "--out"])
-            .arg(d.join("intermaris-2027.txt"))
+            .arg(&id_file)
             .output()
             .unwrap());
-        run(&["org", "set-recipient", "intermaris", new_recipient.trim()]);
-        assert!(!pull("intermaris-2027.txt").status.success());
-        let rekeyed = ok(client(
+        run(&["org", "set-recipient", org, recipient.trim()]);
+        run(&["user", "add", &format!("{org}-app"), "--org", org]);
+        let key = run(&["apikey", "create", &format!("{org}-app")]);
+        std::fs::write(d.join(format!("{org}.key")), key.trim()).unwrap();
+    }
+    let listed = run(&["org", "list"]);
+    // The URL (with its password, in production) can come from a file instead.
+    std::fs::write(d.join("database-url"), format!("{}\n", db.url)).unwrap();
+    let from_file = ok(sluis()
+        .args(["org", "list"])
+        .env("DATABASE_URL_FILE", d.join("database-url"))
+        .output()
+        .unwrap());
+    assert_eq!(from_file, listed);
+    // Nothing listens yet: the container probe fails.
+    let port = free_port();
+    let probe = sluis()
+        .args(["probe", &format!("http://127.0.0.1:{port}/readyz")])
+        .output()
+        .unwrap();
+    assert!(!probe.status.success());
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("intermaris") && l.contains("age1")),
+        "{listed}"
+    );
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let _server = Server(
+        sluis()
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--signing-key",
+            ])
+            .arg(d.join("signing.pem"))
+            .env("DATABASE_URL", &db.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_until_up(&base);
+    let probe = ok(sluis()
+        .args(["probe", &format!("{base}/readyz")])
+        .output()
+        .unwrap());
+    assert!(probe.contains("200"), "{probe}");
+    let client = |org: &str, args: &[&str]| {
+        let mut c = sluis();
+        c.args(args)
+            .arg("--server")
+            .arg(&base)
+            .arg("--api-key-file")
+            .arg(d.join(format!("{org}.key")));
+        c.output().unwrap()
+    };
+
+    std::fs::write(
+        d.join("form.json"),
+        json!({"fields": sluis::demo::fictional_registration(), "consent": sluis::demo::fictional_consent()}).to_string(),
+    )
+    .unwrap();
+    let submitted: Value = serde_json::from_str(&ok(client(
+        "leviaan",
+        &["submit", d.join("form.json").to_str().unwrap()],
+    )))
+    .unwrap();
+    let case = submitted["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        submitted["sealed"]["bsn"],
+        json!(["bct-westfriesland", "leviaan"])
+    );
+
+    // Before the referral the corporation has no case.
+    let early = client(
+        "intermaris",
+        &[
+            "pull",
+            "--purpose",
+            "matching",
+            &case,
+            "--identity",
+            d.join("intermaris.txt").to_str().unwrap(),
+        ],
+    );
+    assert!(!early.status.success());
+    assert!(String::from_utf8_lossy(&early.stderr).contains("404"));
+
+    // Before acceptance a referral is refused (409), then the coordinator accepts and refers.
+    let early = client(
+        "bct-westfriesland",
+        &[
+            "refer",
+            &case,
+            "--municipality",
+            "hoorn",
+            "--identity",
+            d.join("bct-westfriesland.txt").to_str().unwrap(),
+        ],
+    );
+    assert!(!early.status.success());
+    assert!(
+        String::from_utf8_lossy(&early.stderr).contains("409"),
+        "{}",
+        String::from_utf8_lossy(&early.stderr)
+    );
+    let accepted: Value = serde_json::from_str(&ok(client(
+        "bct-westfriesland",
+        &["assess", &case, "--decision", "accept"],
+    )))
+    .unwrap();
+    assert_eq!(accepted["state"], "assessed");
+    let referred: Value = serde_json::from_str(&ok(client(
+        "bct-westfriesland",
+        &[
+            "refer",
+            &case,
+            "--municipality",
+            "hoorn",
+            "--identity",
+            d.join("bct-westfriesland.txt").to_str().unwrap(),
+        ],
+    )))
+    .unwrap();
+    assert_eq!(referred["state"], "referred");
+    assert_eq!(referred["sealed"]["bsn"], json!(["hoorn"]));
+    assert_eq!(
+        referred["sealed"]["full_name"],
+        json!(["het-grootslag", "hoorn", "intermaris", "wooncompagnie"])
+    );
+    let inbox: Value = serde_json::from_str(&ok(client("intermaris", &["inbox"]))).unwrap();
+    assert_eq!(inbox[0]["kind"], "referred");
+
+    let save = d.join("saved");
+    let pulled: Value = serde_json::from_str(&ok(client(
+        "intermaris",
+        &[
+            "pull",
+            "--purpose",
+            "matching",
+            &case,
+            "--identity",
+            d.join("intermaris.txt").to_str().unwrap(),
+            "--save",
+            save.to_str().unwrap(),
+        ],
+    )))
+    .unwrap();
+    let keys: Vec<&str> = pulled["fields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(keys, CORPORATION_FIELDS, "{backend}");
+    assert_eq!(std::fs::read_dir(&save).unwrap().count(), 23);
+
+    // A person logs in with a password read from standard input.
+    let mut add = sluis()
+        .args([
+            "user",
+            "add",
+            "m.devries",
+            "--org",
+            "hoorn",
+            "--password-stdin",
+        ])
+        .env("DATABASE_URL", &db.url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"gemeente hoorn wachtwoord\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let by_password = sluis()
+        .args([
+            "pull",
+            "--purpose",
+            "matching",
+            &case,
+            "--server",
+            &base,
+            "--username",
+            "m.devries",
+            "--identity",
+        ])
+        .arg(d.join("hoorn.txt"))
+        .env("SLUIS_PASSWORD", "gemeente hoorn wachtwoord")
+        .output()
+        .unwrap();
+    let municipality: Value = serde_json::from_str(&ok(by_password)).unwrap();
+    assert_eq!(
+        municipality["fields"]["bsn"],
+        json!("111222333"),
+        "{backend}"
+    );
+    assert!(municipality["fields"].get("dwelling_constraints").is_none());
+
+    // The monitor: a party reports its counts; the coordinator reads the table.
+    let year = time::OffsetDateTime::now_utc().year().to_string();
+    let reported = ok(client(
+        "intermaris",
+        &[
+            "report-counts",
+            "--period",
+            &year,
+            "rent_arrears=3",
+            "nuisance=0",
+        ],
+    ));
+    assert!(reported.contains("rent_arrears"), "{reported}");
+    let table = ok(client("bct-westfriesland", &["monitor", "--period", &year]));
+    assert!(
+        table.contains(&format!("Monitor {year} (all parties)"))
+            && table.contains("Registrations per care organisation")
+            && table.contains("Homes per corporation against the art. 11 quota"),
+        "{table}"
+    );
+    let refused = client(
+        "intermaris",
+        &["report-counts", "--period", &year, "complaints=1"],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("complaints"));
+
+    // The README's key rotation for an organisation: a new identity, its recipient
+    // registered, the existing copies sealed again to it; then the old key opens nothing.
+    let pull = |identity: &str| {
+        client(
             "intermaris",
-            &[
-                "rekey",
-                "--identity",
-                d.join("intermaris.txt").to_str().unwrap(),
-                "--new-identity",
-                d.join("intermaris-2027.txt").to_str().unwrap(),
-            ],
-        ));
-        assert!(
-            rekeyed.contains("1 cases: 23 files sealed to the new key, 0 already were"),
-            "{rekeyed}"
-        );
-        let after: Value = serde_json::from_str(&ok(pull("intermaris-2027.txt"))).unwrap();
-        assert_eq!(after["fields"], pulled["fields"], "{backend}");
-        let old = pull("intermaris.txt");
-        assert!(!old.status.success());
-        assert!(
-            String::from_utf8_lossy(&old.stderr).contains("could not be opened with this identity"),
-            "{}",
-            String::from_utf8_lossy(&old.stderr)
-        );
-        let again = ok(client(
-            "intermaris",
-            &[
-                "rekey",
-                "--identity",
-                d.join("intermaris.txt").to_str().unwrap(),
-                "--new-identity",
-                d.join("intermaris-2027.txt").to_str().unwrap(),
-            ],
-        ));
-        assert!(
-            again.contains("0 files sealed to the new key, 23 already were"),
-            "{again}"
-        );
-        // The other corporations' copies are untouched.
-        let other: Value = serde_json::from_str(&ok(client(
-            "wooncompagnie",
             &[
                 "pull",
                 "--purpose",
                 "matching",
                 &case,
                 "--identity",
-                d.join("wooncompagnie.txt").to_str().unwrap(),
+                d.join(identity).to_str().unwrap(),
             ],
-        )))
-        .unwrap();
-        assert_eq!(other["fields"], pulled["fields"]);
-    }
+        )
+    };
+    let new_recipient = ok(sluis()
+        .args(["keygen", "--out"])
+        .arg(d.join("intermaris-2027.txt"))
+        .output()
+        .unwrap());
+    run(&["org", "set-recipient", "intermaris", new_recipient.trim()]);
+    assert!(!pull("intermaris-2027.txt").status.success());
+    let rekeyed = ok(client(
+        "intermaris",
+        &[
+            "rekey",
+            "--identity",
+            d.join("intermaris.txt").to_str().unwrap(),
+            "--new-identity",
+            d.join("intermaris-2027.txt").to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        rekeyed.contains("1 cases: 23 files sealed to the new key, 0 already were"),
+        "{rekeyed}"
+    );
+    let after: Value = serde_json::from_str(&ok(pull("intermaris-2027.txt"))).unwrap();
+    assert_eq!(after["fields"], pulled["fields"], "{backend}");
+    let old = pull("intermaris.txt");
+    assert!(!old.status.success());
+    assert!(
+        String::from_utf8_lossy(&old.stderr).contains("could not be opened with this identity"),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    let again = ok(client(
+        "intermaris",
+        &[
+            "rekey",
+            "--identity",
+            d.join("intermaris.txt").to_str().unwrap(),
+            "--new-identity",
+            d.join("intermaris-2027.txt").to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        again.contains("0 files sealed to the new key, 23 already were"),
+        "{again}"
+    );
+    // The other corporations' copies are untouched.
+    let other: Value = serde_json::from_str(&ok(client(
+        "wooncompagnie",
+        &[
+            "pull",
+            "--purpose",
+            "matching",
+            &case,
+            "--identity",
+            d.join("wooncompagnie.txt").to_str().unwrap(),
+        ],
+    )))
+    .unwrap();
+    assert_eq!(other["fields"], pulled["fields"]);
 }
+crate::per_backend!(#[test] fn admin_and_client_verbs_work_against_a_real_server);

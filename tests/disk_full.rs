@@ -90,15 +90,7 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_corrupt() {
         sqlite_file: Some(file.clone()),
         _dir: None,
     };
-    let app = TestApp::start_on(
-        db,
-        sluis::auth::LoginLimits::default(),
-        sluis::api::RateLimit {
-            per_second: 100_000,
-            burst: 100_000,
-        },
-    )
-    .await;
+    let app = TestApp::on("sqlite").database(db).start().await;
     let care = app.client(CARE).await;
     let first = app.submit(CARE, &fictional_registration()).await;
 

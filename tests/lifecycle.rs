@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{TestApp, backends};
+use common::TestApp;
 use serde_json::{Value, json};
 use sluis::client::{self, ClientError};
 use sluis::demo::{fictional_consent, fictional_registration};
@@ -56,693 +56,691 @@ fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-#[tokio::test]
-async fn each_step_is_allowed_to_its_role_from_its_state_only() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let case = app.submit(CARE, &fictional_registration()).await;
-        let care = app.client(CARE).await;
-        let coordinator = app.client(COORDINATOR).await;
-        let corporation = app.client("intermaris").await;
-        let expect = |r: Result<Value, ClientError>, code: u16, what: &str| match r {
-            Ok(v) if code == 200 => v,
-            Ok(v) => panic!("{backend} {what}: expected {code}, got {v}"),
-            Err(e) => {
-                assert_eq!(status(&e), code, "{backend} {what}: {e}");
-                Value::Null
-            }
-        };
-        // Registered: the corporation is no party (404); the care organisation cannot assess (403).
-        expect(
-            corporation
-                .step(
-                    &case,
-                    "match",
-                    &json!({"home_municipality": "hoorn", "home_kind": "regular"}),
-                )
-                .await,
-            404,
-            "match by outsider",
-        );
-        expect(
-            care.step(&case, "assessment", &json!({"decision": "accept"}))
-                .await,
-            403,
-            "assess by care",
-        );
-        expect(
-            coordinator
-                .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
-                .await,
-            403,
-            "housed by coordinator",
-        );
-        // A rejection needs its reason; then the coordinator asks for more information.
-        expect(
-            coordinator
-                .step(&case, "assessment", &json!({"decision": "reject"}))
-                .await,
-            422,
-            "reject without reason",
-        );
-        let v = expect(
-            coordinator
-                .step(&case, "assessment", &json!({"decision": "request_info"}))
-                .await,
-            200,
-            "request info",
-        );
-        assert_eq!(v["state"], "info_requested");
-        expect(
-            coordinator
-                .step(&case, "assessment", &json!({"decision": "accept"}))
-                .await,
-            409,
-            "accept while waiting",
-        );
-        let v = expect(
-            care.step(
+async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let case = app.submit(CARE, &fictional_registration()).await;
+    let care = app.client(CARE).await;
+    let coordinator = app.client(COORDINATOR).await;
+    let corporation = app.client("intermaris").await;
+    let expect = |r: Result<Value, ClientError>, code: u16, what: &str| match r {
+        Ok(v) if code == 200 => v,
+        Ok(v) => panic!("{backend} {what}: expected {code}, got {v}"),
+        Err(e) => {
+            assert_eq!(status(&e), code, "{backend} {what}: {e}");
+            Value::Null
+        }
+    };
+    // Registered: the corporation is no party (404); the care organisation cannot assess (403).
+    expect(
+        corporation
+            .step(
                 &case,
-                "changes",
-                &json!({"fields": {"net_monthly_income": 1400}}),
+                "match",
+                &json!({"home_municipality": "hoorn", "home_kind": "regular"}),
             )
             .await,
-            200,
-            "answer",
-        );
-        assert_eq!(v["state"], "registered");
-        let v = expect(
-            coordinator
-                .step(
-                    &case,
-                    "assessment",
-                    &json!({"decision": "accept", "fields": {"criteria_checklist": ["7.1"]}}),
-                )
-                .await,
-            200,
-            "accept",
-        );
-        assert_eq!(v["state"], "assessed");
-        assert_eq!(
-            v["sealed"]["criteria_checklist"],
-            json!([COORDINATOR]),
-            "assessment notes are the coordinator's only"
-        );
-        expect(
-            coordinator
-                .step(&case, "assessment", &json!({"decision": "accept"}))
-                .await,
-            409,
-            "accept twice",
-        );
+        404,
+        "match by outsider",
+    );
+    expect(
+        care.step(&case, "assessment", &json!({"decision": "accept"}))
+            .await,
+        403,
+        "assess by care",
+    );
+    expect(
         coordinator
-            .refer(
-                &case,
-                &app.party(COORDINATOR).identity,
-                &app.policy,
-                &["hoorn".into()],
-            )
-            .await
-            .unwrap();
-        // Referred: a corporation of Hoorn matches; one of another municipality is no party.
-        expect(
-            app.client("gwb-opmeer")
-                .await
-                .step(
-                    &case,
-                    "match",
-                    &json!({"home_municipality": "opmeer", "home_kind": "regular"}),
-                )
-                .await,
-            404,
-            "match by a corporation not referred",
-        );
-        expect(
-            corporation
-                .step(
-                    &case,
-                    "match",
-                    &json!({"home_municipality": "opmeer", "home_kind": "regular"}),
-                )
-                .await,
-            422,
-            "a home where it has none",
-        );
-        expect(
-            corporation
-                .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
-                .await,
-            409,
-            "housed before match",
-        );
-        let v = expect(
-            corporation
-                .step(
-                    &case,
-                    "match",
-                    &json!({"home_municipality": "hoorn", "home_kind": "youth_studio"}),
-                )
-                .await,
-            200,
-            "match",
-        );
-        assert_eq!(v["state"], "matched");
-        expect(
-            app.client("het-grootslag")
-                .await
-                .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
-                .await,
-            403,
-            "housed by another corporation",
-        );
-        expect(
-            corporation
-                .step(&case, "housed", &json!({"key_handover": "2025-01-15"}))
-                .await,
-            200,
-            "housed",
-        );
-        expect(
-            corporation
-                .step(
-                    &case,
-                    "match",
-                    &json!({"home_municipality": "hoorn", "home_kind": "regular"}),
-                )
-                .await,
-            409,
-            "match again",
-        );
-        // Both evaluations (six and twelve months after 2025-01-15) are overdue now.
-        let overdue: Vec<Value> = serde_json::from_value(
-            coordinator
-                .get_json("/v1/evaluations/overdue")
-                .await
-                .unwrap(),
+            .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
+            .await,
+        403,
+        "housed by coordinator",
+    );
+    // A rejection needs its reason; then the coordinator asks for more information.
+    expect(
+        coordinator
+            .step(&case, "assessment", &json!({"decision": "reject"}))
+            .await,
+        422,
+        "reject without reason",
+    );
+    let v = expect(
+        coordinator
+            .step(&case, "assessment", &json!({"decision": "request_info"}))
+            .await,
+        200,
+        "request info",
+    );
+    assert_eq!(v["state"], "info_requested");
+    expect(
+        coordinator
+            .step(&case, "assessment", &json!({"decision": "accept"}))
+            .await,
+        409,
+        "accept while waiting",
+    );
+    let v = expect(
+        care.step(
+            &case,
+            "changes",
+            &json!({"fields": {"net_monthly_income": 1400}}),
         )
-        .unwrap();
-        let mine: Vec<(i64, &str)> = overdue
-            .iter()
-            .filter(|o| o["case"] == json!(case))
-            .map(|o| (o["period"].as_i64().unwrap(), o["due_on"].as_str().unwrap()))
-            .collect();
-        assert_eq!(mine, [(1, "2025-07-15"), (2, "2026-01-15")], "{backend}");
-        let report = json!({"period": 1, "fields": {"evaluation_period": "eerste half jaar", "evaluation_report": "RXZhbHVhdGll"}});
-        expect(
-            care.step(&case, "evaluations", &report).await,
-            200,
-            "evaluation 1",
-        );
-        expect(
-            care.step(&case, "evaluations", &report).await,
-            409,
-            "evaluation 1 twice",
-        );
-        let overdue: Vec<Value> = serde_json::from_value(
-            coordinator
-                .get_json("/v1/evaluations/overdue")
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        assert_eq!(
-            overdue.iter().filter(|o| o["case"] == json!(case)).count(),
-            1
-        );
-        let v = expect(
-            corporation
-                .step(&case, "lease-conversion", &json!({}))
-                .await,
-            200,
-            "convert",
-        );
-        assert_eq!(v["state"], "lease_converted");
-        let v = expect(coordinator.step(&case, "end", &json!({})).await, 200, "end");
-        assert_eq!(v["state"], "ended");
-        expect(
-            care.step(&case, "consent/withdraw", &json!({})).await,
-            409,
-            "withdraw after the end",
-        );
-        expect(
-            care.step(
+        .await,
+        200,
+        "answer",
+    );
+    assert_eq!(v["state"], "registered");
+    let v = expect(
+        coordinator
+            .step(
                 &case,
-                "changes",
-                &json!({"fields": {"net_monthly_income": 1}}),
+                "assessment",
+                &json!({"decision": "accept", "fields": {"criteria_checklist": ["7.1"]}}),
             )
             .await,
-            409,
-            "change after the end",
-        );
-
-        let meta = care.get_json(&format!("/v1/cases/{case}")).await.unwrap();
-        assert_eq!(
-            meta["states"],
-            json!([
-                "registered",
-                "info_requested",
-                "registered",
-                "assessed",
-                "referred",
-                "matched",
-                "housed",
-                "lease_converted",
-                "ended"
-            ])
-        );
-        assert_eq!(
-            (
-                meta["home_municipality"].as_str(),
-                meta["home_kind"].as_str()
-            ),
-            (Some("hoorn"), Some("youth_studio"))
-        );
-        assert_eq!(meta["key_handover"], "2025-01-15");
-        assert!(meta["referred_at"].is_string() && meta["matched_at"].is_string());
-        app.broker.stop().await.unwrap();
-    }
-}
-
-#[tokio::test]
-async fn a_referral_to_hoorn_reaches_exactly_its_corporations_and_the_municipality() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
-            .await;
-        for corporation in ["intermaris", "het-grootslag", "wooncompagnie"] {
-            assert_eq!(
-                categories(&app, corporation, &case).await,
-                Ok(set(CORPORATION_CATEGORIES)),
-                "{backend} {corporation}"
-            );
-        }
-        for corporation in [
-            "de-woonschakel",
-            "wel-wonen",
-            "gwb-opmeer",
-            "gwb-koggenland",
-        ] {
-            assert_eq!(
-                categories(&app, corporation, &case).await,
-                Err(404),
-                "{backend} {corporation}"
-            );
-        }
-        assert_eq!(
-            categories(&app, "hoorn", &case).await,
-            Ok(set(MUNICIPALITY_CATEGORIES))
-        );
-        for municipality in [
-            "enkhuizen",
-            "medemblik",
-            "drechterland",
-            "koggenland",
-            "opmeer",
-            "stede-broec",
-        ] {
-            assert_eq!(
-                categories(&app, municipality, &case).await,
-                Err(404),
-                "{backend} {municipality}"
-            );
-        }
-        // Not a single ciphertext of the case is sealed to a corporation that was not referred.
-        for corporation in [
-            "de-woonschakel",
-            "wel-wonen",
-            "gwb-opmeer",
-            "gwb-koggenland",
-        ] {
-            assert!(
-                app.store
-                    .slice(&case, corporation)
-                    .await
-                    .unwrap()
-                    .is_empty()
-            );
-        }
-        // The referred learn it from their inbox.
-        let inbox: Vec<Value> = serde_json::from_value(
-            app.client("wooncompagnie")
-                .await
-                .get_json("/v1/inbox")
-                .await
-                .unwrap(),
+        200,
+        "accept",
+    );
+    assert_eq!(v["state"], "assessed");
+    assert_eq!(
+        v["sealed"]["criteria_checklist"],
+        json!([COORDINATOR]),
+        "assessment notes are the coordinator's only"
+    );
+    expect(
+        coordinator
+            .step(&case, "assessment", &json!({"decision": "accept"}))
+            .await,
+        409,
+        "accept twice",
+    );
+    coordinator
+        .refer(
+            &case,
+            &app.party(COORDINATOR).identity,
+            &app.policy,
+            &["hoorn".into()],
         )
+        .await
         .unwrap();
-        assert!(
-            inbox
-                .iter()
-                .any(|n| n["case"] == json!(case) && n["kind"] == "referred")
-        );
-        // The coordinator sets the queue order; a case that is not referred cannot be queued.
-        let second = app
-            .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
-            .await;
-        let http = reqwest::Client::new();
-        let token = app.token(COORDINATOR).await;
-        let put = |body: Value| {
-            http.put(format!("{}/v1/referrals/queue", app.broker.base_url))
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-        };
-        assert_eq!(
-            put(json!({"order": [second, case]}))
-                .await
-                .unwrap()
-                .status(),
-            200
-        );
-        let meta = app
-            .client(CARE)
-            .await
-            .get_json(&format!("/v1/cases/{case}"))
-            .await
-            .unwrap();
-        assert_eq!(meta["queue_position"], 2);
-        let fresh = app.submit(CARE, &fictional_registration()).await;
-        assert_eq!(put(json!({"order": [fresh]})).await.unwrap().status(), 409);
-        app.broker.stop().await.unwrap();
-    }
-}
-
-#[tokio::test]
-async fn an_income_change_reaches_the_corporations_and_a_health_change_does_not() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
-            .await;
-        let changed = app
-            .client(CARE)
-            .await
-            .step(&case, "changes", &json!({"fields": {"net_monthly_income": 1750, "problems": "Nieuwe diagnose (fictief)."}}))
-            .await
-            .unwrap();
-        assert_eq!(
-            changed["sealed"]["net_monthly_income"],
-            json!([
-                COORDINATOR,
-                "het-grootslag",
-                "hoorn",
-                "intermaris",
-                CARE,
-                "wooncompagnie"
-            ])
-        );
-        assert_eq!(
-            changed["sealed"]["problems"],
-            json!([COORDINATOR, "hoorn", CARE])
-        );
-        let open = |org: &'static str| {
-            let app = &app;
-            let case = case.clone();
-            async move {
-                let slice = app
-                    .client(org)
-                    .await
-                    .slice(&case, "matching")
-                    .await
-                    .unwrap();
-                client::open_slice(&slice, &app.party(org).identity, &app.policy)
-                    .unwrap()
-                    .fields
-            }
-        };
-        let corporation = open("intermaris").await;
-        assert_eq!(
-            corporation["net_monthly_income"],
-            json!(1750),
-            "{backend}: the new income"
-        );
-        assert!(!corporation.contains_key("problems"));
-        let municipality = open("hoorn").await;
-        assert_eq!(
-            municipality["problems"],
-            json!("Nieuwe diagnose (fictief).")
-        );
-        // Inboxes say which fields changed, never the values.
-        let inbox: Vec<Value> = serde_json::from_value(
-            app.client("intermaris")
-                .await
-                .get_json("/v1/inbox")
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        let change = inbox.iter().find(|n| n["kind"] == "slice_changed").unwrap();
-        assert_eq!(change["detail"], "changed: net_monthly_income");
-        // Only categories of the agreement's change reports; nothing after the end.
-        let err = app
-            .client(CARE)
+    // Referred: a corporation of Hoorn matches; one of another municipality is no party.
+    expect(
+        app.client("gwb-opmeer")
             .await
             .step(
                 &case,
-                "changes",
-                &json!({"fields": {"eviction_reason": "x y"}}),
+                "match",
+                &json!({"home_municipality": "opmeer", "home_kind": "regular"}),
             )
+            .await,
+        404,
+        "match by a corporation not referred",
+    );
+    expect(
+        corporation
+            .step(
+                &case,
+                "match",
+                &json!({"home_municipality": "opmeer", "home_kind": "regular"}),
+            )
+            .await,
+        422,
+        "a home where it has none",
+    );
+    expect(
+        corporation
+            .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
+            .await,
+        409,
+        "housed before match",
+    );
+    let v = expect(
+        corporation
+            .step(
+                &case,
+                "match",
+                &json!({"home_municipality": "hoorn", "home_kind": "youth_studio"}),
+            )
+            .await,
+        200,
+        "match",
+    );
+    assert_eq!(v["state"], "matched");
+    expect(
+        app.client("het-grootslag")
             .await
-            .unwrap_err();
-        assert_eq!(status(&err), 422);
-        app.broker.stop().await.unwrap();
-    }
-}
-
-#[tokio::test]
-async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let mut form = fictional_registration();
-        form.as_object_mut().unwrap().remove("perspective_plan");
-        let case = app.submit_and_refer(CARE, &form, &["hoorn"]).await;
-        let care = app.client(CARE).await;
-        assert_eq!(app.store.chunk_count().await.unwrap(), 0);
-        // 2.53 MB (an age file of 2.53 MB to three recipients): stored in ten pieces of at
-        // most 256 KiB while it streams in.
-        let plan = b"Perspectiefplan (fictief), later aangeleverd.\n".repeat(55_000);
-        assert_eq!(plan.len(), 2_530_000);
-        let done = care
-            .upload(&case, "perspective_plan", plan.clone())
+            .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
+            .await,
+        403,
+        "housed by another corporation",
+    );
+    expect(
+        corporation
+            .step(&case, "housed", &json!({"key_handover": "2025-01-15"}))
+            .await,
+        200,
+        "housed",
+    );
+    expect(
+        corporation
+            .step(
+                &case,
+                "match",
+                &json!({"home_municipality": "hoorn", "home_kind": "regular"}),
+            )
+            .await,
+        409,
+        "match again",
+    );
+    // Both evaluations (six and twelve months after 2025-01-15) are overdue now.
+    let overdue: Vec<Value> = serde_json::from_value(
+        coordinator
+            .get_json("/v1/evaluations/overdue")
             .await
-            .unwrap();
-        assert_eq!(
-            done["sealed"]["perspective_plan"],
-            json!([COORDINATOR, "hoorn", CARE])
-        );
-        let slice = app
-            .client("hoorn")
+            .unwrap(),
+    )
+    .unwrap();
+    let mine: Vec<(i64, &str)> = overdue
+        .iter()
+        .filter(|o| o["case"] == json!(case))
+        .map(|o| (o["period"].as_i64().unwrap(), o["due_on"].as_str().unwrap()))
+        .collect();
+    assert_eq!(mine, [(1, "2025-07-15"), (2, "2026-01-15")], "{backend}");
+    let report = json!({"period": 1, "fields": {"evaluation_period": "eerste half jaar", "evaluation_report": "RXZhbHVhdGll"}});
+    expect(
+        care.step(&case, "evaluations", &report).await,
+        200,
+        "evaluation 1",
+    );
+    expect(
+        care.step(&case, "evaluations", &report).await,
+        409,
+        "evaluation 1 twice",
+    );
+    let overdue: Vec<Value> = serde_json::from_value(
+        coordinator
+            .get_json("/v1/evaluations/overdue")
             .await
-            .slice(&case, "guidance_decision")
-            .await
-            .unwrap();
-        let field = slice
-            .fields
-            .iter()
-            .find(|f| f.field == "perspective_plan")
-            .unwrap();
-        let opened = sluis::sealing::open(
-            &client::ciphertext(field).unwrap(),
-            &app.party("hoorn").identity,
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        overdue.iter().filter(|o| o["case"] == json!(case)).count(),
+        1
+    );
+    let v = expect(
+        corporation
+            .step(&case, "lease-conversion", &json!({}))
+            .await,
+        200,
+        "convert",
+    );
+    assert_eq!(v["state"], "lease_converted");
+    let v = expect(coordinator.step(&case, "end", &json!({})).await, 200, "end");
+    assert_eq!(v["state"], "ended");
+    expect(
+        care.step(&case, "consent/withdraw", &json!({})).await,
+        409,
+        "withdraw after the end",
+    );
+    expect(
+        care.step(
+            &case,
+            "changes",
+            &json!({"fields": {"net_monthly_income": 1}}),
         )
-        .unwrap();
-        assert_eq!(opened.expose(), plan.as_slice(), "{backend}");
-        assert_eq!(app.store.chunk_count().await.unwrap(), 10, "{backend}");
+        .await,
+        409,
+        "change after the end",
+    );
+
+    let meta = care.get_json(&format!("/v1/cases/{case}")).await.unwrap();
+    assert_eq!(
+        meta["states"],
+        json!([
+            "registered",
+            "info_requested",
+            "registered",
+            "assessed",
+            "referred",
+            "matched",
+            "housed",
+            "lease_converted",
+            "ended"
+        ])
+    );
+    assert_eq!(
+        (
+            meta["home_municipality"].as_str(),
+            meta["home_kind"].as_str()
+        ),
+        (Some("hoorn"), Some("youth_studio"))
+    );
+    assert_eq!(meta["key_handover"], "2025-01-15");
+    assert!(meta["referred_at"].is_string() && meta["matched_at"].is_string());
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn each_step_is_allowed_to_its_role_from_its_state_only);
+
+async fn a_referral_to_hoorn_reaches_exactly_its_corporations_and_the_municipality(
+    backend: &'static str,
+) {
+    let app = TestApp::start(backend).await;
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    for corporation in ["intermaris", "het-grootslag", "wooncompagnie"] {
+        assert_eq!(
+            categories(&app, corporation, &case).await,
+            Ok(set(CORPORATION_CATEGORIES)),
+            "{backend} {corporation}"
+        );
+    }
+    for corporation in [
+        "de-woonschakel",
+        "wel-wonen",
+        "gwb-opmeer",
+        "gwb-koggenland",
+    ] {
+        assert_eq!(
+            categories(&app, corporation, &case).await,
+            Err(404),
+            "{backend} {corporation}"
+        );
+    }
+    assert_eq!(
+        categories(&app, "hoorn", &case).await,
+        Ok(set(MUNICIPALITY_CATEGORIES))
+    );
+    for municipality in [
+        "enkhuizen",
+        "medemblik",
+        "drechterland",
+        "koggenland",
+        "opmeer",
+        "stede-broec",
+    ] {
+        assert_eq!(
+            categories(&app, municipality, &case).await,
+            Err(404),
+            "{backend} {municipality}"
+        );
+    }
+    // Not a single ciphertext of the case is sealed to a corporation that was not referred.
+    for corporation in [
+        "de-woonschakel",
+        "wel-wonen",
+        "gwb-opmeer",
+        "gwb-koggenland",
+    ] {
         assert!(
-            !categories(&app, "intermaris", &case)
+            app.store
+                .slice(&case, corporation)
                 .await
                 .unwrap()
-                .contains("perspective_plan")
+                .is_empty()
         );
-        // Over 20 MiB: refused while streaming, nothing stored.
-        let before = app.store.sealed_count(&case).await.unwrap();
-        let err = care
-            .upload(&case, "perspective_plan", vec![b'x'; 20 * 1024 * 1024 + 1])
-            .await
-            .unwrap_err();
-        assert_eq!(status(&err), 413, "{err}");
-        assert_eq!(app.store.sealed_count(&case).await.unwrap(), before);
-        assert_eq!(
-            app.store.chunk_count().await.unwrap(),
-            10,
-            "{backend}: the refused upload's pieces are gone"
-        );
-        // Only document fields of the change categories can be uploaded.
-        assert_eq!(
-            status(&care.upload(&case, "bsn", b"1".to_vec()).await.unwrap_err()),
-            404
-        );
-        assert_eq!(
-            status(
-                &app.client("intermaris")
-                    .await
-                    .upload(&case, "perspective_plan", b"x".to_vec())
-                    .await
-                    .unwrap_err()
-            ),
-            403
-        );
-        // Withdrawal deletes the document's pieces with its other ciphertexts.
-        care.step(&case, "consent/withdraw", &json!({}))
-            .await
-            .unwrap();
-        assert_eq!(app.store.chunk_count().await.unwrap(), 0, "{backend}");
-        app.broker.stop().await.unwrap();
     }
-}
-
-#[tokio::test]
-async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_shared() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let care = app.client(CARE).await;
-        // No consent: refused.
-        let token = app.token(CARE).await;
-        let body = json!({"form": "registration", "fields": fictional_registration()}).to_string();
-        let (status_code, _, text) = app
-            .raw(
-                "POST",
-                "/v1/cases",
-                Some(&token),
-                Some(("application/json", body.into_bytes())),
-            )
-            .await;
-        assert_eq!(status_code, 422, "{text}");
-        assert!(text.contains("missing field `consent`"));
-        // Consent that leaves out the coordinator's sight of health data: refused, naming it.
-        let mut narrow = fictional_consent();
-        narrow["categories"] = json!([
-            "personalia",
-            "household",
-            "identifiers",
-            "income",
-            "debts",
-            "care_contact",
-            "placement",
-            "housing_history",
-            "dwelling_requirements",
-            "perspective_plan",
-            "consent"
-        ]);
-        let err = care
-            .submit("registration", &fictional_registration(), &narrow)
+    // The referred learn it from their inbox.
+    let inbox: Vec<Value> = serde_json::from_value(
+        app.client("wooncompagnie")
             .await
-            .unwrap_err();
-        assert_eq!(status(&err), 403);
-        assert!(
-            err.to_string()
-                .contains("the client's consent does not cover category `health_care`"),
-            "{err}"
-        );
-        // Consent without municipalities: the referral to Hoorn is refused whole.
-        let mut no_municipality = fictional_consent();
-        no_municipality["roles"] = json!(["care", "coordinator", "corporation"]);
-        let answer = care
-            .submit("registration", &fictional_registration(), &no_municipality)
+            .get_json("/v1/inbox")
             .await
-            .unwrap();
-        let case = answer["id"].as_str().unwrap().to_owned();
-        let coordinator = app.client(COORDINATOR).await;
-        coordinator
-            .step(&case, "assessment", &json!({"decision": "accept"}))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        inbox
+            .iter()
+            .any(|n| n["case"] == json!(case) && n["kind"] == "referred")
+    );
+    // The coordinator sets the queue order; a case that is not referred cannot be queued.
+    let second = app
+        .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
+        .await;
+    let http = reqwest::Client::new();
+    let token = app.token(COORDINATOR).await;
+    let put = |body: Value| {
+        http.put(format!("{}/v1/referrals/queue", app.broker.base_url))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        put(json!({"order": [second, case]}))
             .await
-            .unwrap();
-        let err = coordinator
-            .refer(
-                &case,
-                &app.party(COORDINATOR).identity,
-                &app.policy,
-                &["hoorn".into()],
-            )
-            .await
-            .unwrap_err();
-        assert_eq!(status(&err), 403);
-        assert!(
-            err.to_string()
-                .contains("does not cover recipient role `municipality`"),
-            "{err}"
-        );
-        // The consent record, also as FHIR.
-        let fhir = care
-            .get_json(&format!("/v1/cases/{case}/consent?format=fhir"))
-            .await
-            .unwrap();
-        assert_eq!(fhir["resourceType"], "Consent");
-        assert_eq!(fhir["status"], "active");
-        assert_eq!(fhir["provision"][0]["actor"].as_array().unwrap().len(), 3);
-        let record = care
-            .get_json(&format!("/v1/cases/{case}/consent"))
-            .await
-            .unwrap();
-        assert_eq!(record["document_sha256"].as_str().unwrap().len(), 64);
-
-        // Full consent, referred, then withdrawn by the care organisation on the client's word.
-        let case = app
-            .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
-            .await;
-        let (files, copies) = app.store.sealed_count(&case).await.unwrap();
-        assert!(files > 60 && copies > 100, "{files} files, {copies} copies");
-        let withdrawn = care
-            .step(&case, "consent/withdraw", &json!({}))
-            .await
-            .unwrap();
-        assert_eq!(withdrawn["state"], "withdrawn");
-        for org in ["intermaris", "het-grootslag", "wooncompagnie", "hoorn"] {
-            assert_eq!(
-                categories(&app, org, &case).await,
-                Err(403),
-                "{backend} {org}"
-            );
-            assert!(
-                app.store.slice(&case, org).await.unwrap().is_empty(),
-                "{backend}: {org}'s ciphertexts are gone"
-            );
-        }
-        // Only the declaration itself is left, sealed to its two holders.
-        assert_eq!(
-            app.store.sealed_count(&case).await.unwrap(),
-            (1, 2),
-            "{backend}"
-        );
-        assert_eq!(categories(&app, CARE, &case).await, Ok(set(&["consent"])));
-        // In the database itself: no row of the case sealed to anyone but those two.
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
-        let rows: Vec<(String,)> = sqlx::query_as(
-            "SELECT org_id FROM sealed_field_recipients WHERE case_id = $1 ORDER BY org_id",
-        )
-        .bind(&case)
-        .fetch_all(&pool)
+            .unwrap()
+            .status(),
+        200
+    );
+    let meta = app
+        .client(CARE)
+        .await
+        .get_json(&format!("/v1/cases/{case}"))
         .await
         .unwrap();
-        assert_eq!(rows, [(COORDINATOR.to_string(),), (CARE.to_string(),)]);
-        pool.close().await;
-        // No further share or step; the record says who withdrew it.
-        let err = coordinator
-            .post_json(&format!("/v1/cases/{case}/shares"), &json!({"shares": [{"recipients": ["hoorn"], "fields": {"full_name": "Sanne de Vries"}}]}))
-            .await
-            .unwrap_err();
-        assert_eq!(status(&err), 409, "{err}");
-        let record = care
-            .get_json(&format!("/v1/cases/{case}/consent"))
-            .await
-            .unwrap();
-        assert_eq!(record["status"], "withdrawn");
-        assert_eq!(record["withdrawn_by_org"], CARE);
-        let inbox: Vec<Value> = serde_json::from_value(
-            app.client("hoorn")
-                .await
-                .get_json("/v1/inbox")
-                .await
-                .unwrap(),
-        )
-        .unwrap();
-        assert!(
-            inbox
-                .iter()
-                .any(|n| n["case"] == json!(case) && n["kind"] == "withdrawn")
-        );
-        app.broker.stop().await.unwrap();
-    }
+    assert_eq!(meta["queue_position"], 2);
+    let fresh = app.submit(CARE, &fictional_registration()).await;
+    assert_eq!(put(json!({"order": [fresh]})).await.unwrap().status(), 409);
+    app.broker.stop().await.unwrap();
 }
+crate::per_backend!(#[tokio::test] async fn a_referral_to_hoorn_reaches_exactly_its_corporations_and_the_municipality);
+
+async fn an_income_change_reaches_the_corporations_and_a_health_change_does_not(
+    backend: &'static str,
+) {
+    let app = TestApp::start(backend).await;
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    let changed = app
+        .client(CARE)
+        .await
+        .step(&case, "changes", &json!({"fields": {"net_monthly_income": 1750, "problems": "Nieuwe diagnose (fictief)."}}))
+        .await
+        .unwrap();
+    assert_eq!(
+        changed["sealed"]["net_monthly_income"],
+        json!([
+            COORDINATOR,
+            "het-grootslag",
+            "hoorn",
+            "intermaris",
+            CARE,
+            "wooncompagnie"
+        ])
+    );
+    assert_eq!(
+        changed["sealed"]["problems"],
+        json!([COORDINATOR, "hoorn", CARE])
+    );
+    let open = |org: &'static str| {
+        let app = &app;
+        let case = case.clone();
+        async move {
+            let slice = app
+                .client(org)
+                .await
+                .slice(&case, "matching")
+                .await
+                .unwrap();
+            client::open_slice(&slice, &app.party(org).identity, &app.policy)
+                .unwrap()
+                .fields
+        }
+    };
+    let corporation = open("intermaris").await;
+    assert_eq!(
+        corporation["net_monthly_income"],
+        json!(1750),
+        "{backend}: the new income"
+    );
+    assert!(!corporation.contains_key("problems"));
+    let municipality = open("hoorn").await;
+    assert_eq!(
+        municipality["problems"],
+        json!("Nieuwe diagnose (fictief).")
+    );
+    // Inboxes say which fields changed, never the values.
+    let inbox: Vec<Value> = serde_json::from_value(
+        app.client("intermaris")
+            .await
+            .get_json("/v1/inbox")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    let change = inbox.iter().find(|n| n["kind"] == "slice_changed").unwrap();
+    assert_eq!(change["detail"], "changed: net_monthly_income");
+    // Only categories of the agreement's change reports; nothing after the end.
+    let err = app
+        .client(CARE)
+        .await
+        .step(
+            &case,
+            "changes",
+            &json!({"fields": {"eviction_reason": "x y"}}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 422);
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn an_income_change_reaches_the_corporations_and_a_health_change_does_not);
+
+async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited(
+    backend: &'static str,
+) {
+    let app = TestApp::start(backend).await;
+    let mut form = fictional_registration();
+    form.as_object_mut().unwrap().remove("perspective_plan");
+    let case = app.submit_and_refer(CARE, &form, &["hoorn"]).await;
+    let care = app.client(CARE).await;
+    assert_eq!(app.store.chunk_count().await.unwrap(), 0);
+    // 2.53 MB (an age file of 2.53 MB to three recipients): stored in ten pieces of at
+    // most 256 KiB while it streams in.
+    let plan = b"Perspectiefplan (fictief), later aangeleverd.\n".repeat(55_000);
+    assert_eq!(plan.len(), 2_530_000);
+    let done = care
+        .upload(&case, "perspective_plan", plan.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        done["sealed"]["perspective_plan"],
+        json!([COORDINATOR, "hoorn", CARE])
+    );
+    let slice = app
+        .client("hoorn")
+        .await
+        .slice(&case, "guidance_decision")
+        .await
+        .unwrap();
+    let field = slice
+        .fields
+        .iter()
+        .find(|f| f.field == "perspective_plan")
+        .unwrap();
+    let opened = sluis::sealing::open(
+        &client::ciphertext(field).unwrap(),
+        &app.party("hoorn").identity,
+    )
+    .unwrap();
+    assert_eq!(opened.expose(), plan.as_slice(), "{backend}");
+    assert_eq!(app.store.chunk_count().await.unwrap(), 10, "{backend}");
+    assert!(
+        !categories(&app, "intermaris", &case)
+            .await
+            .unwrap()
+            .contains("perspective_plan")
+    );
+    // Over 20 MiB: refused while streaming, nothing stored.
+    let before = app.store.sealed_count(&case).await.unwrap();
+    let err = care
+        .upload(&case, "perspective_plan", vec![b'x'; 20 * 1024 * 1024 + 1])
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 413, "{err}");
+    assert_eq!(app.store.sealed_count(&case).await.unwrap(), before);
+    assert_eq!(
+        app.store.chunk_count().await.unwrap(),
+        10,
+        "{backend}: the refused upload's pieces are gone"
+    );
+    // Only document fields of the change categories can be uploaded.
+    assert_eq!(
+        status(&care.upload(&case, "bsn", b"1".to_vec()).await.unwrap_err()),
+        404
+    );
+    assert_eq!(
+        status(
+            &app.client("intermaris")
+                .await
+                .upload(&case, "perspective_plan", b"x".to_vec())
+                .await
+                .unwrap_err()
+        ),
+        403
+    );
+    // Withdrawal deletes the document's pieces with its other ciphertexts.
+    care.step(&case, "consent/withdraw", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(app.store.chunk_count().await.unwrap(), 0, "{backend}");
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn a_perspective_plan_uploaded_later_is_streamed_sealed_and_size_limited);
+
+async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_shared(
+    backend: &'static str,
+) {
+    let app = TestApp::start(backend).await;
+    let care = app.client(CARE).await;
+    // No consent: refused.
+    let token = app.token(CARE).await;
+    let body = json!({"form": "registration", "fields": fictional_registration()}).to_string();
+    let (status_code, _, text) = app
+        .raw(
+            "POST",
+            "/v1/cases",
+            Some(&token),
+            Some(("application/json", body.into_bytes())),
+        )
+        .await;
+    assert_eq!(status_code, 422, "{text}");
+    assert!(text.contains("missing field `consent`"));
+    // Consent that leaves out the coordinator's sight of health data: refused, naming it.
+    let mut narrow = fictional_consent();
+    narrow["categories"] = json!([
+        "personalia",
+        "household",
+        "identifiers",
+        "income",
+        "debts",
+        "care_contact",
+        "placement",
+        "housing_history",
+        "dwelling_requirements",
+        "perspective_plan",
+        "consent"
+    ]);
+    let err = care
+        .submit("registration", &fictional_registration(), &narrow)
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 403);
+    assert!(
+        err.to_string()
+            .contains("the client's consent does not cover category `health_care`"),
+        "{err}"
+    );
+    // Consent without municipalities: the referral to Hoorn is refused whole.
+    let mut no_municipality = fictional_consent();
+    no_municipality["roles"] = json!(["care", "coordinator", "corporation"]);
+    let answer = care
+        .submit("registration", &fictional_registration(), &no_municipality)
+        .await
+        .unwrap();
+    let case = answer["id"].as_str().unwrap().to_owned();
+    let coordinator = app.client(COORDINATOR).await;
+    coordinator
+        .step(&case, "assessment", &json!({"decision": "accept"}))
+        .await
+        .unwrap();
+    let err = coordinator
+        .refer(
+            &case,
+            &app.party(COORDINATOR).identity,
+            &app.policy,
+            &["hoorn".into()],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 403);
+    assert!(
+        err.to_string()
+            .contains("does not cover recipient role `municipality`"),
+        "{err}"
+    );
+    // The consent record, also as FHIR.
+    let fhir = care
+        .get_json(&format!("/v1/cases/{case}/consent?format=fhir"))
+        .await
+        .unwrap();
+    assert_eq!(fhir["resourceType"], "Consent");
+    assert_eq!(fhir["status"], "active");
+    assert_eq!(fhir["provision"][0]["actor"].as_array().unwrap().len(), 3);
+    let record = care
+        .get_json(&format!("/v1/cases/{case}/consent"))
+        .await
+        .unwrap();
+    assert_eq!(record["document_sha256"].as_str().unwrap().len(), 64);
+
+    // Full consent, referred, then withdrawn by the care organisation on the client's word.
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    let (files, copies) = app.store.sealed_count(&case).await.unwrap();
+    assert!(files > 60 && copies > 100, "{files} files, {copies} copies");
+    let withdrawn = care
+        .step(&case, "consent/withdraw", &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(withdrawn["state"], "withdrawn");
+    for org in ["intermaris", "het-grootslag", "wooncompagnie", "hoorn"] {
+        assert_eq!(
+            categories(&app, org, &case).await,
+            Err(403),
+            "{backend} {org}"
+        );
+        assert!(
+            app.store.slice(&case, org).await.unwrap().is_empty(),
+            "{backend}: {org}'s ciphertexts are gone"
+        );
+    }
+    // Only the declaration itself is left, sealed to its two holders.
+    assert_eq!(
+        app.store.sealed_count(&case).await.unwrap(),
+        (1, 2),
+        "{backend}"
+    );
+    assert_eq!(categories(&app, CARE, &case).await, Ok(set(&["consent"])));
+    // In the database itself: no row of the case sealed to anyone but those two.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT org_id FROM sealed_field_recipients WHERE case_id = $1 ORDER BY org_id",
+    )
+    .bind(&case)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, [(COORDINATOR.to_string(),), (CARE.to_string(),)]);
+    pool.close().await;
+    // No further share or step; the record says who withdrew it.
+    let err = coordinator
+        .post_json(&format!("/v1/cases/{case}/shares"), &json!({"shares": [{"recipients": ["hoorn"], "fields": {"full_name": "Sanne de Vries"}}]}))
+        .await
+        .unwrap_err();
+    assert_eq!(status(&err), 409, "{err}");
+    let record = care
+        .get_json(&format!("/v1/cases/{case}/consent"))
+        .await
+        .unwrap();
+    assert_eq!(record["status"], "withdrawn");
+    assert_eq!(record["withdrawn_by_org"], CARE);
+    let inbox: Vec<Value> = serde_json::from_value(
+        app.client("hoorn")
+            .await
+            .get_json("/v1/inbox")
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        inbox
+            .iter()
+            .any(|n| n["case"] == json!(case) && n["kind"] == "withdrawn")
+    );
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_shared);

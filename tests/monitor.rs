@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{TestApp, backends};
+use common::TestApp;
 use serde_json::{Value, json};
 use sluis::monitor::{self, CaseFacts, Cell, Period, ReportedCount};
 
@@ -507,288 +507,286 @@ fn periods_parse_and_bound() {
     }
 }
 
-#[tokio::test]
-async fn the_monitor_through_the_api() {
-    for backend in backends() {
-        let app = TestApp::start(backend).await;
-        let year = time::OffsetDateTime::now_utc().year();
-        let care = app.client("leviaan").await;
-        let submit = |group: &str, origin: &str| {
-            json!({
-                "form": "registration",
-                "fields": sluis::demo::fictional_registration(),
-                "consent": sluis::demo::fictional_consent(),
-                "monitor": {"client_group": group, "origin_municipality": origin},
-            })
-        };
-        let mut ids = Vec::new();
-        // 12 registrations: MO 6 (Hoorn 5, Medemblik 1), BW 6 (Hoorn 5, elsewhere 1).
-        let mut plan = vec![("mo", "hoorn"); 5];
-        plan.extend(vec![("bw", "hoorn"); 5]);
-        plan.extend([("mo", "medemblik"), ("bw", "elsewhere")]);
-        for (group, origin) in plan {
-            let answer = care
-                .post_json("/v1/cases", &submit(group, origin))
-                .await
-                .unwrap();
-            ids.push(answer["id"].as_str().unwrap().to_owned());
-        }
-        // A code that is not on the policy's list is refused, naming the key, not the value.
-        let token = app.token("leviaan").await;
-        let (status, _, body) = app
-            .raw(
-                "POST",
-                "/v1/cases",
-                Some(&token),
-                Some((
-                    "application/json",
-                    submit("villa-kakelbont", "hoorn").to_string().into_bytes(),
-                )),
-            )
-            .await;
-        assert_eq!(status, 422, "{body}");
-        assert!(
-            body.contains("monitor.client_group") && !body.contains("villa-kakelbont"),
-            "{body}"
-        );
-        let (status, _, body) = app
-            .raw(
-                "POST",
-                "/v1/cases",
-                Some(&token),
-                Some((
-                    "application/json",
-                    submit("mo", "amsterdam").to_string().into_bytes(),
-                )),
-            )
-            .await;
-        assert_eq!(status, 422, "{body}");
-        assert!(body.contains("monitor.origin_municipality"), "{body}");
-
-        // Reported counts: validated, stored, replaced, and an event each.
-        let corp = app.token("intermaris").await;
-        let report = |token: &str, body: Value| {
-            let app = &app;
-            let token = token.to_owned();
-            async move {
-                app.raw(
-                    "POST",
-                    "/v1/monitor/reports",
-                    Some(&token),
-                    Some(("application/json", body.to_string().into_bytes())),
-                )
-                .await
-            }
-        };
-        for (body, status, names) in [
-            (
-                json!({"period": format!("{year}"), "counts": {"complaints": 1}}),
-                422,
-                "complaints",
-            ),
-            (
-                json!({"period": format!("{year}"), "counts": {"rent_arrears": -1}}),
-                422,
-                "rent_arrears",
-            ),
-            (
-                json!({"period": format!("{year}"), "counts": {}}),
-                422,
-                "no counts",
-            ),
-            (
-                json!({"period": "2026-H3", "counts": {"rent_arrears": 1}}),
-                400,
-                "half year",
-            ),
-            (
-                json!({"period": format!("{}", year + 1), "counts": {"rent_arrears": 1}}),
-                422,
-                "not begun",
-            ),
-            (
-                json!({"period": format!("{year}"), "counts": {"rent_arrears": "7"}}),
-                422,
-                "counts",
-            ),
-        ] {
-            let (got, ct, text) = report(&corp, body.clone()).await;
-            assert_eq!(
-                (got, ct.as_str()),
-                (status, "application/problem+json"),
-                "{body} → {text}"
-            );
-            assert!(text.contains(names), "{text} should name {names}");
-        }
-        let (got, _, text) = report(
-            &app.token("leviaan").await,
-            json!({"period": format!("{year}"), "counts": {"rent_arrears": 2}}),
-        )
-        .await;
-        assert_eq!(
-            got, 422,
-            "a care organisation does not report rent arrears: {text}"
-        );
-        let (got, _, text) = report(
-            &app.token("fg-westfriesland").await,
-            json!({"period": format!("{year}"), "counts": {"rent_arrears": 2}}),
-        )
-        .await;
-        assert_eq!(got, 403, "{text}");
-        for value in [9, 12] {
-            let (got, _, text) = report(
-                &corp,
-                json!({"period": format!("{year}"), "counts": {"rent_arrears": value}}),
-            )
-            .await;
-            assert_eq!(got, 200, "{text}");
-        }
-
-        // The full view. Registrations: 12, all by leviaan. By origin: Medemblik's and
-        // elsewhere's 1 are small, so Hoorn's 10 is hidden (12 − 10 would give them away); in
-        // each client-group row the 1 would follow from the row total, so the row totals are
-        // hidden; the grand total 12 stays (both totals hidden cannot be told apart).
-        let coordinator = app.client("bct-westfriesland").await;
-        let full: Value = coordinator
-            .get_json(&format!("/v1/monitor?period={year}"))
+async fn the_monitor_through_the_api(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let year = time::OffsetDateTime::now_utc().year();
+    let care = app.client("leviaan").await;
+    let submit = |group: &str, origin: &str| {
+        json!({
+            "form": "registration",
+            "fields": sluis::demo::fictional_registration(),
+            "consent": sluis::demo::fictional_consent(),
+            "monitor": {"client_group": group, "origin_municipality": origin},
+        })
+    };
+    let mut ids = Vec::new();
+    // 12 registrations: MO 6 (Hoorn 5, Medemblik 1), BW 6 (Hoorn 5, elsewhere 1).
+    let mut plan = vec![("mo", "hoorn"); 5];
+    plan.extend(vec![("bw", "hoorn"); 5]);
+    plan.extend([("mo", "medemblik"), ("bw", "elsewhere")]);
+    for (group, origin) in plan {
+        let answer = care
+            .post_json("/v1/cases", &submit(group, origin))
             .await
             .unwrap();
-        assert_eq!(full["view"], "all");
-        assert_eq!(full["registrations"]["leviaan"]["registered"], 12);
-        assert_eq!(full["registrations"]["parlan"]["registered"], 0);
-        assert_eq!(full["registrations_total"]["registered"], 12);
-        assert_eq!(full["reported"]["rent_arrears"]["rows"]["intermaris"], 12);
-        let origin = &full["origin_by_group"];
-        assert_eq!(origin["total"], 12);
-        assert_eq!(origin["row_totals"], json!(["hidden", "hidden", 0, 0, 0]));
-        let columns: Vec<&str> = origin["columns"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap())
-            .collect();
-        let col = |name: &str| columns.iter().position(|c| *c == name).unwrap();
-        assert_eq!(origin["column_totals"][col("hoorn")], "hidden");
-        assert_eq!(origin["column_totals"][col("medemblik")], "small");
-        assert_eq!(origin["column_totals"][col("elsewhere")], "small");
-        assert_eq!(origin["column_totals"][col("opmeer")], 0);
-        assert_eq!(origin["cells"][1][col("elsewhere")], "small");
-        assert_eq!(origin["cells"][0][col("hoorn")], "hidden");
-        for who in ["fg-westfriesland", "sluis-beheer"] {
-            let token = app.token(who).await;
-            let (status, _, body) = app
-                .raw(
-                    "GET",
-                    &format!("/v1/monitor?period={year}"),
-                    Some(&token),
-                    None,
-                )
-                .await;
-            assert_eq!(status, 200, "{who}: {body}");
-            assert!(body.contains("\"view\":\"all\""), "{who}");
-        }
-
-        // A party sees only its own rows: no client groups, no other party, no totals.
-        let own: Value = app
-            .client("intermaris")
-            .await
-            .get_json(&format!("/v1/monitor?period={year}"))
-            .await
-            .unwrap();
-        assert_eq!(own["view"], "intermaris");
-        assert!(own.get("origin_by_group").is_none() && own.get("outflow_by_group").is_none());
-        assert_eq!(
-            own["homes_by_corporation"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .collect::<Vec<_>>(),
-            ["intermaris"]
-        );
-        assert_eq!(own["registrations"], json!({}));
-        assert_eq!(
-            own["reported"]["rent_arrears"]["rows"],
-            json!({"intermaris": 12})
-        );
-        let own_care: Value = care
-            .get_json(&format!("/v1/monitor?period={year}"))
-            .await
-            .unwrap();
-        assert_eq!(
-            own_care["registrations"]
-                .as_object()
-                .unwrap()
-                .keys()
-                .collect::<Vec<_>>(),
-            ["leviaan"]
-        );
-        assert!(
-            !serde_json::to_string(&own_care)
-                .unwrap()
-                .contains("leger-des-heils\":{\"registered")
-        );
-
-        // CSV and SVG.
-        let csv = coordinator
-            .get_text(&format!("/v1/monitor?period={year}&format=csv"))
-            .await
-            .unwrap();
-        assert!(csv.starts_with("period,section,row,column,value\n"));
-        assert!(
-            csv.contains(&format!("{year},registrations,leviaan,registered,12\n")),
-            "{csv}"
-        );
-        assert!(
-            csv.contains(&format!("{year},origin_by_group,bw,elsewhere,<5\n")),
-            "{csv}"
-        );
-        let svg = coordinator
-            .get_text(&format!("/v1/monitor?period={year}&format=svg"))
-            .await
-            .unwrap();
-        assert!(svg.starts_with("<svg") && svg.contains("Homes per corporation against quota"));
-        let (status, _, _) = app
-            .raw("GET", "/v1/monitor?period=26", Some(&token), None)
-            .await;
-        assert_eq!(status, 400);
-
-        // Nothing sealed is opened: with every ciphertext destroyed the monitor is the same.
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
-        let destroyed = sqlx::query("UPDATE sealed_fields SET ciphertext = $1")
-            .bind(vec![0u8; 4])
-            .execute(&pool)
-            .await
-            .unwrap()
-            .rows_affected();
-        assert!(destroyed > 0);
-        pool.close().await;
-        let again: Value = coordinator
-            .get_json(&format!("/v1/monitor?period={year}"))
-            .await
-            .unwrap();
-        assert_eq!(again, full);
-
-        // Every read and report is on record.
-        let events = app
-            .store
-            .events(&sluis::store::EventFilter {
-                action: Some("monitor".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert!(events.len() >= 6, "{}", events.len());
-        let reports = app
-            .store
-            .events(&sluis::store::EventFilter {
-                action: Some("monitor_report".into()),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        assert_eq!(reports.iter().filter(|e| e.outcome == "allowed").count(), 2);
-        assert_eq!(ids.len(), 12);
-        app.broker.stop().await.unwrap();
+        ids.push(answer["id"].as_str().unwrap().to_owned());
     }
+    // A code that is not on the policy's list is refused, naming the key, not the value.
+    let token = app.token("leviaan").await;
+    let (status, _, body) = app
+        .raw(
+            "POST",
+            "/v1/cases",
+            Some(&token),
+            Some((
+                "application/json",
+                submit("villa-kakelbont", "hoorn").to_string().into_bytes(),
+            )),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body.contains("monitor.client_group") && !body.contains("villa-kakelbont"),
+        "{body}"
+    );
+    let (status, _, body) = app
+        .raw(
+            "POST",
+            "/v1/cases",
+            Some(&token),
+            Some((
+                "application/json",
+                submit("mo", "amsterdam").to_string().into_bytes(),
+            )),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body.contains("monitor.origin_municipality"), "{body}");
+
+    // Reported counts: validated, stored, replaced, and an event each.
+    let corp = app.token("intermaris").await;
+    let report = |token: &str, body: Value| {
+        let app = &app;
+        let token = token.to_owned();
+        async move {
+            app.raw(
+                "POST",
+                "/v1/monitor/reports",
+                Some(&token),
+                Some(("application/json", body.to_string().into_bytes())),
+            )
+            .await
+        }
+    };
+    for (body, status, names) in [
+        (
+            json!({"period": format!("{year}"), "counts": {"complaints": 1}}),
+            422,
+            "complaints",
+        ),
+        (
+            json!({"period": format!("{year}"), "counts": {"rent_arrears": -1}}),
+            422,
+            "rent_arrears",
+        ),
+        (
+            json!({"period": format!("{year}"), "counts": {}}),
+            422,
+            "no counts",
+        ),
+        (
+            json!({"period": "2026-H3", "counts": {"rent_arrears": 1}}),
+            400,
+            "half year",
+        ),
+        (
+            json!({"period": format!("{}", year + 1), "counts": {"rent_arrears": 1}}),
+            422,
+            "not begun",
+        ),
+        (
+            json!({"period": format!("{year}"), "counts": {"rent_arrears": "7"}}),
+            422,
+            "counts",
+        ),
+    ] {
+        let (got, ct, text) = report(&corp, body.clone()).await;
+        assert_eq!(
+            (got, ct.as_str()),
+            (status, "application/problem+json"),
+            "{body} → {text}"
+        );
+        assert!(text.contains(names), "{text} should name {names}");
+    }
+    let (got, _, text) = report(
+        &app.token("leviaan").await,
+        json!({"period": format!("{year}"), "counts": {"rent_arrears": 2}}),
+    )
+    .await;
+    assert_eq!(
+        got, 422,
+        "a care organisation does not report rent arrears: {text}"
+    );
+    let (got, _, text) = report(
+        &app.token("fg-westfriesland").await,
+        json!({"period": format!("{year}"), "counts": {"rent_arrears": 2}}),
+    )
+    .await;
+    assert_eq!(got, 403, "{text}");
+    for value in [9, 12] {
+        let (got, _, text) = report(
+            &corp,
+            json!({"period": format!("{year}"), "counts": {"rent_arrears": value}}),
+        )
+        .await;
+        assert_eq!(got, 200, "{text}");
+    }
+
+    // The full view. Registrations: 12, all by leviaan. By origin: Medemblik's and
+    // elsewhere's 1 are small, so Hoorn's 10 is hidden (12 − 10 would give them away); in
+    // each client-group row the 1 would follow from the row total, so the row totals are
+    // hidden; the grand total 12 stays (both totals hidden cannot be told apart).
+    let coordinator = app.client("bct-westfriesland").await;
+    let full: Value = coordinator
+        .get_json(&format!("/v1/monitor?period={year}"))
+        .await
+        .unwrap();
+    assert_eq!(full["view"], "all");
+    assert_eq!(full["registrations"]["leviaan"]["registered"], 12);
+    assert_eq!(full["registrations"]["parlan"]["registered"], 0);
+    assert_eq!(full["registrations_total"]["registered"], 12);
+    assert_eq!(full["reported"]["rent_arrears"]["rows"]["intermaris"], 12);
+    let origin = &full["origin_by_group"];
+    assert_eq!(origin["total"], 12);
+    assert_eq!(origin["row_totals"], json!(["hidden", "hidden", 0, 0, 0]));
+    let columns: Vec<&str> = origin["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let col = |name: &str| columns.iter().position(|c| *c == name).unwrap();
+    assert_eq!(origin["column_totals"][col("hoorn")], "hidden");
+    assert_eq!(origin["column_totals"][col("medemblik")], "small");
+    assert_eq!(origin["column_totals"][col("elsewhere")], "small");
+    assert_eq!(origin["column_totals"][col("opmeer")], 0);
+    assert_eq!(origin["cells"][1][col("elsewhere")], "small");
+    assert_eq!(origin["cells"][0][col("hoorn")], "hidden");
+    for who in ["fg-westfriesland", "sluis-beheer"] {
+        let token = app.token(who).await;
+        let (status, _, body) = app
+            .raw(
+                "GET",
+                &format!("/v1/monitor?period={year}"),
+                Some(&token),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{who}: {body}");
+        assert!(body.contains("\"view\":\"all\""), "{who}");
+    }
+
+    // A party sees only its own rows: no client groups, no other party, no totals.
+    let own: Value = app
+        .client("intermaris")
+        .await
+        .get_json(&format!("/v1/monitor?period={year}"))
+        .await
+        .unwrap();
+    assert_eq!(own["view"], "intermaris");
+    assert!(own.get("origin_by_group").is_none() && own.get("outflow_by_group").is_none());
+    assert_eq!(
+        own["homes_by_corporation"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["intermaris"]
+    );
+    assert_eq!(own["registrations"], json!({}));
+    assert_eq!(
+        own["reported"]["rent_arrears"]["rows"],
+        json!({"intermaris": 12})
+    );
+    let own_care: Value = care
+        .get_json(&format!("/v1/monitor?period={year}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        own_care["registrations"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["leviaan"]
+    );
+    assert!(
+        !serde_json::to_string(&own_care)
+            .unwrap()
+            .contains("leger-des-heils\":{\"registered")
+    );
+
+    // CSV and SVG.
+    let csv = coordinator
+        .get_text(&format!("/v1/monitor?period={year}&format=csv"))
+        .await
+        .unwrap();
+    assert!(csv.starts_with("period,section,row,column,value\n"));
+    assert!(
+        csv.contains(&format!("{year},registrations,leviaan,registered,12\n")),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("{year},origin_by_group,bw,elsewhere,<5\n")),
+        "{csv}"
+    );
+    let svg = coordinator
+        .get_text(&format!("/v1/monitor?period={year}&format=svg"))
+        .await
+        .unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Homes per corporation against quota"));
+    let (status, _, _) = app
+        .raw("GET", "/v1/monitor?period=26", Some(&token), None)
+        .await;
+    assert_eq!(status, 400);
+
+    // Nothing sealed is opened: with every ciphertext destroyed the monitor is the same.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    let destroyed = sqlx::query("UPDATE sealed_fields SET ciphertext = $1")
+        .bind(vec![0u8; 4])
+        .execute(&pool)
+        .await
+        .unwrap()
+        .rows_affected();
+    assert!(destroyed > 0);
+    pool.close().await;
+    let again: Value = coordinator
+        .get_json(&format!("/v1/monitor?period={year}"))
+        .await
+        .unwrap();
+    assert_eq!(again, full);
+
+    // Every read and report is on record.
+    let events = app
+        .store
+        .events(&sluis::store::EventFilter {
+            action: Some("monitor".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(events.len() >= 6, "{}", events.len());
+    let reports = app
+        .store
+        .events(&sluis::store::EventFilter {
+            action: Some("monitor_report".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(reports.iter().filter(|e| e.outcome == "allowed").count(), 2);
+    assert_eq!(ids.len(), 12);
+    app.broker.stop().await.unwrap();
 }
+crate::per_backend!(#[tokio::test] async fn the_monitor_through_the_api);

@@ -120,3 +120,15 @@ async fn the_document_lists_every_operation_with_its_problems() {
     }
     app.broker.stop().await.unwrap();
 }
+
+/// The whole document as served, against `tests/snapshots/openapi__openapi.snap`: any change
+/// of the API (a path, a schema, a description) shows as a diff of that file
+/// (`INSTA_UPDATE=always cargo test --test openapi` writes the new one to review).
+#[tokio::test]
+async fn the_document_is_as_snapshotted() {
+    let app = TestApp::start("sqlite").await;
+    let (status, _, body) = app.raw("GET", "/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    insta::assert_json_snapshot!("openapi", doc);
+}

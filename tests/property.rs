@@ -10,7 +10,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{TestApp, backends};
+use common::TestApp;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
@@ -125,60 +125,56 @@ fn form_strategy() -> impl Strategy<Value = Value> {
         })
 }
 
-#[test]
-fn generated_forms_open_per_role_exactly_as_the_policy_allows() {
+fn generated_forms_open_per_role_exactly_as_the_policy_allows(backend: &'static str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    for backend in backends() {
-        let app = rt.block_on(TestApp::start(backend));
-        let mut runner = TestRunner::new(Config {
-            cases: 24,
-            failure_persistence: None,
-            ..Config::default()
-        });
-        runner
-            .run(&form_strategy(), |form| {
-                rt.block_on(async {
-                    let case = app.submit_and_refer("dnodoen", &form, &["medemblik"]).await;
-                    for (org, role) in [
-                        ("dnodoen", "care"),
-                        ("bct-westfriesland", "coordinator"),
-                        ("wel-wonen", "corporation"),
-                        ("medemblik", "municipality"),
-                    ] {
-                        let slice = app
-                            .client(org)
-                            .await
-                            .slice(&case, "matching")
-                            .await
-                            .unwrap();
-                        let opened =
-                            client::open_slice(&slice, &app.party(org).identity, &app.policy)
-                                .unwrap();
-                        let mut expected: BTreeSet<&str> = REQUIRED
-                            .iter()
-                            .chain(OPTIONAL)
-                            .filter(|(id, cat)| form.get(*id).is_some() && role_sees(role, cat))
-                            .map(|(id, _)| *id)
-                            .collect();
-                        // The consent declaration comes with every submission.
-                        if role_sees(role, "consent") {
-                            expected.insert("consent_document");
-                        }
-                        let got: BTreeSet<&str> =
-                            opened.fields.keys().map(String::as_str).collect();
-                        prop_assert_eq!(&got, &expected, "{} {}", backend, org);
-                        for (id, value) in opened
-                            .fields
-                            .iter()
-                            .filter(|(id, _)| *id != "consent_document")
-                        {
-                            prop_assert_eq!(value, &form[id]);
-                        }
+    let app = rt.block_on(TestApp::start(backend));
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&form_strategy(), |form| {
+            rt.block_on(async {
+                let case = app.submit_and_refer("dnodoen", &form, &["medemblik"]).await;
+                for (org, role) in [
+                    ("dnodoen", "care"),
+                    ("bct-westfriesland", "coordinator"),
+                    ("wel-wonen", "corporation"),
+                    ("medemblik", "municipality"),
+                ] {
+                    let slice = app
+                        .client(org)
+                        .await
+                        .slice(&case, "matching")
+                        .await
+                        .unwrap();
+                    let opened =
+                        client::open_slice(&slice, &app.party(org).identity, &app.policy).unwrap();
+                    let mut expected: BTreeSet<&str> = REQUIRED
+                        .iter()
+                        .chain(OPTIONAL)
+                        .filter(|(id, cat)| form.get(*id).is_some() && role_sees(role, cat))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    // The consent declaration comes with every submission.
+                    if role_sees(role, "consent") {
+                        expected.insert("consent_document");
                     }
-                    Ok(())
-                })
+                    let got: BTreeSet<&str> = opened.fields.keys().map(String::as_str).collect();
+                    prop_assert_eq!(&got, &expected, "{} {}", backend, org);
+                    for (id, value) in opened
+                        .fields
+                        .iter()
+                        .filter(|(id, _)| *id != "consent_document")
+                    {
+                        prop_assert_eq!(value, &form[id]);
+                    }
+                }
+                Ok(())
             })
-            .unwrap();
-        rt.block_on(app.broker.stop()).unwrap();
-    }
+        })
+        .unwrap();
+    rt.block_on(app.broker.stop()).unwrap();
 }
+crate::per_backend!(#[test] fn generated_forms_open_per_role_exactly_as_the_policy_allows);

@@ -22,14 +22,60 @@ pub fn policy() -> Policy {
 /// `SLUIS_TEST_POSTGRES_URL` is set. `SLUIS_REQUIRE_POSTGRES=1` makes its absence a failure.
 pub fn backends() -> Vec<&'static str> {
     let mut out = vec!["sqlite"];
+    if postgres_available() {
+        out.push("postgres");
+    }
+    out
+}
+
+/// Whether a PostgreSQL server to test on is named (`SLUIS_TEST_POSTGRES_URL`); with
+/// `SLUIS_REQUIRE_POSTGRES=1` its absence fails the test instead of skipping it.
+pub fn postgres_available() -> bool {
     match std::env::var("SLUIS_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => out.push("postgres"),
+        Ok(url) if !url.is_empty() => true,
         _ if std::env::var("SLUIS_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") => {
             panic!("SLUIS_REQUIRE_POSTGRES=1 but SLUIS_TEST_POSTGRES_URL is not set")
         }
-        _ => {}
+        _ => {
+            eprintln!("skipped: no PostgreSQL (set SLUIS_TEST_POSTGRES_URL to run this backend)");
+            false
+        }
     }
-    out
+}
+
+/// One named test case per backend for a scenario `fn name(backend: &'static str)`:
+/// `name::sqlite` and `name::postgres`, so the output says which backend failed. The
+/// attributes given (`#[tokio::test]`, `#[test]`, …) go on each case.
+#[macro_export]
+macro_rules! per_backend {
+    ($(#[$attr:meta])* async fn $name:ident) => {
+        mod $name {
+            $(#[$attr])*
+            async fn sqlite() {
+                super::$name("sqlite").await
+            }
+            $(#[$attr])*
+            async fn postgres() {
+                if $crate::common::postgres_available() {
+                    super::$name("postgres").await
+                }
+            }
+        }
+    };
+    ($(#[$attr:meta])* fn $name:ident) => {
+        mod $name {
+            $(#[$attr])*
+            fn sqlite() {
+                super::$name("sqlite")
+            }
+            $(#[$attr])*
+            fn postgres() {
+                if $crate::common::postgres_available() {
+                    super::$name("postgres")
+                }
+            }
+        }
+    };
 }
 
 /// A fresh, empty database of the given backend.
@@ -83,45 +129,50 @@ pub struct TestApp {
     pub broker: RunningBroker,
 }
 
-impl TestApp {
-    pub async fn start(backend: &str) -> Self {
-        Self::start_with_limits(backend, sluis::auth::LoginLimits::default()).await
+/// How to start a [`TestApp`]: `TestApp::on(backend).limits(..).rate(..).start()`.
+pub struct TestAppBuilder {
+    backend: &'static str,
+    db: Option<TestDb>,
+    limits: sluis::auth::LoginLimits,
+    rate: sluis::api::RateLimit,
+}
+
+impl TestAppBuilder {
+    /// Limits on failed logins (default: the broker's).
+    pub fn limits(mut self, limits: sluis::auth::LoginLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
-    pub async fn start_with_limits(backend: &str, limits: sluis::auth::LoginLimits) -> Self {
-        // Tests drive many logins and requests from one address within a second; only the rate
-        // limit test itself uses a tight limit.
-        let generous = sluis::api::RateLimit {
-            per_second: 100_000,
-            burst: 100_000,
+    /// The request rate limit (default: generous, since tests drive many logins and
+    /// requests from one address within a second; only the rate limit test tightens it).
+    pub fn rate(mut self, rate: sluis::api::RateLimit) -> Self {
+        self.rate = rate;
+        self
+    }
+
+    /// A database placed somewhere special instead of a fresh one of the backend.
+    pub fn database(mut self, db: TestDb) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// Enrols every party and starts the broker on 127.0.0.1.
+    pub async fn start(self) -> TestApp {
+        let db = match self.db {
+            Some(db) => db,
+            None => TestDb::new(self.backend).await,
         };
-        Self::start_with(backend, limits, generous).await
-    }
-
-    pub async fn start_with(
-        backend: &str,
-        limits: sluis::auth::LoginLimits,
-        rate: sluis::api::RateLimit,
-    ) -> Self {
-        Self::start_on(TestDb::new(backend).await, limits, rate).await
-    }
-
-    /// A broker on the given database (for tests that place it somewhere special).
-    pub async fn start_on(
-        db: TestDb,
-        limits: sluis::auth::LoginLimits,
-        rate: sluis::api::RateLimit,
-    ) -> Self {
         let store = Store::connect(&db.url).await.unwrap();
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();
         let mut state = AppState::ephemeral(store.clone(), policy.clone());
-        state.login_limits = limits;
-        state.rate = rate;
+        state.login_limits = self.limits;
+        state.rate = self.rate;
         let broker = RunningBroker::start(state.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
-        Self {
+        TestApp {
             state,
             db,
             store,
@@ -129,6 +180,26 @@ impl TestApp {
             parties,
             broker,
         }
+    }
+}
+
+impl TestApp {
+    /// A builder for a broker on a fresh database of `backend`.
+    pub fn on(backend: &'static str) -> TestAppBuilder {
+        TestAppBuilder {
+            backend,
+            db: None,
+            limits: sluis::auth::LoginLimits::default(),
+            rate: sluis::api::RateLimit {
+                per_second: 100_000,
+                burst: 100_000,
+            },
+        }
+    }
+
+    /// `TestApp::on(backend).start()`.
+    pub async fn start(backend: &'static str) -> Self {
+        Self::on(backend).start().await
     }
 
     pub fn party(&self, org: &str) -> &Enrolled {
