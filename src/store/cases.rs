@@ -1,0 +1,399 @@
+//! Cases, their parties, lifecycle steps, consent records, the inbox and the referral queue.
+
+use super::*;
+
+impl Store {
+    // ---- cases ---------------------------------------------------------------------------
+
+    /// Stores a new case with its parties, sealed fields and its audit event, all or nothing.
+    pub async fn create_case(
+        &self,
+        case: &Case,
+        parties: &[CaseParty],
+        sealed: &[NewSealedField],
+        consent: &ConsentRecord,
+        monitor: &MonitorDeclaration,
+        event: Event,
+    ) -> Result<Event, StoreError> {
+        let (_writing, mut tx, event) = self.write_recorded(event).await?;
+        sqlx::query(
+            "INSERT INTO cases (id, form, state, created_by, created_at, updated_at, client_pseudonym) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&case.id)
+        .bind(&case.form)
+        .bind(&case.state)
+        .bind(&case.created_by)
+        .bind(&case.created_at)
+        .bind(&case.updated_at)
+        .bind(case.client_pseudonym.as_deref())
+        .execute(&mut *tx)
+        .await?;
+        insert_parties(&mut tx, &case.id, parties).await?;
+        insert_sealed(
+            &mut tx,
+            &case.id,
+            &case.created_by,
+            &case.created_at,
+            sealed,
+        )
+        .await?;
+        insert_state(
+            &mut tx,
+            &case.id,
+            &case.state,
+            &case.created_by,
+            &case.created_at,
+        )
+        .await?;
+        insert_consent(&mut tx, consent).await?;
+        if monitor.client_group.is_some() || monitor.origin_municipality.is_some() {
+            sqlx::query(
+                "INSERT INTO case_monitor (case_id, client_group, origin_municipality) VALUES ($1, $2, $3)",
+            )
+            .bind(&case.id)
+            .bind(monitor.client_group.as_deref())
+            .bind(monitor.origin_municipality.as_deref())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// Carries out one lifecycle step in one transaction with its audit event: the state
+    /// change (only if the case is still in `step.from`, else [`StoreError::Conflict`]), new
+    /// facts, parties, sealed fields, deletions, notifications and evaluation bookkeeping.
+    pub async fn apply(&self, step: &Step, event: Event) -> Result<Event, StoreError> {
+        let (_writing, mut tx, event) = self.write_recorded(event).await?;
+        let now = event.time.clone();
+        let f = &step.facts;
+        let done = sqlx::query(
+            "UPDATE cases SET state = $1, updated_at = $2, \
+             queue_position = COALESCE($3, queue_position), referred_at = COALESCE($4, referred_at), \
+             matched_at = COALESCE($5, matched_at), matched_by = COALESCE($6, matched_by), \
+             home_municipality = COALESCE($7, home_municipality), home_kind = COALESCE($8, home_kind), \
+             key_handover = COALESCE($9, key_handover) \
+             WHERE id = $10 AND state = $11",
+        )
+        .bind(&step.to)
+        .bind(&now)
+        .bind(f.queue_position)
+        .bind(f.referred_at.as_deref())
+        .bind(f.matched_at.as_deref())
+        .bind(f.matched_by.as_deref())
+        .bind(f.home_municipality.as_deref())
+        .bind(f.home_kind.as_deref())
+        .bind(f.key_handover.as_deref())
+        .bind(&step.case_id)
+        .bind(&step.from)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(
+                "the case changed state meanwhile; reload it".into(),
+            ));
+        }
+        if step.to != step.from {
+            insert_state(&mut tx, &step.case_id, &step.to, &step.by_org, &now).await?;
+        }
+        if let Some(keep) = &step.delete_sealed_except {
+            delete_sealed(&mut tx, &step.case_id, keep).await?;
+        }
+        insert_parties(&mut tx, &step.case_id, &step.new_parties).await?;
+        insert_sealed(&mut tx, &step.case_id, &step.by_org, &now, &step.sealed).await?;
+        if let Some((user, org)) = &step.withdraw_consent {
+            sqlx::query(
+                "UPDATE consents SET status = 'withdrawn', withdrawn_at = $1, withdrawn_by_user = $2, \
+                 withdrawn_by_org = $3 WHERE case_id = $4 AND status = 'active'",
+            )
+            .bind(&now)
+            .bind(user)
+            .bind(org)
+            .bind(&step.case_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (period, due_on) in &step.evaluations_due {
+            sqlx::query("INSERT INTO evaluations (case_id, period, due_on, received_at) VALUES ($1, $2, $3, NULL)")
+                .bind(&step.case_id)
+                .bind(*period)
+                .bind(due_on)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(period) = step.evaluation_received {
+            let done = sqlx::query(
+                "UPDATE evaluations SET received_at = $1 WHERE case_id = $2 AND period = $3 AND received_at IS NULL",
+            )
+            .bind(&now)
+            .bind(&step.case_id)
+            .bind(period)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "evaluation {period} is not due or was already received"
+                )));
+            }
+        }
+        for crate::cases::Notice { org, kind, detail } in &step.notify {
+            sqlx::query(
+                "INSERT INTO notifications (id, org_id, case_id, kind, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(org)
+            .bind(&step.case_id)
+            .bind(kind)
+            .bind(detail)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(event)
+    }
+
+    /// The states a case passed, in order.
+    pub async fn states(&self, case_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT state FROM case_states WHERE case_id = $1 ORDER BY seq")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("state")?)).collect()
+    }
+
+    /// The case's consent record (the latest one).
+    pub async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM consents WHERE case_id = $1 ORDER BY recorded_at DESC LIMIT 1",
+        )
+        .bind(case_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let list = |c: &str| -> Result<Vec<String>, StoreError> {
+                let t: String = r.try_get(c)?;
+                serde_json::from_str(&t).map_err(|_| StoreError::Corrupt(format!("consents.{c}")))
+            };
+            Ok(ConsentRecord {
+                id: r.try_get("id")?,
+                case_id: r.try_get("case_id")?,
+                client: r.try_get("client_pseudonym")?,
+                signed_on: r.try_get("signed_on")?,
+                valid_until: r.try_get("valid_until")?,
+                purpose: r.try_get("purpose")?,
+                roles: list("roles")?,
+                categories: list("categories")?,
+                document_sha256: r.try_get("document_sha256")?,
+                status: r.try_get("status")?,
+                recorded_at: r.try_get("recorded_at")?,
+                recorded_by_user: r.try_get("recorded_by_user")?,
+                recorded_by_org: r.try_get("recorded_by_org")?,
+                withdrawn_at: r.try_get("withdrawn_at")?,
+                withdrawn_by_user: r.try_get("withdrawn_by_user")?,
+                withdrawn_by_org: r.try_get("withdrawn_by_org")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// An organisation's inbox, newest first.
+    pub async fn inbox(&self, org_id: &str) -> Result<Vec<Notification>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT case_id, kind, detail, created_at FROM notifications WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 500",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Notification {
+                    case: r.try_get("case_id")?,
+                    kind: r.try_get("kind")?,
+                    detail: r.try_get("detail")?,
+                    at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Evaluations due on or before `today` and not received, oldest first: (case, period, due).
+    pub async fn overdue_evaluations(
+        &self,
+        today: &str,
+    ) -> Result<Vec<(String, i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT e.case_id, e.period, e.due_on FROM evaluations e JOIN cases c ON c.id = e.case_id \
+             WHERE e.received_at IS NULL AND e.due_on <= $1 AND c.state IN ('housed', 'lease_converted') \
+             ORDER BY e.due_on, e.case_id",
+        )
+        .bind(today)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("case_id")?,
+                    r.try_get("period")?,
+                    r.try_get("due_on")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Sets the queue order of referred cases (art. 8.4): position 1, 2, … in `order`.
+    pub async fn set_queue(&self, order: &[String], event: Event) -> Result<(), StoreError> {
+        let (_writing, mut tx, _) = self.write_recorded(event).await?;
+        for (i, case) in order.iter().enumerate() {
+            let done = sqlx::query(
+                "UPDATE cases SET queue_position = $1 WHERE id = $2 AND state = 'referred'",
+            )
+            .bind(i as i64 + 1)
+            .bind(case)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "case {case} is not a referred case"
+                )));
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A case's metadata.
+    pub async fn case(&self, id: &str) -> Result<Option<Case>, StoreError> {
+        let row = sqlx::query("SELECT * FROM cases WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| case_from_row(&r)).transpose()
+    }
+
+    /// The cases an organisation is a party to, newest first.
+    pub async fn cases_of(&self, org_id: &str) -> Result<Vec<Case>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.* \
+             FROM cases c JOIN case_parties p ON p.case_id = c.id \
+             WHERE p.org_id = $1 ORDER BY c.created_at DESC, c.id",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(case_from_row).collect()
+    }
+
+    /// The parties of a case, in the order they joined.
+    pub async fn parties(&self, case_id: &str) -> Result<Vec<CaseParty>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT org_id, role, added_at, added_by FROM case_parties \
+             WHERE case_id = $1 ORDER BY added_at, org_id",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(CaseParty {
+                    org_id: r.try_get("org_id")?,
+                    role: r.try_get("role")?,
+                    added_at: r.try_get("added_at")?,
+                    added_by: r.try_get("added_by")?,
+                })
+            })
+            .collect()
+    }
+}
+
+pub(super) async fn insert_parties(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+    parties: &[CaseParty],
+) -> Result<(), StoreError> {
+    for p in parties {
+        sqlx::query(
+            "INSERT INTO case_parties (case_id, org_id, role, added_at, added_by) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(case_id)
+        .bind(&p.org_id)
+        .bind(&p.role)
+        .bind(&p.added_at)
+        .bind(&p.added_by)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
+    Ok(Case {
+        id: r.try_get("id")?,
+        form: r.try_get("form")?,
+        state: r.try_get("state")?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        client_pseudonym: r.try_get("client_pseudonym")?,
+        facts: CaseFacts {
+            queue_position: r.try_get("queue_position")?,
+            referred_at: r.try_get("referred_at")?,
+            matched_at: r.try_get("matched_at")?,
+            matched_by: r.try_get("matched_by")?,
+            home_municipality: r.try_get("home_municipality")?,
+            home_kind: r.try_get("home_kind")?,
+            key_handover: r.try_get("key_handover")?,
+        },
+    })
+}
+
+pub(super) async fn insert_state(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+    state: &str,
+    by_org: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO case_states (case_id, seq, state, at, by_org) \
+         SELECT $1, COALESCE(MAX(seq), 0) + 1, $2, $3, $4 FROM case_states WHERE case_id = $5",
+    )
+    .bind(case_id)
+    .bind(state)
+    .bind(at)
+    .bind(by_org)
+    .bind(case_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn insert_consent(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    c: &ConsentRecord,
+) -> Result<(), StoreError> {
+    let list = |v: &[String]| serde_json::Value::from(v.to_vec()).to_string();
+    sqlx::query(
+        "INSERT INTO consents (id, case_id, client_pseudonym, signed_on, valid_until, purpose, roles, \
+         categories, document_sha256, status, recorded_at, recorded_by_user, recorded_by_org) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&c.id)
+    .bind(&c.case_id)
+    .bind(c.client.as_deref())
+    .bind(&c.signed_on)
+    .bind(&c.valid_until)
+    .bind(&c.purpose)
+    .bind(list(&c.roles))
+    .bind(list(&c.categories))
+    .bind(&c.document_sha256)
+    .bind(&c.status)
+    .bind(&c.recorded_at)
+    .bind(&c.recorded_by_user)
+    .bind(&c.recorded_by_org)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
