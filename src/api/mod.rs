@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
     let rate = state.rate;
     let routes = Router::new()
         .merge(operations::router())
+        .merge(openapi::router())
         .merge(identity::router())
         .merge(cases::router())
         .merge(shares::router())

@@ -4,11 +4,13 @@
 
 use std::sync::OnceLock;
 
-use axum::Json;
 use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
+
+use axum::Router;
+use axum::routing::get;
 
 use super::{
     audit, cases, consent, documents, identity, inbox, keys, lifecycle, monitor, operations,
@@ -44,10 +46,9 @@ struct FieldProblemDoc {
     problem: String,
 }
 
-/// Liveness: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "Alive", body = Object)))]
-pub(super) async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// The route of this document.
+pub(super) fn router() -> Router<super::AppState> {
+    Router::new().route("/v1/openapi.json", get(get_openapi))
 }
 
 /// This document.
@@ -74,7 +75,7 @@ pub(super) async fn get_openapi() -> Result<Response, super::ApiError> {
         license(name = "EUPL-1.2")
     ),
     paths(
-        healthz,
+        operations::healthz,
         get_openapi,
         operations::readyz,
         operations::metrics,

@@ -1,7 +1,19 @@
 //! The access log: appending events (hash chain, the RFC 9162 tree stored as it grows,
 //! group commit of concurrent requests), reading them back, proofs and checkpoints.
 
-use super::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlx::Row as _;
+
+use crate::audit;
+use crate::audit::{Checkpoint, Event, StoredEvent};
+use crate::cases::SealedField;
+use crate::clock::Clock;
+use crate::consent::ReleaseRule;
+
+use super::sealed::{slice_ids, slice_in, slice_read};
+use super::{Store, StoreError};
 
 // ---- audit log -----------------------------------------------------------------------------
 
@@ -221,6 +233,32 @@ pub(super) struct Append {
 }
 
 impl Store {
+    /// The age files of a case sealed to `org_id` (for each field the latest one), read in one
+    /// transaction with the download's audit event, which consent's release rule completes from
+    /// what is read;
+    /// concurrent downloads and events share one transaction (group commit).
+    pub async fn slice_recorded(
+        &self,
+        case_id: &str,
+        org_id: &str,
+        rule: Arc<ReleaseRule>,
+        event: Event,
+    ) -> Result<(Vec<SealedField>, Event), StoreError> {
+        // Read outside the log's turn, beside other readers; only the check is in its group.
+        let read = {
+            let mut conn = self.pool.acquire().await?;
+            slice_read(&mut conn, case_id, org_id).await?
+        };
+        self.append_grouped(AppendWork::Slice {
+            case_id: case_id.to_owned(),
+            org_id: org_id.to_owned(),
+            rule,
+            event,
+            read,
+        })
+        .await
+    }
+
     /// Queues `work` and waits until it is durable, writing the queue if nobody is.
     pub(super) async fn append_grouped(&self, work: AppendWork) -> Result<Appended, StoreError> {
         let started = std::time::Instant::now();

@@ -1,6 +1,15 @@
 //! Cases, their parties, lifecycle steps, consent records, the inbox and the referral queue.
 
-use super::*;
+use sqlx::Row as _;
+
+use crate::audit::Event;
+use crate::cases::{
+    Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notification, Step,
+};
+use crate::consent::ConsentRecord;
+
+use super::rows::{delete_sealed, insert_parties, insert_sealed};
+use super::{Store, StoreError};
 
 impl Store {
     // ---- cases ---------------------------------------------------------------------------
@@ -305,27 +314,6 @@ impl Store {
             })
             .collect()
     }
-}
-
-pub(super) async fn insert_parties(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    case_id: &str,
-    parties: &[CaseParty],
-) -> Result<(), StoreError> {
-    for p in parties {
-        sqlx::query(
-            "INSERT INTO case_parties (case_id, org_id, role, added_at, added_by) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(case_id)
-        .bind(&p.org_id)
-        .bind(&p.role)
-        .bind(&p.added_at)
-        .bind(&p.added_by)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
 }
 
 pub(super) fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {

@@ -1,7 +1,13 @@
 //! Helpers for the load harness and the canary tests (filling the log, raw inserts, a text
 //! dump of every table).
 
-use super::*;
+use sqlx::Row as _;
+
+use crate::audit::Event;
+
+use super::access_log::{Appender, to_i64};
+use super::rows::{ROWS_PER_INSERT, values_list};
+use super::{Store, StoreError};
 
 impl Store {
     /// For the benchmark harness only: appends `count` fictional access events (reads by

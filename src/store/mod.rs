@@ -6,35 +6,28 @@
 //! blobs — which is all Sluis stores: ids are text, times RFC 3339 text, flags 0/1, field
 //! values age ciphertext.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor as _, Row as _};
+use sqlx::{AnyPool, Executor as _};
 
-use crate::audit::{self, Checkpoint, Event, StoredEvent};
-use crate::cases::{
-    Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notification, Organisation,
-    Rekeyed, SealedField, Step,
-};
-use crate::clock::{Clock, time_text};
+use crate::audit::Event;
+use crate::clock::Clock;
 use crate::config::redact_url;
-use crate::consent::{ConsentRecord, ReleaseRule};
 
 mod access_log;
 mod cases;
 mod harness;
 mod monitor;
 mod parties;
+mod rows;
 mod sealed;
 
 pub use access_log::EventFilter;
-use access_log::*;
-use cases::*;
+use access_log::{GroupCommit, append_event};
 pub use parties::{ApiKey, User};
-use sealed::*;
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -367,20 +360,3 @@ impl Store {
         self.pool.close().await;
     }
 }
-
-/// `($1, …, $k), ($k+1, …)`: placeholders of `rows` rows of `columns` values, so that many
-/// rows go in one statement (one round trip to the database instead of one per row).
-fn values_list(columns: usize, rows: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let row: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", r * columns + c))
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Rows per multi-row INSERT (well under both engines' limit on bound values).
-const ROWS_PER_INSERT: usize = 100;

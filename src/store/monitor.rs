@@ -1,6 +1,10 @@
 //! The monitor's routing facts and the parties' reported counts.
 
-use super::*;
+use sqlx::Row as _;
+
+use crate::audit::Event;
+
+use super::{Store, StoreError};
 
 impl Store {
     /// The monitor's facts of every case: routing metadata only (this reads no sealed field).

@@ -1,6 +1,13 @@
 //! Organisations, users and API keys.
 
-use super::*;
+use std::fmt;
+
+use sqlx::Row as _;
+
+use crate::audit::Event;
+use crate::cases::Organisation;
+
+use super::{Rows, Store, StoreError, flag};
 
 /// A user of an organisation.
 #[derive(Clone, PartialEq, Eq)]

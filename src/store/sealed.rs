@@ -1,7 +1,14 @@
 //! Sealed fields: storing age files with their recipients, documents in pieces, re-shares,
 //! rekeys, and reading an organisation's slice.
 
-use super::*;
+use sqlx::Row as _;
+
+use crate::audit::Event;
+use crate::cases::{CaseParty, NewSealedField, Rekeyed, SealedField};
+use crate::clock::time_text;
+
+use super::rows::{insert_parties, insert_sealed};
+use super::{Store, StoreError};
 
 impl Store {
     /// Number of age files stored for a case (all recipients), for checks after withdrawal.
@@ -174,32 +181,6 @@ impl Store {
         Ok(())
     }
 
-    /// The age files of a case sealed to `org_id` (for each field the latest one), read in one
-    /// transaction with the download's audit event, which consent's release rule completes from
-    /// what is read;
-    /// concurrent downloads and events share one transaction (group commit).
-    pub async fn slice_recorded(
-        &self,
-        case_id: &str,
-        org_id: &str,
-        rule: Arc<ReleaseRule>,
-        event: Event,
-    ) -> Result<(Vec<SealedField>, Event), StoreError> {
-        // Read outside the log's turn, beside other readers; only the check is in its group.
-        let read = {
-            let mut conn = self.pool.acquire().await?;
-            slice_read(&mut conn, case_id, org_id).await?
-        };
-        self.append_grouped(AppendWork::Slice {
-            case_id: case_id.to_owned(),
-            org_id: org_id.to_owned(),
-            rule,
-            event,
-            read,
-        })
-        .await
-    }
-
     /// The age files of a case sealed to `org_id`: for each field the latest one (no event;
     /// for tests and checks of what is stored).
     pub async fn slice(&self, case_id: &str, org_id: &str) -> Result<Vec<SealedField>, StoreError> {
@@ -289,91 +270,4 @@ pub(super) async fn slice_read(
     out.sort_by(|a, b| a.field_id.cmp(&b.field_id));
     ids.sort_unstable();
     Ok((out, ids))
-}
-
-pub(super) async fn insert_sealed(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    case_id: &str,
-    sealed_by: &str,
-    sealed_at: &str,
-    sealed: &[NewSealedField],
-) -> Result<(), StoreError> {
-    let seq: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM sealed_fields WHERE case_id = $1",
-    )
-    .bind(case_id)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("next")?;
-    for rows in sealed.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO sealed_fields \
-             (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq, chunked) \
-             VALUES {}",
-            values_list(10, rows.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for f in rows {
-            query = query
-                .bind(&f.id)
-                .bind(case_id)
-                .bind(&f.field_id)
-                .bind(&f.category)
-                .bind(&f.ciphertext)
-                .bind(&f.policy_version)
-                .bind(sealed_at)
-                .bind(sealed_by)
-                .bind(seq)
-                .bind(flag(f.chunked));
-        }
-        query.execute(&mut **tx).await?;
-    }
-    let copies: Vec<(&str, &str)> = sealed
-        .iter()
-        .flat_map(|f| f.recipients.iter().map(|org| (f.id.as_str(), org.as_str())))
-        .collect();
-    for rows in copies.chunks(ROWS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id) VALUES {}",
-            values_list(3, rows.len())
-        );
-        let mut query = sqlx::query(&sql);
-        for (id, org) in rows {
-            query = query.bind(*id).bind(case_id).bind(*org);
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
-}
-
-/// Deletes a case's age files except those of the `keep` categories (withdrawal).
-pub(super) async fn delete_sealed(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    case_id: &str,
-    keep: &[String],
-) -> Result<(), StoreError> {
-    let rows = sqlx::query("SELECT id, category FROM sealed_fields WHERE case_id = $1")
-        .bind(case_id)
-        .fetch_all(&mut **tx)
-        .await?;
-    for r in rows {
-        let category: String = r.try_get("category")?;
-        if keep.contains(&category) {
-            continue;
-        }
-        let id: String = r.try_get("id")?;
-        sqlx::query("DELETE FROM sealed_field_recipients WHERE sealed_field_id = $1")
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("DELETE FROM sealed_chunks WHERE sealed_field_id = $1")
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
-        sqlx::query("DELETE FROM sealed_fields WHERE id = $1")
-            .bind(&id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
 }
