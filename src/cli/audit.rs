@@ -4,7 +4,8 @@
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
-use super::{AuditCommand, connect, login};
+use super::commands::{AuditCommand, DbArgs};
+use super::{connect, login};
 use crate::audit::{self, Event, VerifierKey};
 use crate::auth::SigningKey;
 use crate::client::Client;
@@ -159,7 +160,7 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
     }
 }
 
-async fn verify_database(db: &super::DbArgs, keys: &[VerifierKey]) -> Result<()> {
+async fn verify_database(db: &DbArgs, keys: &[VerifierKey]) -> Result<()> {
     let store = connect(db).await?;
     let log = store.audit_log().await?;
     let notes = store.checkpoint_notes().await?;

@@ -5,7 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
-use super::{Command, ConsentCommand, explain, login, read_identity};
+use super::commands::{Command, ConsentCommand};
+use super::{explain, login, read_identity};
 use crate::policy::Policy;
 
 fn read_json(path: &std::path::Path) -> Result<Value> {

@@ -1,0 +1,395 @@
+//! Verification of a copy of the log: chain, tree and every checkpoint, naming the first bad
+//! sequence number.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+
+use super::checkpoint::{VerifierKey, open_checkpoint_any};
+use super::event::{Event, StoredEvent, chain_hash};
+use super::tree::parent_hash;
+
+/// What is wrong with the log, at the first place it shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "problem", rename_all = "snake_case")]
+pub enum Finding {
+    /// A sequence number is absent.
+    #[error("seq {seq}: missing")]
+    Missing {
+        /// The first absent sequence number.
+        seq: i64,
+    },
+    /// The event's content no longer matches the hash written when it was appended.
+    #[error("seq {seq}: changed (its content no longer matches its hash)")]
+    Changed {
+        /// The event.
+        seq: i64,
+    },
+    /// The event is out of order (its time is before its predecessor's, or the chain says
+    /// another event belongs here).
+    #[error("seq {seq}: reordered")]
+    Reordered {
+        /// The event.
+        seq: i64,
+    },
+    /// The log is shorter than a signed checkpoint.
+    #[error(
+        "seq {seq}: missing (truncated: a checkpoint covers {size} events, the log has {have})"
+    )]
+    Truncated {
+        /// First missing sequence number.
+        seq: i64,
+        /// The checkpoint's size.
+        size: u64,
+        /// Events present.
+        have: u64,
+    },
+    /// A checkpoint's signature does not verify.
+    #[error("checkpoint of size {size}: signature invalid")]
+    BadSignature {
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The log's root at a checkpoint's size differs from the signed one: an event up to it was
+    /// rewritten together with its hashes.
+    #[error("seq {from}..={to}: changed (the log no longer matches the checkpoint of size {to})")]
+    CheckpointMismatch {
+        /// First sequence number the mismatch can be in.
+        from: i64,
+        /// Last sequence number (the checkpoint's size).
+        to: i64,
+    },
+}
+
+/// The result of verifying the log.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Events read.
+    pub events: u64,
+    /// Checkpoints checked.
+    pub checkpoints: u64,
+    /// The root over all events, hex.
+    pub root: String,
+    /// The first problem, if any.
+    pub first_problem: Option<Finding>,
+    /// Whether the log verified.
+    pub ok: bool,
+}
+
+/// Whether the event, unchanged but for its sequence number, is the one hashed for another
+/// position: it was moved, not altered. Only run once a mismatch is found.
+fn belongs_elsewhere(stored: &StoredEvent, len: usize) -> bool {
+    (1..=len as i64)
+        .filter(|&seq| seq != stored.event.seq)
+        .any(|seq| {
+            let moved = Event {
+                seq,
+                ..stored.event.clone()
+            };
+            hex::encode(moved.leaf_hash()) == stored.leaf_hash
+        })
+}
+
+/// Verifies the stored log in one pass: sequence, each event's hashes, order, and every
+/// checkpoint's signature and root. Stops at the first problem.
+/// `keys`: the log's verifier keys, current and previous (a checkpoint verifies under any).
+pub fn verify(
+    events: &[StoredEvent],
+    checkpoints: &[String],
+    keys: &[VerifierKey],
+) -> VerifyReport {
+    verify_in_blocks(events, checkpoints, keys, VERIFY_BLOCK)
+}
+
+/// `verify`, hashing `block` events at a time on all cores (`block` a power of two).
+pub(super) fn verify_in_blocks(
+    events: &[StoredEvent],
+    checkpoints: &[String],
+    keys: &[VerifierKey],
+    block: usize,
+) -> VerifyReport {
+    let report = |problem: Option<Finding>, checked: u64, root: [u8; 32]| VerifyReport {
+        events: events.len() as u64,
+        checkpoints: checked,
+        root: hex::encode(root),
+        ok: problem.is_none(),
+        first_problem: problem,
+    };
+    let mut signed = Vec::with_capacity(checkpoints.len());
+    for note in checkpoints {
+        match open_checkpoint_any(note, keys) {
+            Ok(cp) => signed.push(cp),
+            Err(_) => {
+                let size = note
+                    .lines()
+                    .nth(1)
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(0);
+                return report(
+                    Some(Finding::BadSignature { size }),
+                    signed.len() as u64 + 1,
+                    [0; 32],
+                );
+            }
+        }
+    }
+    signed.sort_by_key(|cp| cp.size);
+    let mut pending = signed.iter().filter(|cp| cp.size > 0).peekable();
+    let mut tree = RootBuilder::default();
+    let mut previous = [0u8; 32];
+    let mut previous_time = "";
+    let mut last_good = 0i64;
+    let mut problem = None;
+    // Leaf hashes (encoding and hashing, most of the work) on all cores, a block at a time,
+    // each with whether it is the stored one; and, for a whole block that no checkpoint ends
+    // inside, its subtree's root too. The chain, which depends on order, in one pass.
+    let mut leaves: Vec<([u8; 32], bool)> = Vec::new();
+    let mut block_root = None;
+    for (i, stored) in events.iter().enumerate() {
+        if i % block == 0 {
+            let end = (i + block).min(events.len());
+            leaves = events[i..end]
+                .par_iter()
+                .map(|s| {
+                    let leaf = s.event.leaf_hash();
+                    (leaf, hex_is(&leaf, &s.leaf_hash))
+                })
+                .collect();
+            let whole = end - i == block
+                && pending
+                    .peek()
+                    .is_none_or(|cp| cp.size >= (i + block) as u64);
+            block_root = whole.then(|| perfect_root(&leaves));
+        }
+        let (leaf, leaf_matches) = leaves[i % block];
+        let e = &stored.event;
+        let expected_seq = i as i64 + 1;
+        if e.seq != expected_seq {
+            problem = Some(if e.seq > expected_seq {
+                Finding::Missing { seq: expected_seq }
+            } else {
+                Finding::Reordered { seq: e.seq }
+            });
+            break;
+        }
+        let chain = chain_hash(&previous, &leaf);
+        if !leaf_matches {
+            problem = Some(if belongs_elsewhere(stored, events.len()) {
+                Finding::Reordered { seq: e.seq }
+            } else {
+                Finding::Changed { seq: e.seq }
+            });
+            break;
+        }
+        if !hex_is(&chain, &stored.chain_hash) || e.time.as_str() < previous_time {
+            problem = Some(Finding::Reordered { seq: e.seq });
+            break;
+        }
+        previous = chain;
+        previous_time = &e.time;
+        match block_root {
+            None => tree.push(leaf),
+            Some(root) if i % block == block - 1 => tree.push_subtree(block as u64, root),
+            Some(_) => {}
+        }
+        while let Some(cp) = pending.next_if(|cp| cp.size == tree.len()) {
+            if tree.root().as_slice() != cp.root.as_slice() {
+                problem = Some(Finding::CheckpointMismatch {
+                    from: last_good + 1,
+                    to: cp.size as i64,
+                });
+                break;
+            }
+            last_good = cp.size as i64;
+        }
+        if problem.is_some() {
+            break;
+        }
+    }
+    if problem.is_none() {
+        if let Some(cp) = pending.next() {
+            problem = Some(Finding::Truncated {
+                seq: events.len() as i64 + 1,
+                size: cp.size,
+                have: events.len() as u64,
+            });
+        }
+    }
+    report(problem, signed.len() as u64, tree.root())
+}
+
+/// Events whose leaf hashes `verify` computes together, in parallel.
+const VERIFY_BLOCK: usize = 65_536;
+
+/// The root of the perfect subtree over `leaves` (a power of two of them), halves in parallel.
+fn perfect_root(leaves: &[([u8; 32], bool)]) -> [u8; 32] {
+    if leaves.len() == 1 {
+        return leaves[0].0;
+    }
+    let (left, right) = leaves.split_at(leaves.len() / 2);
+    let (l, r) = if leaves.len() >= 1024 {
+        rayon::join(|| perfect_root(left), || perfect_root(right))
+    } else {
+        (perfect_root(left), perfect_root(right))
+    };
+    parent_hash(&l, &r)
+}
+
+/// Whether `text` is the lower-case hex of `hash` (without allocating).
+fn hex_is(hash: &[u8; 32], text: &str) -> bool {
+    let mut buf = [0u8; 64];
+    hex::encode_to_slice(hash, &mut buf).is_ok() && buf.as_slice() == text.as_bytes()
+}
+
+/// The RFC 9162 root over leaf hashes, kept incrementally as a stack of perfect subtrees
+/// (no leaf is stored): for verifying a whole log in one pass.
+#[derive(Debug, Default)]
+struct RootBuilder {
+    /// (leaves, hash) of perfect subtrees, largest first.
+    stack: Vec<(u64, [u8; 32])>,
+    size: u64,
+}
+
+impl RootBuilder {
+    fn push(&mut self, leaf: [u8; 32]) {
+        self.push_subtree(1, leaf);
+    }
+
+    /// Appends a perfect subtree of `leaves` leaves; the tree so far must be a multiple of it.
+    fn push_subtree(&mut self, leaves: u64, hash: [u8; 32]) {
+        debug_assert_eq!(self.size % leaves, 0);
+        let mut node = (leaves, hash);
+        while let Some(&(size, hash)) = self.stack.last() {
+            if size != node.0 {
+                break;
+            }
+            self.stack.pop();
+            node = (size * 2, parent_hash(&hash, &node.1));
+        }
+        self.stack.push(node);
+        self.size += leaves;
+    }
+
+    fn len(&self) -> u64 {
+        self.size
+    }
+
+    /// MTH(D[0:n]) = H(0x01 ‖ MTH(D[0:k]) ‖ MTH(D[k:n])), k the largest power of two below n:
+    /// the subtrees folded from the right. SHA-256 of the empty string for no leaves.
+    fn root(&self) -> [u8; 32] {
+        let mut subtrees = self.stack.iter().rev();
+        let Some(&(_, mut acc)) = subtrees.next() else {
+            return Sha256::digest([]).into();
+        };
+        for (_, left) in subtrees {
+            acc = parent_hash(left, &acc);
+        }
+        acc
+    }
+}
+
+#[cfg(test)]
+mod root_tests {
+    use super::*;
+    use crate::audit::*;
+
+    #[test]
+    fn the_incremental_root_is_the_rfc_9162_root() {
+        let events: Vec<Event> = (1..=70)
+            .map(|i| {
+                let mut e = Event::new("read", "allowed");
+                e.seq = i;
+                e
+            })
+            .collect();
+        let mut builder = RootBuilder::default();
+        assert_eq!(builder.root(), Tree::of(&[]).root());
+        for n in 1..=events.len() {
+            builder.push(events[n - 1].leaf_hash());
+            assert_eq!(builder.len(), n as u64);
+            assert_eq!(builder.root(), Tree::of(&events[..n]).root(), "{n} leaves");
+        }
+    }
+
+    /// Every node the appends wrote, as the store writes them: leaves, then each completed
+    /// subtree from its children.
+    fn stored_nodes(leaves: &[[u8; 32]]) -> std::collections::HashMap<Node, [u8; 32]> {
+        let mut nodes = std::collections::HashMap::new();
+        for (i, leaf) in leaves.iter().enumerate() {
+            let leaf_node = Node {
+                level: 0,
+                index: i as u64,
+            };
+            nodes.insert(leaf_node, *leaf);
+            for node in completed_by(i as u64) {
+                let (l, r) = node.children();
+                let hash = parent_hash(&nodes[&l], &nodes[&r]);
+                nodes.insert(node, hash);
+            }
+        }
+        nodes
+    }
+
+    fn range_hash(nodes: &std::collections::HashMap<Node, [u8; 32]>, r: (u64, u64)) -> [u8; 32] {
+        let hashes: Vec<[u8; 32]> = subtrees(r.0, r.1).iter().map(|n| nodes[n]).collect();
+        fold_subtrees(&hashes)
+    }
+
+    #[test]
+    fn proofs_from_stored_subtrees_are_the_rfc_9162_proofs() {
+        assert_eq!(
+            completed_by(11),
+            vec![Node { level: 1, index: 5 }, Node { level: 2, index: 2 }]
+        );
+        assert_eq!(completed_by(4), vec![]);
+        assert_eq!(
+            subtrees(0, 13),
+            vec![
+                Node { level: 3, index: 0 },
+                Node { level: 2, index: 2 },
+                Node {
+                    level: 0,
+                    index: 12
+                }
+            ]
+        );
+        assert_eq!(inclusion_ranges(5, 7), vec![(4, 5), (6, 7), (0, 4)]);
+        assert_eq!(
+            consistency_ranges(3, 7),
+            Some(vec![(2, 3), (3, 4), (0, 2), (4, 7)])
+        );
+        assert_eq!(consistency_ranges(4, 7), Some(vec![(4, 7)]));
+        assert_eq!(consistency_ranges(0, 7), None);
+        let events: Vec<Event> = (1..=70)
+            .map(|i| {
+                let mut e = Event::new("read", "allowed");
+                e.seq = i;
+                e
+            })
+            .collect();
+        let leaves: Vec<[u8; 32]> = events.iter().map(Event::leaf_hash).collect();
+        let nodes = stored_nodes(&leaves);
+        for n in 1..=events.len() as u64 {
+            let tree = Tree::of(&events[..n as usize]);
+            assert_eq!(range_hash(&nodes, (0, n)), tree.root(), "root of {n}");
+            for m in 0..n {
+                let proof: Vec<[u8; 32]> = inclusion_ranges(m, n)
+                    .into_iter()
+                    .map(|r| range_hash(&nodes, r))
+                    .collect();
+                assert_eq!(Some(proof), tree.inclusion_proof(m + 1), "leaf {m} of {n}");
+                let proof: Vec<[u8; 32]> = consistency_ranges(m + 1, n)
+                    .unwrap()
+                    .into_iter()
+                    .map(|r| range_hash(&nodes, r))
+                    .collect();
+                assert_eq!(
+                    Some(proof),
+                    tree.consistency_proof(m + 1),
+                    "{} to {n}",
+                    m + 1
+                );
+            }
+        }
+    }
+}

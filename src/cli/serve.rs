@@ -1,0 +1,255 @@
+//! Running the broker and keeping it: `serve`, `config check`, `migrate`, `backup`, `restore`
+//! and `probe`.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::api::AppState;
+use crate::audit::Pseudonymiser;
+use crate::auth::SigningKey;
+use crate::config::{Settings, redact_url};
+use crate::store::Store;
+use crate::{api, config};
+
+use super::commands::{Command, ConfigCommand, ServeArgs, url_of};
+use super::{connect, connect_with, load_policy, read_pseudonym_key};
+
+pub(super) async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Serve(args) => {
+            let settings = args.sources()?.settings()?;
+            crate::telemetry::init(settings.log_format, &settings.log_filter);
+            serve(settings).await
+        }
+        Command::Config {
+            command: ConfigCommand::Check(args),
+        } => config_check(&args).await,
+        Command::Backup { db, out } => {
+            let store = connect(&db).await?;
+            store
+                .backup_to(&out)
+                .await
+                .with_context(|| format!("backing up to {}", out.display()))?;
+            store.close().await;
+            println!("backed up {} to {}", redact_url(&db.url()?), out.display());
+            Ok(())
+        }
+        Command::Restore {
+            from,
+            to,
+            signing_key,
+            log_origin,
+        } => {
+            if to.exists() {
+                bail!("{} exists; restore into a new file", to.display());
+            }
+            std::fs::copy(&from, &to)
+                .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+            let url = format!("sqlite://{}", to.display());
+            let store = Store::connect(&url).await?;
+            let log = store.audit_log().await?;
+            let notes = store.checkpoint_notes().await?;
+            store.close().await;
+            let keys = signing_key
+                .iter()
+                .map(|p| Ok(SigningKey::from_pem_file(p)?.verifier_key(&log_origin)))
+                .collect::<Result<Vec<_>>>()?;
+            if keys.is_empty() {
+                bail!("give the broker's --signing-key to verify the restored access log");
+            }
+            let report = crate::audit::verify(&log, &notes, &keys);
+            if let Some(problem) = report.first_problem {
+                bail!(
+                    "restored to {}, but its access log does not verify: {problem}",
+                    to.display()
+                );
+            }
+            println!(
+                "restored to {url}: {} events, {} checkpoints verified",
+                report.events, report.checkpoints
+            );
+            Ok(())
+        }
+        Command::Probe { url } => {
+            let status = reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?
+                .get(&url)
+                .send()
+                .await
+                .with_context(|| format!("probing {url}"))?
+                .status();
+            if !status.is_success() {
+                bail!("{url} answered {status}");
+            }
+            println!("{url}: {status}");
+            Ok(())
+        }
+        Command::Migrate { db } => {
+            let url = db.url()?;
+            let store = Store::open(&url, true)
+                .await
+                .with_context(|| format!("migrating {}", redact_url(&url)))?;
+            store.close().await;
+            println!("database {} is up to date", redact_url(&url));
+            Ok(())
+        }
+        _ => bail!("not an operations verb"),
+    }
+}
+
+/// Prints every effective setting with its source, then checks each file a setting names.
+async fn config_check(args: &ServeArgs) -> Result<()> {
+    let sources = args.sources()?;
+    let settings = sources.settings()?;
+    for key in config::KEYS {
+        println!(
+            "{key} = {}  # {}",
+            settings.show(key),
+            sources.source_of(key)
+        );
+    }
+    let mut problems = Vec::new();
+    let mut check = |what: &str, result: Result<()>| match result {
+        Ok(()) => println!("ok: {what}"),
+        Err(e) => problems.push(format!("{what}: {e:#}")),
+    };
+    check(
+        "database URL",
+        url_of(&settings).and_then(|url| {
+            if config::is_database_url(&url) {
+                Ok(())
+            } else {
+                bail!("it must start with sqlite:, postgres:// or postgresql://")
+            }
+        }),
+    );
+    check("policy", load_policy(&settings.policy_dir).map(drop));
+    let keys = settings
+        .signing_key_file
+        .iter()
+        .chain(&settings.previous_signing_key_files);
+    for path in keys {
+        check(
+            &format!("signing key {}", path.display()),
+            SigningKey::from_pem_file(path)
+                .map(drop)
+                .map_err(Into::into),
+        );
+    }
+    if let Some(path) = &settings.pseudonym_key_file {
+        check("pseudonym secret", read_pseudonym_key(path).map(drop));
+    }
+    if let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) {
+        let files = api::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        };
+        check(
+            "TLS certificate and key",
+            files.check().await.map_err(Into::into),
+        );
+    }
+    if problems.is_empty() {
+        println!("configuration ok");
+        Ok(())
+    } else {
+        for p in &problems {
+            println!("error: {p}");
+        }
+        bail!("{} problem(s) in the configuration", problems.len())
+    }
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    let previous_keys = settings
+        .previous_signing_key_files
+        .iter()
+        .map(|p| SigningKey::from_pem_file(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let policy = load_policy(&settings.policy_dir)?;
+    let pseudonyms = match &settings.pseudonym_key_file {
+        Some(path) => read_pseudonym_key(path)?,
+        None => {
+            tracing::warn!(
+                "no pseudonym secret configured (pseudonym_key_file): client pseudonyms hold only until restart"
+            );
+            Pseudonymiser::ephemeral()
+        }
+    };
+    let signing = match &settings.signing_key_file {
+        Some(path) => SigningKey::from_pem_file(path)?,
+        None => {
+            tracing::warn!(
+                "no signing key configured (signing_key_file): using a fresh key; tokens end with this process"
+            );
+            SigningKey::ephemeral()
+        }
+    };
+    let store = connect_with(&settings).await?;
+    let url = &url_of(&settings)?;
+    tracing::info!(policy = %policy.version, database = %redact_url(url), backend = ?store.backend(), "starting");
+    let state = AppState {
+        store: store.clone(),
+        policy: Arc::new(policy),
+        signing: Arc::new(signing),
+        previous_keys: Arc::new(previous_keys),
+        pseudonyms: Arc::new(pseudonyms),
+        log_origin: Arc::from(settings.log_origin.as_str()),
+        login_limits: crate::auth::LoginLimits {
+            window_secs: settings.login_window_secs,
+            slow_after: settings.login_slow_after,
+            refuse_after: settings.login_refuse_after,
+            ..crate::auth::LoginLimits::default()
+        },
+        rate: api::RateLimit {
+            per_second: settings.rate_per_second,
+            burst: settings.rate_burst,
+        },
+    };
+    let listen = settings.listen;
+    let tls = settings
+        .tls_cert_file
+        .clone()
+        .zip(settings.tls_key_file.clone())
+        .map(|(cert, key)| api::TlsFiles { cert, key });
+    let checkpoints = tokio::spawn(api::checkpoint_periodically(
+        state.clone(),
+        std::time::Duration::from_secs(settings.checkpoint_interval.max(1)),
+    ));
+    match tls {
+        Some(tls) => {
+            let listener =
+                std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "listening (TLS)");
+            api::serve_tls(listener, state, &tls, shutdown_signal()).await?;
+        }
+        None => {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("binding {listen}"))?;
+            tracing::info!(address = %listener.local_addr()?, "listening");
+            api::serve(listener, state, shutdown_signal()).await?;
+        }
+    }
+    checkpoints.abort();
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
