@@ -84,6 +84,17 @@ fn panel<'a, 'b>(
     Ok(chart)
 }
 
+/// The panel's legend, upper right.
+fn legend<'a, 'b: 'a>(chart: &mut Panel<'a, 'b>) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.8))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 fn homes_panel(
     area: &Area<'_>,
     caption: &str,
@@ -143,14 +154,7 @@ fn homes_panel(
             ))
         }))
         .map_err(|e| e.to_string())?;
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    legend(&mut chart)
 }
 
 fn waiting_panel(area: &Area<'_>, monitor: &Monitor) -> Result<(), String> {
@@ -212,12 +216,5 @@ fn waiting_panel(area: &Area<'_>, monitor: &Monitor) -> Result<(), String> {
             ))
         }))
         .map_err(|e| e.to_string())?;
-    chart
-        .configure_series_labels()
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    legend(&mut chart)
 }

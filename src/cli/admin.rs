@@ -51,14 +51,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
                 .await?
                 .with_context(|| format!("no user `{username}`"))?;
             let key = auth::new_api_key();
-            store
-                .add_api_key(
-                    &key.id,
-                    &user.id,
-                    &key.digest,
-                    Event::admin(format!("api key {} for {username}", key.id)),
-                )
-                .await?;
+            store.add_api_key(&user, &key).await?;
             println!("{}", key.token.expose());
             eprintln!(
                 "API key for {username} ({}): shown once, store it safely.",

@@ -63,14 +63,7 @@ pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolle
             )
             .await?;
         let key = auth::new_api_key();
-        store
-            .add_api_key(
-                &key.id,
-                &user.id,
-                &key.digest,
-                Event::admin(format!("api key {} for {}", key.id, user.username)),
-            )
-            .await?;
+        store.add_api_key(&user, &key).await?;
         out.push(Enrolled {
             org: id.clone(),
             role: party.role.clone(),

@@ -5,6 +5,7 @@ use std::fmt;
 use sqlx::Row as _;
 
 use crate::audit::Event;
+use crate::auth::NewApiKey;
 use crate::cases::Organisation;
 
 use super::{Rows, Store, StoreError, flag};
@@ -210,21 +211,16 @@ impl Store {
         Ok(())
     }
 
-    /// Stores an API key's digest.
-    pub async fn add_api_key(
-        &self,
-        id: &str,
-        user_id: &str,
-        digest: &str,
-        event: Event,
-    ) -> Result<(), StoreError> {
+    /// Stores the digest of a new API key of `user`, with the admin event that says so.
+    pub async fn add_api_key(&self, user: &User, key: &NewApiKey) -> Result<(), StoreError> {
         let query = sqlx::query(
             "INSERT INTO api_keys (id, user_id, digest, revoked, created_at) VALUES ($1, $2, $3, 0, $4)",
         )
-        .bind(id)
-        .bind(user_id)
-        .bind(digest)
+        .bind(&key.id)
+        .bind(&user.id)
+        .bind(&key.digest)
         .bind(self.clock.now_text());
+        let event = Event::admin(format!("api key {} for {}", key.id, user.username));
         self.run_recorded(query, event, Rows::Any).await
     }
 
