@@ -101,19 +101,19 @@ impl Declaration {
                 "consent must name the recipient roles and data categories it covers".into(),
             );
         }
-        for r in &self.roles {
+        for (i, r) in self.roles.iter().enumerate() {
             if !policy.roles.contains_key(r) {
                 return Err(format!(
-                    "consent names unknown role {}",
-                    crate::form::describe_id(r)
+                    "consent `roles` member {} is not a role of the policy",
+                    i + 1
                 ));
             }
         }
-        for c in &self.categories {
+        for (i, c) in self.categories.iter().enumerate() {
             if !policy.categories.contains_key(c) {
                 return Err(format!(
-                    "consent names unknown category {}",
-                    crate::form::describe_id(c)
+                    "consent `categories` member {} is not a category of the policy",
+                    i + 1
                 ));
             }
         }

@@ -159,8 +159,8 @@ impl<'de> Deserialize<'de> for FieldValues {
                 while let Some(key) = map.next_key::<String>()? {
                     if !seen.insert(key.clone()) {
                         return Err(de::Error::custom(format!(
-                            "field {} is given twice",
-                            describe_id(&key)
+                            "has a key twice (member {})",
+                            out.len() + 1
                         )));
                     }
                     let value = map.next_value::<FieldValue>()?;
@@ -173,25 +173,6 @@ impl<'de> Deserialize<'de> for FieldValues {
     }
 }
 
-/// Names a field id in a message only if it looks like one, so a value sent as a key is
-/// never echoed.
-pub fn describe_id(id: &str) -> String {
-    if is_id(id) {
-        format!("`{id}`")
-    } else {
-        "with an id that is not lower-case letters, digits and `_`".to_owned()
-    }
-}
-
-/// Names an organisation id in a message only if it looks like one.
-pub fn describe_org(id: &str) -> String {
-    if crate::policy::is_org_id(id) {
-        format!("`{id}`")
-    } else {
-        "an organisation id that is not lower-case letters, digits and `-`".to_owned()
-    }
-}
-
 /// What is wrong with one field. The text never contains the value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldProblem {
@@ -199,6 +180,15 @@ pub struct FieldProblem {
     pub field: String,
     /// What is wrong.
     pub problem: String,
+}
+
+/// A member of `fields` whose key the policy does not define, named by its position (the key
+/// is the caller's text and is never repeated back).
+fn unknown_member(index: usize, what: &str) -> FieldProblem {
+    FieldProblem {
+        field: "fields".to_owned(),
+        problem: format!("member {} is not {what}", index + 1),
+    }
 }
 
 fn problem(field: &str, text: impl Into<String>) -> FieldProblem {
@@ -374,16 +364,21 @@ pub fn validate_form(
 ) -> Result<Vec<(String, Plaintext)>, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let Some(form_spec) = policy.forms.get(form) else {
-        return Err(vec![problem("form", format!("unknown form `{form}`"))]);
+        let known = policy.forms.keys().cloned().collect::<Vec<_>>().join(", ");
+        return Err(vec![problem(
+            "form",
+            format!("unknown form; known: {known}"),
+        )]);
     };
     let mut out = Vec::with_capacity(values.0.len());
-    for (id, value) in &values.0 {
+    for (i, (id, value)) in values.0.iter().enumerate() {
         match policy.field(id) {
             Some(spec) if spec.form == form => match to_plaintext(spec, value) {
                 Ok(p) => out.push((id.clone(), p)),
                 Err(e) => problems.push(e),
             },
-            _ => problems.push(problem(id, format!("is not a field of form `{form}`"))),
+            Some(_) => problems.push(problem(id, format!("is not a field of form `{form}`"))),
+            None => problems.push(unknown_member(i, &format!("a field of form `{form}`"))),
         }
     }
     if complete {
@@ -413,13 +408,13 @@ pub fn validate_fields(
 ) -> Result<Vec<(String, Plaintext)>, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let mut out = Vec::with_capacity(values.0.len());
-    for (id, value) in &values.0 {
+    for (i, (id, value)) in values.0.iter().enumerate() {
         match policy.field(id) {
             Some(spec) => match to_plaintext(spec, value) {
                 Ok(p) => out.push((id.clone(), p)),
                 Err(e) => problems.push(e),
             },
-            None => problems.push(problem(id, "is not a field of any form")),
+            None => problems.push(unknown_member(i, "a field of any form")),
         }
     }
     if values.0.is_empty() {
@@ -466,7 +461,8 @@ mod tests {
         let err = serde_json::from_str::<FieldValues>(r#"{"bsn": "111222333", "bsn": "x"}"#)
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("field `bsn` is given twice"), "{err}");
+        assert!(err.starts_with("has a key twice (member 2)"), "{err}");
+        assert!(!err.contains("bsn"), "{err}");
         assert!(!err.contains("111222333"));
     }
 

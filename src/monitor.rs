@@ -1034,10 +1034,18 @@ impl Monitor {
 /// (`allowed`), each a whole number from 0 to `max`. Problems name the indicator by id,
 /// never the value.
 pub fn valid_counts(
+    policy: &Policy,
     allowed: &[String],
     counts: &BTreeMap<String, i64>,
     max: i64,
 ) -> Result<Vec<(String, u64)>, Vec<crate::form::FieldProblem>> {
+    let known = |i: &str| {
+        policy
+            .monitor
+            .indicators
+            .values()
+            .any(|l| l.iter().any(|k| k == i))
+    };
     let problem = |field: String, problem: String| crate::form::FieldProblem { field, problem };
     let mut problems = Vec::new();
     if counts.is_empty() {
@@ -1047,10 +1055,15 @@ pub fn valid_counts(
         ));
     }
     let mut valid = Vec::new();
-    for (indicator, value) in counts {
+    for (i, (indicator, value)) in counts.iter().enumerate() {
         if !allowed.contains(indicator) {
+            let named = if known(indicator) {
+                indicator.clone()
+            } else {
+                format!("counts member {}", i + 1)
+            };
             problems.push(problem(
-                crate::form::describe_id(indicator),
+                named,
                 format!(
                     "is not a count your role reports; it reports: {}",
                     allowed.join(", ")

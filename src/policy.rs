@@ -751,6 +751,16 @@ impl Policy {
         orgs
     }
 
+    /// Names an organisation in a message by its id if it is a party of the policy, else as
+    /// `instead` (an id the caller made up is never repeated back).
+    pub fn describe_party(&self, id: &str, instead: &str) -> String {
+        if self.parties.contains_key(id) {
+            format!("`{id}`")
+        } else {
+            instead.to_owned()
+        }
+    }
+
     /// The categories of the known fields among `fields`, each once, in order.
     pub fn categories_of(&self, fields: &[String]) -> Vec<String> {
         let set: std::collections::BTreeSet<&str> = fields

@@ -225,7 +225,7 @@ fn serve_runs_from_the_file_and_json_log_lines_carry_the_request_id() {
         rt.block_on(async {
             reqwest::Client::new()
                 .get(format!("http://127.0.0.1:{port}/v1/policy"))
-                .header("x-request-id", "req-7f3a-test")
+                .header("x-request-id", "7f3a0c1d9e2b4a5f8c6d7e8f9a0b1c2d")
                 .send()
                 .await
                 .unwrap()
@@ -247,7 +247,7 @@ fn serve_runs_from_the_file_and_json_log_lines_carry_the_request_id() {
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .filter(|v: &serde_json::Value| {
-            v["span"]["request_id"] == "req-7f3a-test"
+            v["span"]["request_id"] == "7f3a0c1d9e2b4a5f8c6d7e8f9a0b1c2d"
                 && v["fields"]["message"] == "finished processing request"
         })
         .collect();

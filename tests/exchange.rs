@@ -403,7 +403,7 @@ async fn bad_submissions_name_the_problem_and_store_nothing(backend: &'static st
         (
             json!({"form": "registration", "fields": unknown, "consent": sluis::demo::fictional_consent()}).to_string(),
             422,
-            "field `shoe_size` is not a field of form `registration`",
+            "is not a field of form `registration`",
         ),
         (
             json!({"form": "registration", "fields": assessment_field, "consent": sluis::demo::fictional_consent()}).to_string(),
@@ -418,7 +418,7 @@ async fn bad_submissions_name_the_problem_and_store_nothing(backend: &'static st
         (
             json!({"form": "registration", "fields": {}, "consent": sluis::demo::fictional_consent(), "extra": 1}).to_string(),
             422,
-            "has unknown key `extra`",
+            "has an unknown key; expected",
         ),
         (
             json!({"form": "registration"}).to_string(),
@@ -434,7 +434,7 @@ async fn bad_submissions_name_the_problem_and_store_nothing(backend: &'static st
             r#"{"form": "registration", "fields": {"bsn": "111222333", "bsn": "111222333"}, "consent": {}}"#
                 .to_string(),
             422,
-            "field `bsn` is given twice",
+            "has a key twice",
         ),
     ];
     for (body, status, needle) in cases {
@@ -452,6 +452,13 @@ async fn bad_submissions_name_the_problem_and_store_nothing(backend: &'static st
             text.contains(needle),
             "{backend}: expected `{needle}` in {text}"
         );
+        // Keys the caller made up are named by position, never repeated back.
+        for made_up in ["shoe_size", "extra", "registratie"] {
+            assert!(
+                !text.contains(made_up),
+                "{backend}: `{made_up}` echoed in {text}"
+            );
+        }
     }
     let (got, _, _) = app
         .raw(

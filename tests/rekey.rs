@@ -191,7 +191,7 @@ async fn bad_rekey_requests_are_refused_and_change_nothing(backend: &'static str
             outsider.clone(),
             json!({"fields": [{"id": bsn.id, "field": "bsn", "value": "111222333"}]}),
             404,
-            "no case",
+            "no such case",
         ),
         (
             token.clone(),
@@ -243,7 +243,7 @@ async fn bad_rekey_requests_are_refused_and_change_nothing(backend: &'static str
             token.clone(),
             json!({"fields": [{"id": bsn.id, "field": "bsn", "value": "111222333", "extra": 1}]}),
             422,
-            "extra",
+            "`fields[0].?` has an unknown key",
         ),
     ];
     for (who, body, status, names) in cases {

@@ -19,11 +19,7 @@ pub(super) async fn case_for(
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(ApiError::bad_request("a case id is a UUID"));
     }
-    let not_found = || {
-        ApiError::not_found(format!(
-            "no case `{id}` that your organisation is a party to"
-        ))
-    };
+    let not_found = || ApiError::not_found("no such case that your organisation is a party to");
     let mut attempt = attempt;
     attempt.case = Some(id.to_owned());
     let Some(case) = state.store.case(id).await? else {
@@ -98,13 +94,10 @@ impl Caller {
             .await)
     }
 
-    /// The role a step is taken in: the organisation's, when the user acts for it.
+    /// The role a step is taken in: always the organisation's (a user acts only in its
+    /// organisation's role; the token and the enrolment both require it).
     pub(super) fn step_role(&self) -> &str {
-        if self.acts_for_org() {
-            &self.org_role
-        } else {
-            &self.role
-        }
+        &self.org_role
     }
 
     /// A decision of the domain as the answer: refusals the access log keeps are recorded as

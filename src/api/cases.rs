@@ -128,7 +128,9 @@ impl SubmitRequest {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsentInput {
+    #[schema(format = Date)]
     signed_on: String,
+    #[schema(format = Date)]
     valid_until: String,
     roles: Vec<String>,
     categories: Vec<String>,
@@ -161,7 +163,7 @@ pub(super) async fn post_case(
     let submitter = enrolled
         .iter()
         .find(|o| o.id == caller.org_id)
-        .ok_or_else(|| ApiError::unauthorized("the token is invalid or expired"))?;
+        .ok_or_else(ApiError::invalid_token)?;
     let clock = state.store.clock();
     let by = Submitter {
         org: submitter,

@@ -37,20 +37,28 @@ pub(super) async fn get_consent(
     event.purpose = Some("registration".into());
     event.reason = Some("consent record".into());
     let (case, _, mut event) = own_case(&state, &caller, &id, event).await?;
+    let fhir = match q.format.as_deref() {
+        Some("fhir") => true,
+        None | Some("json") => false,
+        Some(_) => {
+            let reason = "format is one of: json, fhir";
+            return Err(caller
+                .deny(&state, event, reason, ApiError::bad_request(reason))
+                .await);
+        }
+    };
     let consent = state
         .store
         .consent(&case.id)
         .await?
         .ok_or_else(|| ApiError::not_found("the case has no consent record"))?;
     event.consent = Some(consent.id.clone());
+    let body = match fhir {
+        true => consent.to_fhir(),
+        false => serde_json::to_value(&consent).map_err(|e| ApiError::internal(&e))?,
+    };
     state.store.record(event).await?;
-    Ok(Json(match q.format.as_deref() {
-        Some("fhir") => consent.to_fhir(),
-        None | Some("json") => {
-            serde_json::to_value(&consent).map_err(|e| ApiError::internal(&e))?
-        }
-        Some(_) => return Err(ApiError::bad_request("format is one of: json, fhir")),
-    }))
+    Ok(Json(body))
 }
 
 #[utoipa::path(post, path = "/v1/cases/{id}/consent/withdraw", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Consent withdrawn; ciphertexts deleted", body = StepDone)))]

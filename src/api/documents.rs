@@ -22,10 +22,9 @@ fn later_document(policy: &Policy, field: &str) -> Result<(String, usize), ApiEr
     let spec = match policy.field(field) {
         Some(spec) if policy.changes.categories.contains(&spec.category) => spec,
         _ => {
-            return Err(ApiError::not_found(format!(
-                "no document field {} that can be uploaded later",
-                crate::form::describe_id(field)
-            )));
+            return Err(ApiError::not_found(
+                "no document field of that id that can be uploaded later",
+            ));
         }
     };
     match spec.kind {

@@ -158,18 +158,31 @@ impl FromRequestParts<AppState> for Caller {
         let claims = match state.verify_token(token.trim()) {
             Ok(c) => c,
             Err(_) => {
+                let source = info.source.as_deref().and_then(|s| s.parse().ok());
+                if source.is_some_and(|ip| !state.token_failures.within_budget(ip)) {
+                    return Err(ApiError::too_many(
+                        "too many requests with invalid tokens from your address; get a new token",
+                        2,
+                    ));
+                }
                 state
                     .store
                     .record(refuse("invalid or expired token", None))
                     .await?;
-                return Err(ApiError::unauthorized("the token is invalid or expired"));
+                return Err(ApiError::invalid_token());
             }
         };
         let user = state.store.user_by_id(&claims.sub).await?;
         let org = state.store.organisation(&claims.org).await?;
         match (user, org) {
+            // A user acts in its organisation's role only: a user whose stored role differs
+            // (enrolled before that was enforced, or changed in the database) gets no access.
             (Some(u), Some(o))
-                if !u.disabled && !o.disabled && u.org_id == o.id && u.role == claims.role =>
+                if !u.disabled
+                    && !o.disabled
+                    && u.org_id == o.id
+                    && u.role == claims.role
+                    && u.role == o.role =>
             {
                 Ok(Caller {
                     user_id: u.id,
@@ -187,7 +200,7 @@ impl FromRequestParts<AppState> for Caller {
                         Some(&claims),
                     ))
                     .await?;
-                Err(ApiError::unauthorized("the token is invalid or expired"))
+                Err(ApiError::invalid_token())
             }
         }
     }
@@ -225,7 +238,7 @@ pub(super) async fn post_token(
             .store
             .organisation(&u.org_id)
             .await?
-            .filter(|o| !o.disabled),
+            .filter(|o| !o.disabled && o.role == u.role),
         _ => None,
     };
     let (Some(user), Some(org)) = (user, org) else {

@@ -69,6 +69,7 @@ pub(super) async fn get_inbox(
 #[serde(deny_unknown_fields)]
 pub(super) struct QueueRequest {
     /// Referred case ids, first in line first.
+    #[schema(max_items = 10_000)]
     order: Vec<String>,
 }
 
@@ -84,6 +85,12 @@ pub(super) async fn put_queue(
     caller
         .require_coordinator(&state, &event, "the coordinator sets the queue order")
         .await?;
+    if req.order.len() > 10_000 {
+        return Err(ApiError::invalid_fields(vec![crate::form::FieldProblem {
+            field: "order".into(),
+            problem: "lists at most 10000 cases".into(),
+        }]));
+    }
     for case in &req.order {
         if uuid::Uuid::parse_str(case).is_err() {
             return Err(ApiError::bad_request("the order lists case ids (UUIDs)"));

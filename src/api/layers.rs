@@ -15,12 +15,15 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use super::{ApiError, BODY_LIMIT, RateLimit, problem};
+use super::{ApiError, AppState, BODY_LIMIT, problem};
 
-/// Buckets requests by the organisation named in the bearer token (the handler verifies the
-/// token; a forged one is refused there), and by peer address when there is no token.
-#[derive(Debug, Clone, Copy)]
-struct OrganisationKey;
+/// Buckets requests by the organisation of a bearer token whose signature verifies, and by
+/// the peer's address otherwise: a token that does not verify names nothing the limiter may
+/// trust, so forged tokens spend their sender's address budget, never an organisation's. The
+/// keys are therefore organisations the broker issued tokens for and addresses of real
+/// connections, never text a caller chose.
+#[derive(Debug, Clone)]
+struct OrganisationKey(AppState);
 
 impl tower_governor::key_extractor::KeyExtractor for OrganisationKey {
     type Key = String;
@@ -34,20 +37,8 @@ impl tower_governor::key_extractor::KeyExtractor for OrganisationKey {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .and_then(|token| token.split('.').nth(1))
-            .and_then(|payload| {
-                use base64::Engine as _;
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(payload)
-                    .ok()
-            })
-            .and_then(|json| serde_json::from_slice::<serde_json::Value>(&json).ok())
-            .and_then(|claims| {
-                claims
-                    .get("org")
-                    .and_then(|o| o.as_str())
-                    .map(str::to_owned)
-            });
+            .and_then(|token| self.0.verify_token(token.trim()).ok())
+            .map(|claims| claims.org);
         match org {
             Some(org) => Ok(format!("org:{org}")),
             None => req
@@ -64,14 +55,15 @@ impl tower_governor::key_extractor::KeyExtractor for OrganisationKey {
     reason = "start-up: a rate and burst clamped to at least 1 always make a limiter"
 )]
 fn rate_limit_layer(
-    rate: RateLimit,
+    state: &AppState,
 ) -> tower_governor::GovernorLayer<
     OrganisationKey,
     governor::middleware::NoOpMiddleware<governor::clock::QuantaInstant>,
     axum::body::Body,
 > {
+    let rate = state.rate;
     let config = tower_governor::governor::GovernorConfigBuilder::default()
-        .key_extractor(OrganisationKey)
+        .key_extractor(OrganisationKey(state.clone()))
         .per_nanosecond(1_000_000_000 / rate.per_second.max(1))
         .burst_size(rate.burst.max(1))
         .finish()
@@ -101,10 +93,7 @@ fn rate_limit_layer(
 }
 
 /// Wraps the routes in the protective layers (innermost first).
-pub(super) fn protect<S: Clone + Send + Sync + 'static>(
-    routes: Router<S>,
-    rate: RateLimit,
-) -> Router<S> {
+pub(super) fn protect(routes: Router<AppState>, state: &AppState) -> Router<AppState> {
     let x_request_id = HeaderName::from_static("x-request-id");
     let headers = [
         (header::CACHE_CONTROL, "no-store"),
@@ -143,7 +132,7 @@ pub(super) fn protect<S: Clone + Send + Sync + 'static>(
         ));
     }
     routes
-        .layer(rate_limit_layer(rate))
+        .layer(rate_limit_layer(state))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -151,10 +140,60 @@ pub(super) fn protect<S: Clone + Send + Sync + 'static>(
         )
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(own_request_ids_only))
         .layer(SetSensitiveRequestHeadersLayer::new([
             header::AUTHORIZATION,
             header::COOKIE,
         ]))
+        .layer(axum::middleware::map_response(problems_only))
+}
+
+/// A caller's `x-request-id` (a proxy's, say) is kept only if it is a UUID or 16 to 64 hex
+/// digits, the shapes request ids are made in; any other text is dropped and the broker gives
+/// the request an id of its own, so what a caller writes there never reaches a span, a log
+/// line or the access log.
+async fn own_request_ids_only(mut req: axum::extract::Request) -> axum::extract::Request {
+    let id_shaped = |v: &str| {
+        uuid::Uuid::parse_str(v).is_ok()
+            || ((16..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let foreign = (req.headers().get("x-request-id"))
+        .is_some_and(|v| v.to_str().map_or(true, |v| !id_shaped(v)));
+    if foreign {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
+/// Every error answer is a problem document: the framework's own rejections (a path that is
+/// not UTF-8 or not the right shape, a query it cannot read, a body over the limit, a timeout)
+/// come as `text/plain` and may quote the request; they are replaced by a problem that says
+/// what kind of thing was wrong, never what was sent. The headers of the answer are kept.
+async fn problems_only(response: Response) -> Response {
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(problem::PROBLEM_JSON.as_bytes()));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let detail = match status {
+        StatusCode::BAD_REQUEST => "the request's path, query or body could not be read",
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is larger than the server accepts",
+        StatusCode::REQUEST_TIMEOUT => "the request took too long; nothing of it was kept",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "send the body as application/json",
+        StatusCode::UNPROCESSABLE_ENTITY => "the request could not be processed",
+        _ if status.is_server_error() => "an internal error occurred; it has been logged",
+        _ => "the request was refused",
+    };
+    let mut fresh = problem_response(status, detail);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fresh
 }
 
 /// The span every request runs in: its id (from `x-request-id`, set just outside) and method;

@@ -77,7 +77,9 @@ pub(super) async fn post_assessment(
 pub(super) struct ReferralRequest {
     /// The municipalities (organisation ids) the client may live in (art. 9.4).
     municipalities: Vec<String>,
-    /// Queue position among referred cases (art. 8.4), if the coordinator sets it now.
+    /// Queue position among referred cases (art. 8.4), if the coordinator sets it now; 1 is
+    /// first in line.
+    #[schema(minimum = 1, maximum = 10_000)]
     queue_position: Option<i64>,
     /// The re-share: fields for each new party, opened by the coordinator's client.
     shares: Vec<ShareRequestItem>,
@@ -92,11 +94,12 @@ pub(super) async fn post_referral(
 ) -> Result<Json<StepDone>, ApiError> {
     let policy = &state.policy;
     let allowed = begin(&state, &caller, &id, |_| Action::Refer, "referral").await?;
+    let queue_position = lifecycle::queue_position(req.queue_position)?;
     let joining = sharing::referral_recipients(policy, &req.municipalities)?;
     let inputs: Vec<ShareInput<'_>> = req.shares.iter().map(ShareRequestItem::input).collect();
-    let mut attempt = share_attempt(allowed.event.clone(), policy, &inputs);
-    attempt.recipients = joining.iter().cloned().collect();
     let orgs = organisations_by_id(&state).await?;
+    let mut attempt = share_attempt(allowed.event.clone(), policy, &inputs, &orgs);
+    attempt.recipients = joining.iter().cloned().collect();
     let consent = allowed.ctx.consent()?;
     let (role, parties) = (&caller.org_role, &allowed.ctx.parties);
     let today = state.store.clock().today();
@@ -110,7 +113,7 @@ pub(super) async fn post_referral(
     let mut step = allowed.step(&caller);
     (step.sealed, _) = seal_plan(sealing, policy).await?;
     step.facts = CaseFacts {
-        queue_position: req.queue_position,
+        queue_position,
         referred_at: Some(now.clone()),
         ..CaseFacts::default()
     };
@@ -164,6 +167,7 @@ pub(super) async fn post_match(
 #[serde(deny_unknown_fields)]
 pub(super) struct HousedRequest {
     /// Key handover date, `YYYY-MM-DD`.
+    #[schema(format = Date)]
     key_handover: String,
 }
 
@@ -263,6 +267,7 @@ pub(super) async fn post_changes(
 #[serde(deny_unknown_fields)]
 pub(super) struct EvaluationRequest {
     /// Which half-year: 1 or 2.
+    #[schema(minimum = 1, maximum = 2)]
     period: i64,
     /// The evaluation form's values (period text, the report document).
     #[schema(value_type = Object)]
@@ -277,16 +282,17 @@ pub(super) async fn post_evaluation(
     ApiJson(req): ApiJson<EvaluationRequest>,
 ) -> Result<Json<StepDone>, ApiError> {
     let allowed = begin(&state, &caller, &id, |_| Action::Evaluate, "evaluation").await?;
+    let period = lifecycle::evaluation_period(req.period)?;
     form::validate_form(&state.policy, "evaluation", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
     let (sealed, withheld) = allowed.seal_to_parties(&state, &req.fields, None).await?;
     let mut step = allowed.step(&caller);
-    step.evaluation_received = Some(req.period);
+    step.evaluation_received = Some(period);
     let receiving: BTreeSet<&String> = (sealed.iter())
         .flat_map(|f| f.recipients.iter())
         .filter(|o| **o != caller.org_id)
         .collect();
-    let detail = format!("evaluation {}", req.period);
+    let detail = format!("evaluation {period}");
     step.notify = (receiving.into_iter())
         .map(|o| Notice::new(o, "slice_changed", &detail))
         .collect();

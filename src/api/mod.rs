@@ -41,7 +41,6 @@ pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// The router with all routes and the protective layers.
 pub fn router(state: AppState) -> Router {
     crate::telemetry::prometheus();
-    let rate = state.rate;
     let routes = Router::new()
         .merge(operations::router())
         .merge(openapi::router())
@@ -56,5 +55,5 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(monitor::router())
         .merge(audit::router());
-    layers::protect(routes, rate).with_state(state)
+    layers::protect(routes, &state).with_state(state)
 }

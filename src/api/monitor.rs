@@ -127,8 +127,8 @@ pub(super) async fn post_report(
     if period.year > current_year {
         return Err(ApiError::unprocessable("the period has not begun yet"));
     }
-    let counts =
-        monitor::valid_counts(allowed, &req.counts, MAX_COUNT).map_err(ApiError::invalid_fields)?;
+    let counts = monitor::valid_counts(policy, allowed, &req.counts, MAX_COUNT)
+        .map_err(ApiError::invalid_fields)?;
     let indicators: Vec<String> = counts.iter().map(|(i, _)| i.clone()).collect();
     event.reason = Some(format!(
         "monitor counts for {period}: {}",

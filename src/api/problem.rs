@@ -26,6 +26,8 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldProblem>,
     retry_after: Option<u64>,
+    /// The `WWW-Authenticate` challenge of a 401 (RFC 9110 §11.6.1, RFC 6750 §3).
+    challenge: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -53,6 +55,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -92,14 +95,24 @@ impl ApiError {
         )
     }
 
-    /// 401: no valid credentials.
+    /// 401: no credentials, or wrong ones at login; challenges for a bearer token.
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(
+        let mut e = Self::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "Not authenticated",
             detail,
-        )
+        );
+        e.challenge = Some("Bearer realm=\"sluis\"");
+        e
+    }
+
+    /// 401: a bearer token was sent and is not valid (forged, expired, or its user or
+    /// organisation is gone).
+    pub fn invalid_token() -> Self {
+        let mut e = Self::unauthorized("the token is invalid or expired");
+        e.challenge = Some("Bearer realm=\"sluis\", error=\"invalid_token\"");
+        e
     }
 
     /// 403: authenticated, but the policy does not allow it.
@@ -202,6 +215,12 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, secs.into());
         }
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(challenge),
+            );
+        }
         response
     }
 }
@@ -245,10 +264,10 @@ pub(super) fn query<T>(q: QueryResult<T>, expected: &str) -> Result<T, ApiError>
 /// with an error that says where the problem is and what was expected, never what was sent.
 pub struct ApiJson<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+impl<T: DeserializeOwned> FromRequest<super::AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &super::AppState) -> Result<Self, ApiError> {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -280,15 +299,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
             _ => ApiError::bad_request("the request body could not be read"),
         })?;
-        parse_json(&bytes).map(ApiJson)
+        let policy = &state.policy;
+        let known =
+            |key: &str| policy.field(key).is_some() || super::openapi::request_keys().contains(key);
+        parse_json(&bytes, known).map(ApiJson)
     }
 }
 
-/// Parses JSON strictly; errors never contain the input.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Parses JSON strictly; errors never contain the input. A problem names the place by the
+/// keys `known` accepts (the API's own keys and the policy's field ids) and positions, never
+/// by a key the caller chose.
+pub fn parse_json<T: DeserializeOwned>(
+    bytes: &[u8],
+    known: impl Fn(&str) -> bool,
+) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
+        let path = path_name(e.path(), &known);
         let inner = e.into_inner();
         describe_json_error(&path, &inner)
     })?;
@@ -306,10 +333,10 @@ fn describe_json_error(path: &str, e: &serde_json::Error) -> ApiError {
         Category::Io => ApiError::bad_request("the request body could not be read"),
         Category::Data => {
             let message = sanitize(&e.to_string());
-            let field = if path == "." || path.is_empty() {
+            let field = if path.is_empty() {
                 "body".to_owned()
             } else {
-                path_name(path)
+                path.to_owned()
             };
             ApiError::invalid_fields(vec![FieldProblem {
                 field,
@@ -319,18 +346,23 @@ fn describe_json_error(path: &str, e: &serde_json::Error) -> ApiError {
     }
 }
 
-fn path_name(path: &str) -> String {
-    path.split('.')
-        .map(|seg| {
-            let key = seg.split('[').next().unwrap_or("");
-            if key.is_empty() || is_id(key) {
-                seg.to_owned()
-            } else {
-                "?".to_owned()
+/// `shares[0].fields.full_name`: keys only where `known`, else `?`; positions as `[i]`.
+fn path_name(path: &serde_path_to_error::Path, known: &impl Fn(&str) -> bool) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(if is_id(key) && known(key) { key } else { "?" });
             }
-        })
-        .collect::<Vec<_>>()
-        .join(".")
+            Segment::Unknown => out.push_str(".?"),
+        }
+    }
+    out
 }
 
 /// Keeps serde's description of what was expected, drops what was found.
@@ -343,12 +375,11 @@ fn sanitize(message: &str) -> String {
             .unwrap_or("another value");
         return format!("has the wrong type or value: expected {expected}");
     }
-    if let Some(rest) = message.strip_prefix("unknown field `") {
-        let key = rest.split('`').next().unwrap_or("");
-        return if is_id(key) {
-            format!("has unknown key `{key}`")
-        } else {
-            "has an unknown key".to_owned()
+    if message.starts_with("unknown field `") {
+        // serde names what was expected from the type: the API's own keys.
+        return match message.split_once("`, expected ") {
+            Some((_, expected)) => format!("has an unknown key; expected {expected}"),
+            None => "has an unknown key".to_owned(),
         };
     }
     if message.starts_with("unknown variant") {
@@ -374,7 +405,7 @@ mod tests {
     }
 
     fn detail(body: &str) -> (StatusCode, String) {
-        let e = parse_json::<Body>(body.as_bytes()).unwrap_err();
+        let e = parse_json::<Body>(body.as_bytes(), |k| k == "form" || k == "count").unwrap_err();
         let json = serde_json::to_string(&ProblemBody {
             kind: String::new(),
             title: e.title,

@@ -3,7 +3,7 @@
 //! checks every field against every recipient's role and the consent and seals them for
 //! exactly those organisations.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
 use axum::routing::post;
@@ -14,7 +14,9 @@ use super::access::{name_fields, organisations_by_id, own_case, seal_plan};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::audit::Event;
 use crate::cases::sharing::{self, ShareInput};
-use crate::cases::{CaseError, CaseParty, NewSealedField, RecipientKeys, State as CaseState};
+use crate::cases::{
+    CaseError, CaseParty, NewSealedField, Organisation, RecipientKeys, State as CaseState,
+};
 use crate::form::FieldValues;
 use crate::policy::Policy;
 
@@ -60,8 +62,14 @@ impl ShareRequestItem {
     }
 }
 
-/// The share attempt's event: the purpose, the known fields sent and every recipient named.
-pub(super) fn share_attempt(mut event: Event, policy: &Policy, inputs: &[ShareInput<'_>]) -> Event {
+/// The share attempt's event: the known fields sent and the enrolled organisations named
+/// (an id the caller made up is not kept, not even in a denied event).
+pub(super) fn share_attempt(
+    mut event: Event,
+    policy: &Policy,
+    inputs: &[ShareInput<'_>],
+    orgs: &BTreeMap<String, Organisation>,
+) -> Event {
     event.action = "share".into();
     name_fields(
         &mut event,
@@ -70,7 +78,10 @@ pub(super) fn share_attempt(mut event: Event, policy: &Policy, inputs: &[ShareIn
             .iter()
             .flat_map(|i| i.values.0.iter().map(|(k, _)| k)),
     );
-    let recipients: BTreeSet<&String> = inputs.iter().flat_map(|i| i.recipients.iter()).collect();
+    let recipients: BTreeSet<&String> = (inputs.iter())
+        .flat_map(|i| i.recipients.iter())
+        .filter(|r| orgs.contains_key(*r))
+        .collect();
     event.recipients = recipients.into_iter().cloned().collect();
     event
 }
@@ -101,7 +112,8 @@ pub(super) async fn post_shares(
 ) -> Result<Json<Shared>, ApiError> {
     let policy = &state.policy;
     let inputs: Vec<ShareInput<'_>> = req.shares.iter().map(ShareRequestItem::input).collect();
-    let mut attempt = share_attempt(caller.event("share", "allowed"), policy, &inputs);
+    let orgs = organisations_by_id(&state).await?;
+    let mut attempt = share_attempt(caller.event("share", "allowed"), policy, &inputs, &orgs);
     attempt.purpose = Some("referral".into());
     let (case, parties, mut attempt) = own_case(&state, &caller, &id, attempt).await?;
     let open = CaseState::parse(&case.state).is_some_and(|s| !s.is_final());
@@ -115,7 +127,6 @@ pub(super) async fn post_shares(
     caller
         .require_org(&state, &attempt, "does not share case content")
         .await?;
-    let orgs = organisations_by_id(&state).await?;
     let consent = state.store.consent(&case.id).await?.ok_or_else(|| {
         CaseError::Forbidden("the case has no consent record".into()).refused("no consent record")
     });

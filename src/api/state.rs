@@ -27,6 +27,48 @@ pub struct AppState {
     pub login_limits: LoginLimits,
     /// Request rate limit per organisation (per address before login).
     pub rate: RateLimit,
+    /// Requests with a bad bearer token, per address.
+    pub token_failures: Arc<TokenFailures>,
+}
+
+/// Requests whose bearer token does not verify, counted per peer address: past the budget
+/// such a request is refused (429) before anything is written, so forged tokens can neither
+/// fill the access log nor slow the database. Only addresses of real connections are keys.
+pub struct TokenFailures(governor::DefaultKeyedRateLimiter<std::net::IpAddr>);
+
+impl TokenFailures {
+    /// Failures allowed per address at once, refilled at one every two seconds.
+    pub const BURST: u32 = 30;
+
+    /// An empty count.
+    pub fn new() -> Self {
+        let burst = std::num::NonZeroU32::new(Self::BURST).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::with_period(std::time::Duration::from_secs(2)).map_or_else(
+            || governor::Quota::per_second(burst),
+            |q| q.allow_burst(burst),
+        );
+        Self(governor::RateLimiter::keyed(quota))
+    }
+
+    /// Counts a failure from `source`; whether it is still within the budget.
+    pub fn within_budget(&self, source: std::net::IpAddr) -> bool {
+        if self.0.len() > 100_000 {
+            self.0.retain_recent();
+        }
+        self.0.check_key(&source).is_ok()
+    }
+}
+
+impl Default for TokenFailures {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for TokenFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenFailures({} addresses)", self.0.len())
+    }
 }
 
 /// A token bucket per organisation: `burst` requests at once, refilled at `per_second`.
@@ -59,6 +101,7 @@ impl AppState {
             log_origin: Arc::from(DEFAULT_LOG_ORIGIN),
             login_limits: LoginLimits::default(),
             rate: RateLimit::default(),
+            token_failures: Arc::default(),
         }
     }
 

@@ -95,6 +95,10 @@ pub struct Event {
     pub user_agent: Option<String>,
 }
 
+/// Most ids an event lists per kind (fields, categories, recipients); a registration has 43
+/// fields and a referral a handful of recipients.
+pub const MAX_LISTED: usize = 200;
+
 impl Event {
     /// A new event of `action` with `outcome`; the store assigns `seq` and `time`.
     pub fn new(action: &str, outcome: &str) -> Self {
@@ -103,6 +107,32 @@ impl Event {
             outcome: outcome.to_owned(),
             ..Self::default()
         }
+    }
+
+    /// The event as the log keeps it: a denied event keeps only what the broker itself knows
+    /// (no user agent, which the caller wrote), and no list is longer than [`MAX_LISTED`]
+    /// (the rest counted in the reason), so a refused request cannot make the append-only log
+    /// keep its text or grow without bound.
+    pub fn as_kept(mut self) -> Self {
+        if self.outcome == "denied" {
+            self.user_agent = None;
+        }
+        let mut cut = 0;
+        for list in [&mut self.fields, &mut self.categories, &mut self.recipients] {
+            if list.len() > MAX_LISTED {
+                cut += list.len() - MAX_LISTED;
+                list.truncate(MAX_LISTED);
+            }
+        }
+        if cut > 0 {
+            let reason = self.reason.take().unwrap_or_default();
+            self.reason = Some(
+                format!("{reason} ({cut} more ids not listed)")
+                    .trim()
+                    .to_owned(),
+            );
+        }
+        self
     }
 
     /// An administrative change made outside the API (`sluis org add` and the like).

@@ -118,7 +118,7 @@ impl SealingPlan {
         let category = policy
             .field(&field_id)
             .map(|f| f.category.clone())
-            .ok_or_else(|| CaseError::Invalid(format!("unknown field `{field_id}`")))?;
+            .ok_or_else(|| CaseError::Invalid("a field the policy does not define".into()))?;
         self.jobs.push(SealJob {
             plaintext,
             recipients: keys.recipients_of(&recipients)?,

@@ -418,6 +418,34 @@ pub fn assessment_action(decision: &str, fields: &FieldValues) -> Result<Action,
     Ok(action)
 }
 
+/// The last place in the referral queue (art. 8.4); 1 is first in line.
+pub const MAX_QUEUE_POSITION: i64 = 10_000;
+
+/// A queue position as set at referral: 1 to [`MAX_QUEUE_POSITION`].
+pub fn queue_position(position: Option<i64>) -> Result<Option<i64>, CaseError> {
+    match position {
+        Some(p) if !(1..=MAX_QUEUE_POSITION).contains(&p) => {
+            Err(CaseError::Fields(vec![crate::form::FieldProblem {
+                field: "queue_position".into(),
+                problem: format!("must be a whole number from 1 to {MAX_QUEUE_POSITION}"),
+            }]))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The half-year of an evaluation: 1 or 2 (art. 9.10).
+pub fn evaluation_period(period: i64) -> Result<i64, CaseError> {
+    if matches!(period, 1 | 2) {
+        Ok(period)
+    } else {
+        Err(CaseError::Fields(vec![crate::form::FieldProblem {
+            field: "period".into(),
+            problem: "must be 1 or 2 (the first or second half-year)".into(),
+        }]))
+    }
+}
+
 /// The kinds of home a match reports.
 pub const HOME_KINDS: [&str; 3] = ["regular", "youth_room", "youth_studio"];
 
@@ -443,7 +471,7 @@ pub fn match_facts(
     if !has_homes {
         return Err(CaseError::Invalid(format!(
             "{} is not a municipality where your corporation has homes (allocation)",
-            crate::form::describe_org(home_municipality)
+            policy.describe_party(home_municipality, "`home_municipality`")
         )));
     }
     Ok(CaseFacts {

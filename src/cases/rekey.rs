@@ -53,8 +53,11 @@ pub fn plan_rekey(
     let mut seen = BTreeSet::new();
     let mut jobs = Vec::with_capacity(inputs.len());
     let mut meta = Vec::with_capacity(inputs.len());
-    for item in inputs {
-        let named = form::describe_id(item.field);
+    for (i, item) in inputs.iter().enumerate() {
+        let named = match policy.field(item.field) {
+            Some(spec) => spec.id.clone(),
+            None => format!("fields[{i}]"),
+        };
         if uuid::Uuid::parse_str(item.id).is_err() {
             problems.push(problem(
                 &named,

@@ -49,14 +49,19 @@ pub fn plan_share(
     }
     let mut new_parties = Vec::new();
     let mut seen_pairs = BTreeSet::new();
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
         if item.recipients.is_empty() {
-            return Err(CaseError::Invalid("a share names no recipients".into()));
+            return Err(CaseError::Invalid(format!(
+                "share {} names no recipients",
+                i + 1
+            )));
         }
-        for org_id in &item.recipients {
+        for (j, org_id) in item.recipients.iter().enumerate() {
             let Some(org) = orgs.get(org_id) else {
                 return Err(CaseError::Invalid(format!(
-                    "unknown organisation `{org_id}`"
+                    "share {}: recipient {} is not an enrolled organisation",
+                    i + 1,
+                    j + 1
                 )));
             };
             if org.disabled {
@@ -81,9 +86,13 @@ pub fn plan_share(
                     "organisation `{org_id}` is not a party of this case; refer the case to its municipality first"
                 )));
             }
-            for field in &item.fields {
+            for (k, field) in item.fields.iter().enumerate() {
                 let Some(spec) = policy.field(field) else {
-                    return Err(CaseError::Invalid(format!("unknown field `{field}`")));
+                    return Err(CaseError::Invalid(format!(
+                        "share {}: member {} of `fields` is not a field of any form",
+                        i + 1,
+                        k + 1
+                    )));
                 };
                 if !policy.may_open(&org.role, field) {
                     return Err(CaseError::Forbidden(format!(
@@ -118,11 +127,12 @@ pub fn referral_recipients(
         ));
     }
     let mut out = BTreeSet::new();
-    for m in municipalities {
+    for (i, m) in municipalities.iter().enumerate() {
         let alloc = policy.allocation.municipalities.get(m).ok_or_else(|| {
+            let named = format!("`municipalities` member {}", i + 1);
             CaseError::Invalid(format!(
                 "{} is not a municipality of the allocation",
-                crate::form::describe_org(m)
+                policy.describe_party(m, &named)
             ))
         })?;
         out.insert(m.clone());

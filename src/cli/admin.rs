@@ -168,6 +168,12 @@ async fn user(command: UserCommand) -> Result<()> {
             if !policy.roles.contains_key(&role) {
                 bail!("unknown role `{role}`");
             }
+            if role != organisation.role {
+                bail!(
+                    "a user acts in its organisation's role: {org} is `{}`, not `{role}`",
+                    organisation.role
+                );
+            }
             let password = match (password_file, password_stdin) {
                 (Some(path), _) => Some(read_secret_file(&path)?),
                 (None, true) => {

@@ -207,6 +207,7 @@ async fn serve(settings: Settings) -> Result<()> {
             per_second: settings.rate_per_second,
             burst: settings.rate_burst,
         },
+        token_failures: Arc::default(),
     };
     let listen = settings.listen;
     let tls = settings

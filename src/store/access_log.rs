@@ -57,8 +57,9 @@ impl Appender {
         &mut self,
         clock: &Clock,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        mut event: Event,
+        event: Event,
     ) -> Result<Event, StoreError> {
+        let mut event = event.as_kept();
         event.seq = self.next_seq;
         // Never before the previous event, even if replicas' clocks differ.
         event.time = clock.now_text().max(self.time.clone());
