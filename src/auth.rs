@@ -103,6 +103,10 @@ pub struct LoginLimits {
     pub refuse_after: i64,
     /// How long a slowed attempt waits, in milliseconds.
     pub delay_ms: u64,
+    /// An address counts this many times the failures of one user before it is slowed and
+    /// refused: an office behind one NAT address is not locked out by one person's typos,
+    /// while a spray over many user names from one address still is.
+    pub address_factor: i64,
 }
 
 impl Default for LoginLimits {
@@ -112,6 +116,7 @@ impl Default for LoginLimits {
             slow_after: 5,
             refuse_after: 10,
             delay_ms: 1000,
+            address_factor: 10,
         }
     }
 }
@@ -131,10 +136,11 @@ impl LoginLimits {
     /// The gate for an attempt after `by_user` failures of the user and `by_source` failures
     /// from the address, within the window.
     pub fn gate(&self, by_user: i64, by_source: i64) -> LoginGate {
-        let worst = by_user.max(by_source);
-        if worst >= self.refuse_after {
+        let factor = self.address_factor.max(1);
+        let reaches = |limit: i64| by_user >= limit || by_source >= limit.saturating_mul(factor);
+        if reaches(self.refuse_after) {
             LoginGate::Refuse(self.window_secs)
-        } else if worst >= self.slow_after {
+        } else if reaches(self.slow_after) {
             LoginGate::Slow(std::time::Duration::from_millis(self.delay_ms))
         } else {
             LoginGate::Open
@@ -390,12 +396,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn failed_logins_count_per_user_and_per_address_apart() {
+        let limits = LoginLimits::default();
+        assert_eq!(limits.gate(4, 0), LoginGate::Open);
+        assert!(matches!(limits.gate(5, 0), LoginGate::Slow(_)));
+        assert_eq!(limits.gate(10, 0), LoginGate::Refuse(900));
+        // One address: ten times a user's count before it is slowed or refused.
+        assert_eq!(limits.gate(0, 49), LoginGate::Open);
+        assert!(matches!(limits.gate(0, 50), LoginGate::Slow(_)));
+        assert_eq!(
+            limits.gate(0, 99),
+            LoginGate::Slow(std::time::Duration::from_millis(1000))
+        );
+        assert_eq!(limits.gate(0, 100), LoginGate::Refuse(900));
+    }
+
+    #[test]
     fn failed_logins_first_slow_then_refuse() {
         let limits = LoginLimits {
             window_secs: 60,
             slow_after: 3,
             refuse_after: 6,
             delay_ms: 250,
+            address_factor: 1,
         };
         assert_eq!(limits.gate(0, 2), LoginGate::Open);
         assert_eq!(

@@ -160,6 +160,7 @@ async fn credential_stuffing_is_slowed_then_refused_and_the_rightful_user_gets_b
         slow_after: 3,
         refuse_after: 5,
         delay_ms: 300,
+        address_factor: 10,
     };
     let app = TestApp::on(backend).limits(limits).start().await;
     let password = sluis::auth::Secret::new("het juiste wachtwoord 42".into());
@@ -209,7 +210,8 @@ async fn credential_stuffing_is_slowed_then_refused_and_the_rightful_user_gets_b
     // Five failures: refused, even with the right password, and told when to come back.
     let (status, retry, _) = attempt("het juiste wachtwoord 42").await;
     assert_eq!((status, retry.as_deref()), (429, Some("2")), "{backend}");
-    // Refused per source address too: an API key from the same address is refused as well.
+    // Counted per user and per address apart: another account from the same address (an
+    // office behind one NAT address) still gets in.
     let key = serde_json::json!({"api_key": app.party("hoorn").api_key.expose()}).to_string();
     let (status, _, _) = app
         .raw(
@@ -219,7 +221,10 @@ async fn credential_stuffing_is_slowed_then_refused_and_the_rightful_user_gets_b
             Some(("application/json", key.into_bytes())),
         )
         .await;
-    assert_eq!(status, 429);
+    assert_eq!(
+        status, 200,
+        "{backend}: the rightful user of another account gets in"
+    );
     let log = app.store.audit_log().await.unwrap();
     let refused = log
         .iter()
@@ -231,7 +236,7 @@ async fn credential_stuffing_is_slowed_then_refused_and_the_rightful_user_gets_b
                     .is_some_and(|r| r.starts_with("too many"))
         })
         .count();
-    assert_eq!(refused, 2, "{backend}: the refusals are on record");
+    assert_eq!(refused, 1, "{backend}: the refusal is on record");
     // Once the window has passed, the rightful user gets in.
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(

@@ -519,20 +519,30 @@ async fn the_privacy_officer_gets_a_provable_access_report_per_client(backend: &
         .slice(&first, "matching")
         .await
         .unwrap();
-    let meta = app
-        .client(CARE)
-        .await
+    // The pseudonym links a client's cases: the coordinator's business, not the other parties'.
+    let coordinator = app.client(COORDINATOR).await;
+    let meta = coordinator
         .get_json(&format!("/v1/cases/{first}"))
         .await
         .unwrap();
     let pseudonym = meta["client_pseudonym"].as_str().unwrap().to_owned();
-    let meta2 = app
-        .client("parlan")
-        .await
+    let meta2 = coordinator
         .get_json(&format!("/v1/cases/{second}"))
         .await
         .unwrap();
     assert_eq!(meta2["client_pseudonym"].as_str(), Some(pseudonym.as_str()));
+    for (org, case) in [(CARE, &first), ("parlan", &second)] {
+        let meta = app
+            .client(org)
+            .await
+            .get_json(&format!("/v1/cases/{case}"))
+            .await
+            .unwrap();
+        assert!(
+            meta["client_pseudonym"].is_null(),
+            "{backend}: {org} sees the pseudonym"
+        );
+    }
 
     let officer = app.client(OFFICER).await;
     let report: AccessReport = serde_json::from_value(

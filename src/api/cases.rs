@@ -55,7 +55,8 @@ pub(super) async fn get_cases(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<Case>>, ApiError> {
-    let cases = state.store.cases_of(&caller.org_id).await?;
+    let mut cases = state.store.cases_of(&caller.org_id).await?;
+    cases.iter_mut().for_each(|c| hide_pseudonym(c, &caller));
     let mut event = caller.event("search", "allowed");
     event.reason = Some(format!("listed {} cases", cases.len()));
     state.store.record(event).await?;
@@ -68,8 +69,9 @@ pub(super) async fn get_case(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<CaseView>, ApiError> {
-    let (case, parties, mut event) =
+    let (mut case, parties, mut event) =
         own_case(&state, &caller, &id, caller.event("read", "allowed")).await?;
+    hide_pseudonym(&mut case, &caller);
     event.reason = Some("case metadata".into());
     state.store.record(event).await?;
     let states = state.store.states(&case.id).await?;
@@ -78,6 +80,14 @@ pub(super) async fn get_case(
         parties,
         states,
     }))
+}
+
+/// The client pseudonym links one client's cases: shown to the coordinator only (the privacy
+/// officer finds it in the access log), so no other party can follow a client across cases.
+fn hide_pseudonym(case: &mut Case, caller: &Caller) {
+    if caller.org_role != "coordinator" {
+        case.client_pseudonym = None;
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

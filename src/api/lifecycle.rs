@@ -219,6 +219,11 @@ pub(super) async fn post_end(
     Path(id): Path<String>,
 ) -> Result<Json<StepDone>, ApiError> {
     let allowed = begin(&state, &caller, &id, |_| Action::End, "guidance").await?;
+    if caller.org_role == "corporation" {
+        let reason = "only the coordinator or the corporation that matched the case ends it";
+        let rule = allowed.ctx.by_matching_corporation(&caller.org_id, reason);
+        allowed.check(&state, &caller, rule).await?;
+    }
     let mut step = allowed.step(&caller);
     step.notify = allowed
         .ctx

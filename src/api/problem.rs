@@ -230,6 +230,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => Self::not_found("not found"),
             StoreError::Conflict(what) => Self::conflict(format!("already exists ({what})")),
+            StoreError::Refused(why) => Self::conflict(why),
             StoreError::Unavailable(_) => Self::unavailable(),
             StoreError::Full(_) => Self::storage_full(),
             other => Self::internal(&other),

@@ -407,8 +407,13 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         out.join("report.json"),
         serde_json::to_string_pretty(&json!({"cases": cases_report}))?,
     )?;
-    let (client, access_report, verified) =
-        privacy_officer_view(out, &login(DEMO_PRIVACY_OFFICER).await?, &care, &case).await?;
+    let (client, access_report, verified) = privacy_officer_view(
+        out,
+        &login(DEMO_PRIVACY_OFFICER).await?,
+        &coordinator,
+        &case,
+    )
+    .await?;
     Ok(DemoReport {
         case,
         opened,
@@ -457,10 +462,10 @@ async fn write_monitor(
 async fn privacy_officer_view(
     out: &Path,
     officer: &Client,
-    care: &Client,
+    coordinator: &Client,
     case: &str,
 ) -> Result<(String, Vec<Event>, VerifyReport)> {
-    let meta = care.get_json(&format!("/v1/cases/{case}")).await?;
+    let meta = coordinator.get_json(&format!("/v1/cases/{case}")).await?;
     let client = meta["client_pseudonym"]
         .as_str()
         .context("no client pseudonym")?

@@ -99,7 +99,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::Conflict(
+            return Err(StoreError::Refused(
                 "the case changed state meanwhile; reload it".into(),
             ));
         }
@@ -141,7 +141,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!(
+                return Err(StoreError::Refused(format!(
                     "evaluation {period} is not due or was already received"
                 )));
             }
@@ -263,8 +263,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
-                return Err(StoreError::Conflict(format!(
-                    "case {case} is not a referred case"
+                return Err(StoreError::Refused(format!(
+                    "member {} of `order` is not a referred case",
+                    i + 1
                 )));
             }
         }

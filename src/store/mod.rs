@@ -100,6 +100,9 @@ pub enum StoreError {
     /// A row with this key exists.
     #[error("already exists: {0}")]
     Conflict(String),
+    /// Not possible as the database stands (the case moved on, nothing due); says why.
+    #[error("{0}")]
+    Refused(String),
     /// The database URL is not one Sluis can use.
     #[error("database URL: {0}")]
     Url(String),
