@@ -70,6 +70,9 @@ pub struct Settings {
     pub rate_per_second: u64,
     /// Requests per organisation allowed at once above the sustained rate.
     pub rate_burst: u32,
+    /// A file holding the bearer token (at least 32 characters) that `/metrics` asks for;
+    /// without it `/metrics` answers only to the machine itself (127.0.0.1, ::1).
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 /// How log lines are written to standard error.
@@ -104,6 +107,7 @@ impl Default for Settings {
             login_refuse_after: 10,
             rate_per_second: 50,
             rate_burst: 120,
+            metrics_token_file: None,
         }
     }
 }
@@ -120,7 +124,7 @@ impl fmt::Debug for Settings {
 }
 
 /// The keys, in the order they are documented and printed.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 20] = [
     "listen",
     "database_url",
     "database_url_file",
@@ -140,6 +144,7 @@ pub const KEYS: [&str; 19] = [
     "login_refuse_after",
     "rate_per_second",
     "rate_burst",
+    "metrics_token_file",
 ];
 
 /// Why the settings could not be taken.

@@ -267,13 +267,19 @@ fn the_shipped_example_configuration_names_every_key_it_sets_correctly() {
         .filter(|l| l.ends_with("# file deploy/sluis.toml"))
         .count();
     // Every key but database_url (its file is named instead) and the commented-out TLS pair.
-    assert_eq!(from_file, 16, "{stdout}\n{stderr}");
+    assert_eq!(from_file, 17, "{stdout}\n{stderr}");
     // On this machine the files it names do not exist: each is reported, nothing else.
     assert!(
-        stderr.contains("4 problem(s) in the configuration"),
+        stderr.contains("5 problem(s) in the configuration"),
         "{stdout}\n{stderr}"
     );
-    for what in ["database URL", "policy", "signing key", "pseudonym secret"] {
+    for what in [
+        "database URL",
+        "policy",
+        "signing key",
+        "pseudonym secret",
+        "metrics token",
+    ] {
         assert!(
             stdout.contains(&format!("error: {what}")),
             "{what}: {stdout}"

@@ -538,3 +538,29 @@ async fn every_rejection_is_a_problem_document_and_401_challenges(backend: &'sta
     assert!(resp.headers().contains_key("www-authenticate"));
 }
 crate::per_backend!(#[tokio::test] async fn every_rejection_is_a_problem_document_and_401_challenges);
+
+async fn metrics_answer_only_their_scraper(backend: &'static str) {
+    let token = "een-lang-geheim-voor-de-prometheus-scraper";
+    let app = TestApp::on(backend).metrics_token(token).start().await;
+    let http = reqwest::Client::new();
+    let url = format!("{}/metrics", app.broker.base_url);
+    for bearer in [None, Some("wrong"), Some(&app.token("leviaan").await[..])] {
+        let mut req = http.get(&url);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{backend}: {bearer:?}");
+        assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    }
+    let resp = http.get(&url).bearer_auth(token).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{backend}");
+    assert!(resp.text().await.unwrap().contains("sluis_audit_events"));
+    // Without a token configured, the machine itself (this test, on 127.0.0.1) may scrape.
+    let open = TestApp::start(backend).await;
+    let resp = reqwest::get(format!("{}/metrics", open.broker.base_url))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{backend}");
+}
+crate::per_backend!(#[tokio::test] async fn metrics_answer_only_their_scraper);

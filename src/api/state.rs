@@ -29,6 +29,8 @@ pub struct AppState {
     pub rate: RateLimit,
     /// Requests with a bad bearer token, per address.
     pub token_failures: Arc<TokenFailures>,
+    /// The bearer token `/metrics` asks for; without one it answers the machine itself only.
+    pub metrics_token: Option<Arc<crate::auth::Secret>>,
 }
 
 /// Requests whose bearer token does not verify, counted per peer address: past the budget
@@ -102,6 +104,7 @@ impl AppState {
             login_limits: LoginLimits::default(),
             rate: RateLimit::default(),
             token_failures: Arc::default(),
+            metrics_token: None,
         }
     }
 

@@ -141,6 +141,9 @@ async fn config_check(args: &ServeArgs) -> Result<()> {
     if let Some(path) = &settings.pseudonym_key_file {
         check("pseudonym secret", read_pseudonym_key(path).map(drop));
     }
+    if let Some(path) = &settings.metrics_token_file {
+        check("metrics token", read_metrics_token(path).map(drop));
+    }
     if let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) {
         let files = api::TlsFiles {
             cert: cert.clone(),
@@ -208,6 +211,10 @@ async fn serve(settings: Settings) -> Result<()> {
             burst: settings.rate_burst,
         },
         token_failures: Arc::default(),
+        metrics_token: match &settings.metrics_token_file {
+            Some(path) => Some(Arc::new(read_metrics_token(path)?)),
+            None => None,
+        },
     };
     let listen = settings.listen;
     let tls = settings
@@ -253,4 +260,16 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// The bearer token `/metrics` asks for, from its file (at least 32 characters).
+fn read_metrics_token(path: &std::path::Path) -> Result<crate::auth::Secret> {
+    let token = super::read_secret_file(path)?;
+    if token.expose().trim().chars().count() < 32 {
+        bail!(
+            "the metrics token in {} needs at least 32 characters",
+            path.display()
+        );
+    }
+    Ok(token)
 }

@@ -135,9 +135,16 @@ pub struct TestAppBuilder {
     db: Option<TestDb>,
     limits: sluis::auth::LoginLimits,
     rate: sluis::api::RateLimit,
+    metrics_token: Option<String>,
 }
 
 impl TestAppBuilder {
+    /// The bearer token `/metrics` asks for (default: none, the machine itself only).
+    pub fn metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(token.to_owned());
+        self
+    }
+
     /// Limits on failed logins (default: the broker's).
     pub fn limits(mut self, limits: sluis::auth::LoginLimits) -> Self {
         self.limits = limits;
@@ -169,6 +176,9 @@ impl TestAppBuilder {
         let mut state = AppState::ephemeral(store.clone(), policy.clone());
         state.login_limits = self.limits;
         state.rate = self.rate;
+        state.metrics_token = self
+            .metrics_token
+            .map(|t| Arc::new(sluis::auth::Secret::new(t)));
         let broker = RunningBroker::start(state.clone(), "127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
@@ -194,6 +204,7 @@ impl TestApp {
                 per_second: 100_000,
                 burst: 100_000,
             },
+            metrics_token: None,
         }
     }
 
