@@ -251,14 +251,7 @@ pub(super) async fn get_verify(
     let mut event = caller.event("verify", "allowed");
     event.purpose = Some("supervision".into());
     state.store.record(event).await?;
-    let log = state.store.audit_log().await?;
-    let notes = state.store.checkpoint_notes().await?;
-    let keys = state.verifier_keys();
-    Ok(Json(
-        tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &keys))
-            .await
-            .map_err(|e| ApiError::internal(&e))?,
-    ))
+    Ok(Json(state.store.verify_log(&state.verifier_keys()).await?))
 }
 
 #[utoipa::path(get, path = "/v1/audit/signals", tag = "audit", security(("bearer" = [])), responses((status = 200, description = "Signals for the privacy officer", body = Object)))]
@@ -271,14 +264,17 @@ pub(super) async fn get_signals(
     event.purpose = Some("supervision".into());
     event.reason = Some("access log signals".into());
     state.store.record(event).await?;
-    let log = state.store.audit_log().await?;
-    let spec = state.policy.audit.clone();
-    let events: Vec<Event> = log.into_iter().map(|s| s.event).collect();
-    Ok(Json(audit::signals(
-        &events,
-        spec.office_hours,
-        spec.distinct_clients_per_day,
-    )))
+    let spec = &state.policy.audit;
+    let mut signals = audit::SignalsBuilder::new(spec.office_hours, spec.distinct_clients_per_day);
+    // A page at a time: memory stays flat however long the log is.
+    let mut after = 0;
+    loop {
+        let page = state.store.audit_page(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.event.seq;
+        page.iter().for_each(|s| signals.add(&s.event));
+    }
+    Ok(Json(signals.finish()))
 }
 
 #[utoipa::path(post, path = "/v1/audit/checkpoints", tag = "audit", security(("bearer" = [])), responses((status = 200, description = "A checkpoint signed now", body = Object)))]

@@ -65,53 +65,80 @@ pub fn dutch_offset_hours(t: time::OffsetDateTime) -> i64 {
 }
 
 /// Computes the signals over `events`. `office_hours` is `[start, end)` in Dutch local hours.
+/// The signals over the whole log (see [`SignalsBuilder`] to read it a page at a time).
 pub fn signals(events: &[Event], office_hours: (u8, u8), distinct_clients_per_day: u64) -> Signals {
-    use std::collections::{BTreeMap, BTreeSet};
-    let mut denied_user: BTreeMap<String, u64> = BTreeMap::new();
-    let mut denied_source: BTreeMap<String, u64> = BTreeMap::new();
-    let mut per_day: BTreeMap<(String, String, String), BTreeSet<String>> = BTreeMap::new();
-    let mut viewed: BTreeMap<String, u64> = BTreeMap::new();
-    let mut outside = Vec::new();
-    let mut closed: BTreeSet<String> = BTreeSet::new();
-    let mut after_close = Vec::new();
-    let format = time::format_description::well_known::Rfc3339;
-    for e in events {
+    let mut builder = SignalsBuilder::new(office_hours, distinct_clients_per_day);
+    events.iter().for_each(|e| builder.add(e));
+    builder.finish()
+}
+
+/// The signals, gathered event by event in sequence order: the log need not be in memory.
+#[derive(Debug, Default)]
+pub struct SignalsBuilder {
+    office_hours: (u8, u8),
+    distinct_clients_per_day: u64,
+    denied_user: std::collections::BTreeMap<String, u64>,
+    denied_source: std::collections::BTreeMap<String, u64>,
+    per_day:
+        std::collections::BTreeMap<(String, String, String), std::collections::BTreeSet<String>>,
+    viewed: std::collections::BTreeMap<String, u64>,
+    outside: Vec<i64>,
+    closed: std::collections::BTreeSet<String>,
+    after_close: Vec<i64>,
+}
+
+impl SignalsBuilder {
+    /// Signals with these office hours (local time, from–to) and this many distinct clients a
+    /// user may open in a day.
+    pub fn new(office_hours: (u8, u8), distinct_clients_per_day: u64) -> Self {
+        Self {
+            office_hours,
+            distinct_clients_per_day,
+            ..Self::default()
+        }
+    }
+
+    /// Takes the next event of the log into account.
+    pub fn add(&mut self, e: &Event) {
+        let format = time::format_description::well_known::Rfc3339;
         if let Some(case) = &e.case {
-            if e.action == "read" && closed.contains(case) {
-                after_close.push(e.seq);
+            if e.action == "read" && self.closed.contains(case) {
+                self.after_close.push(e.seq);
             }
             if e.action == "update"
                 && e.outcome == "allowed"
                 && matches!(e.reason.as_deref(), Some("end" | "consent withdrawn"))
             {
-                closed.insert(case.clone());
+                self.closed.insert(case.clone());
             }
         }
         if e.outcome == "denied" {
-            *denied_user
+            *self
+                .denied_user
                 .entry(e.user.clone().unwrap_or_else(|| "-".into()))
                 .or_default() += 1;
-            *denied_source
+            *self
+                .denied_source
                 .entry(e.source.clone().unwrap_or_else(|| "-".into()))
                 .or_default() += 1;
-            continue;
+            return;
         }
         if e.action != "read" || e.outcome != "allowed" || e.fields.is_empty() {
-            continue;
+            return;
         }
         let Ok(utc) = time::OffsetDateTime::parse(&e.time, &format) else {
-            continue;
+            return;
         };
         let local = utc + time::Duration::hours(dutch_offset_hours(utc));
-        if !(office_hours.0..office_hours.1).contains(&local.hour())
+        if !(self.office_hours.0..self.office_hours.1).contains(&local.hour())
             || local.weekday().number_from_monday() > 5
         {
-            outside.push(e.seq);
+            self.outside.push(e.seq);
         }
         if let Some(client) = &e.client {
-            *viewed.entry(client.clone()).or_default() += 1;
+            *self.viewed.entry(client.clone()).or_default() += 1;
             if let Some(user) = &e.user {
-                per_day
+                self.per_day
                     .entry((
                         user.clone(),
                         e.org.clone().unwrap_or_default(),
@@ -122,31 +149,37 @@ pub fn signals(events: &[Event], office_hours: (u8, u8), distinct_clients_per_da
             }
         }
     }
-    let ranked = |m: BTreeMap<String, u64>, top: usize| {
-        let mut v: Vec<Count> = m
-            .into_iter()
-            .map(|(key, count)| Count { key, count })
-            .collect();
-        v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
-        v.truncate(top);
-        v
-    };
-    Signals {
-        denied_by_user: ranked(denied_user, usize::MAX),
-        denied_by_source: ranked(denied_source, usize::MAX),
-        many_clients_in_a_day: per_day
-            .into_iter()
-            .filter(|(_, clients)| clients.len() as u64 > distinct_clients_per_day)
-            .map(|((user, org, day), clients)| BusyDay {
-                user,
-                org,
-                day,
-                clients: clients.len() as u64,
-            })
-            .collect(),
-        outside_office_hours: outside,
-        most_viewed_clients: ranked(viewed, 10),
-        after_end_or_withdrawal: after_close,
+
+    /// The signals of every event added.
+    pub fn finish(self) -> Signals {
+        use std::collections::BTreeMap;
+        let ranked = |m: BTreeMap<String, u64>, top: usize| {
+            let mut v: Vec<Count> = m
+                .into_iter()
+                .map(|(key, count)| Count { key, count })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+            v.truncate(top);
+            v
+        };
+        Signals {
+            denied_by_user: ranked(self.denied_user, usize::MAX),
+            denied_by_source: ranked(self.denied_source, usize::MAX),
+            many_clients_in_a_day: self
+                .per_day
+                .into_iter()
+                .filter(|(_, clients)| clients.len() as u64 > self.distinct_clients_per_day)
+                .map(|((user, org, day), clients)| BusyDay {
+                    user,
+                    org,
+                    day,
+                    clients: clients.len() as u64,
+                })
+                .collect(),
+            outside_office_hours: self.outside,
+            most_viewed_clients: ranked(self.viewed, 10),
+            after_end_or_withdrawal: self.after_close,
+        }
     }
 }
 

@@ -420,3 +420,44 @@ fn verify_names_the_first_bad_sequence_number() {
         Some(Finding::BadSignature { size: 10 })
     );
 }
+
+#[test]
+fn a_log_fed_in_pages_of_any_size_verifies_as_in_one_pass() {
+    let s = signer();
+    let key = VerifierKey {
+        name: s.name().into(),
+        public_key: s.public_key(),
+    };
+    let good = log(37);
+    let events: Vec<Event> = good.iter().map(|e| e.event.clone()).collect();
+    let notes = vec![
+        sign_checkpoint(&s, 12, &Tree::of(&events[..12]).root(), 1).note,
+        sign_checkpoint(&s, 37, &Tree::of(&events).root(), 2).note,
+    ];
+    let whole = verify(&good, &notes, std::slice::from_ref(&key));
+    assert!(whole.ok);
+    let mut changed = good.clone();
+    changed[25].event.purpose = Some("altered".into());
+    for (block, page) in [(4, 3), (8, 5), (4, 1), (16, 37)] {
+        let mut verifier =
+            super::verify::Verifier::with_block(&notes, std::slice::from_ref(&key), 37, block);
+        for chunk in good.chunks(page) {
+            assert!(verifier.feed(chunk).is_continue());
+        }
+        let paged = verifier.finish();
+        assert_eq!(paged.root, whole.root, "block {block}, pages of {page}");
+        assert!(paged.ok && paged.checkpoints == 2, "{paged:?}");
+        let mut verifier =
+            super::verify::Verifier::with_block(&notes, std::slice::from_ref(&key), 37, block);
+        let stopped = changed.chunks(page).any(|c| verifier.feed(c).is_break());
+        assert!(
+            stopped,
+            "block {block}, pages of {page}: the change stops the reading"
+        );
+        assert_eq!(
+            verifier.finish().first_problem,
+            Some(Finding::Changed { seq: 26 }),
+            "block {block}, pages of {page}"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
-use super::checkpoint::{VerifierKey, open_checkpoint_any};
+use super::checkpoint::{Checkpoint, VerifierKey, open_checkpoint_any};
 use super::event::{Event, StoredEvent, chain_hash};
 use super::tree::parent_hash;
 
@@ -101,121 +101,205 @@ pub fn verify(
     verify_in_blocks(events, checkpoints, keys, VERIFY_BLOCK)
 }
 
-/// `verify`, hashing `block` events at a time on all cores (`block` a power of two).
 pub(super) fn verify_in_blocks(
     events: &[StoredEvent],
     checkpoints: &[String],
     keys: &[VerifierKey],
     block: usize,
 ) -> VerifyReport {
-    let report = |problem: Option<Finding>, checked: u64, root: [u8; 32]| VerifyReport {
-        events: events.len() as u64,
-        checkpoints: checked,
-        root: hex::encode(root),
-        ok: problem.is_none(),
-        first_problem: problem,
-    };
-    let mut signed = Vec::with_capacity(checkpoints.len());
-    for note in checkpoints {
-        match open_checkpoint_any(note, keys) {
-            Ok(cp) => signed.push(cp),
-            Err(_) => {
-                let size = note
-                    .lines()
-                    .nth(1)
-                    .and_then(|l| l.parse().ok())
-                    .unwrap_or(0);
-                return report(
-                    Some(Finding::BadSignature { size }),
-                    signed.len() as u64 + 1,
-                    [0; 32],
-                );
-            }
+    let mut verifier = Verifier::with_block(checkpoints, keys, events.len() as u64, block);
+    for chunk in events.chunks(block.max(1)) {
+        if verifier.feed(chunk).is_break() {
+            break;
         }
     }
-    signed.sort_by_key(|cp| cp.size);
-    let mut pending = signed.iter().filter(|cp| cp.size > 0).peekable();
-    let mut tree = RootBuilder::default();
-    let mut previous = [0u8; 32];
-    let mut previous_time = "";
-    let mut last_good = 0i64;
-    let mut problem = None;
-    // Leaf hashes (encoding and hashing, most of the work) on all cores, a block at a time,
-    // each with whether it is the stored one; and, for a whole block that no checkpoint ends
-    // inside, its subtree's root too. The chain, which depends on order, in one pass.
-    let mut leaves: Vec<([u8; 32], bool)> = Vec::new();
-    let mut block_root = None;
-    for (i, stored) in events.iter().enumerate() {
-        if i % block == 0 {
-            let end = (i + block).min(events.len());
-            leaves = events[i..end]
-                .par_iter()
-                .map(|s| {
-                    let leaf = s.event.leaf_hash();
-                    (leaf, hex_is(&leaf, &s.leaf_hash))
-                })
-                .collect();
-            let whole = end - i == block
-                && pending
-                    .peek()
-                    .is_none_or(|cp| cp.size >= (i + block) as u64);
-            block_root = whole.then(|| perfect_root(&leaves));
+    verifier.finish()
+}
+
+/// Verification of a log read a block at a time (so its memory stays flat however long the
+/// log is): feed the events in sequence order, then `finish`. Each whole block that no
+/// checkpoint ends inside is hashed on all cores into its subtree's root; the chain, which
+/// depends on order, goes in one pass.
+pub struct Verifier {
+    signed: Vec<Checkpoint>,
+    next_checkpoint: usize,
+    checked: u64,
+    tree: RootBuilder,
+    previous: [u8; 32],
+    previous_time: String,
+    last_good: i64,
+    problem: Option<Finding>,
+    read: u64,
+    total: u64,
+    block: usize,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Verifier({} of {} events)", self.read, self.total)
+    }
+}
+
+impl Verifier {
+    /// A verification of a log of `total` events against its signed `checkpoints`.
+    pub fn new(checkpoints: &[String], keys: &[VerifierKey], total: u64) -> Self {
+        Self::with_block(checkpoints, keys, total, VERIFY_BLOCK)
+    }
+
+    /// The events to feed at a time for the fastest verification.
+    pub const BLOCK: usize = VERIFY_BLOCK;
+
+    pub(super) fn with_block(
+        checkpoints: &[String],
+        keys: &[VerifierKey],
+        total: u64,
+        block: usize,
+    ) -> Self {
+        let mut verifier = Self {
+            signed: Vec::with_capacity(checkpoints.len()),
+            next_checkpoint: 0,
+            checked: 0,
+            tree: RootBuilder::default(),
+            previous: [0u8; 32],
+            previous_time: String::new(),
+            last_good: 0,
+            problem: None,
+            read: 0,
+            total,
+            block: block.max(1),
+        };
+        for note in checkpoints {
+            match open_checkpoint_any(note, keys) {
+                Ok(cp) => verifier.signed.push(cp),
+                Err(_) => {
+                    let size = note
+                        .lines()
+                        .nth(1)
+                        .and_then(|l| l.parse().ok())
+                        .unwrap_or(0);
+                    verifier.checked = verifier.signed.len() as u64 + 1;
+                    verifier.problem = Some(Finding::BadSignature { size });
+                    return verifier;
+                }
+            }
         }
-        let (leaf, leaf_matches) = leaves[i % block];
-        let e = &stored.event;
-        let expected_seq = i as i64 + 1;
-        if e.seq != expected_seq {
-            problem = Some(if e.seq > expected_seq {
-                Finding::Missing { seq: expected_seq }
-            } else {
-                Finding::Reordered { seq: e.seq }
-            });
-            break;
+        verifier.checked = verifier.signed.len() as u64;
+        verifier.signed.retain(|cp| cp.size > 0);
+        verifier.signed.sort_by_key(|cp| cp.size);
+        verifier
+    }
+
+    fn pending(&self) -> Option<&Checkpoint> {
+        self.signed.get(self.next_checkpoint)
+    }
+
+    /// Checks the next events; `Break` once a problem is found (the rest need not be read).
+    pub fn feed(&mut self, events: &[StoredEvent]) -> std::ops::ControlFlow<()> {
+        let mut offset = 0;
+        while offset < events.len() && self.problem.is_none() {
+            let start = self.read as usize;
+            // Blocks stay aligned to the log's positions, however the events are fed.
+            let room = self.block - start % self.block;
+            let part = &events[offset..(offset + room).min(events.len())];
+            offset += part.len();
+            self.check_block(part);
         }
-        let chain = chain_hash(&previous, &leaf);
-        if !leaf_matches {
-            problem = Some(if belongs_elsewhere(stored, events.len()) {
-                Finding::Reordered { seq: e.seq }
-            } else {
-                Finding::Changed { seq: e.seq }
-            });
-            break;
+        if self.problem.is_some() {
+            std::ops::ControlFlow::Break(())
+        } else {
+            std::ops::ControlFlow::Continue(())
         }
-        if !hex_is(&chain, &stored.chain_hash) || e.time.as_str() < previous_time {
-            problem = Some(Finding::Reordered { seq: e.seq });
-            break;
-        }
-        previous = chain;
-        previous_time = &e.time;
-        match block_root {
-            None => tree.push(leaf),
-            Some(root) if i % block == block - 1 => tree.push_subtree(block as u64, root),
-            Some(_) => {}
-        }
-        while let Some(cp) = pending.next_if(|cp| cp.size == tree.len()) {
-            if tree.root().as_slice() != cp.root.as_slice() {
-                problem = Some(Finding::CheckpointMismatch {
-                    from: last_good + 1,
-                    to: cp.size as i64,
+    }
+
+    /// `part` starts at position `self.read` and ends at or before the next block boundary.
+    fn check_block(&mut self, part: &[StoredEvent]) {
+        let start = self.read;
+        let leaves: Vec<([u8; 32], bool)> = part
+            .par_iter()
+            .map(|s| {
+                let leaf = s.event.leaf_hash();
+                (leaf, hex_is(&leaf, &s.leaf_hash))
+            })
+            .collect();
+        let end = start + part.len() as u64;
+        let whole = part.len() == self.block
+            && start % self.block as u64 == 0
+            && self.pending().is_none_or(|cp| cp.size >= end);
+        let block_root = whole.then(|| perfect_root(&leaves));
+        for (k, (stored, (leaf, leaf_matches))) in part.iter().zip(leaves).enumerate() {
+            let e = &stored.event;
+            let expected_seq = i64::try_from(start + k as u64).unwrap_or(i64::MAX) + 1;
+            if e.seq != expected_seq {
+                self.problem = Some(if e.seq > expected_seq {
+                    Finding::Missing { seq: expected_seq }
+                } else {
+                    Finding::Reordered { seq: e.seq }
                 });
-                break;
+                return;
             }
-            last_good = cp.size as i64;
-        }
-        if problem.is_some() {
-            break;
+            let chain = chain_hash(&self.previous, &leaf);
+            if !leaf_matches {
+                self.problem = Some(if belongs_elsewhere(stored, self.total as usize) {
+                    Finding::Reordered { seq: e.seq }
+                } else {
+                    Finding::Changed { seq: e.seq }
+                });
+                return;
+            }
+            if !hex_is(&chain, &stored.chain_hash) || e.time.as_str() < self.previous_time.as_str()
+            {
+                self.problem = Some(Finding::Reordered { seq: e.seq });
+                return;
+            }
+            self.previous = chain;
+            self.previous_time.clear();
+            self.previous_time.push_str(&e.time);
+            self.read += 1;
+            match block_root {
+                None => self.tree.push(leaf),
+                Some(root) if k == part.len() - 1 => {
+                    self.tree.push_subtree(self.block as u64, root);
+                }
+                Some(_) => {}
+            }
+            while let Some(cp) = self.pending().filter(|cp| cp.size == self.tree.len()) {
+                if self.tree.root().as_slice() != cp.root.as_slice() {
+                    self.problem = Some(Finding::CheckpointMismatch {
+                        from: self.last_good + 1,
+                        to: cp.size as i64,
+                    });
+                    return;
+                }
+                self.last_good = cp.size as i64;
+                self.next_checkpoint += 1;
+            }
         }
     }
-    if problem.is_none() {
-        if let Some(cp) = pending.next() {
-            problem = Some(Finding::Truncated {
-                seq: events.len() as i64 + 1,
+
+    /// The report: the first problem, or that every event and checkpoint verified.
+    pub fn finish(mut self) -> VerifyReport {
+        if self.problem.is_none()
+            && let Some(cp) = self.pending()
+        {
+            self.problem = Some(Finding::Truncated {
+                seq: self.read as i64 + 1,
                 size: cp.size,
-                have: events.len() as u64,
+                have: self.read,
             });
         }
+        let root = match self.problem {
+            // Nothing was read: a checkpoint did not verify.
+            Some(Finding::BadSignature { .. }) => [0u8; 32],
+            _ => self.tree.root(),
+        };
+        VerifyReport {
+            events: self.total.max(self.read),
+            checkpoints: self.checked,
+            root: hex::encode(root),
+            ok: self.problem.is_none(),
+            first_problem: self.problem,
+        }
     }
-    report(problem, signed.len() as u64, tree.root())
 }
 
 /// Events whose leaf hashes `verify` computes together, in parallel.

@@ -162,10 +162,7 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
 
 async fn verify_database(db: &DbArgs, keys: &[VerifierKey]) -> Result<()> {
     let store = connect(db).await?;
-    let log = store.audit_log().await?;
-    let notes = store.checkpoint_notes().await?;
-    let keys = keys.to_vec();
-    let report = tokio::task::spawn_blocking(move || audit::verify(&log, &notes, &keys)).await?;
+    let report = store.verify_log(keys).await?;
     match &report.first_problem {
         None => {
             println!(

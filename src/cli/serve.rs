@@ -47,10 +47,6 @@ pub(super) async fn run(command: Command) -> Result<()> {
             std::fs::copy(&from, &to)
                 .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
             let url = format!("sqlite://{}", to.display());
-            let store = Store::connect(&url).await?;
-            let log = store.audit_log().await?;
-            let notes = store.checkpoint_notes().await?;
-            store.close().await;
             let keys = signing_key
                 .iter()
                 .map(|p| Ok(SigningKey::from_pem_file(p)?.verifier_key(&log_origin)))
@@ -58,7 +54,9 @@ pub(super) async fn run(command: Command) -> Result<()> {
             if keys.is_empty() {
                 bail!("give the broker's --signing-key to verify the restored access log");
             }
-            let report = crate::audit::verify(&log, &notes, &keys);
+            let store = Store::connect(&url).await?;
+            let report = store.verify_log(&keys).await?;
+            store.close().await;
             if let Some(problem) = report.first_problem {
                 bail!(
                     "restored to {}, but its access log does not verify: {problem}",

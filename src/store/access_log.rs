@@ -472,6 +472,50 @@ impl Store {
             .collect()
     }
 
+    /// Up to `limit` events after sequence number `after`, with their stored hashes, in order:
+    /// the log read a page at a time, so reading it costs the same memory however long it is.
+    pub async fn audit_page(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(limit.clamp(1, 1 << 20)).unwrap_or(1 << 20);
+        let rows = sqlx::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    /// Verifies the whole log a page at a time against its checkpoints (under `keys`): memory
+    /// stays flat as the log grows; the hashing runs off the async workers.
+    pub async fn verify_log(
+        &self,
+        keys: &[audit::VerifierKey],
+    ) -> Result<audit::VerifyReport, StoreError> {
+        let notes = self.checkpoint_notes().await?;
+        let total = self.audit_size().await?;
+        let mut verifier = audit::Verifier::new(&notes, keys, total);
+        let mut after = 0;
+        loop {
+            let page = self.audit_page(after, audit::Verifier::BLOCK).await?;
+            let Some(last) = page.last() else { break };
+            after = last.event.seq;
+            let (back, flow) = tokio::task::spawn_blocking(move || {
+                let flow = verifier.feed(&page);
+                (verifier, flow)
+            })
+            .await
+            .map_err(|_| StoreError::Corrupt("the verification task stopped".into()))?;
+            verifier = back;
+            if flow.is_break() {
+                break;
+            }
+        }
+        Ok(verifier.finish())
+    }
+
     /// The whole log with its stored hashes, in sequence order (for verification and proofs).
     pub async fn audit_log(&self) -> Result<Vec<StoredEvent>, StoreError> {
         let rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq")
