@@ -245,6 +245,13 @@ async fn bad_rekey_requests_are_refused_and_change_nothing(backend: &'static str
             422,
             "`fields[0].?` has an unknown key",
         ),
+        // Its own file, rightly named, but its recipient never changed: nothing to rekey.
+        (
+            token.clone(),
+            json!({"fields": [{"id": bsn.id, "field": "bsn", "value": "111222333"}]}),
+            409,
+            "already sealed to your current recipient",
+        ),
     ];
     for (who, body, status, names) in cases {
         let (got, content_type, text) = post(who, body.clone()).await;
@@ -276,8 +283,8 @@ async fn bad_rekey_requests_are_refused_and_change_nothing(backend: &'static str
         .await
         .unwrap()
         .len();
-    // The outsider and the three files not in the slice.
-    assert_eq!(denied_after - denied_before, 4, "{backend}");
+    // The outsider, the three files not in the slice and the rekey without a new recipient.
+    assert_eq!(denied_after - denied_before, 5, "{backend}");
 }
 crate::per_backend!(#[tokio::test] async fn bad_rekey_requests_are_refused_and_change_nothing);
 

@@ -125,13 +125,20 @@ pub(super) async fn post_rekey(
     let stored = (state.store)
         .rekey(&case.id, &caller.org_id, &replacements, attempt.clone())
         .await;
-    if let Err(StoreError::NotFound) = stored {
-        let reason = "a file is not in your slice of this case (or not of that field)";
-        return Err(caller
-            .deny(&state, attempt, reason, ApiError::not_found(reason))
-            .await);
-    }
-    stored?;
+    match stored {
+        Err(StoreError::NotFound) => {
+            let reason = "a file is not in your slice of this case (or not of that field)";
+            return Err(caller
+                .deny(&state, attempt, reason, ApiError::not_found(reason))
+                .await);
+        }
+        Err(StoreError::Refused(why)) => {
+            return Err(caller
+                .deny(&state, attempt, &why, ApiError::conflict(why.clone()))
+                .await);
+        }
+        other => other?,
+    };
     tracing::info!(case = %case.id, org = %caller.org_id, files = replacements.len(), "copies re-sealed to the current recipient");
     Ok(Json(RekeyDone::of(case.id, caller.org_id, replacements)))
 }

@@ -85,9 +85,16 @@ impl Store {
         recipient: &str,
         event: Event,
     ) -> Result<(), StoreError> {
-        let query = sqlx::query("UPDATE organisations SET recipient = $1 WHERE id = $2")
-            .bind(recipient)
-            .bind(id);
+        // The change's time marks which copies a rekey may replace (see `Store::rekey`); the
+        // same recipient registered again is no change.
+        let query = sqlx::query(
+            "UPDATE organisations SET recipient = $1, \
+             recipient_set_at = CASE WHEN recipient = $1 THEN recipient_set_at ELSE $3 END \
+             WHERE id = $2",
+        )
+        .bind(recipient)
+        .bind(id)
+        .bind(self.clock.now_text());
         self.run_recorded(query, event, Rows::One).await
     }
 

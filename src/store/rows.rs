@@ -87,8 +87,11 @@ pub(super) async fn insert_sealed(
         .flat_map(|f| f.recipients.iter().map(|org| (f.id.as_str(), org.as_str())))
         .collect();
     for rows in copies.chunks(ROWS_PER_INSERT) {
+        // Each copy remembers the recipient change of its organisation it was sealed under.
         let sql = format!(
-            "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id) VALUES {}",
+            "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id, key_set_at) \
+             SELECT v.column1, v.column2, v.column3, o.recipient_set_at \
+             FROM (VALUES {}) AS v LEFT JOIN organisations o ON o.id = v.column3",
             values_list(3, rows.len())
         );
         let mut query = sqlx::query(&sql);

@@ -67,8 +67,10 @@ impl Store {
         let (_writing, mut tx, event) = self.write_recorded(event).await?;
         for r in replacements {
             let old = sqlx::query(
-                "SELECT f.category, f.policy_version, f.sealed_at, f.sealed_by, f.seq \
+                "SELECT f.category, f.policy_version, f.sealed_at, f.sealed_by, f.seq, \
+                 r.key_set_at, o.recipient_set_at \
                  FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
+                 JOIN organisations o ON o.id = r.org_id \
                  WHERE f.id = $1 AND f.case_id = $2 AND f.field_id = $3 AND r.org_id = $4",
             )
             .bind(&r.replaces)
@@ -78,6 +80,14 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .ok_or(StoreError::NotFound)?;
+            let sealed_under: Option<String> = old.try_get("key_set_at")?;
+            let changed_at: Option<String> = old.try_get("recipient_set_at")?;
+            if changed_at.is_none() || sealed_under == changed_at {
+                return Err(StoreError::Refused(
+                    "a file is already sealed to your current recipient: rekey after registering a new one"
+                        .into(),
+                ));
+            }
             let seq: i64 = old.try_get("seq")?;
             sqlx::query(
                 "INSERT INTO sealed_fields \
@@ -96,7 +106,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
             sqlx::query(
-                "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id) VALUES ($1, $2, $3)",
+                "INSERT INTO sealed_field_recipients (sealed_field_id, case_id, org_id, key_set_at) \
+                 VALUES ($1, $2, $3, (SELECT recipient_set_at FROM organisations WHERE id = $3))",
             )
             .bind(&r.id)
             .bind(case_id)
