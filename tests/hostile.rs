@@ -108,6 +108,7 @@ async fn caller_text_is_never_echoed_or_kept(backend: &'static str) {
     let care = app.token("leviaan").await;
     let coordinator = app.token("bct-westfriesland").await;
     let outsider = app.token("de-woonschakel").await;
+    let officer = app.token("fg-westfriesland").await;
     let huge = format!("{CANARY_ORG}{}", "x".repeat(100_000));
     let forged = format!("{CANARY}.{CANARY}.{CANARY}");
     let mut answers: Vec<(String, Answer)> = Vec::new();
@@ -183,6 +184,9 @@ async fn caller_text_is_never_echoed_or_kept(backend: &'static str) {
         ("GET", format!("/v1/cases/{case}/consent?format={CANARY}"), Some(&care), None),
         ("GET", "/v1/cases".into(), Some(&forged), None),
         ("GET", format!("/v1/{CANARY}"), None, None),
+        ("GET", format!("/v1/audit/events?case={CANARY}"), Some(&officer), None),
+        ("GET", format!("/v1/audit/events?client={CANARY_ID}"), Some(&officer), None),
+        ("GET", format!("/v1/audit/clients/{CANARY_ID}/report"), Some(&officer), None),
     ];
     for (method, path, token, body) in tries {
         let answer = send(&app, method, &path, token, body).await;

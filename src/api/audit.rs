@@ -90,6 +90,22 @@ pub(super) async fn get_events(
     if !matches!(format, "json" | "jsonl" | "csv") {
         return Err(ApiError::bad_request("format is one of: json, jsonl, csv"));
     }
+    // The filters name a case and a client only in the shapes the broker makes them, so a
+    // query cannot put other text into the access log.
+    if q.case
+        .as_deref()
+        .is_some_and(|c| uuid::Uuid::parse_str(c).is_err())
+    {
+        return Err(ApiError::bad_request("`case` is a case id (a UUID)"));
+    }
+    if q.client
+        .as_deref()
+        .is_some_and(|c| !crate::audit::is_pseudonym(c))
+    {
+        return Err(ApiError::bad_request(
+            "`client` is a client pseudonym: `p-` and 32 hex digits",
+        ));
+    }
     let action = if format == "json" { "search" } else { "export" };
     auditor(&state, &caller, action).await?;
     let filter = EventFilter {
@@ -209,6 +225,11 @@ pub(super) async fn get_client_report(
     q: QueryResult<ReportQuery>,
 ) -> Result<Json<AccessReport>, ApiError> {
     let q = query(q, "only from and to (RFC 3339 times)")?;
+    if !crate::audit::is_pseudonym(&pseudonym) {
+        return Err(ApiError::bad_request(
+            "a client pseudonym is `p-` and 32 hex digits",
+        ));
+    }
     auditor(&state, &caller, "export").await?;
     let mut event = caller.event("export", "allowed");
     event.client = Some(pseudonym.clone());

@@ -49,6 +49,16 @@ impl Pseudonymiser {
     }
 }
 
+/// Whether `text` has the shape of a client pseudonym: `p-` and 32 lower-case hex digits.
+pub fn is_pseudonym(text: &str) -> bool {
+    text.strip_prefix("p-").is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// One access event. Never holds a field value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Event {
