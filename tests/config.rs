@@ -286,3 +286,109 @@ fn the_shipped_example_configuration_names_every_key_it_sets_correctly() {
         );
     }
 }
+
+/// A broker configured as the README says (its own `log_origin` and `signing_key_file` in the
+/// file) has a log that `audit verify` and `restore` verify from that file alone; a file with
+/// another origin is told so, not taken for a bad signature, and a failed restore leaves
+/// nothing behind.
+#[tokio::test]
+async fn verify_and_restore_read_the_configuration_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = d.join("signing.pem");
+    let out = sluis(
+        &[
+            "keygen",
+            "--kind",
+            "signing",
+            "--out",
+            &key.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    let db = d.join("sluis.db");
+    let url = format!("sqlite://{}", db.display());
+    let origin = "gemeente.example/access-log";
+    {
+        let store = sluis::store::Store::connect(&url).await.unwrap();
+        let policy = std::sync::Arc::new(
+            sluis::policy::Policy::load_dir(&Path::new(MANIFEST).join("policy")).unwrap(),
+        );
+        let mut state = sluis::api::AppState::ephemeral(store.clone(), policy);
+        state.signing = std::sync::Arc::new(sluis::auth::SigningKey::from_pem_file(&key).unwrap());
+        state.log_origin = std::sync::Arc::from(origin);
+        for i in 0..5 {
+            store
+                .record(sluis::audit::Event::admin(format!("test {i}")))
+                .await
+                .unwrap();
+        }
+        state.checkpoint().await.unwrap();
+        store.backup_to(&d.join("backup.db")).await.unwrap();
+        store.close().await;
+    }
+    let policy_dir = Path::new(MANIFEST).join("policy").display().to_string();
+    let config = |origin: &str| {
+        format!(
+            "database_url = \"{url}\"\nsigning_key_file = \"{}\"\nlog_origin = \"{origin}\"\npolicy_dir = \"{policy_dir}\"\n",
+            key.display()
+        )
+    };
+    let right = write(d, "sluis.toml", &config(origin));
+    let wrong = write(d, "other.toml", &config("sluis.local/access-log"));
+
+    let out = sluis(&["audit", "verify", "--config", &right], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("access log verified"), "{stdout}");
+
+    let out = sluis(&["audit", "verify", "--config", &wrong], &[]);
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success());
+    let told = format!("{stdout}{stderr}");
+    assert!(
+        told.contains(
+            "checkpoint of another log (origin gemeente.example/access-log, expected sluis.local/access-log)"
+        ),
+        "{told}"
+    );
+    assert!(!told.contains("signature invalid"), "{told}");
+
+    let backup = d.join("backup.db").display().to_string();
+    let restored = d.join("restored.db");
+    let out = sluis(
+        &[
+            "restore",
+            "--config",
+            &right,
+            "--from",
+            &backup,
+            "--to",
+            &restored.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(restored.exists());
+    let refused = d.join("refused.db");
+    let out = sluis(
+        &[
+            "restore",
+            "--config",
+            &wrong,
+            "--from",
+            &backup,
+            "--to",
+            &refused.display().to_string(),
+        ],
+        &[],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stderr.contains("checkpoint of another log"), "{stderr}");
+    assert!(
+        !refused.exists(),
+        "a restore that does not verify leaves no database behind"
+    );
+}

@@ -50,6 +50,15 @@ pub enum Finding {
         /// The checkpoint's size.
         size: u64,
     },
+    /// A checkpoint names another log than the keys given: the configuration's `log_origin`
+    /// (or `--log-origin`) is not this log's. Nothing is wrong with the log itself.
+    #[error("checkpoint of another log (origin {origin}, expected {expected})")]
+    OtherLog {
+        /// The checkpoint's origin (its first line).
+        origin: String,
+        /// The origin of the keys given.
+        expected: String,
+    },
     /// The log's root at a checkpoint's size differs from the signed one: an event up to it was
     /// rewritten together with its hashes.
     #[error("seq {from}..={to}: changed (the log no longer matches the checkpoint of size {to})")]
@@ -172,13 +181,20 @@ impl Verifier {
             match open_checkpoint_any(note, keys) {
                 Ok(cp) => verifier.signed.push(cp),
                 Err(_) => {
+                    let origin = note.lines().next().unwrap_or_default();
                     let size = note
                         .lines()
                         .nth(1)
                         .and_then(|l| l.parse().ok())
                         .unwrap_or(0);
                     verifier.checked = verifier.signed.len() as u64 + 1;
-                    verifier.problem = Some(Finding::BadSignature { size });
+                    verifier.problem = Some(match keys.first() {
+                        Some(key) if keys.iter().all(|k| k.name != origin) => Finding::OtherLog {
+                            origin: origin.to_owned(),
+                            expected: key.name.clone(),
+                        },
+                        _ => Finding::BadSignature { size },
+                    });
                     return verifier;
                 }
             }
@@ -289,7 +305,7 @@ impl Verifier {
         }
         let root = match self.problem {
             // Nothing was read: a checkpoint did not verify.
-            Some(Finding::BadSignature { .. }) => [0u8; 32],
+            Some(Finding::BadSignature { .. } | Finding::OtherLog { .. }) => [0u8; 32],
             _ => self.tree.root(),
         };
         VerifyReport {

@@ -21,9 +21,20 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             checkpoint,
             proofs_from,
         } => {
+            // Flags, else the configuration (file, environment): the same loader as `serve`.
+            let settings = db.settings()?;
+            let origin = log_origin.unwrap_or(settings.log_origin);
+            let (signing, previous) = if signing_key.is_some() || !vkey.is_empty() {
+                (signing_key, previous_signing_key)
+            } else {
+                (
+                    settings.signing_key_file,
+                    settings.previous_signing_key_files,
+                )
+            };
             let mut keys = Vec::new();
-            for path in signing_key.iter().chain(&previous_signing_key) {
-                keys.push(SigningKey::from_pem_file(path)?.verifier_key(&log_origin));
+            for path in signing.iter().chain(&previous) {
+                keys.push(SigningKey::from_pem_file(path)?.verifier_key(&origin));
             }
             for text in &vkey {
                 keys.push(
@@ -32,7 +43,7 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             }
             if keys.is_empty() {
                 bail!(
-                    "give the broker's --signing-key (or SLUIS_SIGNING_KEY_FILE), or the log's --vkey"
+                    "give the broker's --signing-key (or `signing_key_file` in the configuration), or the log's --vkey"
                 );
             }
             match (checkpoint, proofs_from) {

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::api::{self};
 use crate::config::{self, Settings};
 
 /// Sluis: the privacy-first exchange of the Westfriesland outflow arrangement.
@@ -199,12 +198,17 @@ pub(super) enum Command {
         /// The database file to create.
         #[arg(long)]
         to: PathBuf,
-        /// The broker's signing key (and previous ones, comma-separated) to verify the log with.
-        #[arg(long, env = "SLUIS_SIGNING_KEY_FILE", value_delimiter = ',')]
+        /// Configuration file (TOML): its `signing_key_file`, `previous_signing_key_files` and
+        /// `log_origin` verify the restored log. Environment variables and flags override it.
+        #[arg(long, env = "SLUIS_CONFIG")]
+        config: Option<PathBuf>,
+        /// The broker's signing key (and previous ones, comma-separated) to verify the log with;
+        /// else those of the configuration.
+        #[arg(long, value_delimiter = ',')]
         signing_key: Vec<PathBuf>,
-        /// The log's origin.
-        #[arg(long, env = "SLUIS_LOG_ORIGIN", default_value = api::DEFAULT_LOG_ORIGIN)]
-        log_origin: String,
+        /// The log's origin; else `log_origin` of the configuration.
+        #[arg(long)]
+        log_origin: Option<String>,
     },
     /// Apply the schema migrations and exit (run as the database owner role).
     Migrate {
@@ -493,18 +497,19 @@ pub(super) enum AuditCommand {
     Verify {
         #[command(flatten)]
         db: DbArgs,
-        /// The broker's signing key (its public half verifies the checkpoints).
-        #[arg(long, env = "SLUIS_SIGNING_KEY_FILE", conflicts_with = "vkey")]
+        /// The broker's signing key (its public half verifies the checkpoints); else
+        /// `signing_key_file` (and `previous_signing_key_files`) of the configuration.
+        #[arg(long, conflicts_with = "vkey")]
         signing_key: Option<PathBuf>,
         /// Signing keys rotated out, whose checkpoints still count.
-        #[arg(long, env = "SLUIS_PREVIOUS_SIGNING_KEY_FILES", value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',')]
         previous_signing_key: Vec<PathBuf>,
         /// The log's note verifier key (`GET /v1/audit/vkey`); repeat for keys rotated out.
         #[arg(long)]
         vkey: Vec<String>,
-        /// The log's origin.
-        #[arg(long, env = "SLUIS_LOG_ORIGIN", default_value = api::DEFAULT_LOG_ORIGIN)]
-        log_origin: String,
+        /// The log's origin; else `log_origin` of the configuration (file, environment).
+        #[arg(long)]
+        log_origin: Option<String>,
         /// A checkpoint note kept earlier.
         #[arg(long, requires = "proofs_from")]
         checkpoint: Option<PathBuf>,

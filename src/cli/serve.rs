@@ -38,31 +38,60 @@ pub(super) async fn run(command: Command) -> Result<()> {
         Command::Restore {
             from,
             to,
+            config,
             signing_key,
             log_origin,
         } => {
+            // Flags, else the configuration (file, environment): the same loader as `serve`.
+            let settings = crate::config::Sources::gather(config.as_deref(), &toml::Table::new())?
+                .settings()?;
+            let log_origin = log_origin.unwrap_or(settings.log_origin);
+            let signing_key = if signing_key.is_empty() {
+                settings
+                    .signing_key_file
+                    .into_iter()
+                    .chain(settings.previous_signing_key_files)
+                    .collect()
+            } else {
+                signing_key
+            };
+            let keys = signing_key
+                .iter()
+                .map(|p| Ok(SigningKey::from_pem_file(p)?.verifier_key(&log_origin)))
+                .collect::<Result<Vec<_>>>()?;
+            if keys.is_empty() {
+                bail!(
+                    "give the broker's --signing-key (or `signing_key_file` in the configuration) to verify the restored access log"
+                );
+            }
             if to.exists() {
                 bail!("{} exists; restore into a new file", to.display());
             }
             std::fs::copy(&from, &to)
                 .with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
             let url = format!("sqlite://{}", to.display());
-            let keys = signing_key
-                .iter()
-                .map(|p| Ok(SigningKey::from_pem_file(p)?.verifier_key(&log_origin)))
-                .collect::<Result<Vec<_>>>()?;
-            if keys.is_empty() {
-                bail!("give the broker's --signing-key to verify the restored access log");
+            let verified = async {
+                let store = Store::connect(&url).await?;
+                let report = store.verify_log(&keys).await;
+                store.close().await;
+                anyhow::Ok(report?)
             }
-            let store = Store::connect(&url).await?;
-            let report = store.verify_log(&keys).await?;
-            store.close().await;
-            if let Some(problem) = report.first_problem {
+            .await;
+            let problem = match &verified {
+                Ok(report) => report.first_problem.as_ref().map(ToString::to_string),
+                Err(e) => Some(format!("{e:#}")),
+            };
+            if let Some(problem) = problem {
+                // A restore that does not verify leaves nothing behind to be taken for one.
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", to.display()));
+                }
                 bail!(
-                    "restored to {}, but its access log does not verify: {problem}",
+                    "the backup's access log does not verify ({problem}); nothing was restored to {}",
                     to.display()
                 );
             }
+            let report = verified?;
             println!(
                 "restored to {url}: {} events, {} checkpoints verified",
                 report.events, report.checkpoints
