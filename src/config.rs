@@ -187,12 +187,42 @@ impl Sources {
         })
     }
 
+    /// How strongly a setting was given: a flag over the environment over the file over the
+    /// default.
+    fn rank(&self, key: &str) -> u8 {
+        let source = self.source_of(key);
+        if source == "command line" {
+            3
+        } else if source.starts_with("environment") {
+            2
+        } else if source.starts_with("file") {
+            1
+        } else {
+            0
+        }
+    }
+
     /// The merged settings, checked for consistency.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
-        let settings: Settings = self
+        let mut settings: Settings = self
             .figment
             .extract()
             .map_err(|e| ConfigError::Invalid(describe(e)))?;
+        // The database URL follows the same precedence as every other setting: whichever of
+        // `database_url` and `database_url_file` was given by the stronger source is used
+        // (a `--database` flag over a `database_url_file` in the file); both from the same
+        // source is refused rather than guessed.
+        if settings.database_url_file.is_some() {
+            let (url, file) = (self.rank("database_url"), self.rank("database_url_file"));
+            if url > file {
+                settings.database_url_file = None;
+            } else if url == file {
+                return Err(ConfigError::Invalid(format!(
+                    "database_url and database_url_file are both given ({}): give one of them",
+                    self.source_of("database_url")
+                )));
+            }
+        }
         if settings.tls_cert_file.is_some() != settings.tls_key_file.is_some() {
             return Err(ConfigError::Invalid(
                 "tls_cert_file and tls_key_file go together: set both or neither".to_owned(),

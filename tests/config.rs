@@ -392,3 +392,71 @@ async fn verify_and_restore_read_the_configuration_file() {
         "a restore that does not verify leaves no database behind"
     );
 }
+
+/// The database URL follows the one precedence of every setting: a `--database` flag wins over
+/// a `database_url_file` in the file (never silently the production database), the
+/// environment over the file, and two sources of the URL at the same level are refused.
+#[test]
+fn the_database_url_takes_the_precedence_of_every_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let production = write(
+        d,
+        "db-url",
+        "postgres://broker:s3cret@prod.internal:5432/sluis\n",
+    );
+    let file = write(
+        d,
+        "sluis.toml",
+        &format!("database_url_file = \"{production}\"\nmigrate = false\n"),
+    );
+    let restore = "postgres://broker:other@restore.internal:5432/sluis_restore";
+    let connects = |out: &Output| {
+        let (stdout, stderr) = text(out);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("# the broker connects to "))
+            .unwrap_or_else(|| panic!("no effective URL in {stdout}"))
+            .to_owned()
+    };
+    // The file alone: its URL file.
+    let out = sluis(&["config", "check", "--config", &file], &[]);
+    assert_eq!(
+        connects(&out),
+        "postgres://broker:***@prod.internal:5432/sluis"
+    );
+    // A flag over the file.
+    let out = sluis(
+        &["config", "check", "--config", &file, "--database", restore],
+        &[],
+    );
+    assert_eq!(
+        connects(&out),
+        "postgres://broker:***@restore.internal:5432/sluis_restore"
+    );
+    // The environment over the file.
+    let out = sluis(
+        &["config", "check", "--config", &file],
+        &[("DATABASE_URL", restore)],
+    );
+    assert_eq!(
+        connects(&out),
+        "postgres://broker:***@restore.internal:5432/sluis_restore"
+    );
+    // Both at the same level: refused, with what to do.
+    let out = sluis(
+        &["config", "check"],
+        &[
+            ("DATABASE_URL", restore),
+            ("DATABASE_URL_FILE", &production),
+        ],
+    );
+    let (stdout, stderr) = text(&out);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stderr.contains("database_url and database_url_file are both given"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret") && !stderr.contains("other@"));
+}

@@ -148,7 +148,13 @@ impl ServeArgs {
 pub(super) enum ConfigCommand {
     /// Validate the configuration (file, environment, flags) and the files it names; print the
     /// effective value of every setting and where it came from, secrets masked.
-    Check(ServeArgs),
+    Check {
+        #[command(flatten)]
+        args: ServeArgs,
+        /// Also connect to the effective database (a wrong password or host shows here).
+        #[arg(long)]
+        connect: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -23,8 +23,8 @@ pub(super) async fn run(command: Command) -> Result<()> {
             serve(settings).await
         }
         Command::Config {
-            command: ConfigCommand::Check(args),
-        } => config_check(&args).await,
+            command: ConfigCommand::Check { args, connect },
+        } => config_check(&args, connect).await,
         Command::Backup { db, out } => {
             let store = connect(&db).await?;
             store
@@ -127,7 +127,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
 }
 
 /// Prints every effective setting with its source, then checks each file a setting names.
-async fn config_check(args: &ServeArgs) -> Result<()> {
+async fn config_check(args: &ServeArgs, connect: bool) -> Result<()> {
     let sources = args.sources()?;
     let settings = sources.settings()?;
     for key in config::KEYS {
@@ -142,16 +142,31 @@ async fn config_check(args: &ServeArgs) -> Result<()> {
         Ok(()) => println!("ok: {what}"),
         Err(e) => problems.push(format!("{what}: {e:#}")),
     };
+    let url = url_of(&settings);
+    if let Ok(url) = &url {
+        println!("# the broker connects to {}", redact_url(url));
+    }
     check(
         "database URL",
-        url_of(&settings).and_then(|url| {
-            if config::is_database_url(&url) {
-                Ok(())
-            } else {
-                bail!("it must start with sqlite:, postgres:// or postgresql://")
-            }
-        }),
+        url.as_ref()
+            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .and_then(|url| {
+                if config::is_database_url(url) {
+                    Ok(())
+                } else {
+                    bail!("it must start with sqlite:, postgres:// or postgresql://")
+                }
+            }),
     );
+    if let (true, Ok(url)) = (connect, &url) {
+        let reached = async {
+            let store = Store::open(url, false).await?;
+            store.ping().await?;
+            store.close().await;
+            anyhow::Ok(())
+        };
+        check("connecting to the database", reached.await);
+    }
     check("policy", load_policy(&settings.policy_dir).map(drop));
     let keys = settings
         .signing_key_file
