@@ -41,6 +41,7 @@ pub const BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// The router with all routes and the protective layers.
 pub fn router(state: AppState) -> Router {
     crate::telemetry::prometheus();
+    problem::know_api_keys(openapi::request_keys);
     let routes = Router::new()
         .merge(operations::router())
         .merge(openapi::router())

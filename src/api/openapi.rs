@@ -68,29 +68,26 @@ pub(super) async fn get_openapi() -> Result<Response, super::ApiError> {
 
 /// Every property name of the document's schemas: the keys the API itself defines, which a
 /// problem may name (a key the caller made up is never repeated back).
-pub(super) fn request_keys() -> &'static std::collections::BTreeSet<String> {
-    static KEYS: OnceLock<std::collections::BTreeSet<String>> = OnceLock::new();
-    KEYS.get_or_init(|| {
-        fn collect(value: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
-            match value {
-                serde_json::Value::Object(map) => {
-                    for (k, v) in map {
-                        if let (true, Some(props)) = (k == "properties", v.as_object()) {
-                            keys.extend(props.keys().cloned());
-                        }
-                        collect(v, keys);
+pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
+    fn collect(value: &serde_json::Value, keys: &mut std::collections::BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    if let (true, Some(props)) = (k == "properties", v.as_object()) {
+                        keys.extend(props.keys().cloned());
                     }
+                    collect(v, keys);
                 }
-                serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, keys)),
-                _ => {}
             }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| collect(v, keys)),
+            _ => {}
         }
-        let mut keys = std::collections::BTreeSet::new();
-        if let Ok(doc) = serde_json::to_value(ApiDoc::openapi()) {
-            collect(&doc, &mut keys);
-        }
-        keys
-    })
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    if let Ok(doc) = serde_json::to_value(ApiDoc::openapi()) {
+        collect(&doc, &mut keys);
+    }
+    keys
 }
 
 /// The document's definition: every operation of the router.

@@ -261,6 +261,16 @@ pub(super) fn query<T>(q: QueryResult<T>, expected: &str) -> Result<T, ApiError>
         .map_err(|_| ApiError::bad_request(format!("invalid query string; expected {expected}")))
 }
 
+/// The keys the API itself defines (every property name of its OpenAPI schemas), which a
+/// problem may name; set once when the router is built.
+static API_KEYS: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+    std::sync::OnceLock::new();
+
+/// Makes `keys` the names a problem may give a body's keys by (the first call counts).
+pub(super) fn know_api_keys(keys: impl FnOnce() -> std::collections::BTreeSet<String>) {
+    API_KEYS.get_or_init(keys);
+}
+
 /// A JSON body, parsed strictly (unknown keys, wrong types and trailing data are refused)
 /// with an error that says where the problem is and what was expected, never what was sent.
 pub struct ApiJson<T>(pub T);
@@ -301,8 +311,9 @@ impl<T: DeserializeOwned> FromRequest<super::AppState> for ApiJson<T> {
             _ => ApiError::bad_request("the request body could not be read"),
         })?;
         let policy = &state.policy;
+        let api_keys = API_KEYS.get();
         let known =
-            |key: &str| policy.field(key).is_some() || super::openapi::request_keys().contains(key);
+            |key: &str| policy.field(key).is_some() || api_keys.is_some_and(|k| k.contains(key));
         parse_json(&bytes, known).map(ApiJson)
     }
 }
