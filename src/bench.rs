@@ -522,7 +522,7 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
     let have = store.audit_size().await?;
     if options.log_events > have {
         let clients: Vec<String> = (0..options.log_events.div_ceil(20).max(1))
-            .map(|i| format!("bench-client-{i}"))
+            .map(|i| format!("p-{i:032x}"))
             .collect();
         store
             .bench_fill_log(options.log_events - have, "leviaan", &clients)
@@ -535,7 +535,7 @@ pub async fn run(options: &Options) -> Result<Vec<Record>> {
     for i in 0..20 {
         let started = Instant::now();
         let report = officer
-            .get_json(&format!("/v1/audit/clients/bench-client-{}/report", i * 7))
+            .get_json(&format!("/v1/audit/clients/p-{:032x}/report", i * 7))
             .await?;
         latencies.push(started.elapsed().as_secs_f64() * 1000.0);
         entries += report["events"].as_array().map_or(0, Vec::len);
