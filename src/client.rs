@@ -121,6 +121,30 @@ impl Client {
         }
     }
 
+    /// A client that also trusts the CA certificates (PEM) of `ca_pem`: a broker serving TLS
+    /// under an organisation's own CA. The public roots and the system's are trusted anyway.
+    pub fn with_ca(base: &str, ca_pem: &[u8]) -> Result<Self, ClientError> {
+        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120));
+        let certificates = reqwest::Certificate::from_pem_bundle(ca_pem)
+            .map_err(|_| ClientError::Protocol("the CA file holds no PEM certificate".into()))?;
+        if certificates.is_empty() {
+            return Err(ClientError::Protocol(
+                "the CA file holds no PEM certificate".into(),
+            ));
+        }
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+        let http = builder
+            .build()
+            .map_err(|_| ClientError::Protocol("the HTTP client could not be built".into()))?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token: None,
+        })
+    }
+
     /// The same login against another broker (a replica sharing the signing key).
     pub fn with_base(&self, base: &str) -> Self {
         Self {

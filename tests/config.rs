@@ -8,6 +8,8 @@
     reason = "tests: a step that fails fails the test"
 )]
 
+mod common;
+
 use std::io::Read as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -459,4 +461,69 @@ fn the_database_url_takes_the_precedence_of_every_setting() {
         "{stderr}"
     );
     assert!(!stdout.contains("s3cret") && !stderr.contains("s3cret") && !stderr.contains("other@"));
+}
+
+/// With the broker on TLS under an organisation's own CA, the client verbs trust that CA when
+/// given `--ca-file` (or `SLUIS_CA_FILE`), and refuse the broker without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_verbs_trust_an_internal_ca_given_with_ca_file() {
+    let app = common::TestApp::start("sqlite").await;
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Gemeente Testdorp CA");
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = rcgen::KeyPair::generate().unwrap();
+    let server = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_owned();
+    let tls = sluis::api::TlsFiles {
+        cert: d.join("cert.pem"),
+        key: d.join("key.pem"),
+    };
+    std::fs::write(&tls.cert, server.pem()).unwrap();
+    std::fs::write(&tls.key, server_key.serialize_pem()).unwrap();
+    let ca_file = write(&d, "ca.pem", &ca.pem());
+    let key_file = write(&d, "leviaan.key", app.party("leviaan").api_key.expose());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let state = app.state.clone();
+    let serving = tokio::spawn(async move {
+        sluis::api::serve_tls(listener, state, &tls, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let url = format!("https://localhost:{port}");
+    let run = |with_ca: bool| {
+        let (url, key_file, ca_file) = (url.clone(), key_file.clone(), ca_file.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut args = vec!["inbox", "--server", &url, "--api-key-file", &key_file];
+            if with_ca {
+                args.extend(["--ca-file", &ca_file]);
+            }
+            sluis(&args, &[])
+        })
+    };
+    let mut trusted = run(true).await.unwrap();
+    for _ in 0..50 {
+        if trusted.status.success() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        trusted = run(true).await.unwrap();
+    }
+    assert!(trusted.status.success(), "{:?}", text(&trusted));
+    let refused = run(false).await.unwrap();
+    let (_, stderr) = text(&refused);
+    assert!(!refused.status.success());
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
 }

@@ -100,6 +100,10 @@ pub(super) struct ClientArgs {
     /// File holding the user's password.
     #[arg(long)]
     pub(super) password_file: Option<PathBuf>,
+    /// CA certificate(s) (PEM) to trust for the broker's TLS, besides the public and the
+    /// system's roots: a broker under an organisation's own CA.
+    #[arg(long, env = "SLUIS_CA_FILE")]
+    pub(super) ca_file: Option<PathBuf>,
 }
 
 /// Everything `sluis serve` takes: the configuration file and a few flags that override it.

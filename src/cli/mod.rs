@@ -161,8 +161,13 @@ async fn login(args: &ClientArgs) -> Result<Client> {
                 .context("give --api-key-file, SLUIS_API_KEY, or --username")?,
         )),
     };
-    Client::new(&args.server)
-        .login(&credentials)
-        .await
-        .map_err(explain)
+    let client = match &args.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Client::with_ca(&args.server, &pem)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+        }
+        None => Client::new(&args.server),
+    };
+    client.login(&credentials).await.map_err(explain)
 }
