@@ -104,6 +104,9 @@ pub enum Credentials {
     },
 }
 
+/// The client's `user-agent`, which the access log records for allowed requests.
+pub const USER_AGENT: &str = concat!("sluis/", env!("CARGO_PKG_VERSION"));
+
 impl Client {
     /// A client for the broker at `base` (e.g. `http://127.0.0.1:8080`), not yet logged in.
     #[expect(
@@ -114,6 +117,7 @@ impl Client {
         Self {
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(120))
+                .user_agent(USER_AGENT)
                 .build()
                 .expect("HTTP client builds"),
             base: base.trim_end_matches('/').to_owned(),
@@ -124,7 +128,9 @@ impl Client {
     /// A client that also trusts the CA certificates (PEM) of `ca_pem`: a broker serving TLS
     /// under an organisation's own CA. The public roots and the system's are trusted anyway.
     pub fn with_ca(base: &str, ca_pem: &[u8]) -> Result<Self, ClientError> {
-        let mut builder = reqwest::Client::builder().timeout(std::time::Duration::from_secs(120));
+        let mut builder = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(120))
+            .user_agent(USER_AGENT);
         let certificates = reqwest::Certificate::from_pem_bundle(ca_pem)
             .map_err(|_| ClientError::Protocol("the CA file holds no PEM certificate".into()))?;
         if certificates.is_empty() {

@@ -534,7 +534,7 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         .map(String::as_str)
         .collect();
     assert_eq!(keys, CORPORATION_FIELDS, "{backend}");
-    assert_eq!(std::fs::read_dir(&save).unwrap().count(), 23);
+    assert_eq!(std::fs::read_dir(save.join(&case)).unwrap().count(), 23);
 
     // A person logs in with a password read from standard input.
     let mut add = sluis()

@@ -58,11 +58,20 @@ pub fn plan_share(
         }
         for (j, org_id) in item.recipients.iter().enumerate() {
             let Some(org) = orgs.get(org_id) else {
-                return Err(CaseError::Invalid(format!(
-                    "share {}: recipient {} is not an enrolled organisation",
-                    i + 1,
-                    j + 1
-                )));
+                // A party of the policy (a municipality, or a corporation with homes there per
+                // allocation.toml) may be named: its id is the policy's, not the caller's text.
+                return Err(CaseError::Invalid(match policy.parties.get(org_id) {
+                    Some(party) => format!(
+                        "`{org_id}` ({} of the policy) receives this share but is not enrolled: \
+                         enrol it (`sluis org enrol`) and register its recipient key first",
+                        party.role
+                    ),
+                    None => format!(
+                        "share {}: recipient {} is not an enrolled organisation",
+                        i + 1,
+                        j + 1
+                    ),
+                }));
             };
             if org.disabled {
                 return Err(CaseError::Invalid(format!(

@@ -20,7 +20,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
     match command {
         Command::Policy { command } => match command {
             PolicyCommand::Show { json, policy } => {
-                let p = load_policy(&policy.dir)?;
+                let p = load_policy(&policy.dir(None)?)?;
                 if json {
                     println!("{}", serde_json::to_string_pretty(&p.to_json())?);
                 } else {
@@ -29,7 +29,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
                 Ok(())
             }
             PolicyCommand::Check { policy } => {
-                let p = load_policy(&policy.dir)?;
+                let p = load_policy(&policy.dir(None)?)?;
                 println!(
                     "policy {} is valid: {} categories, {} fields, {} parties",
                     p.version,
@@ -73,7 +73,7 @@ async fn org(command: OrgCommand) -> Result<()> {
             db,
             policy,
         } => {
-            let policy = load_policy(&policy.dir)?;
+            let policy = load_policy(&policy.dir(Some(&db))?)?;
             if !is_org_id(&id) {
                 bail!("organisation id `{id}` must be lower-case letters, digits and `-`");
             }
@@ -95,7 +95,7 @@ async fn org(command: OrgCommand) -> Result<()> {
             println!("enrolled {id} ({role})");
         }
         OrgCommand::Enrol { db, policy } => {
-            let policy = load_policy(&policy.dir)?;
+            let policy = load_policy(&policy.dir(Some(&db))?)?;
             let store = connect(&db).await?;
             for (id, party) in &policy.parties {
                 if store.organisation(id).await?.is_none() {
@@ -158,7 +158,7 @@ async fn user(command: UserCommand) -> Result<()> {
             db,
             policy,
         } => {
-            let policy = load_policy(&policy.dir)?;
+            let policy = load_policy(&policy.dir(Some(&db))?)?;
             let store = connect(&db).await?;
             let organisation = store
                 .organisation(&org)

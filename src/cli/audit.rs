@@ -5,7 +5,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
 use super::commands::{AuditCommand, DbArgs};
-use super::{connect, login};
+use super::login;
 use crate::audit::{self, Event, VerifierKey};
 use crate::auth::SigningKey;
 use crate::client::Client;
@@ -172,7 +172,11 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
 }
 
 async fn verify_database(db: &DbArgs, keys: &[VerifierKey]) -> Result<()> {
-    let store = connect(db).await?;
+    // Verification only reads: it never migrates the database it checks.
+    let url = super::url_of(&db.settings()?)?;
+    let store = crate::store::Store::open(&url, false)
+        .await
+        .with_context(|| format!("opening {}", crate::config::redact_url(&url)))?;
     let report = store.verify_log(keys).await?;
     match &report.first_problem {
         None => {

@@ -81,9 +81,25 @@ pub(super) fn url_of(settings: &Settings) -> Result<String> {
 
 #[derive(Debug, Args)]
 pub(super) struct PolicyArgs {
-    /// Directory with policy.toml, forms/ and parties.toml.
-    #[arg(long = "policy", env = "SLUIS_POLICY_DIR", default_value = "policy")]
-    pub(super) dir: PathBuf,
+    /// Directory with policy.toml, forms/ and parties.toml; else `policy_dir` of the
+    /// configuration (file, `SLUIS_POLICY_DIR`; default `policy`).
+    #[arg(long = "policy")]
+    pub(super) flag: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The policy directory: the flag, else the configuration's `policy_dir` (with `db`'s
+    /// `--config`, or the environment alone).
+    pub(super) fn dir(&self, db: Option<&DbArgs>) -> Result<PathBuf> {
+        if let Some(dir) = &self.flag {
+            return Ok(dir.clone());
+        }
+        let settings = match db {
+            Some(db) => db.settings()?,
+            None => config::Sources::gather(None, &toml::Table::new())?.settings()?,
+        };
+        Ok(settings.policy_dir)
+    }
 }
 
 #[derive(Debug, Args)]

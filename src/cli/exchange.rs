@@ -65,7 +65,10 @@ pub(super) async fn run(command: Command) -> Result<()> {
             let policy = Policy::from_json(c.policy_json().await?)?;
             let slice = c.slice(&case, &purpose).await.map_err(explain)?;
             if let Some(dir) = save {
-                std::fs::create_dir_all(&dir)?;
+                // DIR/<case>/<field>.age, as the demo lays out its slices.
+                let dir = dir.join(&slice.case);
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
                 for f in &slice.fields {
                     std::fs::write(dir.join(format!("{}.age", f.field)), client::ciphertext(f)?)?;
                 }

@@ -74,7 +74,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 max_requests,
                 log_events,
                 binary: std::env::current_exe().context("finding the sluis binary")?,
-                policy_dir: policy.dir,
+                policy_dir: policy.dir(None)?,
             };
             let records = crate::bench::run(&options).await?;
             print!("{}", crate::bench::table(&records));
@@ -84,7 +84,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { out, policy } => {
-            let p = load_policy(&policy.dir)?;
+            let p = load_policy(&policy.dir(None)?)?;
             let report = crate::demo::run(&out, p.clone()).await?;
             print!("{}", crate::demo::summary(&report, &p, &out));
             Ok(())

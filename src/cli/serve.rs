@@ -115,11 +115,14 @@ pub(super) async fn run(command: Command) -> Result<()> {
         }
         Command::Migrate { db } => {
             let url = db.url()?;
-            let store = Store::open(&url, true)
+            let (store, applied) = Store::migrate(&url)
                 .await
                 .with_context(|| format!("migrating {}", redact_url(&url)))?;
             store.close().await;
-            println!("database {} is up to date", redact_url(&url));
+            match applied {
+                0 => println!("database {} was up to date", redact_url(&url)),
+                n => println!("database {}: applied {n} migrations", redact_url(&url)),
+            }
             Ok(())
         }
         _ => bail!("not an operations verb"),

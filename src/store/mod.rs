@@ -288,6 +288,16 @@ impl Store {
     /// PostgreSQL role may not change the schema runs with `migrate = false`, after the owner
     /// role ran `sluis migrate`).
     pub async fn open(url: &str, migrate: bool) -> Result<Self, StoreError> {
+        Ok(Self::open_counting(url, migrate).await?.0)
+    }
+
+    /// Opens the database at `url`, applying its migrations: the store and how many
+    /// migrations this applied (0 when it was up to date).
+    pub async fn migrate(url: &str) -> Result<(Self, usize), StoreError> {
+        Self::open_counting(url, true).await
+    }
+
+    async fn open_counting(url: &str, migrate: bool) -> Result<(Self, usize), StoreError> {
         sqlx::any::install_default_drivers();
         let (backend, url) = Backend::of_url(url)?;
         let options = AnyConnectOptions::from_str(&url)
@@ -314,8 +324,22 @@ impl Store {
             pool_options
         };
         let pool = pool_options.connect_with(options).await?;
+        let mut applied = 0;
         if migrate {
+            let count = |pool: &AnyPool| {
+                let pool = pool.clone();
+                async move {
+                    sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success")
+                        .fetch_one(&pool)
+                        .await
+                        .ok()
+                        .and_then(|r| sqlx::Row::try_get::<i64, _>(&r, "n").ok())
+                        .unwrap_or(0)
+                }
+            };
+            let before = count(&pool).await;
             backend.migrator().run(&pool).await?;
+            applied = usize::try_from(count(&pool).await - before).unwrap_or(0);
         }
         let store = Self {
             pool,
@@ -326,7 +350,7 @@ impl Store {
         };
         store.complete_tree().await?;
         store.sweep_chunks().await?;
-        Ok(store)
+        Ok((store, applied))
     }
 
     /// Writes a consistent copy of an embedded (SQLite) database to `path` while it is in use
