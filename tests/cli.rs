@@ -535,6 +535,13 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         .collect();
     assert_eq!(keys, CORPORATION_FIELDS, "{backend}");
     assert_eq!(std::fs::read_dir(save.join(&case)).unwrap().count(), 23);
+    // The coordinator lists the cases it is a party to.
+    let listed = ok(client("bct-westfriesland", &["cases"]));
+    let row = listed
+        .lines()
+        .find(|l| l.starts_with(&case))
+        .unwrap_or_else(|| panic!("{backend}: {case} not in\n{listed}"));
+    assert!(row.contains("referred") && row.contains("leviaan"), "{row}");
 
     // A person logs in with a password read from standard input.
     let mut add = sluis()

@@ -478,6 +478,14 @@ pub(super) enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// The cases your organisation is a party to (the coordinator's list of all of them).
+    Cases {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// `table` (default) or `json`.
+        #[arg(long, default_value = "table")]
+        format: String,
+    },
     /// Health probe for containers: exit 0 if the URL answers 2xx (e.g. /readyz).
     Probe {
         /// The URL to ask.

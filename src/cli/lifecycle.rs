@@ -163,6 +163,41 @@ pub(super) async fn run(command: Command) -> Result<()> {
                 .await
                 .map_err(explain)?,
         ),
+        Command::Cases { client, format } => {
+            let cases = login(&client)
+                .await?
+                .get_json("/v1/cases")
+                .await
+                .map_err(explain)?;
+            match format.as_str() {
+                "json" => print(&cases),
+                "table" => {
+                    print!("{}", cases_table(&cases));
+                    Ok(())
+                }
+                _ => bail!("--format is table or json"),
+            }
+        }
         _ => bail!("not a lifecycle verb"),
     }
+}
+
+/// The case list as a table: id, state, who registered it, when, last change.
+fn cases_table(cases: &Value) -> String {
+    let mut out = format!(
+        "{:<36}  {:<16} {:<20} {:<24} {}\n",
+        "case", "state", "registered by", "registered (UTC)", "last change (UTC)"
+    );
+    for case in cases.as_array().into_iter().flatten() {
+        let field = |k: &str| case[k].as_str().unwrap_or("-").to_owned();
+        out.push_str(&format!(
+            "{:<36}  {:<16} {:<20} {:<24} {}\n",
+            field("id"),
+            field("state"),
+            field("created_by"),
+            field("created_at"),
+            field("updated_at")
+        ));
+    }
+    out
 }

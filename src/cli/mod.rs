@@ -56,7 +56,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::ConvertLease { .. }
         | Command::End { .. }
         | Command::Consent { .. }
-        | Command::Inbox { .. }) => lifecycle::run(command).await,
+        | Command::Inbox { .. }
+        | Command::Cases { .. }) => lifecycle::run(command).await,
         Command::Audit { command } => audit::run(command).await,
         Command::Bench {
             database,
