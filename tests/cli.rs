@@ -436,14 +436,12 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         c.output().unwrap()
     };
 
-    std::fs::write(
-        d.join("form.json"),
-        json!({"fields": sluis::demo::fictional_registration(), "consent": sluis::demo::fictional_consent()}).to_string(),
-    )
-    .unwrap();
+    // The shipped example (every field of the form, the consent with its categories, the
+    // monitor codes) is what a care organisation submits.
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/client.json");
     let submitted: Value = serde_json::from_str(&ok(client(
         "leviaan",
-        &["submit", d.join("form.json").to_str().unwrap()],
+        &["submit", example.to_str().unwrap()],
     )))
     .unwrap();
     let case = submitted["id"].as_str().unwrap().to_owned();
@@ -690,3 +688,53 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
     assert_eq!(other["fields"], pulled["fields"]);
 }
 crate::per_backend!(#[test] fn admin_and_client_verbs_work_against_a_real_server);
+
+/// `deploy/client.json`, the complete example registration the README points to, is the demo's
+/// fictional client: every field of the form and a consent that covers every category sent
+/// (the `consent` category of the declaration itself included). When the form changes, this
+/// fails until the example is written anew (`SLUIS_UPDATE_EXAMPLES=1 cargo test --test cli`).
+#[test]
+fn the_shipped_example_registration_is_complete_and_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/client.json");
+    // Fixed dates, so the example neither changes by the day nor expires.
+    let mut consent = sluis::demo::fictional_consent_on(time::macros::date!(2026 - 12 - 01));
+    consent["valid_until"] = json!("2099-12-31");
+    let expected = json!({
+        "fields": sluis::demo::fictional_registration(),
+        "consent": consent,
+        "monitor": {"client_group": "mo", "origin_municipality": "hoorn"},
+    });
+    if std::env::var("SLUIS_UPDATE_EXAMPLES").is_ok_and(|v| v == "1") {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&expected).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let shipped: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        shipped, expected,
+        "deploy/client.json is not the current example"
+    );
+    let policy = sluis::policy::Policy::load_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policy"),
+    )
+    .unwrap();
+    let form = &policy.forms["registration"];
+    for field in &form.fields {
+        assert!(
+            shipped["fields"].get(field).is_some(),
+            "the example lacks `{field}`"
+        );
+    }
+    let covered: Vec<&str> = shipped["consent"]["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert!(
+        covered.contains(&"consent"),
+        "the declaration covers itself"
+    );
+}
