@@ -634,7 +634,13 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         .output()
         .unwrap());
     run(&["org", "set-recipient", "intermaris", new_recipient.trim()]);
-    assert!(!pull("intermaris-2027.txt").status.success());
+    let before_rekey = pull("intermaris-2027.txt");
+    assert!(!before_rekey.status.success());
+    assert!(
+        String::from_utf8_lossy(&before_rekey.stderr).contains("sluis rekey"),
+        "the error says what to do: {}",
+        String::from_utf8_lossy(&before_rekey.stderr)
+    );
     let rekeyed = ok(client(
         "intermaris",
         &[

@@ -73,7 +73,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
                     std::fs::write(dir.join(format!("{}.age", f.field)), client::ciphertext(f)?)?;
                 }
             }
-            let opened = client::open_slice(&slice, &identity, &policy)?;
+            let opened = client::open_slice(&slice, &identity, &policy).map_err(explain)?;
             println!("{}", opened.to_json().as_str());
             Ok(())
         }

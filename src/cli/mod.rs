@@ -102,6 +102,11 @@ fn explain(e: client::ClientError) -> anyhow::Error {
                 .collect();
             anyhow::anyhow!("{e}\n{}", lines.join("\n"))
         }
+        client::ClientError::Open(_) => anyhow::anyhow!(
+            "{e}\n  if your organisation registered a new recipient key, its copies are still \
+             sealed to the old one: open them with the old identity and move them with \
+             `sluis rekey -i OLD --new-identity NEW`"
+        ),
         _ => e.into(),
     }
 }
