@@ -18,7 +18,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub(super) struct DbArgs {
-    /// Configuration file (TOML; every key is in the README). Environment variables and flags
+    /// Configuration file (TOML; every key is in docs/operating.md). Environment variables and flags
     /// override it.
     #[arg(long, env = "SLUIS_CONFIG")]
     pub(super) config: Option<PathBuf>,
