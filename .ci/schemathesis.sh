@@ -57,10 +57,13 @@ status=0
 for who in care officer; do
     key_var="${who}_key"
     echo "== schemathesis as $who ($EXAMPLES examples per operation, at most ${BUDGET}s)"
+    # One worker: with two threads, hypothesis parses lambda sources concurrently and CPython
+    # 3.11's AST constructor now and then fails with "recursion depth mismatch" (a crash of the
+    # tool, not an answer of the broker; seen once in a CI run of this project).
     schemathesis run "$base/v1/openapi.json" \
         --header "Authorization: Bearer $(token "${!key_var}")" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-        --max-examples "$EXAMPLES" --max-time "$BUDGET" --workers 2 --seed 20261123 \
+        --max-examples "$EXAMPLES" --max-time "$BUDGET" --workers 1 --seed 20261123 \
         --no-color --warnings off || status=$?
 done
 if ! kill -0 "$server_pid" 2>/dev/null; then
