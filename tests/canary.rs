@@ -9,46 +9,11 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::TestApp;
 use serde_json::{Value, json};
 use sluis::demo::fictional_registration;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this test process at TRACE level, from the first call on. The subscriber
-/// is global and installed once; the scenarios of both backends write into the same capture
-/// (each then searches it for its own markers).
-fn capture_all_logs() -> Captured {
-    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    CAPTURED
-        .get_or_init(|| {
-            let captured = Captured::default();
-            let writer = captured.clone();
-            tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .init();
-            captured
-        })
-        .clone()
-}
 
 /// The demo form with a marker in every text, list and document value.
 fn marked_form(marker: &str) -> (Value, Vec<String>) {
@@ -93,7 +58,7 @@ fn marked_form(marker: &str) -> (Value, Vec<String>) {
 }
 
 async fn no_value_reaches_the_database_the_logs_or_an_error(backend: &'static str) {
-    let logs = capture_all_logs();
+    let logs = common::capture_all_logs();
     let started = std::time::SystemTime::now();
     let app = TestApp::start(backend).await;
     let marker = format!("CANARY{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
@@ -287,7 +252,7 @@ async fn no_value_reaches_the_database_the_logs_or_an_error(backend: &'static st
     if app.db.sqlite_file.is_some() {
         assert!(scanned > 0, "the scan must see this test's own database");
     }
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logged = logs.text();
     assert!(
         logged.contains("case submitted"),
         "the capture must see the broker's logs"

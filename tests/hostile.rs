@@ -9,9 +9,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use common::TestApp;
@@ -23,37 +20,6 @@ use sluis::demo::{fictional_consent, fictional_registration};
 const CANARY: &str = "CANARYqz7";
 const CANARY_ID: &str = "canary_qz7";
 const CANARY_ORG: &str = "canary-qz7";
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Every log line of this process at TRACE level (installed once; both backends' scenarios
-/// write into it).
-fn logs() -> Captured {
-    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
-    CAPTURED
-        .get_or_init(|| {
-            let captured = Captured::default();
-            let writer = captured.clone();
-            tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::TRACE)
-                .with_writer(move || writer.clone())
-                .with_ansi(false)
-                .init();
-            captured
-        })
-        .clone()
-}
 
 /// A request as a hostile caller sends it, with the answer's status, headers and body.
 struct Answer {
@@ -100,7 +66,7 @@ fn assert_clean(what: &str, text: &str) {
 }
 
 async fn caller_text_is_never_echoed_or_kept(backend: &'static str) {
-    let logs = logs();
+    let logs = common::capture_all_logs();
     let app = TestApp::start(backend).await;
     let case = app
         .submit_and_refer("leviaan", &fictional_registration(), &["hoorn"])
@@ -229,7 +195,7 @@ async fn caller_text_is_never_echoed_or_kept(backend: &'static str) {
             }
         }
     }
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+    let logged = logs.text();
     assert_clean(&format!("{backend}: the log lines"), &logged);
     // The refusals that were about a case are on record, with what the broker knows.
     let events = app.store.audit_log().await.unwrap();

@@ -364,3 +364,43 @@ pub fn serve_process(url: &str, key: &std::path::Path) -> (Server, String) {
     }
     panic!("sluis serve did not come up");
 }
+
+/// Every log line of this test process at TRACE level, as written. The subscriber is global and
+/// installed on the first call; every scenario of the process writes into the same capture
+/// (each then searches it for its own markers).
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// What was logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// The process's log capture (see [`Captured`]).
+pub fn capture_all_logs() -> Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED
+        .get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .init();
+            captured
+        })
+        .clone()
+}
