@@ -185,8 +185,11 @@ impl SignalsBuilder {
 
 /// A readable table of events.
 pub fn table(events: &[Event]) -> String {
+    // Case ids and pseudonyms shortened to their first characters, as commit ids are.
+    let short =
+        |id: Option<&str>, n: usize| id.map_or("-".to_owned(), |i| i.chars().take(n).collect());
     let mut out = format!(
-        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {}\n",
+        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {:<8} {:<12} {}\n",
         "seq",
         "time (UTC)",
         "action",
@@ -194,6 +197,8 @@ pub fn table(events: &[Event]) -> String {
         "organisation",
         "role",
         "purpose",
+        "case",
+        "client",
         "categories / reason"
     );
     for e in events {
@@ -203,7 +208,7 @@ pub fn table(events: &[Event]) -> String {
             e.categories.join(", ")
         };
         out.push_str(&format!(
-            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {}\n",
+            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {:<8} {:<12} {}\n",
             e.seq,
             e.time,
             e.action,
@@ -211,6 +216,8 @@ pub fn table(events: &[Event]) -> String {
             e.org.as_deref().unwrap_or("-"),
             e.role.as_deref().unwrap_or("-"),
             e.purpose.as_deref().unwrap_or("-"),
+            short(e.case.as_deref(), 8),
+            short(e.client.as_deref(), 12),
             what
         ));
     }
