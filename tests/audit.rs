@@ -751,3 +751,62 @@ async fn all_events_of(store: &sluis::store::Store) -> Vec<Event> {
         .map(|s| s.event)
         .collect()
 }
+
+/// The privacy officer finds a client by the BSN typed in: the broker gives the pseudonym the
+/// log keys the client by; the look-up is an event, the BSN is kept nowhere, and no other role
+/// may look up.
+async fn the_privacy_officer_finds_a_client_by_the_bsn(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let fields = sluis::demo::fictional_registration();
+    let bsn = fields["bsn"].as_str().unwrap().to_owned();
+    let case = app.submit(CARE, &fields).await;
+    let known = app
+        .client(COORDINATOR)
+        .await
+        .get_json(&format!("/v1/cases/{case}"))
+        .await
+        .unwrap()["client_pseudonym"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask = |org: &'static str, identifier: &str| {
+        let body = serde_json::json!({ "identifier": identifier }).to_string();
+        let app = &app;
+        async move {
+            let token = app.token(org).await;
+            app.raw(
+                "POST",
+                "/v1/audit/pseudonyms",
+                Some(&token),
+                Some(("application/json", body.into_bytes())),
+            )
+            .await
+        }
+    };
+    let (status, _, body) = ask(OFFICER, &bsn).await;
+    assert_eq!(status, 200, "{backend}: {body}");
+    let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        found["pseudonym"].as_str(),
+        Some(known.as_str()),
+        "{backend}"
+    );
+    let (status, _, body) = ask(OFFICER, "123456780").await;
+    assert_eq!(status, 422, "{backend}: {body}");
+    assert!(!body.contains("123456780"));
+    let (status, _, _) = ask(CARE, &bsn).await;
+    assert_eq!(
+        status, 403,
+        "{backend}: only the privacy officer looks clients up"
+    );
+    let log = all_events(&app).await;
+    let lookups: Vec<_> = log
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("client pseudonym look-up"))
+        .collect();
+    assert_eq!(lookups.len(), 1, "{backend}");
+    assert_eq!(lookups[0].client.as_deref(), Some(known.as_str()));
+    let dump = app.store.dump_text().await.unwrap();
+    assert!(!dump.contains(&bsn), "{backend}: the BSN is kept nowhere");
+}
+crate::per_backend!(#[tokio::test] async fn the_privacy_officer_finds_a_client_by_the_bsn);

@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 39] = [
+const OPERATIONS: [(&str, &str); 40] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -43,6 +43,7 @@ const OPERATIONS: [(&str, &str); 39] = [
     ("get", "/v1/monitor"),
     ("post", "/v1/monitor/reports"),
     ("get", "/v1/audit/events"),
+    ("post", "/v1/audit/pseudonyms"),
     ("get", "/v1/audit/clients/{pseudonym}/report"),
     ("get", "/v1/audit/verify"),
     ("get", "/v1/audit/signals"),

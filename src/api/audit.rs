@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, AppState, Caller};
+use super::{ApiError, ApiJson, AppState, Caller};
 use crate::audit::{self, Checkpoint, Event, VerifyReport};
 use crate::store::EventFilter;
 
@@ -60,6 +60,7 @@ use axum::routing::get;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/audit/events", get(get_events))
+        .route("/v1/audit/pseudonyms", axum::routing::post(post_pseudonym))
         .route(
             "/v1/audit/clients/{pseudonym}/report",
             get(get_client_report),
@@ -420,4 +421,49 @@ pub(super) async fn get_consistency_proof(
         root: hex::encode(state.store.tree_root(q.to).await?),
         hashes: hashes.iter().map(hex::encode).collect(),
     }))
+}
+
+/// A client's identifier (the BSN), to be turned into the pseudonym the access log keys the
+/// client by.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PseudonymRequest {
+    /// The client identifier as the registration form takes it (policy `[audit]
+    /// client_identifier`, the BSN); it is never logged or stored.
+    #[schema(value_type = String)]
+    identifier: crate::form::FieldValue,
+}
+
+/// The pseudonym of a client identifier.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct PseudonymAnswer {
+    /// `p-` and 32 hex digits: what `GET /v1/audit/clients/{pseudonym}/report` takes.
+    pseudonym: String,
+}
+
+#[utoipa::path(post, path = "/v1/audit/pseudonyms", tag = "audit", security(("bearer" = [])), request_body = PseudonymRequest, responses((status = 200, description = "The client's pseudonym (the identifier is not logged)", body = PseudonymAnswer)))]
+/// The privacy officer looks a client up by the identifier typed in (the BSN): the broker turns
+/// it into the pseudonym with the same secret and the same form as at registration. The
+/// look-up is an event of its own, naming the pseudonym; the identifier is never logged.
+pub(super) async fn post_pseudonym(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(req): ApiJson<PseudonymRequest>,
+) -> Result<Json<PseudonymAnswer>, ApiError> {
+    auditor(&state, &caller, "search").await?;
+    let id_field = &state.policy.audit.client_identifier;
+    let spec = (state.policy.field(id_field))
+        .ok_or_else(|| ApiError::unprocessable("the policy names no client identifier field"))?;
+    let plaintext = crate::form::to_plaintext(spec, &req.identifier).map_err(|mut p| {
+        p.field = "identifier".into();
+        ApiError::invalid_fields(vec![p])
+    })?;
+    drop(req);
+    let pseudonym = state.pseudonyms.pseudonym(plaintext.expose());
+    let mut event = caller.event("search", "allowed");
+    event.purpose = Some("supervision".into());
+    event.client = Some(pseudonym.clone());
+    event.reason = Some("client pseudonym look-up".into());
+    state.store.record(event).await?;
+    Ok(Json(PseudonymAnswer { pseudonym }))
 }

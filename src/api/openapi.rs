@@ -129,6 +129,7 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         monitor::get_monitor,
         monitor::post_report,
         audit::get_events,
+        audit::post_pseudonym,
         audit::get_client_report,
         audit::get_verify,
         audit::get_signals,

@@ -95,6 +95,18 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             }
             Ok(())
         }
+        AuditCommand::Pseudonym { client } => {
+            let mut identifier = zeroize::Zeroizing::new(String::new());
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut identifier)?;
+            let body = serde_json::json!({ "identifier": identifier.trim() });
+            let answer = login(&client)
+                .await?
+                .post_json("/v1/audit/pseudonyms", &body)
+                .await
+                .map_err(super::explain)?;
+            println!("{}", answer["pseudonym"].as_str().unwrap_or_default());
+            Ok(())
+        }
         AuditCommand::Report {
             client,
             pseudonym,

@@ -577,6 +577,12 @@ pub(super) enum AuditCommand {
         #[arg(long, default_value = "table", value_parser = ["table", "json", "jsonl", "csv"])]
         format: String,
     },
+    /// A client's pseudonym from the identifier (the BSN) read from standard input, so it
+    /// appears in no command line or shell history; the look-up is logged, the BSN is not.
+    Pseudonym {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// A client's access report (AVG art. 15), each event checked against a fresh checkpoint.
     Report {
         #[command(flatten)]
