@@ -3,11 +3,14 @@
 //! anyone holding a checkpoint check the log.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use serde::{Deserialize, Serialize};
 
+use super::problem::{QueryResult, query};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::audit::{self, Checkpoint, Event, VerifyReport};
 use crate::store::EventFilter;
@@ -51,11 +54,6 @@ pub(super) struct EventsQuery {
     format: Option<String>,
 }
 
-use super::problem::{QueryResult, query};
-
-use axum::Router;
-use axum::routing::get;
-
 /// The routes of this module.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -87,40 +85,9 @@ pub(super) async fn get_events(
         q,
         "only org, user, case, client, action, outcome, from, to (RFC 3339 times), after and limit (whole numbers), format",
     )?;
-    let format = q.format.as_deref().unwrap_or("json");
-    if !matches!(format, "json" | "jsonl" | "csv") {
-        return Err(ApiError::bad_request("format is one of: json, jsonl, csv"));
-    }
-    // The filters name a case and a client only in the shapes the broker makes them, so a
-    // query cannot put other text into the access log.
-    if q.case
-        .as_deref()
-        .is_some_and(|c| uuid::Uuid::parse_str(c).is_err())
-    {
-        return Err(ApiError::bad_request("`case` is a case id (a UUID)"));
-    }
-    if q.client
-        .as_deref()
-        .is_some_and(|c| !crate::audit::is_pseudonym(c))
-    {
-        return Err(ApiError::bad_request(
-            "`client` is a client pseudonym: `p-` and 32 hex digits",
-        ));
-    }
+    let (filter, format) = q.into_filter()?;
     let action = if format == "json" { "search" } else { "export" };
     auditor(&state, &caller, action).await?;
-    let filter = EventFilter {
-        org: q.org,
-        user: q.user,
-        case: q.case,
-        client: q.client,
-        action: q.action,
-        outcome: q.outcome,
-        from: q.from,
-        to: q.to,
-        after: q.after,
-        limit: q.limit,
-    };
     let mut event = caller.event(action, "allowed");
     event.purpose = Some("supervision".into());
     event.case.clone_from(&filter.case);
@@ -128,7 +95,44 @@ pub(super) async fn get_events(
     event.reason = Some(format!("access log query ({format})"));
     state.store.record(event).await?;
     let events = state.store.events(&filter).await?;
-    Ok(match format {
+    Ok(events_answer(&format, &events))
+}
+
+impl EventsQuery {
+    /// The store's filter and the answer's format. The filters name a case and a client only
+    /// in the shapes the broker makes them, so a query cannot put other text into the log.
+    fn into_filter(self) -> Result<(EventFilter, String), ApiError> {
+        let format = self.format.unwrap_or_else(|| "json".to_owned());
+        if !matches!(format.as_str(), "json" | "jsonl" | "csv") {
+            return Err(ApiError::bad_request("format is one of: json, jsonl, csv"));
+        }
+        if (self.case.as_deref()).is_some_and(|c| uuid::Uuid::parse_str(c).is_err()) {
+            return Err(ApiError::bad_request("`case` is a case id (a UUID)"));
+        }
+        if (self.client.as_deref()).is_some_and(|c| !crate::audit::is_pseudonym(c)) {
+            return Err(ApiError::bad_request(
+                "`client` is a client pseudonym: `p-` and 32 hex digits",
+            ));
+        }
+        let filter = EventFilter {
+            org: self.org,
+            user: self.user,
+            case: self.case,
+            client: self.client,
+            action: self.action,
+            outcome: self.outcome,
+            from: self.from,
+            to: self.to,
+            after: self.after,
+            limit: self.limit,
+        };
+        Ok((filter, format))
+    }
+}
+
+/// The events as JSON, JSON Lines or CSV.
+fn events_answer(format: &str, events: &[Event]) -> Response {
+    match format {
         "jsonl" => (
             [(header::CONTENT_TYPE, "application/jsonl")],
             events
@@ -139,11 +143,11 @@ pub(super) async fn get_events(
             .into_response(),
         "csv" => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            to_csv(&events),
+            to_csv(events),
         )
             .into_response(),
         _ => Json(events).into_response(),
-    })
+    }
 }
 
 /// Events as CSV (RFC 4180), one row each; lists joined with `;`.

@@ -2,17 +2,16 @@
 //! `POST /v1/monitor/reports` takes a party's counts. Both write their access event.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 use super::problem::{QueryResult, query};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::monitor::{self, Period};
-
-use axum::Router;
-use axum::routing::{get, post};
 
 /// The routes of this module.
 pub(super) fn router() -> Router<AppState> {

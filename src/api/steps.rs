@@ -77,11 +77,9 @@ impl CaseAccess {
             parties,
             mut event,
         } = self;
-        let decision = lifecycle::decide(&case, caller.step_role(), &action);
-        if let Some(from) = CaseState::parse(&case.state) {
-            event.reason = Some(action(from).as_str().to_owned());
-        }
-        let (_, from, to) = caller.decided(state, &event, decision).await?;
+        let decision = lifecycle::decide(&case, caller.step_role(), action);
+        let (action, from, to) = caller.decided(state, &event, decision).await?;
+        event.reason = Some(action.as_str().to_owned());
         let consent = state.store.consent(&case.id).await?;
         event.consent = consent.as_ref().map(|c| c.id.clone());
         Ok(Allowed {

@@ -188,6 +188,16 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/s
 
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// How many migrations the database has applied (0 before the first).
+async fn migrations_applied(pool: &AnyPool) -> i64 {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await;
+    row.ok()
+        .and_then(|r| sqlx::Row::try_get::<i64, _>(&r, "n").ok())
+        .unwrap_or(0)
+}
+
 /// How many rows a recorded statement must change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Rows {
@@ -326,20 +336,9 @@ impl Store {
         let pool = pool_options.connect_with(options).await?;
         let mut applied = 0;
         if migrate {
-            let count = |pool: &AnyPool| {
-                let pool = pool.clone();
-                async move {
-                    sqlx::query("SELECT COUNT(*) AS n FROM _sqlx_migrations WHERE success")
-                        .fetch_one(&pool)
-                        .await
-                        .ok()
-                        .and_then(|r| sqlx::Row::try_get::<i64, _>(&r, "n").ok())
-                        .unwrap_or(0)
-                }
-            };
-            let before = count(&pool).await;
+            let before = migrations_applied(&pool).await;
             backend.migrator().run(&pool).await?;
-            applied = usize::try_from(count(&pool).await - before).unwrap_or(0);
+            applied = usize::try_from(migrations_applied(&pool).await - before).unwrap_or(0);
         }
         let store = Self {
             pool,
