@@ -527,3 +527,224 @@ async fn client_verbs_trust_an_internal_ca_given_with_ca_file() {
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
 }
+
+/// One setting as the test gives it in each source: its key, the value written in the file,
+/// the one in the environment, and the flag with its value (for the keys that have one); each
+/// value as it is given and as `config check` prints it.
+struct Layered {
+    key: &'static str,
+    file: (&'static str, &'static str),
+    env: (&'static str, &'static str),
+    flag: Option<(&'static str, &'static str, &'static str)>,
+}
+
+/// Every setting with a different value in the file, the environment and (where it has one)
+/// a flag: `config check` shows the file's value when only the file gives it, the
+/// environment's over the file, and the flag's over both, each with its source.
+#[test]
+fn every_setting_takes_the_file_then_the_environment_then_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for name in ["s1.pem", "s2.pem", "s3.pem", "s4.pem", "s5.pem"] {
+        let path = d.join(name).display().to_string();
+        let out = sluis(&["keygen", "--kind", "signing", "--out", &path], &[]);
+        assert!(out.status.success(), "{:?}", text(&out));
+    }
+    for name in ["p1.key", "p2.key"] {
+        let path = d.join(name).display().to_string();
+        let out = sluis(&["keygen", "--kind", "pseudonym", "--out", &path], &[]);
+        assert!(out.status.success(), "{:?}", text(&out));
+    }
+    for (cert, key) in [("c1.pem", "k1.pem"), ("c2.pem", "k2.pem")] {
+        let pair = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        write(d, cert, &pair.cert.pem());
+        write(d, key, &pair.key_pair.serialize_pem());
+    }
+    write(d, "m1.tok", "a-metrics-token-of-the-file-0123456789");
+    write(d, "m2.tok", "a-metrics-token-of-the-environment-0123456789");
+    for (name, host) in [("u1", "file-db"), ("u2", "env-db"), ("u3", "flag-db")] {
+        write(
+            d,
+            name,
+            &format!("postgres://broker:pw-canary@{host}/sluis\n"),
+        );
+    }
+    let settings = [
+        Layered {
+            key: "listen",
+            file: ("\"127.0.0.1:9001\"", "\"127.0.0.1:9001\""),
+            env: ("127.0.0.1:9002", "\"127.0.0.1:9002\""),
+            flag: Some(("--listen", "127.0.0.1:9003", "\"127.0.0.1:9003\"")),
+        },
+        Layered {
+            key: "database_url_file",
+            file: ("\"{d}/u1\"", "\"{d}/u1\""),
+            env: ("{d}/u2", "\"{d}/u2\""),
+            flag: Some(("--database-file", "{d}/u3", "\"{d}/u3\"")),
+        },
+        Layered {
+            key: "migrate",
+            file: ("false", "false"),
+            env: ("true", "true"),
+            flag: Some(("--migrate", "false", "false")),
+        },
+        Layered {
+            key: "policy_dir",
+            file: ("\"{m}/policy\"", "\"{m}/policy\""),
+            env: ("{m}/./policy", "\"{m}/./policy\""),
+            flag: Some(("--policy", "{m}/policy/", "\"{m}/policy/\"")),
+        },
+        Layered {
+            key: "signing_key_file",
+            file: ("\"{d}/s1.pem\"", "\"{d}/s1.pem\""),
+            env: ("{d}/s2.pem", "\"{d}/s2.pem\""),
+            flag: Some(("--signing-key", "{d}/s3.pem", "\"{d}/s3.pem\"")),
+        },
+        Layered {
+            key: "previous_signing_key_files",
+            file: ("[\"{d}/s4.pem\"]", "[\"{d}/s4.pem\"]"),
+            env: ("{d}/s5.pem,{d}/s4.pem", "[\"{d}/s5.pem\", \"{d}/s4.pem\"]"),
+            flag: None,
+        },
+        Layered {
+            key: "tls_cert_file",
+            file: ("\"{d}/c1.pem\"", "\"{d}/c1.pem\""),
+            env: ("{d}/c2.pem", "\"{d}/c2.pem\""),
+            flag: None,
+        },
+        Layered {
+            key: "tls_key_file",
+            file: ("\"{d}/k1.pem\"", "\"{d}/k1.pem\""),
+            env: ("{d}/k2.pem", "\"{d}/k2.pem\""),
+            flag: None,
+        },
+        Layered {
+            key: "pseudonym_key_file",
+            file: ("\"{d}/p1.key\"", "\"{d}/p1.key\""),
+            env: ("{d}/p2.key", "\"{d}/p2.key\""),
+            flag: None,
+        },
+        Layered {
+            key: "log_origin",
+            file: ("\"file.example/log\"", "\"file.example/log\""),
+            env: ("env.example/log", "\"env.example/log\""),
+            flag: None,
+        },
+        Layered {
+            key: "checkpoint_interval",
+            file: ("11", "11"),
+            env: ("21", "21"),
+            flag: Some(("--checkpoint-interval", "31", "31")),
+        },
+        Layered {
+            key: "log_format",
+            file: ("\"json\"", "\"json\""),
+            env: ("text", "\"text\""),
+            flag: None,
+        },
+        Layered {
+            key: "log_filter",
+            file: ("\"debug\"", "\"debug\""),
+            env: ("warn", "\"warn\""),
+            flag: None,
+        },
+        Layered {
+            key: "login_window_secs",
+            file: ("12", "12"),
+            env: ("22", "22"),
+            flag: None,
+        },
+        Layered {
+            key: "login_slow_after",
+            file: ("2", "2"),
+            env: ("4", "4"),
+            flag: None,
+        },
+        Layered {
+            key: "login_refuse_after",
+            file: ("3", "3"),
+            env: ("6", "6"),
+            flag: None,
+        },
+        Layered {
+            key: "rate_per_second",
+            file: ("13", "13"),
+            env: ("23", "23"),
+            flag: None,
+        },
+        Layered {
+            key: "rate_burst",
+            file: ("14", "14"),
+            env: ("24", "24"),
+            flag: None,
+        },
+        Layered {
+            key: "metrics_token_file",
+            file: ("\"{d}/m1.tok\"", "\"{d}/m1.tok\""),
+            env: ("{d}/m2.tok", "\"{d}/m2.tok\""),
+            flag: None,
+        },
+    ];
+    let fill = |s: &str| {
+        s.replace("{d}", &d.display().to_string())
+            .replace("{m}", MANIFEST)
+    };
+    let toml: String = settings
+        .iter()
+        .map(|s| format!("{} = {}\n", s.key, fill(s.file.0)))
+        .collect();
+    let file = write(d, "sluis.toml", &toml);
+    let env: Vec<(String, String)> = settings
+        .iter()
+        .map(|s| {
+            (
+                format!("SLUIS_{}", s.key.to_ascii_uppercase()),
+                fill(s.env.0),
+            )
+        })
+        .collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut flags = vec![
+        "config".to_owned(),
+        "check".to_owned(),
+        "--config".to_owned(),
+        file.clone(),
+    ];
+    for (name, value, _) in settings.iter().filter_map(|s| s.flag) {
+        flags.extend([name.to_owned(), fill(value)]);
+    }
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+
+    let check = |args: &[&str], env: &[(&str, &str)], expect: &dyn Fn(&Layered) -> String| {
+        let out = sluis(args, env);
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        let lines: Vec<&str> = stdout.lines().collect();
+        for setting in &settings {
+            let line = fill(&expect(setting));
+            assert!(
+                lines.contains(&line.as_str()),
+                "missing {line:?} in\n{stdout}"
+            );
+        }
+        assert!(!stdout.contains("pw-canary") && !stderr.contains("pw-canary"));
+        stdout
+    };
+    let only_file = check(&["config", "check", "--config", &file], &[], &|s| {
+        format!("{} = {}  # file {file}", s.key, s.file.1)
+    });
+    assert!(only_file.contains("the broker connects to postgres://broker:***@file-db/sluis"));
+    let over_file = check(&["config", "check", "--config", &file], &env, &|s| {
+        let variable = format!("SLUIS_{}", s.key.to_ascii_uppercase());
+        format!("{} = {}  # environment {variable}", s.key, s.env.1)
+    });
+    assert!(over_file.contains("the broker connects to postgres://broker:***@env-db/sluis"));
+    let over_all = check(&flags, &env, &|s| match s.flag {
+        Some((_, _, shown)) => format!("{} = {shown}  # command line", s.key),
+        None => {
+            let variable = format!("SLUIS_{}", s.key.to_ascii_uppercase());
+            format!("{} = {}  # environment {variable}", s.key, s.env.1)
+        }
+    });
+    assert!(over_all.contains("the broker connects to postgres://broker:***@flag-db/sluis"));
+}
