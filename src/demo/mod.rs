@@ -111,7 +111,7 @@ pub fn fictional_registration() -> Value {
         "previous_evictions": true,
         "eviction_reason": "Huurachterstand in 2021; regeling getroffen.",
         "nuisance_history": "Geen meldingen van overlast.",
-        "facility_type": "MO",
+        "facility_type": "mo",
         "problems": "Schulden en een periode van dakloosheid na relatiebreuk.",
         "guidance_needs": "Ambulante begeleiding bij financien en huishouden.",
         "contra_indications": "Geen.",
@@ -128,7 +128,7 @@ pub fn second_registration() -> Value {
         ("bsn", json!("123456782")),
         ("phone", json!("06-11223344")),
         ("email", json!("y.amrani@example.nl")),
-        ("facility_type", json!("oud_AMV")),
+        ("facility_type", json!("oud_amv")),
         ("children_count", json!(0)),
         ("preferred_municipalities", json!(["Medemblik"])),
     ] {

@@ -218,12 +218,7 @@ pub(super) async fn play(
             Step::Submit => {
                 let mut form = fictional_registration();
                 form["bsn"] = json!(bsn(i));
-                form["facility_type"] = json!(match group {
-                    "mo" => "MO",
-                    "bw" => "BW",
-                    "jeugd_18plus" => "jeugd_18_plus",
-                    _ => "oud_AMV",
-                });
+                form["facility_type"] = json!(group);
                 form["municipality_of_origin"] = json!(
                     policy
                         .parties
