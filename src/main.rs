@@ -8,7 +8,7 @@ async fn main() -> std::process::ExitCode {
     match sluis::cli::run(sluis::cli::Cli::parse()).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sluis: {e:#}");
+            eprintln!("sluis: {}", sluis::cli::error_text(&e));
             std::process::ExitCode::FAILURE
         }
     }

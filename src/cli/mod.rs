@@ -93,6 +93,20 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// An error with its causes, each once: a cause whose text the message already holds (an
+/// error that prints its source as well as returning it) is not repeated.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 fn explain(e: client::ClientError) -> anyhow::Error {
     match &e {
         client::ClientError::Problem { errors, .. } if !errors.is_empty() => {
@@ -176,4 +190,30 @@ async fn login(args: &ClientArgs) -> Result<Client> {
         None => Client::new(&args.server),
     };
     client.login(&credentials).await.map_err(explain)
+}
+
+#[cfg(test)]
+mod tests {
+    use anyhow::Context as _;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let printed_and_returned = anyhow::Error::new(crate::policy::PolicyError::Read {
+            path: "policy/forms".into(),
+            source: io,
+        })
+        .context("loading the policy");
+        assert_eq!(
+            super::error_text(&printed_and_returned),
+            "loading the policy: policy: cannot read policy/forms: no such file"
+        );
+        let nested: anyhow::Result<()> = Err(anyhow::anyhow!("connection refused"))
+            .context("opening database sqlite://x.db")
+            .context("sluis migrate");
+        assert_eq!(
+            super::error_text(&nested.unwrap_err()),
+            "sluis migrate: opening database sqlite://x.db: connection refused"
+        );
+    }
 }

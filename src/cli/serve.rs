@@ -79,7 +79,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
             .await;
             let problem = match &verified {
                 Ok(report) => report.first_problem.as_ref().map(ToString::to_string),
-                Err(e) => Some(format!("{e:#}")),
+                Err(e) => Some(super::error_text(e)),
             };
             if let Some(problem) = problem {
                 // A restore that does not verify leaves nothing behind to be taken for one.
@@ -143,7 +143,7 @@ async fn config_check(args: &ServeArgs, connect: bool) -> Result<()> {
     let mut problems = Vec::new();
     let mut check = |what: &str, result: Result<()>| match result {
         Ok(()) => println!("ok: {what}"),
-        Err(e) => problems.push(format!("{what}: {e:#}")),
+        Err(e) => problems.push(format!("{what}: {}", super::error_text(&e))),
     };
     let url = url_of(&settings);
     if let Ok(url) = &url {
@@ -152,7 +152,7 @@ async fn config_check(args: &ServeArgs, connect: bool) -> Result<()> {
     check(
         "database URL",
         url.as_ref()
-            .map_err(|e| anyhow::anyhow!("{e:#}"))
+            .map_err(|e| anyhow::anyhow!(super::error_text(e)))
             .and_then(|url| {
                 if config::is_database_url(url) {
                     Ok(())
