@@ -268,11 +268,11 @@ fn the_shipped_example_configuration_names_every_key_it_sets_correctly() {
         .lines()
         .filter(|l| l.ends_with("# file deploy/sluis.toml"))
         .count();
-    // Every key but database_url (its file is named instead) and the commented-out TLS pair.
-    assert_eq!(from_file, 17, "{stdout}\n{stderr}");
+    // Every key but database_url (its file is named instead).
+    assert_eq!(from_file, 19, "{stdout}\n{stderr}");
     // On this machine the files it names do not exist: each is reported, nothing else.
     assert!(
-        stderr.contains("5 problem(s) in the configuration"),
+        stderr.contains("6 problem(s) in the configuration"),
         "{stdout}\n{stderr}"
     );
     for what in [
@@ -281,6 +281,7 @@ fn the_shipped_example_configuration_names_every_key_it_sets_correctly() {
         "signing key",
         "pseudonym secret",
         "metrics token",
+        "TLS certificate and key",
     ] {
         assert!(
             stdout.contains(&format!("error: {what}")),

@@ -18,7 +18,7 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub(super) struct DbArgs {
-    /// Configuration file (TOML; every key is in docs/operating.md). Environment variables and flags
+    /// Configuration file (TOML; every key is in deploy/README.md). Environment variables and flags
     /// override it.
     #[arg(long, env = "SLUIS_CONFIG")]
     pub(super) config: Option<PathBuf>,
@@ -269,6 +269,10 @@ pub(super) enum Command {
         /// categories, document}, "monitor": {"client_group", "origin_municipality"}}`
         /// (`monitor` optional).
         file: PathBuf,
+        /// `json`: the broker's whole answer; `id`: only the new case's id (for scripts:
+        /// `case=$(sluis submit --format id client.json)`).
+        #[arg(long, default_value = "json", value_parser = ["json", "id"])]
+        format: String,
     },
     /// Re-share a case's fields to new parties (coordinator): opens your slice locally and
     /// sends each recipient exactly what the policy grants its role.

@@ -11,7 +11,12 @@ use super::{explain, login, read_identity};
 
 pub(super) async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Submit { client, form, file } => {
+        Command::Submit {
+            client,
+            form,
+            file,
+            format,
+        } => {
             let text = zeroize::Zeroizing::new(
                 std::fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?,
@@ -34,7 +39,10 @@ pub(super) async fn run(command: Command) -> Result<()> {
                 .post_json("/v1/cases", &request)
                 .await
                 .map_err(explain)?;
-            println!("{}", serde_json::to_string_pretty(&answer)?);
+            match (format.as_str(), answer["id"].as_str()) {
+                ("id", Some(id)) => println!("{id}"),
+                _ => println!("{}", serde_json::to_string_pretty(&answer)?),
+            }
             Ok(())
         }
         Command::Share {

@@ -353,11 +353,11 @@ impl Store {
     }
 
     /// Writes a consistent copy of an embedded (SQLite) database to `path` while it is in use
-    /// (`VACUUM INTO`). PostgreSQL is backed up with `pg_dump` (see `docs/operating.md`).
+    /// (`VACUUM INTO`). PostgreSQL is backed up with `pg_dump` (see `deploy/README.md`).
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
         if !self.backend.single_writer() {
             return Err(StoreError::Url(
-                "back up PostgreSQL with pg_dump (see docs/operating.md)".into(),
+                "back up PostgreSQL with pg_dump (see deploy/README.md, step 15)".into(),
             ));
         }
         if path.exists() {
