@@ -598,8 +598,34 @@ async fn the_privacy_officer_gets_a_provable_access_report_per_client(backend: &
         .get_text(&format!("/v1/audit/events?client={pseudonym}&format=csv"))
         .await
         .unwrap();
-    assert!(csv.starts_with("seq,time,action,outcome,"));
+    assert!(csv.starts_with("seq,time,action,outcome,reason,user,user_name,role,"));
     assert!(csv.lines().count() > report.events.len());
+    // Each event names its user by login name beside the id, in the report and the listing,
+    // and the listing filters by either.
+    let reader = report
+        .events
+        .iter()
+        .find(|e| e.event.action == "read" && e.event.org.as_deref() == Some(CORPORATION))
+        .unwrap();
+    assert_eq!(reader.user_name.as_deref(), Some("intermaris-system"));
+    let by_name = officer
+        .get_json("/v1/audit/events?user=intermaris-system")
+        .await
+        .unwrap();
+    let by_name = by_name.as_array().unwrap();
+    assert!(!by_name.is_empty());
+    for listed in by_name {
+        assert_eq!(listed["user_name"], "intermaris-system", "{backend}");
+        assert_eq!(listed["user"].as_str(), reader.event.user.as_deref());
+    }
+    let by_id = officer
+        .get_json(&format!(
+            "/v1/audit/events?user={}",
+            reader.event.user.as_deref().unwrap()
+        ))
+        .await
+        .unwrap();
+    assert_eq!(by_id.as_array().unwrap().len(), by_name.len());
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn the_privacy_officer_gets_a_provable_access_report_per_client);

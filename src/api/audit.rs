@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use super::problem::{QueryResult, query};
 use super::{ApiError, ApiJson, AppState, Caller};
@@ -41,6 +42,7 @@ async fn auditor(state: &AppState, caller: &Caller, action: &str) -> Result<(), 
 #[serde(deny_unknown_fields)]
 pub(super) struct EventsQuery {
     org: Option<String>,
+    /// A user id or login name.
     user: Option<String>,
     case: Option<String>,
     client: Option<String>,
@@ -94,8 +96,40 @@ pub(super) async fn get_events(
     event.client.clone_from(&filter.client);
     event.reason = Some(format!("access log query ({format})"));
     state.store.record(event).await?;
+    let names = state.store.user_names().await?;
+    let mut filter = filter;
+    // `user` is a user id or a login name.
+    if let Some(user) = filter.user.as_mut() {
+        if let Some((id, _)) = names.iter().find(|(_, name)| *name == user) {
+            user.clone_from(id);
+        }
+    }
     let events = state.store.events(&filter).await?;
-    Ok(events_answer(&format, &events))
+    Ok(events_answer(&format, &events, &names))
+}
+
+/// An event as the log's readers get it: with the user's login name beside the user id
+/// (absent for a user deleted since).
+#[derive(Serialize)]
+struct Listed<'a> {
+    #[serde(flatten)]
+    event: &'a Event,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_name: Option<&'a str>,
+}
+
+fn listed<'a>(events: &'a [Event], names: &'a BTreeMap<String, String>) -> Vec<Listed<'a>> {
+    events
+        .iter()
+        .map(|event| Listed {
+            event,
+            user_name: event
+                .user
+                .as_ref()
+                .and_then(|u| names.get(u))
+                .map(String::as_str),
+        })
+        .collect()
 }
 
 impl EventsQuery {
@@ -131,7 +165,8 @@ impl EventsQuery {
 }
 
 /// The events as JSON, JSON Lines or CSV.
-fn events_answer(format: &str, events: &[Event]) -> Response {
+fn events_answer(format: &str, events: &[Event], names: &BTreeMap<String, String>) -> Response {
+    let events = listed(events, names);
     match format {
         "jsonl" => (
             [(header::CONTENT_TYPE, "application/jsonl")],
@@ -143,7 +178,7 @@ fn events_answer(format: &str, events: &[Event]) -> Response {
             .into_response(),
         "csv" => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            to_csv(events),
+            to_csv(&events),
         )
             .into_response(),
         _ => Json(events).into_response(),
@@ -151,7 +186,7 @@ fn events_answer(format: &str, events: &[Event]) -> Response {
 }
 
 /// Events as CSV (RFC 4180), one row each; lists joined with `;`.
-pub(super) fn to_csv(events: &[Event]) -> String {
+fn to_csv(events: &[Listed<'_>]) -> String {
     let cell = |s: &str| {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
@@ -161,9 +196,10 @@ pub(super) fn to_csv(events: &[Event]) -> String {
     };
     let opt = |s: &Option<String>| cell(s.as_deref().unwrap_or(""));
     let mut out = String::from(
-        "seq,time,action,outcome,reason,user,role,org,on_behalf_of,purpose,case,client,fields,categories,recipients,consent,policy_rule,request_id,source,user_agent\n",
+        "seq,time,action,outcome,reason,user,user_name,role,org,on_behalf_of,purpose,case,client,fields,categories,recipients,consent,policy_rule,request_id,source,user_agent\n",
     );
-    for e in events {
+    for listed in events {
+        let e = listed.event;
         let row = [
             e.seq.to_string(),
             cell(&e.time),
@@ -171,6 +207,7 @@ pub(super) fn to_csv(events: &[Event]) -> String {
             cell(&e.outcome),
             opt(&e.reason),
             opt(&e.user),
+            cell(listed.user_name.unwrap_or("")),
             opt(&e.role),
             opt(&e.org),
             opt(&e.on_behalf_of),
@@ -208,6 +245,9 @@ pub struct ReportEntry {
     pub event: Event,
     /// Inclusion proof against the report's checkpoint, hex hashes.
     pub proof: Vec<String>,
+    /// The login name of the event's user (absent for a user deleted since, or no user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
 }
 
 /// The access report of one client (AVG art. 15): every access, provably from the log.
@@ -253,11 +293,13 @@ pub(super) async fn get_client_report(
         .await?;
     let seqs: Vec<u64> = found.iter().map(|e| e.seq as u64).collect();
     let proofs = state.store.inclusion_proofs(&seqs, checkpoint.size).await?;
+    let names = state.store.user_names().await?;
     let events = found
         .into_iter()
         .zip(proofs)
         .map(|(event, proof)| ReportEntry {
             proof: proof.iter().map(hex::encode).collect(),
+            user_name: event.user.as_ref().and_then(|u| names.get(u)).cloned(),
             event,
         })
         .collect();

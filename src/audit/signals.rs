@@ -1,6 +1,8 @@
 //! Signals for the privacy officer: accesses per day, denied attempts, outside office hours,
 //! many clients by one user; and the text table of events.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::event::Event;
@@ -183,18 +185,20 @@ impl SignalsBuilder {
     }
 }
 
-/// A readable table of events.
-pub fn table(events: &[Event]) -> String {
+/// A readable table of events; `names` gives the users' login names by id (a user not in it
+/// shows as the start of its id).
+pub fn table(events: &[Event], names: &BTreeMap<String, String>) -> String {
     // Case ids and pseudonyms shortened to their first characters, as commit ids are.
     let short =
         |id: Option<&str>, n: usize| id.map_or("-".to_owned(), |i| i.chars().take(n).collect());
     let mut out = format!(
-        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {:<8} {:<12} {}\n",
+        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<22} {:<16} {:<17} {:<8} {:<12} {}\n",
         "seq",
         "time (UTC)",
         "action",
         "outcome",
         "organisation",
+        "user",
         "role",
         "purpose",
         "case",
@@ -208,12 +212,16 @@ pub fn table(events: &[Event]) -> String {
             e.categories.join(", ")
         };
         out.push_str(&format!(
-            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<16} {:<17} {:<8} {:<12} {}\n",
+            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<22} {:<16} {:<17} {:<8} {:<12} {}\n",
             e.seq,
             e.time,
             e.action,
             e.outcome,
             e.org.as_deref().unwrap_or("-"),
+            e.user.as_deref().map_or("-".to_owned(), |u| names
+                .get(u)
+                .cloned()
+                .unwrap_or_else(|| short(Some(u), 8))),
             e.role.as_deref().unwrap_or("-"),
             e.purpose.as_deref().unwrap_or("-"),
             short(e.case.as_deref(), 8),

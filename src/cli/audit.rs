@@ -1,6 +1,8 @@
 //! `sluis audit`: verification against the database or a kept checkpoint, and the privacy
 //! officer's queries through the API.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 
@@ -88,8 +90,10 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
                 .collect();
             let path = format!("/v1/audit/events?{}", qs.join("&"));
             if format == "table" {
-                let events: Vec<Event> = serde_json::from_value(c.get_json(&path).await?)?;
-                print!("{}", audit::table(&events));
+                let listed: Vec<serde_json::Value> =
+                    serde_json::from_value(c.get_json(&path).await?)?;
+                let (events, names) = with_user_names(&listed)?;
+                print!("{}", audit::table(&events, &names));
             } else {
                 print!("{}", c.get_text(&path).await?);
             }
@@ -125,14 +129,20 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                let events: Vec<Event> = serde_json::from_value(
-                    report["events"]
-                        .as_array()
-                        .map(|a| a.iter().map(|e| e["event"].clone()).collect())
-                        .unwrap_or_default(),
-                )?;
+                let entries: Vec<serde_json::Value> = (report["events"].as_array())
+                    .map(|a| {
+                        a.iter()
+                            .map(|e| {
+                                let mut event = e["event"].clone();
+                                event["user_name"] = e["user_name"].clone();
+                                event
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let (events, names) = with_user_names(&entries)?;
                 println!("Access report for client {pseudonym} (AVG art. 15)");
-                print!("{}", audit::table(&events));
+                print!("{}", audit::table(&events, &names));
                 println!(
                     "{checked} events, each proven included in the signed checkpoint of size {}",
                     report["checkpoint"]["size"]
@@ -282,4 +292,18 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Events as the broker lists them (each with its user's `user_name`), and the names by user id.
+fn with_user_names(listed: &[serde_json::Value]) -> Result<(Vec<Event>, BTreeMap<String, String>)> {
+    let mut names = BTreeMap::new();
+    let mut events = Vec::with_capacity(listed.len());
+    for value in listed {
+        let event: Event = serde_json::from_value(value.clone())?;
+        if let (Some(user), Some(name)) = (&event.user, value["user_name"].as_str()) {
+            names.insert(user.clone(), name.to_owned());
+        }
+        events.push(event);
+    }
+    Ok((events, names))
 }

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde_json::{Value, json};
 
-use crate::api::AccessReport;
+use crate::api::{AccessReport, ReportEntry};
 use crate::api::{AppState, RunningBroker};
 use crate::audit::{self, Event, VerifierKey, VerifyReport};
 use crate::auth::{self, Secret};
@@ -173,7 +173,7 @@ pub struct DemoReport {
     /// The client's pseudonym in the access log.
     pub client: String,
     /// The privacy officer's access report of the client, every event proven included.
-    pub access_report: Vec<Event>,
+    pub access_report: Vec<ReportEntry>,
     /// The privacy officer's verification of the whole log.
     pub verified: VerifyReport,
     /// The monitor of the fictional year, as the coordinator sees it.
@@ -464,7 +464,7 @@ async fn privacy_officer_view(
     officer: &Client,
     coordinator: &Client,
     case: &str,
-) -> Result<(String, Vec<Event>, VerifyReport)> {
+) -> Result<(String, Vec<ReportEntry>, VerifyReport)> {
     let meta = coordinator.get_json(&format!("/v1/cases/{case}")).await?;
     let client = meta["client_pseudonym"]
         .as_str()
@@ -510,11 +510,7 @@ async fn privacy_officer_view(
         out.join("access-report.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    Ok((
-        client,
-        report.events.into_iter().map(|e| e.event).collect(),
-        verified,
-    ))
+    Ok((client, report.events, verified))
 }
 
 /// The purpose a party of the demo names when it opens its slice.
@@ -573,7 +569,15 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
         "\nThe privacy officer's view: access report of client {} (AVG art. 15)",
         report.client
     );
-    s.push_str(&crate::audit::table(&report.access_report));
+    let events: Vec<Event> = report
+        .access_report
+        .iter()
+        .map(|e| e.event.clone())
+        .collect();
+    let names: BTreeMap<String, String> = (report.access_report.iter())
+        .filter_map(|e| Some((e.event.user.clone()?, e.user_name.clone()?)))
+        .collect();
+    s.push_str(&crate::audit::table(&events, &names));
     let v = &report.verified;
     match &v.first_problem {
         None => {

@@ -155,6 +155,18 @@ impl Store {
         self.user_where("username", username).await
     }
 
+    /// Every user's login name by user id (the access log keeps ids; its readers want names).
+    pub async fn user_names(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, String>, StoreError> {
+        let rows = sqlx::query("SELECT id, username FROM users")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("username")?)))
+            .collect()
+    }
+
     /// A user by id.
     pub async fn user_by_id(&self, id: &str) -> Result<Option<User>, StoreError> {
         self.user_where("id", id).await
