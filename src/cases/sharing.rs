@@ -57,13 +57,25 @@ pub fn plan_share(
             )));
         }
         for (j, org_id) in item.recipients.iter().enumerate() {
+            // Why an organisation the caller did not name itself takes part.
+            let why = if may_join.contains(org_id) {
+                "a party of this referral: the municipality, or a corporation with homes there \
+                 per policy allocation.toml"
+            } else {
+                ""
+            };
             let Some(org) = orgs.get(org_id) else {
                 // A party of the policy (a municipality, or a corporation with homes there per
                 // allocation.toml) may be named: its id is the policy's, not the caller's text.
                 return Err(CaseError::Invalid(match policy.parties.get(org_id) {
-                    Some(party) => format!(
+                    Some(party) if why.is_empty() => format!(
                         "`{org_id}` ({} of the policy) receives this share but is not enrolled: \
                          enrol it (`sluis org enrol`) and register its recipient key first",
+                        party.role
+                    ),
+                    Some(party) => format!(
+                        "`{org_id}` ({} of the policy; {why}) is not enrolled: enrol it (`sluis \
+                         org enrol`) and register its recipient key first",
                         party.role
                     ),
                     None => format!(
@@ -79,8 +91,14 @@ pub fn plan_share(
                 )));
             }
             if org.recipient.is_none() {
+                let why = if why.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({why})")
+                };
                 return Err(CaseError::Invalid(format!(
-                    "organisation `{org_id}` has no recipient key registered"
+                    "organisation `{org_id}`{why} has no recipient key registered: register it \
+                     first (`sluis org set-recipient`)"
                 )));
             }
             let party = parties.iter().find(|p| &p.org_id == org_id);

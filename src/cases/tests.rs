@@ -153,3 +153,56 @@ fn share_refuses_a_field_the_role_may_not_see() {
         "organisation `gwb-opmeer` is not a party of this case; refer the case to its municipality first"
     );
 }
+
+/// A referral's parties that are not ready are named with the reason they take part, so the
+/// operator knows why an organisation nobody typed is involved.
+#[test]
+fn a_referral_names_why_an_unready_party_takes_part() {
+    let p = policy();
+    let mut keyless = org("het-grootslag", "corporation");
+    keyless.recipient = None;
+    let mut orgs: BTreeMap<_, _> = [org("intermaris", "corporation"), keyless]
+        .into_iter()
+        .map(|o| (o.id.clone(), o))
+        .collect();
+    let parties = vec![
+        party("leviaan", "care"),
+        party("bct-westfriesland", "coordinator"),
+    ];
+    let referred = referral_recipients(&p, &["hoorn".to_string()]).unwrap();
+    let share = |to: &str| ShareItem {
+        recipients: vec![to.into()],
+        fields: vec!["full_name".into()],
+    };
+    let err = plan_share(
+        &p,
+        "coordinator",
+        &parties,
+        &[share("het-grootslag")],
+        &orgs,
+        &referred,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "organisation `het-grootslag` (a party of this referral: the municipality, or a corporation \
+         with homes there per policy allocation.toml) has no recipient key registered: register \
+         it first (`sluis org set-recipient`)"
+    );
+    orgs.remove("het-grootslag");
+    let err = plan_share(
+        &p,
+        "coordinator",
+        &parties,
+        &[share("het-grootslag")],
+        &orgs,
+        &referred,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`het-grootslag` (corporation of the policy; a party of this referral: the municipality, \
+         or a corporation with homes there per policy allocation.toml) is not enrolled: enrol it \
+         (`sluis org enrol`) and register its recipient key first"
+    );
+}
