@@ -14,7 +14,9 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::policy::{FieldKind, FieldSpec, Policy, is_id};
+use crate::policy::{
+    CRITERION_STATUSES, Criterion, FieldKind, FieldSpec, FieldTest, Policy, RuleValue, is_id,
+};
 use crate::sealing::Plaintext;
 
 /// One value as sent in JSON. Wiped on drop; `Debug` shows only its shape.
@@ -27,6 +29,25 @@ pub enum FieldValue {
     Bool(bool),
     /// A JSON array of strings.
     List(Vec<Zeroizing<String>>),
+    /// A JSON object of criterion id → `{"status", "note"}` (a checklist), in the order sent.
+    Checklist(Vec<ChecklistAnswer>),
+}
+
+/// One criterion's answer in a checklist.
+pub struct ChecklistAnswer {
+    /// The criterion id as sent.
+    pub criterion: String,
+    /// `met`, `not_met` or `not_applicable` (checked against the policy later).
+    pub status: String,
+    /// The coordinator's note.
+    pub note: Option<Zeroizing<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAnswer {
+    status: String,
+    note: Option<String>,
 }
 
 impl fmt::Debug for FieldValue {
@@ -36,6 +57,7 @@ impl fmt::Debug for FieldValue {
             Self::Integer(_) => "Integer",
             Self::Bool(_) => "Bool",
             Self::List(_) => "List",
+            Self::Checklist(_) => "Checklist",
         };
         write!(f, "{shape}(<redacted>)")
     }
@@ -72,8 +94,28 @@ impl<'de> Visitor<'de> for FieldValueVisitor {
     fn visit_unit<E: de::Error>(self) -> Result<FieldValue, E> {
         Err(E::custom("null: leave an empty field out instead"))
     }
-    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<FieldValue, A::Error> {
-        Err(de::Error::custom("an object where a value was expected"))
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FieldValue, A::Error> {
+        let mut answers: Vec<ChecklistAnswer> = Vec::new();
+        while let Some(criterion) = map.next_key::<String>()? {
+            if answers.iter().any(|a| a.criterion == criterion) {
+                return Err(de::Error::custom(format!(
+                    "a checklist with a criterion twice (member {})",
+                    answers.len() + 1
+                )));
+            }
+            let raw: RawAnswer = map.next_value().map_err(|_| {
+                de::Error::custom(format!(
+                    "checklist member {}: expected {{\"status\": …, \"note\": …}}",
+                    answers.len() + 1
+                ))
+            })?;
+            answers.push(ChecklistAnswer {
+                criterion,
+                status: raw.status,
+                note: raw.note.map(Zeroizing::new),
+            });
+        }
+        Ok(FieldValue::Checklist(answers))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FieldValue, A::Error> {
         let mut items = Vec::new();
@@ -316,6 +358,76 @@ pub fn to_plaintext(spec: &FieldSpec, value: &FieldValue) -> Result<Plaintext, F
             }
             Ok(Plaintext::new(decoded.to_vec()))
         }
+        FieldKind::Checklist { criteria } => {
+            let FieldValue::Checklist(answers) = value else {
+                return Err(problem(
+                    id,
+                    "must be an object of criterion id to {\"status\", \"note\"}",
+                ));
+            };
+            checklist_plaintext(id, criteria, answers)
+        }
+    }
+}
+
+/// A checklist answers every criterion of its spec once, each `met`, `not_met` or
+/// `not_applicable`; the plaintext is a JSON object in criterion order.
+fn checklist_plaintext(
+    id: &str,
+    criteria: &[Criterion],
+    answers: &[ChecklistAnswer],
+) -> Result<Plaintext, FieldProblem> {
+    if let Some(i) = answers
+        .iter()
+        .position(|a| !criteria.iter().any(|c| c.id == a.criterion))
+    {
+        return Err(problem(
+            id,
+            format!("member {} is not a criterion of the checklist", i + 1),
+        ));
+    }
+    let mut out = serde_json::Map::new();
+    for c in criteria {
+        let Some(answer) = answers.iter().find(|a| a.criterion == c.id) else {
+            return Err(problem(
+                id,
+                format!("criterion `{}` (art. {}) is not answered", c.id, c.article),
+            ));
+        };
+        if !CRITERION_STATUSES.contains(&answer.status.as_str()) {
+            return Err(problem(
+                id,
+                format!(
+                    "criterion `{}`: status is one of: {}",
+                    c.id,
+                    CRITERION_STATUSES.join(", ")
+                ),
+            ));
+        }
+        let mut entry = serde_json::Map::new();
+        entry.insert("status".into(), answer.status.clone().into());
+        if let Some(note) = &answer.note {
+            check_text(id, note, CHECKLIST_NOTE_LEN)?;
+            entry.insert("note".into(), note.as_str().into());
+        }
+        out.insert(c.id.clone(), entry.into());
+    }
+    let json = Zeroizing::new(serde_json::Value::Object(out).to_string());
+    Ok(Plaintext::new(json.as_bytes().to_vec()))
+}
+
+/// The longest note on one criterion of a checklist, in characters.
+pub const CHECKLIST_NOTE_LEN: usize = 2000;
+
+/// The criteria a checklist answers `not_met` (none for another value).
+pub fn criteria_not_met(value: &FieldValue) -> Vec<String> {
+    match value {
+        FieldValue::Checklist(answers) => answers
+            .iter()
+            .filter(|a| a.status == "not_met")
+            .map(|a| a.criterion.clone())
+            .collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -427,6 +539,115 @@ pub fn validate_fields(
     }
 }
 
+/// Which of a form's rules a set of values answers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleScope {
+    /// A whole submission of the form: every rule.
+    Submission,
+    /// A change report: only the rules whose condition names a field it changes (what it
+    /// triggers, it must carry); the rest of the case is sealed and not the broker's to read.
+    Change,
+}
+
+/// Checks the policy's rules across fields (art. 7) against `values`, on the broker's `today`
+/// (`YYYY-MM-DD`, for ages). Each problem names the field and the article, never a value.
+pub fn check_rules(
+    policy: &Policy,
+    form: &str,
+    values: &FieldValues,
+    today: &str,
+    scope: RuleScope,
+) -> Vec<FieldProblem> {
+    let given = |id: &str| values.0.iter().find(|(k, _)| k == id).map(|(_, v)| v);
+    let forms = policy
+        .forms
+        .iter()
+        .filter(|(name, _)| scope == RuleScope::Change || name.as_str() == form);
+    let mut problems = Vec::new();
+    for rule in forms.flat_map(|(_, f)| &f.rules) {
+        let applies = match (&rule.when, scope) {
+            (None, RuleScope::Submission) => true,
+            (Some(when), RuleScope::Submission) => holds(when, given(&when.field), today),
+            (Some(when), RuleScope::Change) => {
+                given(&when.field).is_some() && holds(when, given(&when.field), today)
+            }
+            (None, RuleScope::Change) => false,
+        };
+        if applies && !holds(&rule.then, given(&rule.then.field), today) {
+            let condition = rule
+                .when
+                .as_ref()
+                .map(describe)
+                .map_or(String::new(), |c| format!(" when {c}"));
+            let wanted = match (&rule.then.present, &rule.then.equals) {
+                (Some(true), _) => "is required".to_owned(),
+                (Some(false), _) => "must be left out".to_owned(),
+                (_, Some(v)) => format!("must be {}", shown(v)),
+                _ => format!(
+                    "must give an age from {} to {} years",
+                    rule.then.age_from.unwrap_or(0),
+                    rule.then.age_to.unwrap_or(i64::MAX)
+                ),
+            };
+            problems.push(problem(
+                &rule.then.field,
+                format!("{wanted}{condition} (art. {}: {})", rule.article, rule.text),
+            ));
+        }
+    }
+    problems
+}
+
+/// Whether `test` holds for the value given (`None`: the field was left out).
+fn holds(test: &FieldTest, value: Option<&FieldValue>, today: &str) -> bool {
+    if let Some(present) = test.present {
+        return value.is_some() == present;
+    }
+    match (value, &test.equals, test.above) {
+        (Some(FieldValue::Bool(v)), Some(RuleValue::Bool(b)), _) => v == b,
+        (Some(FieldValue::Integer(v)), Some(RuleValue::Integer(n)), _) => v == n,
+        (Some(FieldValue::Text(v)), Some(RuleValue::Text(t)), _) => v.as_str() == t,
+        (Some(FieldValue::Integer(v)), None, Some(n)) => *v > n,
+        (Some(FieldValue::Text(date)), None, None) => age_on(date, today).is_some_and(|age| {
+            test.age_from.is_none_or(|from| age >= from) && test.age_to.is_none_or(|to| age <= to)
+        }),
+        _ => false,
+    }
+}
+
+/// Whole years from the date of birth `born` to `today` (both `YYYY-MM-DD`).
+fn age_on(born: &str, today: &str) -> Option<i64> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let (born, today) = (
+        time::Date::parse(born, &format).ok()?,
+        time::Date::parse(today, &format).ok()?,
+    );
+    let mut age = i64::from(today.year() - born.year());
+    if (today.month() as u8, today.day()) < (born.month() as u8, born.day()) {
+        age -= 1;
+    }
+    Some(age)
+}
+
+fn describe(test: &FieldTest) -> String {
+    let field = &test.field;
+    match (&test.present, &test.equals, test.above) {
+        (Some(true), _, _) => format!("`{field}` is given"),
+        (Some(false), _, _) => format!("`{field}` is left out"),
+        (_, Some(v), _) => format!("`{field}` is {}", shown(v)),
+        (_, _, Some(n)) => format!("`{field}` is above {n}"),
+        _ => format!("`{field}` is in the age range"),
+    }
+}
+
+fn shown(v: &RuleValue) -> String {
+    match v {
+        RuleValue::Bool(b) => b.to_string(),
+        RuleValue::Integer(n) => n.to_string(),
+        RuleValue::Text(t) => format!("`{t}`"),
+    }
+}
+
 /// Turns an opened plaintext back into the JSON value a client shows (documents as base64).
 /// The returned value holds the field in the clear: the caller owns its care.
 pub fn from_plaintext(kind: &FieldKind, plain: &Plaintext) -> Option<serde_json::Value> {
@@ -437,7 +658,9 @@ pub fn from_plaintext(kind: &FieldKind, plain: &Plaintext) -> Option<serde_json:
             Value::from(text()?.parse::<i64>().ok()?)
         }
         FieldKind::Boolean => Value::Bool(text()?.parse().ok()?),
-        FieldKind::List { .. } => serde_json::from_slice(plain.expose()).ok()?,
+        FieldKind::List { .. } | FieldKind::Checklist { .. } => {
+            serde_json::from_slice(plain.expose()).ok()?
+        }
         FieldKind::Document { .. } => Value::String(BASE64.encode(plain.expose())),
         _ => Value::String(text()?.to_owned()),
     })
@@ -489,6 +712,8 @@ mod tests {
             category: "personalia".into(),
             kind,
             required: false,
+            before_assessment: false,
+            help: String::new(),
         }
     }
 

@@ -97,7 +97,28 @@ pub enum FieldKind {
         /// Maximum size in bytes after decoding.
         max_bytes: usize,
     },
+    /// The coordinator's checklist: for each criterion `met`, `not_met` or `not_applicable`,
+    /// with an optional note; every criterion answered.
+    Checklist {
+        /// The criteria, in order.
+        criteria: Vec<Criterion>,
+    },
 }
+
+/// One criterion of a checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Criterion {
+    /// Its id (lower-case letters, digits and `_`).
+    pub id: String,
+    /// The article of the agreement.
+    pub article: String,
+    /// What it asks (Dutch).
+    pub label: String,
+}
+
+/// The answers a checklist criterion takes.
+pub const CRITERION_STATUSES: [&str; 3] = ["met", "not_met", "not_applicable"];
 
 /// One field of a form.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +136,66 @@ pub struct FieldSpec {
     pub kind: FieldKind,
     /// Whether a submission of the form must fill it.
     pub required: bool,
+    /// A paper the case needs before the coordinator may accept it (art. 7.1, 8.2, 9.1): it may
+    /// follow the registration (a change report, an upload), but not be missing at assessment.
+    #[serde(default)]
+    pub before_assessment: bool,
+    /// The article of the agreement this field serves and what it asks, for the form's help.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub help: String,
+}
+
+/// A condition of the agreement across fields of one form (art. 7): when `when` holds (always,
+/// if absent), `then` must. Evaluated by the broker before sealing; a problem names the fields
+/// by id and the article, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormRule {
+    /// The article of the agreement, e.g. `7.3`.
+    pub article: String,
+    /// What the article asks, in the agreement's words (Dutch).
+    pub text: String,
+    /// When the rule applies; always if absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<FieldTest>,
+    /// What must then hold.
+    pub then: FieldTest,
+}
+
+/// A test of one field's value as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldTest {
+    /// The field id (of the rule's form).
+    pub field: String,
+    /// The field is given (`true`) or left out (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub present: Option<bool>,
+    /// The field is given and equals this: a boolean, a choice option or a whole number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<RuleValue>,
+    /// The field is a number above this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub above: Option<i64>,
+    /// The field is a date of birth that makes an age (in whole years, on the broker's today)
+    /// of at least this ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_from: Option<i64>,
+    /// ... and at most this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_to: Option<i64>,
+}
+
+/// A value a rule compares with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RuleValue {
+    /// Yes or no.
+    Bool(bool),
+    /// A whole number.
+    Integer(i64),
+    /// A choice option.
+    Text(String),
 }
 
 /// A form: a named set of fields submitted by one role.
@@ -126,6 +207,9 @@ pub struct FormSpec {
     pub submitted_by: String,
     /// Field ids in form order.
     pub fields: Vec<String>,
+    /// The conditions across its fields (art. 7), checked before sealing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<FormRule>,
 }
 
 /// A party of the arrangement, from the enrolment file.
@@ -352,6 +436,8 @@ struct RawForm {
     description: String,
     submitted_by: String,
     fields: Vec<RawField>,
+    #[serde(default)]
+    rules: Vec<FormRule>,
 }
 
 #[derive(Deserialize)]
@@ -364,12 +450,17 @@ struct RawField {
     kind: String,
     #[serde(default)]
     required: bool,
+    #[serde(default)]
+    before_assessment: bool,
+    #[serde(default)]
+    help: String,
     max_len: Option<usize>,
     max_items: Option<usize>,
     min: Option<i64>,
     max: Option<i64>,
     options: Option<Vec<String>>,
     max_bytes: Option<usize>,
+    criteria: Option<Vec<Criterion>>,
 }
 
 #[derive(Deserialize)]
@@ -387,6 +478,66 @@ fn parse<T: for<'de> Deserialize<'de>>(path: &str, text: &str) -> Result<T, Poli
 
 fn invalid(message: String) -> PolicyError {
     PolicyError::Invalid(message)
+}
+
+/// A rule names fields of its own form, and each test fits the field's kind: `above` a
+/// number, `equals` a boolean, option or number of the field, `age_from`/`age_to` a date; a
+/// `when` tests one thing, a `then` one thing (or an age range).
+fn check_rule(
+    form: &str,
+    index: usize,
+    rule: &FormRule,
+    fields: &BTreeMap<String, FieldSpec>,
+) -> Result<(), PolicyError> {
+    let at = format!("rule {} of form `{form}`", index + 1);
+    if rule.article.trim().is_empty() || rule.text.trim().is_empty() {
+        return Err(invalid(format!("{at} needs its `article` and `text`")));
+    }
+    let tests = rule
+        .when
+        .iter()
+        .map(|t| (t, "when"))
+        .chain([(&rule.then, "then")]);
+    for (test, part) in tests {
+        let Some(spec) = fields.get(&test.field).filter(|f| f.form == form) else {
+            return Err(invalid(format!(
+                "{at}: `{part}` names `{}`, not a field of the form",
+                test.field
+            )));
+        };
+        let ages = test.age_from.is_some() || test.age_to.is_some();
+        let given = [
+            test.present.is_some(),
+            test.equals.is_some(),
+            test.above.is_some(),
+            ages,
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(invalid(format!(
+                "{at}: `{part}` tests one of present, equals, above, age_from/age_to"
+            )));
+        }
+        let numeric = matches!(
+            spec.kind,
+            FieldKind::Integer { .. } | FieldKind::AmountEur { .. }
+        );
+        let fits = match (&test.equals, test.above) {
+            (Some(RuleValue::Bool(_)), _) => spec.kind == FieldKind::Boolean,
+            (Some(RuleValue::Integer(_)), _) | (None, Some(_)) => numeric,
+            (Some(RuleValue::Text(t)), _) => {
+                matches!(&spec.kind, FieldKind::Choice { options } if options.contains(t))
+            }
+            (None, None) if ages => spec.kind == FieldKind::Date && part == "then",
+            (None, None) => true,
+        };
+        if !fits {
+            return Err(invalid(format!(
+                "{at}: `{part}` does not fit field `{}` (kind or option)",
+                test.field
+            )));
+        }
+    }
+    Ok(())
 }
 
 const DEFAULT_TEXT_LEN: usize = 1000;
@@ -438,6 +589,30 @@ impl RawField {
             "bsn" => FieldKind::Bsn,
             "document" => FieldKind::Document {
                 max_bytes: self.max_bytes.unwrap_or(DEFAULT_DOCUMENT_BYTES),
+            },
+            "checklist" => match &self.criteria {
+                Some(criteria)
+                    if !criteria.is_empty()
+                        && criteria
+                            .iter()
+                            .all(|c| is_id(&c.id) && !c.article.is_empty()) =>
+                {
+                    let ids: std::collections::BTreeSet<_> =
+                        criteria.iter().map(|c| &c.id).collect();
+                    if ids.len() != criteria.len() {
+                        return Err(invalid(format!(
+                            "field `{id}` in form `{form}` names a criterion twice"
+                        )));
+                    }
+                    FieldKind::Checklist {
+                        criteria: criteria.clone(),
+                    }
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "field `{id}` in form `{form}` is a checklist without criteria (each with an id and an article)"
+                    )));
+                }
             },
             other => {
                 return Err(invalid(format!(
@@ -574,9 +749,14 @@ impl Policy {
                     category,
                     kind: f.kind(&form.name)?,
                     required: f.required,
+                    before_assessment: f.before_assessment,
+                    help: f.help.clone(),
                 };
                 ids.push(f.id.clone());
                 fields.insert(f.id.clone(), spec);
+            }
+            for (i, rule) in form.rules.iter().enumerate() {
+                check_rule(&form.name, i, rule, &fields)?;
             }
             forms.insert(
                 form.name,
@@ -584,6 +764,7 @@ impl Policy {
                     description: form.description,
                     submitted_by: form.submitted_by,
                     fields: ids,
+                    rules: form.rules,
                 },
             );
         }
@@ -942,6 +1123,41 @@ role = "corporation"
             p.entitled("preferred_municipalities", &parties),
             vec!["leviaan"]
         );
+    }
+
+    #[test]
+    fn a_rule_is_checked_against_its_form_at_start() {
+        let with =
+            |rule: &str| format!("{FORM}\n[[rules]]\narticle = \"7.3\"\ntext = \"t\"\n{rule}\n");
+        assert!(
+            Policy::from_sources(&sources(
+                POLICY,
+                &with(r#"then = { field = "full_name", present = true }"#),
+                PARTIES
+            ))
+            .is_ok()
+        );
+        for (rule, problem) in [
+            (
+                r#"then = { field = "full_nam", present = true }"#,
+                "policy: rule 1 of form `registration`: `then` names `full_nam`, not a field of the form",
+            ),
+            (
+                r#"when = { field = "full_name", above = 500 }
+then = { field = "full_name", present = true }"#,
+                "policy: rule 1 of form `registration`: `when` does not fit field `full_name` (kind or option)",
+            ),
+            (
+                r#"then = { field = "full_name", present = true, equals = true }"#,
+                "policy: rule 1 of form `registration`: `then` tests one of present, equals, above, age_from/age_to",
+            ),
+            (
+                r#"then = { field = "full_name", age_from = 18 }"#,
+                "policy: rule 1 of form `registration`: `then` does not fit field `full_name` (kind or option)",
+            ),
+        ] {
+            assert_eq!(refused(POLICY, &with(rule), PARTIES), problem, "{rule}");
+        }
     }
 
     #[test]

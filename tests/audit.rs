@@ -117,8 +117,8 @@ async fn every_action_and_every_denial_writes_one_event(backend: &'static str) {
     assert_eq!(created[0].case.as_deref(), Some(case.as_str()));
     assert_eq!(
         created[0].fields.len(),
-        38,
-        "37 registration fields and the consent declaration"
+        55,
+        "54 registration fields and the consent declaration"
     );
     assert!(
         created[0].consent.is_some(),
@@ -155,7 +155,7 @@ async fn every_action_and_every_denial_writes_one_event(backend: &'static str) {
     let read = find(&events, "read", "allowed", Some(CORPORATION));
     assert_eq!(read.len(), 1);
     assert_eq!(read[0].purpose.as_deref(), Some("matching"));
-    assert_eq!(read[0].fields.len(), 23);
+    assert_eq!(read[0].fields.len(), 27);
     assert_eq!(
         read[0].categories,
         [

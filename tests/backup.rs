@@ -56,7 +56,7 @@ async fn a_backup_restores_verifies_and_opens(backend: &'static str) {
             .unwrap()
             .fields
             .len(),
-        23
+        27
     );
     app.state.checkpoint().await.unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -23,7 +23,15 @@ fn marked_form(marker: &str) -> (Value, Vec<String>) {
         "full_name",
         "current_address",
         "woonmatch_number",
-        "partner_co_applicant",
+        "partner_name",
+        "housing_preferences",
+        "routes_tried",
+        "plan_motivation",
+        "plan_problems",
+        "plan_goals",
+        "plan_results",
+        "plan_means",
+        "form_cosigned_by",
         "affordability",
         "financial_administrator",
         "financial_administrator_contact",
@@ -124,7 +132,10 @@ async fn no_value_reaches_the_database_the_logs_or_an_error(backend: &'static st
         .step(
             &second,
             "assessment",
-            &json!({"decision": "reject", "fields": {"decision_reason": notes.clone()}}),
+            &json!({"decision": "reject", "fields": {
+                "decision_reason": notes.clone(),
+                "criteria_checklist": sluis::demo::checklist(&app.policy, Some("ready_for_outflow"))["criteria_checklist"],
+            }}),
         )
         .await
         .unwrap();

@@ -66,7 +66,8 @@ fn policy_show_json_has_the_documented_shape() {
         p["parties"]["bct-westfriesland"]["role"],
         json!("coordinator")
     );
-    assert_eq!(p["fields"].as_object().unwrap().len(), 43);
+    // 56 of the registration form, 3 of the assessment, 2 of the evaluation, 1 of the consent.
+    assert_eq!(p["fields"].as_object().unwrap().len(), 62);
     let text = ok(sluis().args(["policy", "show"]).output().unwrap());
     assert!(text.contains("identifiers") && text.contains("Intermaris"));
 }
@@ -148,6 +149,7 @@ fn an_inconsistent_policy_stops_the_broker_with_a_message() {
 
 /// Field ids the corporation of the demo may open (art. 9.5, 9.6, 9.9), written out.
 const CORPORATION_FIELDS: &[&str] = &[
+    "accepts_suitable_offer",
     "affordability",
     "benefits",
     "children_ages",
@@ -163,13 +165,16 @@ const CORPORATION_FIELDS: &[&str] = &[
     "full_name",
     "guide_name",
     "guide_phone",
+    "has_partner",
+    "housing_preferences",
     "income_source",
     "net_monthly_income",
-    "partner_co_applicant",
     "phone",
+    "rent_affordable",
     "rent_arrears_amount",
     "rent_arrears_last_home",
     "residence_status",
+    "wgs_admission_date",
     "woonmatch_number",
 ];
 
@@ -183,6 +188,11 @@ fn the_demo_writes_identities_slices_and_opened_files() {
         .unwrap());
     assert!(
         out.contains("intermaris") && out.contains("not a party (404)"),
+        "{out}"
+    );
+    // The second client's first registration lacked the Wgs admission (art. 7.3).
+    assert!(
+        out.contains("was refused (art. 7.3: rent arrears above EUR 500 need an admission to debt help, Wgs), naming wgs_admission_date;"),
         "{out}"
     );
     let d = dir.path();
@@ -273,12 +283,12 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     assert!(!d.join("slices/de-woonschakel").exists());
     assert!(!d.join("opened/fg-westfriesland").exists());
-    // The care organisation: 37 registration fields, its consent declaration, the evaluation (2).
+    // The care organisation: 54 registration fields, its consent declaration, the evaluation (2).
     assert_eq!(
         std::fs::read_dir(d.join("slices/leviaan").join(&case))
             .unwrap()
             .count(),
-        40
+        57
     );
     // report.json: the states each case passed and what each organisation could open.
     let report: Value =
@@ -301,7 +311,7 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     assert_eq!(
         cases[0]["opened"]["intermaris"].as_array().unwrap().len(),
-        23
+        27
     );
     assert!(cases[0]["opened"].get("de-woonschakel").is_none());
     assert_eq!(
@@ -485,7 +495,14 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
     );
     let accepted: Value = serde_json::from_str(&ok(client(
         "bct-westfriesland",
-        &["assess", &case, "--decision", "accept"],
+        &[
+            "assess",
+            &case,
+            "--decision",
+            "accept",
+            "--fields",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/assessment.json"),
+        ],
     )))
     .unwrap();
     assert_eq!(accepted["state"], "assessed");
@@ -532,7 +549,7 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         .map(String::as_str)
         .collect();
     assert_eq!(keys, CORPORATION_FIELDS, "{backend}");
-    assert_eq!(std::fs::read_dir(save.join(&case)).unwrap().count(), 23);
+    assert_eq!(std::fs::read_dir(save.join(&case)).unwrap().count(), 27);
     // The coordinator lists the cases it is a party to.
     let listed = ok(client("bct-westfriesland", &["cases"]));
     let row = listed
@@ -652,7 +669,7 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         ],
     ));
     assert!(
-        rekeyed.contains("1 cases: 23 files sealed to the new key, 0 already were"),
+        rekeyed.contains("1 cases: 27 files sealed to the new key, 0 already were"),
         "{rekeyed}"
     );
     let after: Value = serde_json::from_str(&ok(pull("intermaris-2027.txt"))).unwrap();
@@ -675,7 +692,7 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         ],
     ));
     assert!(
-        again.contains("0 files sealed to the new key, 23 already were"),
+        again.contains("0 files sealed to the new key, 27 already were"),
         "{again}"
     );
     // The other corporations' copies are untouched.
@@ -727,7 +744,12 @@ fn the_shipped_example_registration_is_complete_and_current() {
     )
     .unwrap();
     let form = &policy.forms["registration"];
+    // Every field, but the partner's: the example client has none (`has_partner` false).
     for field in &form.fields {
+        if ["partner_name", "partner_consent"].contains(&field.as_str()) {
+            assert!(shipped["fields"].get(field).is_none(), "{field}");
+            continue;
+        }
         assert!(
             shipped["fields"].get(field).is_some(),
             "the example lacks `{field}`"
@@ -742,5 +764,26 @@ fn the_shipped_example_registration_is_complete_and_current() {
     assert!(
         covered.contains(&"consent"),
         "the declaration covers itself"
+    );
+    // `deploy/assessment.json`, the coordinator's `--fields` of an accept in the guide: every
+    // criterion of the checklist met.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/assessment.json");
+    let expected = sluis::demo::checklist_all_met(&policy);
+    if std::env::var("SLUIS_UPDATE_EXAMPLES").is_ok_and(|v| v == "1") {
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&expected).unwrap() + "\n",
+        )
+        .unwrap();
+    }
+    let shipped: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(
+        shipped, expected,
+        "deploy/assessment.json is not the current example"
+    );
+    assert_eq!(
+        shipped["criteria_checklist"].as_object().unwrap().len(),
+        11,
+        "one answer per criterion of the assessment form"
     );
 }

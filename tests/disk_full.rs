@@ -81,7 +81,7 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_corrupt() {
     let outer = tempfile::tempdir().unwrap();
     let disk = outer.path().join("disk");
     std::fs::create_dir(&disk).unwrap();
-    let Some(_tmpfs) = Tmpfs::mount(&disk, "6m") else {
+    let Some(_tmpfs) = Tmpfs::mount(&disk, "12m") else {
         return;
     };
     let file = disk.join("sluis.db");
@@ -94,6 +94,8 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_corrupt() {
     let care = app.client(CARE).await;
     let first = app.submit(CARE, &fictional_registration()).await;
 
+    // The token for the download below, while a login can still write its event.
+    let token = app.token(CARE).await;
     let filler = disk.join("filler");
     fill(&filler, 256 * 1024);
     let mut stored = vec![first.clone()];
@@ -129,7 +131,6 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_corrupt() {
 
     // A download while the disk is full is served only if its access event was written
     // (small rows may still fit in pages the database already holds); otherwise it is a 507.
-    let token = app.token(CARE).await;
     let downloads_before = download_events(&app, &first).await;
     let (status, content_type, body) = app
         .raw(
@@ -165,8 +166,8 @@ async fn a_full_disk_is_a_clear_error_and_nothing_is_corrupt() {
     ids.sort();
     stored.sort();
     assert_eq!(ids, stored, "exactly the acknowledged cases exist");
-    // The 37 fields of the fictional registration and the consent scan.
-    let complete = 38;
+    // The 54 fields of the fictional registration and the consent scan.
+    let complete = 55;
     for case in &stored {
         let slice = care.slice(case, "guidance").await.unwrap();
         let opened = client::open_slice(&slice, &app.party(CARE).identity, &app.policy).unwrap();

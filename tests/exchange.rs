@@ -19,13 +19,16 @@ const COORDINATOR: &str = "bct-westfriesland";
 const CORPORATION: &str = "intermaris";
 const MUNICIPALITY: &str = "hoorn";
 
-/// Every field of the registration form (37), written out.
+/// Every field of the registration form the fictional client fills (54 of 56: she has no
+/// partner), written out.
 const ALL_REGISTRATION: &[&str] = &[
+    "accepts_suitable_offer",
     "affordability",
     "benefits",
     "bsn",
     "children_ages",
     "children_count",
+    "client_kind",
     "contra_indications",
     "current_address",
     "date_of_birth",
@@ -37,25 +40,40 @@ const ALL_REGISTRATION: &[&str] = &[
     "facility_type",
     "financial_administrator",
     "financial_administrator_contact",
+    "form_cosigned_by",
+    "form_cosigned_on",
     "full_name",
+    "guidance_needs",
     "guide_name",
     "guide_phone",
-    "guidance_needs",
+    "has_partner",
+    "housing_preferences",
     "income_source",
     "municipality_of_origin",
     "net_monthly_income",
+    "no_other_route",
     "nuisance_history",
-    "partner_co_applicant",
     "perspective_plan",
     "phone",
+    "plan_goals",
+    "plan_means",
+    "plan_motivation",
+    "plan_problems",
+    "plan_results",
+    "plan_signed_on",
     "preferred_municipalities",
     "previous_evictions",
     "problems",
+    "ready_for_outflow",
+    "rent_affordable",
     "rent_arrears_amount",
     "rent_arrears_last_home",
     "residence_status",
+    "routes_tried",
+    "searched_first",
     "social_network_location",
     "transport_means",
+    "wgs_admission_date",
     "woonmatch_number",
     "work_education_location",
 ];
@@ -63,6 +81,7 @@ const ALL_REGISTRATION: &[&str] = &[
 /// Art. 9.5: personalia, household, income, debts (incl. schuldsanering, bewindvoering),
 /// plus dwelling requirements (9.6) and the guide's contact (9.9). No BSN, no health data.
 const CORPORATION_FIELDS: &[&str] = &[
+    "accepts_suitable_offer",
     "affordability",
     "benefits",
     "children_ages",
@@ -78,13 +97,16 @@ const CORPORATION_FIELDS: &[&str] = &[
     "full_name",
     "guide_name",
     "guide_phone",
+    "has_partner",
+    "housing_preferences",
     "income_source",
     "net_monthly_income",
-    "partner_co_applicant",
     "phone",
+    "rent_affordable",
     "rent_arrears_amount",
     "rent_arrears_last_home",
     "residence_status",
+    "wgs_admission_date",
     "woonmatch_number",
 ];
 
@@ -106,18 +128,26 @@ const MUNICIPALITY_FIELDS: &[&str] = &[
     "financial_administrator",
     "financial_administrator_contact",
     "full_name",
+    "guidance_needs",
     "guide_name",
     "guide_phone",
-    "guidance_needs",
+    "has_partner",
     "income_source",
     "net_monthly_income",
-    "partner_co_applicant",
     "perspective_plan",
     "phone",
+    "plan_goals",
+    "plan_means",
+    "plan_motivation",
+    "plan_problems",
+    "plan_results",
+    "plan_signed_on",
     "problems",
+    "rent_affordable",
     "rent_arrears_amount",
     "rent_arrears_last_home",
     "residence_status",
+    "wgs_admission_date",
     "woonmatch_number",
 ];
 
@@ -151,13 +181,20 @@ async fn every_party_opens_exactly_what_the_agreement_allows(backend: &'static s
             with_consent.then_some(&consent["document"]),
             "{backend}: {org}"
         );
+        let mut expected = set(expected);
+        if org == COORDINATOR {
+            // Its own checklist of the accept, sealed to it alone.
+            expected.insert("criteria_checklist".to_owned());
+        }
         assert_eq!(
             fields.keys().cloned().collect::<BTreeSet<_>>(),
-            set(expected),
+            expected,
             "{backend}: {org}"
         );
+        let checklist = sluis::demo::checklist_all_met(&app.policy);
         for (id, value) in &fields {
-            assert_eq!(value, &form[id], "{backend}: {org} opened {id}");
+            let sent = form.get(id).unwrap_or(&checklist[id]);
+            assert_eq!(value, sent, "{backend}: {org} opened {id}");
         }
     }
     // The slice itself holds nothing else: fields the corporation may not see are absent.
@@ -167,7 +204,7 @@ async fn every_party_opens_exactly_what_the_agreement_allows(backend: &'static s
         .slice(&case, "matching")
         .await
         .unwrap();
-    assert_eq!(slice.fields.len(), 23);
+    assert_eq!(slice.fields.len(), 27);
     assert!(
         slice
             .fields
@@ -284,7 +321,11 @@ async fn a_share_with_one_forbidden_field_is_refused_whole(backend: &'static str
     let case = answer["id"].as_str().unwrap().to_owned();
     let coordinator = app.client(COORDINATOR).await;
     coordinator
-        .step(&case, "assessment", &json!({"decision": "accept"}))
+        .step(
+            &case,
+            "assessment",
+            &json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)}),
+        )
         .await
         .unwrap();
     // A referral to Hoorn with the BSN for the corporations too.

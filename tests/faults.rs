@@ -91,11 +91,11 @@ async fn a_killed_broker_leaves_only_whole_cases_and_a_verifiable_log(backend: &
 
     let (server, base) = common::serve_process(&db.url, &key);
     let care = login("leviaan", base.clone()).await;
-    // Every case answered 2xx is whole: all 38 sealed fields open for the care organisation.
+    // Every case answered 2xx is whole: all 55 sealed fields open for the care organisation.
     for case in &answered {
         let slice = care.slice(case, "guidance").await.unwrap();
         let opened = client::open_slice(&slice, &party("leviaan").identity, &policy).unwrap();
-        assert_eq!(opened.fields.len(), 38, "{backend}: case {case}");
+        assert_eq!(opened.fields.len(), 55, "{backend}: case {case}");
     }
     // And no case in the database is half-written: each has its parties, its fields and its event.
     let stored = store.cases_of("leviaan").await.unwrap();
@@ -105,7 +105,7 @@ async fn a_killed_broker_leaves_only_whole_cases_and_a_verifiable_log(backend: &
         assert_eq!(store.parties(&case.id).await.unwrap().len(), 2, "{backend}");
         assert_eq!(
             store.slice(&case.id, "leviaan").await.unwrap().len(),
-            38,
+            55,
             "{backend}"
         );
         assert!(log.iter().any(

@@ -399,7 +399,9 @@ async fn numbers_outside_their_range_are_refused(backend: &'static str) {
     let app = TestApp::start(backend).await;
     let case = app.submit("leviaan", &fictional_registration()).await;
     let coordinator = app.token("bct-westfriesland").await;
-    let accept = json!({"decision": "accept"}).to_string();
+    let accept =
+        json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)})
+            .to_string();
     let (status, _, _) = app
         .raw(
             "POST",

@@ -134,7 +134,7 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
             .step(
                 &case,
                 "assessment",
-                &json!({"decision": "accept", "fields": {"criteria_checklist": ["7.1"]}}),
+                &json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)}),
             )
             .await,
         200,
@@ -643,7 +643,11 @@ async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_share
     let case = answer["id"].as_str().unwrap().to_owned();
     let coordinator = app.client(COORDINATOR).await;
     coordinator
-        .step(&case, "assessment", &json!({"decision": "accept"}))
+        .step(
+            &case,
+            "assessment",
+            &json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)}),
+        )
         .await
         .unwrap();
     let err = coordinator

@@ -86,9 +86,9 @@ fn the_operator_guide_runs_as_written_on_postgresql_under_tls() {
         "    \"net_monthly_income\": 1380,",
         "7 events, each proven included in the signed checkpoint of size 54",
         // The report names each event's user by login name.
-        "  fg-westfriesland   m.devries              privacy_officer  supervision ",
-        "  intermaris         intermaris-app         corporation      matching ",
-        "1 cases: 23 files sealed to the new key, 0 already were",
+        "  fg-westfriesland   m.devries                privacy_officer  supervision ",
+        "  intermaris         intermaris-app           corporation      matching ",
+        "1 cases: 27 files sealed to the new key, 0 already were",
     ] {
         assert!(
             lines.iter().any(|l| l.contains(expected)),

@@ -139,7 +139,7 @@ async fn the_broker_role_may_only_append_to_the_access_log() {
             .step(
                 &case,
                 "assessment",
-                &serde_json::json!({"decision": "accept"}),
+                &serde_json::json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&policy)}),
             )
             .await
             .unwrap();

@@ -21,45 +21,64 @@ use sluis::demo::fictional_registration;
 /// here from `domain.md`, not taken from the code under test.
 const OPTIONAL: &[(&str, &str)] = &[
     ("email", "personalia"),
-    ("woonmatch_number", "personalia"),
-    ("partner_co_applicant", "household"),
     ("children_count", "household"),
     ("children_ages", "household"),
     ("benefits", "income"),
     ("affordability", "income"),
     ("debts_total", "debts"),
-    ("rent_arrears_amount", "debts"),
     ("debt_restructuring_status", "debts"),
     ("financial_administrator", "debts"),
     ("financial_administrator_contact", "debts"),
     ("dwelling_constraints", "dwelling_requirements"),
+    ("housing_preferences", "dwelling_requirements"),
     ("social_network_location", "placement"),
     ("work_education_location", "placement"),
     ("transport_means", "placement"),
+    ("preferred_municipalities", "placement"),
+    ("routes_tried", "placement"),
     ("eviction_reason", "housing_history"),
     ("nuisance_history", "housing_history"),
     ("problems", "health_care"),
     ("contra_indications", "health_care"),
+    ("perspective_plan", "perspective_plan"),
 ];
 
+/// The fields every generated form keeps: the form's required ones, those the fictional
+/// client's rent arrears call for (art. 7.3), and the papers an accept needs (art. 7.1, 8.2).
 const REQUIRED: &[(&str, &str)] = &[
     ("full_name", "personalia"),
     ("date_of_birth", "personalia"),
     ("phone", "personalia"),
     ("current_address", "personalia"),
+    ("woonmatch_number", "personalia"),
     ("residence_status", "personalia"),
+    ("has_partner", "household"),
     ("bsn", "identifiers"),
     ("income_source", "income"),
     ("net_monthly_income", "income"),
+    ("rent_affordable", "income"),
     ("rent_arrears_last_home", "debts"),
+    ("rent_arrears_amount", "debts"),
+    ("wgs_admission_date", "debts"),
+    ("accepts_suitable_offer", "dwelling_requirements"),
     ("guide_name", "care_contact"),
     ("guide_phone", "care_contact"),
     ("municipality_of_origin", "placement"),
-    ("preferred_municipalities", "placement"),
+    ("ready_for_outflow", "placement"),
+    ("client_kind", "placement"),
+    ("searched_first", "placement"),
+    ("no_other_route", "placement"),
     ("previous_evictions", "housing_history"),
     ("facility_type", "health_care"),
     ("guidance_needs", "health_care"),
-    ("perspective_plan", "perspective_plan"),
+    ("plan_motivation", "perspective_plan"),
+    ("plan_problems", "perspective_plan"),
+    ("plan_goals", "perspective_plan"),
+    ("plan_results", "perspective_plan"),
+    ("plan_means", "perspective_plan"),
+    ("plan_signed_on", "perspective_plan"),
+    ("form_cosigned_by", "placement"),
+    ("form_cosigned_on", "placement"),
 ];
 
 fn role_sees(role: &str, category: &str) -> bool {
@@ -161,12 +180,16 @@ fn generated_forms_open_per_role_exactly_as_the_policy_allows(backend: &'static 
                     if role_sees(role, "consent") {
                         expected.insert("consent_document");
                     }
+                    // The coordinator's own checklist of the accept.
+                    if role == "coordinator" {
+                        expected.insert("criteria_checklist");
+                    }
                     let got: BTreeSet<&str> = opened.fields.keys().map(String::as_str).collect();
                     prop_assert_eq!(&got, &expected, "{} {}", backend, org);
                     for (id, value) in opened
                         .fields
                         .iter()
-                        .filter(|(id, _)| *id != "consent_document")
+                        .filter(|(id, _)| *id != "consent_document" && *id != "criteria_checklist")
                     {
                         prop_assert_eq!(value, &form[id]);
                     }

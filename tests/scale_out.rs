@@ -68,7 +68,7 @@ async fn two_replicas_serve_one_consistent_exchange(backend: &'static str) {
             let case = answer["id"].as_str().unwrap().to_owned();
             // Downloaded at the other replica.
             let slice = fetch.slice(&case, "guidance").await.unwrap();
-            assert_eq!(slice.fields.len(), 38);
+            assert_eq!(slice.fields.len(), 55);
             case
         }));
     }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::access::{organisations_by_id, seal_plan};
 use super::shares::{ShareRequestItem, share_attempt};
-use super::steps::{StepDone, access, begin};
+use super::steps::{Sendable, StepDone, access, begin};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::cases::lifecycle;
 use crate::cases::sharing::{self, ShareInput};
@@ -58,11 +58,17 @@ pub(super) async fn post_assessment(
     let party = access(&state, &caller, &id, "assessment").await?;
     let action = lifecycle::assessment_action(&req.decision, &req.fields)?;
     let allowed = party.allow(&state, &caller, move |_| action).await?;
+    lifecycle::assessment_fields(action, &req.fields)?;
+    if action == Action::Accept {
+        let sealed = state.store.sealed_field_ids(&allowed.ctx.case.id).await?;
+        lifecycle::papers_before_assessment(&state.policy, &allowed.ctx.case.form, &sealed)?;
+    }
     let mut step = allowed.step(&caller);
     let mut withheld = Vec::new();
     if !req.fields.0.is_empty() {
         let assessment = ["assessment".to_owned()];
-        let sealed = allowed.seal_to_parties(&state, &req.fields, Some(&assessment));
+        let only = Sendable::Categories(&assessment);
+        let sealed = allowed.seal_to_parties(&state, &req.fields, only);
         (step.sealed, withheld) = sealed.await?;
     }
     let detail = format!("assessment: {}", req.decision);
@@ -259,8 +265,7 @@ pub(super) async fn post_changes(
         }
     };
     let allowed = begin(&state, &caller, &id, answer_or_change, "change_report").await?;
-    let categories = state.policy.changes.categories.clone();
-    let sealed = allowed.seal_to_parties(&state, &req.fields, Some(&categories));
+    let sealed = allowed.seal_to_parties(&state, &req.fields, Sendable::ChangeReport);
     let (sealed, withheld) = sealed.await?;
     let mut step = allowed.step(&caller);
     step.notify = lifecycle::changed_notices(&sealed, &caller.org_id);
@@ -290,7 +295,9 @@ pub(super) async fn post_evaluation(
     let period = lifecycle::evaluation_period(req.period)?;
     form::validate_form(&state.policy, "evaluation", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
-    let (sealed, withheld) = allowed.seal_to_parties(&state, &req.fields, None).await?;
+    let (sealed, withheld) = allowed
+        .seal_to_parties(&state, &req.fields, Sendable::Any)
+        .await?;
     let mut step = allowed.step(&caller);
     step.evaluation_received = Some(period);
     let receiving: BTreeSet<&String> = (sealed.iter())

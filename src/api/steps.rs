@@ -168,19 +168,41 @@ impl Allowed {
         &self,
         state: &AppState,
         values: &FieldValues,
-        only: Option<&[String]>,
+        only: Sendable<'_>,
     ) -> Result<(Vec<NewSealedField>, Vec<String>), ApiError> {
         let policy = &state.policy;
         let plaintexts = form::validate_fields(policy, values).map_err(ApiError::invalid_fields)?;
-        if let Some(allowed) = only {
-            lifecycle::only_categories(policy, &plaintexts, allowed)?;
+        match only {
+            Sendable::Any => {}
+            Sendable::Categories(allowed) => {
+                let ids: Vec<&str> = plaintexts.iter().map(|(id, _)| id.as_str()).collect();
+                lifecycle::only_categories(policy, &ids, allowed)?;
+            }
+            Sendable::ChangeReport => lifecycle::change_report_fields(policy, &plaintexts)?,
+        }
+        let today = state.store.clock().today();
+        let form = &self.ctx.case.form;
+        let broken = form::check_rules(policy, form, values, &today, form::RuleScope::Change);
+        if !broken.is_empty() {
+            return Err(ApiError::invalid_fields(broken));
         }
         let keys = RecipientKeys::of(&state.store.organisations().await?);
         let consent = self.ctx.consent()?;
-        let today = state.store.clock().today();
         let parties = &self.ctx.parties;
         let plan =
             crate::cases::plan_sealing(policy, parties, consent, plaintexts, &keys, false, &today)?;
         seal_plan(plan, policy).await
     }
+}
+
+/// Which fields a step may seal anew.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Sendable<'a> {
+    /// Any field of the policy (an evaluation's own form).
+    Any,
+    /// Only fields of these categories (the assessment's).
+    Categories(&'a [String]),
+    /// A change report: the policy's change categories, and the papers the case needs before
+    /// assessment (art. 7.1, 8.2), which may follow the registration.
+    ChangeReport,
 }

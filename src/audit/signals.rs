@@ -192,7 +192,7 @@ pub fn table(events: &[Event], names: &BTreeMap<String, String>) -> String {
     let short =
         |id: Option<&str>, n: usize| id.map_or("-".to_owned(), |i| i.chars().take(n).collect());
     let mut out = format!(
-        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<22} {:<16} {:<17} {:<8} {:<12} {}\n",
+        "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<24} {:<16} {:<17} {:<8} {:<12} {}\n",
         "seq",
         "time (UTC)",
         "action",
@@ -212,7 +212,7 @@ pub fn table(events: &[Event], names: &BTreeMap<String, String>) -> String {
             e.categories.join(", ")
         };
         out.push_str(&format!(
-            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<22} {:<16} {:<17} {:<8} {:<12} {}\n",
+            "{:>5}  {:<24} {:<12} {:<8} {:<18} {:<24} {:<16} {:<17} {:<8} {:<12} {}\n",
             e.seq,
             e.time,
             e.action,

@@ -398,7 +398,10 @@ impl StepContext {
     }
 }
 
-/// The coordinator's decision on a registration; a rejection needs its reason.
+/// The assessment field holding the coordinator's checklist of the art. 7 criteria.
+pub const CHECKLIST_FIELD: &str = "criteria_checklist";
+
+/// The coordinator's decision on a registration (art. 8.3, 9.2); a rejection needs its reason.
 pub fn assessment_action(decision: &str, fields: &FieldValues) -> Result<Action, CaseError> {
     let action = match decision {
         "accept" => Action::Accept,
@@ -416,6 +419,62 @@ pub fn assessment_action(decision: &str, fields: &FieldValues) -> Result<Action,
         ));
     }
     Ok(action)
+}
+
+/// What an assessment must carry (art. 8.3): an `accept` the checklist, and a reason if a
+/// criterion is not met; a rejection a checklist naming at least one criterion not met.
+/// Checked once the coordinator may take the step.
+pub fn assessment_fields(action: Action, fields: &FieldValues) -> Result<(), CaseError> {
+    let checklist = fields.0.iter().find(|(k, _)| k == CHECKLIST_FIELD);
+    let reason = fields.0.iter().any(|(k, _)| k == "decision_reason");
+    let needs = |field: &str, problem: &str| {
+        Err(CaseError::Fields(vec![crate::form::FieldProblem {
+            field: field.into(),
+            problem: problem.into(),
+        }]))
+    };
+    let not_met = checklist.map(|(_, v)| crate::form::criteria_not_met(v));
+    match (action, not_met) {
+        (Action::Accept | Action::Reject, None) => needs(
+            CHECKLIST_FIELD,
+            "is required: the coordinator checks every criterion of art. 7 (art. 8.3)",
+        ),
+        (Action::Accept, Some(not_met)) if !not_met.is_empty() && !reason => needs(
+            "decision_reason",
+            "is required to accept with a criterion not met (art. 8.3)",
+        ),
+        (Action::Reject, Some(not_met)) if not_met.is_empty() => needs(
+            CHECKLIST_FIELD,
+            "a rejection names the criteria that failed: at least one `not_met` (art. 8.3)",
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The papers a case needs before it is accepted (art. 7.1, 8.2, 9.1: the perspective plan in
+/// the uniform format, signed, and the form co-signed): every field of the case's form marked
+/// `before_assessment` has been sealed (`sealed` holds the field ids the case has).
+pub fn papers_before_assessment(
+    policy: &Policy,
+    form: &str,
+    sealed: &std::collections::BTreeSet<String>,
+) -> Result<(), CaseError> {
+    let missing: Vec<crate::form::FieldProblem> = (policy.forms.get(form).into_iter())
+        .flat_map(|f| &f.fields)
+        .filter_map(|id| policy.field(id))
+        .filter(|spec| spec.before_assessment && !sealed.contains(&spec.id))
+        .map(|spec| crate::form::FieldProblem {
+            field: spec.id.clone(),
+            problem: "is needed before the case is accepted: send it with a change report \
+                      (art. 7.1, 8.2)"
+                .into(),
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(CaseError::Fields(missing))
+    }
 }
 
 /// The last place in the referral queue (art. 8.4); 1 is first in line.
@@ -501,10 +560,10 @@ pub fn evaluations_due(key_handover: &str) -> Result<Vec<(i64, String)>, CaseErr
 /// a change).
 pub fn only_categories(
     policy: &Policy,
-    fields: &[(String, Plaintext)],
+    fields: &[&str],
     allowed: &[String],
 ) -> Result<(), CaseError> {
-    for (field, _) in fields {
+    for field in fields {
         let category = policy
             .field(field)
             .map(|f| f.category.as_str())
@@ -517,6 +576,21 @@ pub fn only_categories(
         }
     }
     Ok(())
+}
+
+/// A change report holds fields of the policy's change categories (art. 6, 12), or the
+/// papers a case needs before assessment (`before_assessment`: art. 7.1, 8.2), which may follow
+/// the registration.
+pub fn change_report_fields(
+    policy: &Policy,
+    fields: &[(String, Plaintext)],
+) -> Result<(), CaseError> {
+    let changes: Vec<&str> = fields
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| !policy.field(id).is_some_and(|f| f.before_assessment))
+        .collect();
+    only_categories(policy, &changes, &policy.changes.categories)
 }
 
 /// One notification per organisation that received a new age file in this step (other than

@@ -11,7 +11,7 @@ pub mod sharing;
 pub mod submission;
 
 pub use entitlement::{PlannedField, RecipientKeys, SealingPlan, plan_sealing, sealed_rows};
-pub use lifecycle::{Action, REGISTERED, Refusal, State, StepContext, transition};
+pub use lifecycle::{Action, CHECKLIST_FIELD, REGISTERED, Refusal, State, StepContext, transition};
 pub use model::{
     Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notice, Notification,
     Organisation, Rekeyed, SealedField, Slice, SliceField, Step,

@@ -2,7 +2,7 @@
 
 use crate::audit::Pseudonymiser;
 use crate::consent::{ConsentRecord, Declaration, Recording};
-use crate::form::{self, FieldProblem, FieldValue, FieldValues};
+use crate::form::{self, FieldProblem, FieldValue, FieldValues, RuleScope};
 use crate::policy::{Joins, Policy};
 use crate::sealing::Plaintext;
 
@@ -179,6 +179,10 @@ pub fn plan_submission(
     };
     let mut plaintexts =
         form::validate_form(policy, &form, &fields, true).map_err(CaseError::Fields)?;
+    let broken = form::check_rules(policy, &form, &fields, by.today, RuleScope::Submission);
+    if !broken.is_empty() {
+        return Err(CaseError::Fields(broken));
+    }
     drop(fields);
     declaration
         .validate(policy, by.today)

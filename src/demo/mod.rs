@@ -78,7 +78,7 @@ pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolle
 pub fn fictional_registration() -> Value {
     let plan = "Perspectiefplan (fictief)\n\nMotivatie: wil zelfstandig wonen dicht bij werk.\n\
                 Doelen: huur op tijd betalen, dagbesteding behouden.\nMiddelen: ambulante begeleiding 2x per week.\n";
-    json!({
+    let mut form = json!({
         "full_name": "Sanne de Vries",
         "date_of_birth": "1998-04-17",
         "phone": "06-12345678",
@@ -86,7 +86,6 @@ pub fn fictional_registration() -> Value {
         "current_address": "Voorziening De Horst, Kerkstraat 1, 1621 AA Hoorn",
         "woonmatch_number": "WM-2024-118822",
         "residence_status": "nederlander",
-        "partner_co_applicant": "geen",
         "children_count": 1,
         "children_ages": ["4"],
         "bsn": "111222333",
@@ -115,16 +114,72 @@ pub fn fictional_registration() -> Value {
         "problems": "Schulden en een periode van dakloosheid na relatiebreuk.",
         "guidance_needs": "Ambulante begeleiding bij financien en huishouden.",
         "contra_indications": "Geen.",
+    });
+    // The criteria of art. 7 and the papers of art. 7.1 and 8.2 (one `json!` is too deep for
+    // the whole form).
+    let papers = json!({
+        "has_partner": false,
+        "rent_affordable": true,
+        "wgs_admission_date": "2026-09-15",
+        "accepts_suitable_offer": true,
+        "housing_preferences": "Liefst in de buurt van familie in Hoorn.",
+        "ready_for_outflow": true,
+        "client_kind": "intramuraal",
+        "searched_first": true,
+        "no_other_route": true,
+        "routes_tried": "Ingeschreven bij Woonmatch sinds 2024; urgentie aangevraagd en afgewezen.",
+        "plan_motivation": "Wil zelfstandig wonen dicht bij werk en familie.",
+        "plan_problems": "Schulden en een periode van dakloosheid na relatiebreuk.",
+        "plan_goals": "Huur op tijd betalen, dagbesteding behouden.",
+        "plan_results": "Na een jaar zelfstandig wonen zonder nieuwe achterstand.",
+        "plan_means": "Ambulante begeleiding 2x per week; bewindvoering.",
+        "plan_signed_on": "2026-11-20",
         "perspective_plan": BASE64.encode(plan),
-    })
+        "form_cosigned_by": "Sanne de Vries",
+        "form_cosigned_on": "2026-11-20",
+    });
+    if let (Some(form), Value::Object(papers)) = (form.as_object_mut(), papers) {
+        form.extend(papers);
+    }
+    form
+}
+
+/// The coordinator's checklist with every criterion of art. 7 met: the `fields` of an accept.
+pub fn checklist_all_met(policy: &Policy) -> Value {
+    checklist(policy, None)
+}
+
+/// The coordinator's checklist with `failed` not met and the rest met.
+pub fn checklist(policy: &Policy, failed: Option<&str>) -> Value {
+    let criteria = match policy.field(crate::cases::CHECKLIST_FIELD).map(|f| &f.kind) {
+        Some(crate::policy::FieldKind::Checklist { criteria }) => criteria.clone(),
+        _ => Vec::new(),
+    };
+    let answers: serde_json::Map<String, Value> = criteria
+        .iter()
+        .map(|c| {
+            let status = if Some(c.id.as_str()) == failed {
+                "not_met"
+            } else {
+                "met"
+            };
+            (c.id.clone(), json!({"status": status}))
+        })
+        .collect();
+    json!({ crate::cases::CHECKLIST_FIELD: answers })
 }
 
 /// A second fictional client (whose consent the demo withdraws).
 pub fn second_registration() -> Value {
     let mut form = fictional_registration();
+    // A former unaccompanied minor is 18 to 23 (art. 7.1): twenty, whenever the demo runs.
+    let born = time::OffsetDateTime::now_utc().year() - 20;
     for (id, value) in [
         ("full_name", json!("Yusuf Amrani")),
-        ("date_of_birth", json!("2004-09-02")),
+        ("date_of_birth", json!(format!("{born}-09-02"))),
+        ("client_kind", json!("oud_amv")),
+        ("wgs_admission_date", json!("2026-10-01")),
+        ("form_cosigned_by", json!("Yusuf Amrani")),
         ("bsn", json!("123456782")),
         ("phone", json!("06-11223344")),
         ("email", json!("y.amrani@example.nl")),
@@ -180,6 +235,9 @@ pub struct DemoReport {
     pub monitor: Option<crate::monitor::Monitor>,
     /// How many cases the fictional year registered.
     pub year_cases: usize,
+    /// The fields the broker named when it refused the second client's first registration
+    /// (rent arrears above EUR 500 without a Wgs admission, art. 7.3).
+    pub refused_fields: Vec<String>,
 }
 
 /// The privacy officer of the demo.
@@ -289,9 +347,11 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
     )
     .await?;
     coordinator
-        .step(&case, "assessment", &json!({"decision": "accept", "fields": {
-            "criteria_checklist": ["7.1 intramuraal", "7.2 zelf geprobeerd", "7.3 geen huurschuld > 500 zonder traject", "7.5 inkomen", "7.6 bereikbaar"]
-        }}))
+        .step(
+            &case,
+            "assessment",
+            &json!({"decision": "accept", "fields": checklist_all_met(policy)}),
+        )
         .await?;
     coordinator
         .refer(
@@ -331,14 +391,34 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         .step(&case, "lease-conversion", &json!({}))
         .await?;
 
-    // Case 2: another client, referred, then the client withdraws consent.
+    // Case 2: another client, referred, then the client withdraws consent. Her first
+    // registration leaves out the Wgs admission her rent arrears above EUR 500 need (art. 7.3):
+    // refused, naming the field; with the admission it goes through.
     let second_care = login("dnodoen").await?;
+    let mut first_try = second_registration();
+    if let Some(form) = first_try.as_object_mut() {
+        form.remove("wgs_admission_date");
+    }
+    let refused_fields = match second_care
+        .submit("registration", &first_try, &fictional_consent())
+        .await
+    {
+        Err(crate::client::ClientError::Problem { errors, .. }) => {
+            errors.into_iter().map(|e| e.field).collect::<Vec<_>>()
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => anyhow::bail!("a registration without the Wgs admission was accepted"),
+    };
     let second = second_care
         .submit("registration", &second_registration(), &fictional_consent())
         .await?;
     let withdrawn = second["id"].as_str().context("no case id")?.to_owned();
     coordinator
-        .step(&withdrawn, "assessment", &json!({"decision": "accept"}))
+        .step(
+            &withdrawn,
+            "assessment",
+            &json!({"decision": "accept", "fields": checklist_all_met(policy)}),
+        )
         .await?;
     coordinator
         .refer(
@@ -422,6 +502,7 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         verified,
         monitor: None,
         year_cases: 0,
+        refused_fields,
     })
 }
 
@@ -563,6 +644,15 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
                 let _ = writeln!(s, "  {org:<20} {role:<16}  - not a party (404)");
             }
         }
+    }
+    if !report.refused_fields.is_empty() {
+        let _ = writeln!(
+            s,
+            "\ndnoDoen's first registration of its client was refused (art. 7.3: rent arrears above \
+             EUR 500 need an admission to debt help, Wgs), naming {}; with the admission added it \
+             was registered.",
+            report.refused_fields.join(", ")
+        );
     }
     let _ = writeln!(
         s,

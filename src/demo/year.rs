@@ -241,9 +241,11 @@ pub(super) async fn play(
             Step::Assess(accept) => {
                 let case = ids[i].as_deref().context("case not registered")?;
                 let body = if accept {
-                    json!({"decision": "accept"})
+                    json!({"decision": "accept", "fields": super::checklist_all_met(policy)})
                 } else {
-                    json!({"decision": "reject", "fields": {"decision_reason": "Fictief: nog niet woonvaardig genoeg."}})
+                    let mut fields = super::checklist(policy, Some("ready_for_outflow"));
+                    fields["decision_reason"] = json!("Fictief: nog niet woonvaardig genoeg.");
+                    json!({"decision": "reject", "fields": fields})
                 };
                 login(super::DEMO_COORDINATOR)?
                     .step(case, "assessment", &body)

@@ -27,6 +27,18 @@ impl Store {
         Ok((files, copies))
     }
 
+    /// The ids of the fields a case has sealed (whoever they are sealed to).
+    pub async fn sealed_field_ids(
+        &self,
+        case_id: &str,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT field_id FROM sealed_fields WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("field_id")?)).collect()
+    }
+
     /// Adds parties and sealed fields to a case (a re-share) with its audit event, all or nothing.
     pub async fn add_share(
         &self,

@@ -242,7 +242,10 @@ impl TestApp {
             .step(
                 &case,
                 "assessment",
-                &serde_json::json!({"decision": "accept"}),
+                &serde_json::json!({
+                    "decision": "accept",
+                    "fields": sluis::demo::checklist_all_met(&self.policy),
+                }),
             )
             .await
             .unwrap();
