@@ -132,11 +132,8 @@ impl ConsentRecord {
         if self.status != "active" {
             return Some(format!("the client's consent {} was withdrawn", self.id));
         }
-        if self.valid_until.as_str() < today {
-            return Some(format!(
-                "the client's consent {} expired on {}",
-                self.id, self.valid_until
-            ));
+        if let Some(expired) = self.expired(today) {
+            return Some(expired);
         }
         if !self.roles.iter().any(|r| r == role) {
             return Some(format!(
@@ -149,6 +146,18 @@ impl ConsentRecord {
             ));
         }
         None
+    }
+
+    /// Why the record no longer holds on `today`, if its `valid_until` has passed: with how to
+    /// renew it.
+    pub fn expired(&self, today: &str) -> Option<String> {
+        (self.valid_until.as_str() < today).then(|| {
+            format!(
+                "the client's consent {} expired on {}: the care organisation records the \
+                 client's renewed declaration (POST /v1/cases/{}/consent, `sluis consent renew`)",
+                self.id, self.valid_until, self.case_id
+            )
+        })
     }
 
     /// The record as an HL7 FHIR R5 `Consent` resource.
@@ -189,6 +198,18 @@ impl ConsentRecord {
             ]
         })
     }
+}
+
+/// How many days before its `valid_until` a consent is listed for renewal.
+pub const RENEWAL_NOTICE_DAYS: i64 = 30;
+
+/// The last `valid_until` that is listed for renewal on `today` (`YYYY-MM-DD`): today plus
+/// [`RENEWAL_NOTICE_DAYS`] (today itself if it is not a date).
+pub fn renewal_horizon(today: &str) -> String {
+    date(today).map_or_else(
+        || today.to_owned(),
+        |d| (d + time::Duration::days(RENEWAL_NOTICE_DAYS)).to_string(),
+    )
 }
 
 /// The circumstances of recording a declaration: the case, the client's pseudonym, the signed
@@ -292,6 +313,7 @@ impl ReleaseRule {
             Some(c) if c.status != "active" => {
                 Some(format!("the client's consent {} was withdrawn", c.id))
             }
+            Some(c) if c.expired(&self.today).is_some() => c.expired(&self.today),
             Some(c) if !c.roles.contains(&self.org_role) => Some(format!(
                 "the client's consent does not cover recipient role `{}`",
                 self.org_role

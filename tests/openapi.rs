@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 40] = [
+const OPERATIONS: [(&str, &str); 43] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -37,6 +37,9 @@ const OPERATIONS: [(&str, &str); 40] = [
     ("put", "/v1/cases/{id}/documents/{field}"),
     ("get", "/v1/cases/{id}/consent"),
     ("post", "/v1/cases/{id}/consent/withdraw"),
+    ("post", "/v1/cases/{id}/consent"),
+    ("get", "/v1/cases/{id}/consents"),
+    ("get", "/v1/consents/expiring"),
     ("get", "/v1/inbox"),
     ("put", "/v1/referrals/queue"),
     ("get", "/v1/evaluations/overdue"),

@@ -116,16 +116,12 @@ pub(super) struct MonitorInput {
 
 impl SubmitRequest {
     fn into_submission(self) -> Submission {
+        let (declaration, consent_document) = self.consent.into_parts();
         Submission {
             form: self.form,
             fields: self.fields,
-            declaration: Declaration {
-                signed_on: self.consent.signed_on,
-                valid_until: self.consent.valid_until,
-                roles: self.consent.roles,
-                categories: self.consent.categories,
-            },
-            consent_document: self.consent.document,
+            declaration,
+            consent_document,
             monitor: self.monitor.map(|m| MonitorCodes {
                 client_group: m.client_group,
                 origin_municipality: m.origin_municipality,
@@ -134,7 +130,8 @@ impl SubmitRequest {
     }
 }
 
-/// The consent declaration sent with a submission: what the client signed, and the scan.
+/// The consent declaration sent with a submission or a renewal: what the client signed, and
+/// the scan.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConsentInput {
@@ -147,6 +144,21 @@ pub(super) struct ConsentInput {
     /// The signed declaration (PDF or image), base64.
     #[schema(value_type = String)]
     document: FieldValue,
+}
+
+impl ConsentInput {
+    /// What the client declared, and the signed document.
+    pub(super) fn into_parts(self) -> (Declaration, FieldValue) {
+        (
+            Declaration {
+                signed_on: self.signed_on,
+                valid_until: self.valid_until,
+                roles: self.roles,
+                categories: self.categories,
+            },
+            self.document,
+        )
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -6,15 +6,22 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::access::own_case;
+use super::access::{own_case, seal_plan};
+use super::cases::ConsentInput;
 use super::steps::{StepDone, begin};
-use super::{ApiError, AppState, Caller};
-use crate::cases::Action;
+use super::{ApiError, ApiJson, AppState, Caller};
+use crate::cases::submission::{self, Renewal, Submitter};
+use crate::cases::{Action, RecipientKeys};
+use crate::consent::ConsentRecord;
 
 /// The routes of this module.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/cases/{id}/consent", get(get_consent))
+        .route(
+            "/v1/cases/{id}/consent",
+            get(get_consent).post(post_renewal),
+        )
+        .route("/v1/cases/{id}/consents", get(get_consents))
         .route("/v1/cases/{id}/consent/withdraw", post(post_withdraw))
 }
 
@@ -37,16 +44,7 @@ pub(super) async fn get_consent(
     event.purpose = Some("registration".into());
     event.reason = Some("consent record".into());
     let (case, _, mut event) = own_case(&state, &caller, &id, event).await?;
-    let fhir = match q.format.as_deref() {
-        Some("fhir") => true,
-        None | Some("json") => false,
-        Some(_) => {
-            let reason = "format is one of: json, fhir";
-            return Err(caller
-                .deny(&state, event, reason, ApiError::bad_request(reason))
-                .await);
-        }
-    };
+    let fhir = wants_fhir(&state, &caller, q.format.as_deref(), &event).await?;
     let consent = state
         .store
         .consent(&case.id)
@@ -83,4 +81,110 @@ pub(super) async fn post_withdraw(
     let mut event = allowed.event.clone();
     event.reason = Some("consent withdrawn".into());
     allowed.finish(&state, step, event).await
+}
+
+#[utoipa::path(post, path = "/v1/cases/{id}/consent", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = ConsentInput, responses((status = 200, description = "The new declaration is in force; the case continues under it", body = StepDone)))]
+/// A new consent declaration for an open case (a renewal before or after `valid_until`, or a
+/// wider scope), recorded by the care organisation or the coordinator: it supersedes the one
+/// in force, its document is sealed to its holders, and the case and its shares continue.
+/// A withdrawn, rejected or ended case cannot be renewed (409).
+pub(super) async fn post_renewal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ConsentInput>,
+) -> Result<Json<StepDone>, ApiError> {
+    let allowed = begin(
+        &state,
+        &caller,
+        &id,
+        |_| Action::RenewConsent,
+        "registration",
+    )
+    .await?;
+    let previous = allowed.ctx.consent()?;
+    let enrolled = state.store.organisations().await?;
+    let org = (enrolled.iter())
+        .find(|o| o.id == caller.org_id)
+        .ok_or_else(ApiError::invalid_token)?;
+    let clock = state.store.clock();
+    let (declaration, document) = req.into_parts();
+    let keys = RecipientKeys::of(&enrolled);
+    let renewal = Renewal {
+        previous,
+        declaration,
+        document: &document,
+        parties: &allowed.ctx.parties,
+        keys: &keys,
+    };
+    let by = Submitter {
+        org,
+        user_id: &caller.user_id,
+        now: &clock.now_text(),
+        today: &clock.today(),
+    };
+    let plan = submission::plan_renewal(&state.policy, renewal, by);
+    let (record, sealing) = caller.decided(&state, &allowed.event, plan).await?;
+    let mut step = allowed.step(&caller);
+    (step.sealed, _) = seal_plan(sealing, &state.policy).await?;
+    step.notify = allowed.ctx.notify_others(
+        &caller.org_id,
+        "consent_renewed",
+        &format!(
+            "a new consent declaration holds until {}",
+            record.valid_until
+        ),
+    );
+    let mut event = allowed.event.clone();
+    event.reason = Some(format!("consent renewed (follows {})", previous.id));
+    event.consent = Some(record.id.clone());
+    step.renew_consent = Some(record);
+    allowed.finish(&state, step, event).await
+}
+
+#[utoipa::path(get, path = "/v1/cases/{id}/consents", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)"), ConsentQuery), responses((status = 200, description = "Every consent declaration of the case, oldest first (or each as a FHIR R5 Consent)", body = Object)))]
+/// The chain of consent declarations of a case: the first and every renewal, each with its
+/// status (`superseded`, `active`, `withdrawn`); `format=fhir` gives each as FHIR R5.
+pub(super) async fn get_consents(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    q: super::problem::QueryResult<ConsentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let q = super::problem::query(q, "only format=fhir")?;
+    let mut event = caller.event("read", "allowed");
+    event.purpose = Some("registration".into());
+    event.reason = Some("consent records".into());
+    let (case, _, event) = own_case(&state, &caller, &id, event).await?;
+    let fhir = wants_fhir(&state, &caller, q.format.as_deref(), &event).await?;
+    let chain = state.store.consents(&case.id).await?;
+    let body: Vec<Value> = match fhir {
+        true => chain.iter().map(ConsentRecord::to_fhir).collect(),
+        false => (chain.iter())
+            .map(serde_json::to_value)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::internal(&e))?,
+    };
+    state.store.record(event).await?;
+    Ok(Json(Value::Array(body)))
+}
+
+/// Whether a consent read asks for FHIR (`format=fhir`) or the record (`json`, the default);
+/// another format is refused and recorded.
+async fn wants_fhir(
+    state: &AppState,
+    caller: &Caller,
+    format: Option<&str>,
+    event: &crate::audit::Event,
+) -> Result<bool, ApiError> {
+    match format {
+        Some("fhir") => Ok(true),
+        None | Some("json") => Ok(false),
+        Some(_) => {
+            let reason = "format is one of: json, fhir";
+            Err(caller
+                .deny(state, event.clone(), reason, ApiError::bad_request(reason))
+                .await)
+        }
+    }
 }

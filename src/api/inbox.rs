@@ -16,6 +16,55 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/inbox", get(get_inbox))
         .route("/v1/referrals/queue", put(put_queue))
         .route("/v1/evaluations/overdue", get(get_overdue))
+        .route("/v1/consents/expiring", get(get_expiring))
+}
+
+/// A consent in force that ends within 30 days, or has ended: to be renewed.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub(super) struct Expiring {
+    /// Case id.
+    pub(super) case: String,
+    /// The consent record.
+    pub(super) consent: String,
+    /// Its last day.
+    pub(super) valid_until: String,
+    /// Whether that day has passed: nothing of the case is sealed or served until renewal.
+    pub(super) expired: bool,
+}
+
+/// The consents of the caller's open cases that need renewing (30 days ahead), soonest first.
+async fn expiring(state: &AppState, caller: &Caller) -> Result<Vec<Expiring>, ApiError> {
+    let today = state.store.clock().today();
+    let until = crate::consent::renewal_horizon(&today);
+    let rows = state
+        .store
+        .expiring_consents(&caller.org_id, &until)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(case, consent, valid_until)| Expiring {
+            expired: valid_until < today,
+            case,
+            consent,
+            valid_until,
+        })
+        .collect())
+}
+
+#[utoipa::path(get, path = "/v1/consents/expiring", tag = "consent", security(("bearer" = [])), responses((status = 200, description = "Consents of the caller's open cases ending within 30 days, or ended", body = Vec<Expiring>)))]
+pub(super) async fn get_expiring(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Expiring>>, ApiError> {
+    if !(caller.acts_for_org() && matches!(caller.org_role.as_str(), "care" | "coordinator")) {
+        return Err(ApiError::forbidden(
+            "the care organisation and the coordinator renew consent",
+        ));
+    }
+    let mut event = caller.event("search", "allowed");
+    event.reason = Some("consents to renew".into());
+    state.store.record(event).await?;
+    Ok(Json(expiring(&state, &caller).await?))
 }
 
 /// An evaluation that is due and not received.
@@ -62,7 +111,30 @@ pub(super) async fn get_inbox(
     State(state): State<AppState>,
     caller: Caller,
 ) -> Result<Json<Vec<Notification>>, ApiError> {
-    Ok(Json(state.store.inbox(&caller.org_id).await?))
+    let mut inbox = Vec::new();
+    // A care organisation sees first the consents it must renew (not stored: they follow
+    // the calendar).
+    if caller.org_role == "care" {
+        let now = state.store.clock().now_text();
+        for e in expiring(&state, &caller).await? {
+            inbox.push(Notification {
+                kind: if e.expired {
+                    "consent_expired"
+                } else {
+                    "consent_expiring"
+                }
+                .into(),
+                detail: format!(
+                    "the client's consent holds until {}: record the renewed declaration",
+                    e.valid_until
+                ),
+                case: e.case,
+                at: now.clone(),
+            });
+        }
+    }
+    inbox.extend(state.store.inbox(&caller.org_id).await?);
+    Ok(Json(inbox))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

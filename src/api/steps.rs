@@ -186,8 +186,12 @@ impl Allowed {
         if !broken.is_empty() {
             return Err(ApiError::invalid_fields(broken));
         }
-        let keys = RecipientKeys::of(&state.store.organisations().await?);
         let consent = self.ctx.consent()?;
+        // Expired consent seals nothing anew (to no one), and says how to renew.
+        if let Some(expired) = consent.expired(&today) {
+            return Err(ApiError::forbidden(expired));
+        }
+        let keys = RecipientKeys::of(&state.store.organisations().await?);
         let parties = &self.ctx.parties;
         let plan =
             crate::cases::plan_sealing(policy, parties, consent, plaintexts, &keys, false, &today)?;

@@ -107,6 +107,9 @@ pub enum Action {
     End,
     /// Care organisation or coordinator withdraws the case (consent withdrawn).
     Withdraw,
+    /// Care organisation or coordinator records a new consent declaration for an open case
+    /// (a renewal, or a wider scope); the case continues under it.
+    RenewConsent,
 }
 
 impl Action {
@@ -125,6 +128,7 @@ impl Action {
             Action::ConvertLease => "convert_lease",
             Action::End => "end",
             Action::Withdraw => "withdraw",
+            Action::RenewConsent => "renew_consent",
         }
     }
 
@@ -155,7 +159,7 @@ impl Action {
                 &["coordinator", "corporation"],
                 &[Referred, Matched, Housed, LeaseConverted],
             ),
-            Action::Withdraw => (&["care", "coordinator"], OPEN),
+            Action::Withdraw | Action::RenewConsent => (&["care", "coordinator"], OPEN),
         }
     }
 
@@ -172,7 +176,7 @@ impl Action {
             Action::ConvertLease => State::LeaseConverted,
             Action::End => State::Ended,
             Action::Withdraw => State::Withdrawn,
-            Action::Evaluate | Action::ReportChange => from,
+            Action::Evaluate | Action::ReportChange | Action::RenewConsent => from,
         }
     }
 }
@@ -266,6 +270,8 @@ mod tests {
             allowed.push((Action::ReportChange, "care", from, from));
             allowed.push((Action::Withdraw, "care", from, Withdrawn));
             allowed.push((Action::Withdraw, "coordinator", from, Withdrawn));
+            allowed.push((Action::RenewConsent, "care", from, from));
+            allowed.push((Action::RenewConsent, "coordinator", from, from));
         }
         let roles = [
             "care",
@@ -288,6 +294,7 @@ mod tests {
             Action::ConvertLease,
             Action::End,
             Action::Withdraw,
+            Action::RenewConsent,
         ];
         let mut checked = 0;
         for action in actions {
@@ -310,7 +317,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 12 * 6 * 10);
+        assert_eq!(checked, 13 * 6 * 10);
         assert!(matches!(
             transition(State::Registered, Action::Match, "corporation"),
             Err(Refusal::State { .. })

@@ -159,6 +159,8 @@ pub struct Step {
     pub delete_sealed_except: Option<Vec<String>>,
     /// Withdraw the active consent: (user, organisation).
     pub withdraw_consent: Option<(String, String)>,
+    /// A new consent declaration that supersedes the case's active one.
+    pub renew_consent: Option<crate::consent::ConsentRecord>,
     /// Evaluations that become due: (period, due date).
     pub evaluations_due: Vec<(i64, String)>,
     /// The evaluation period received with this step.

@@ -230,6 +230,76 @@ pub fn plan_submission(
     })
 }
 
+/// A new consent declaration for an open case (a renewal, before or after `valid_until`, or a
+/// wider scope): valid on `today`, covering at least what the declaration it follows covered
+/// (narrowing consent is a withdrawal, not a renewal). The record, with the previous one's
+/// client, and the new declaration's document sealed to the parties it entitles.
+pub struct Renewal<'a> {
+    /// The consent in force.
+    pub previous: &'a ConsentRecord,
+    /// What the client signed now.
+    pub declaration: Declaration,
+    /// The signed document, base64.
+    pub document: &'a FieldValue,
+    /// The case's parties.
+    pub parties: &'a [CaseParty],
+    /// The enrolled organisations' keys.
+    pub keys: &'a RecipientKeys,
+}
+
+/// Plans a renewal (see [`Renewal`]): the new record and the sealing of its document.
+pub fn plan_renewal(
+    policy: &Policy,
+    renewal: Renewal<'_>,
+    by: Submitter<'_>,
+) -> Result<(ConsentRecord, SealingPlan), CaseError> {
+    let Renewal {
+        previous,
+        declaration,
+        document,
+        parties,
+        keys,
+    } = renewal;
+    if previous.status == "withdrawn" {
+        return Err(CaseError::Conflict(
+            "the client withdrew consent for this case; a withdrawn case cannot be renewed".into(),
+        ));
+    }
+    declaration
+        .validate(policy, by.today)
+        .map_err(CaseError::Invalid)?;
+    let narrower = (previous.roles.iter())
+        .find(|r| !declaration.roles.contains(r))
+        .map(|r| format!("role `{r}`"))
+        .or_else(|| {
+            (previous.categories.iter())
+                .find(|c| !declaration.categories.contains(c))
+                .map(|c| format!("category `{c}`"))
+        });
+    if let Some(missing) = narrower {
+        return Err(CaseError::Invalid(format!(
+            "a renewal covers at least what the consent it follows covered ({missing} is missing); \
+             narrowing consent is a withdrawal"
+        )));
+    }
+    let document = consent_document_plaintext(policy, document)?;
+    let record = declaration.record(
+        policy,
+        Recording {
+            case_id: &previous.case_id,
+            client: previous.client.as_deref(),
+            document: &document,
+            now: by.now,
+            user_id: by.user_id,
+            org_id: &by.org.id,
+        },
+    );
+    let plaintexts = vec![(CONSENT_DOCUMENT.to_owned(), document)];
+    let sealing = plan_sealing(policy, parties, &record, plaintexts, keys, true, by.today)
+        .map_err(|e| e.refused("the new consent does not cover the declaration's holders"))?;
+    Ok((record, sealing))
+}
+
 /// The field that holds the signed consent declaration.
 pub const CONSENT_DOCUMENT: &str = "consent_document";
 

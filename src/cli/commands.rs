@@ -517,6 +517,20 @@ pub(super) enum ConsentCommand {
         /// As FHIR JSON.
         #[arg(long)]
         fhir: bool,
+        /// Every declaration of the case, oldest first (the chain of renewals).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Record the client's new consent declaration for an open case (a renewal, or a wider
+    /// scope): FILE holds `{"signed_on", "valid_until", "roles", "categories", "document"}`,
+    /// as the `consent` of a submission.
+    Renew {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// JSON file with the declaration.
+        file: PathBuf,
     },
     /// Withdraw the client's consent: at once, for everyone; the case's ciphertexts are deleted.
     Withdraw {

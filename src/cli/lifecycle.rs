@@ -135,15 +135,37 @@ pub(super) async fn run(command: Command) -> Result<()> {
                 .map_err(explain)?,
         ),
         Command::Consent { command } => match command {
-            ConsentCommand::Show { client, case, fhir } => {
+            ConsentCommand::Show {
+                client,
+                case,
+                fhir,
+                all,
+            } => {
                 let path = format!(
-                    "/v1/cases/{case}/consent{}",
+                    "/v1/cases/{case}/consent{}{}",
+                    if all { "s" } else { "" },
                     if fhir { "?format=fhir" } else { "" }
                 );
                 print(
                     &login(&client)
                         .await?
                         .get_json(&path)
+                        .await
+                        .map_err(explain)?,
+                )
+            }
+            ConsentCommand::Renew { client, case, file } => {
+                let text = zeroize::Zeroizing::new(
+                    std::fs::read_to_string(&file)
+                        .with_context(|| format!("reading {}", file.display()))?,
+                );
+                let body: Value = serde_json::from_str(&text).map_err(|e| {
+                    anyhow::anyhow!("{}: not JSON (line {})", file.display(), e.line())
+                })?;
+                print(
+                    &login(&client)
+                        .await?
+                        .post_json(&format!("/v1/cases/{case}/consent"), &body)
                         .await
                         .map_err(explain)?,
                 )

@@ -123,6 +123,15 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        if let Some(renewal) = &step.renew_consent {
+            sqlx::query(
+                "UPDATE consents SET status = 'superseded' WHERE case_id = $1 AND status = 'active'",
+            )
+            .bind(&step.case_id)
+            .execute(&mut *tx)
+            .await?;
+            insert_consent(&mut tx, renewal).await?;
+        }
         for (period, due_on) in &step.evaluations_due {
             sqlx::query("INSERT INTO evaluations (case_id, period, due_on, received_at) VALUES ($1, $2, $3, NULL)")
                 .bind(&step.case_id)
@@ -172,39 +181,29 @@ impl Store {
         rows.iter().map(|r| Ok(r.try_get("state")?)).collect()
     }
 
-    /// The case's consent record (the latest one).
+    /// The case's consent record: the one in force (active, or the withdrawn one), not one a
+    /// renewal superseded.
     pub async fn consent(&self, case_id: &str) -> Result<Option<ConsentRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM consents WHERE case_id = $1 ORDER BY recorded_at DESC LIMIT 1",
+            "SELECT * FROM consents WHERE case_id = $1 \
+             ORDER BY CASE status WHEN 'superseded' THEN 1 ELSE 0 END, recorded_at DESC LIMIT 1",
         )
         .bind(case_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            let list = |c: &str| -> Result<Vec<String>, StoreError> {
-                let t: String = r.try_get(c)?;
-                serde_json::from_str(&t).map_err(|_| StoreError::Corrupt(format!("consents.{c}")))
-            };
-            Ok(ConsentRecord {
-                id: r.try_get("id")?,
-                case_id: r.try_get("case_id")?,
-                client: r.try_get("client_pseudonym")?,
-                signed_on: r.try_get("signed_on")?,
-                valid_until: r.try_get("valid_until")?,
-                purpose: r.try_get("purpose")?,
-                roles: list("roles")?,
-                categories: list("categories")?,
-                document_sha256: r.try_get("document_sha256")?,
-                status: r.try_get("status")?,
-                recorded_at: r.try_get("recorded_at")?,
-                recorded_by_user: r.try_get("recorded_by_user")?,
-                recorded_by_org: r.try_get("recorded_by_org")?,
-                withdrawn_at: r.try_get("withdrawn_at")?,
-                withdrawn_by_user: r.try_get("withdrawn_by_user")?,
-                withdrawn_by_org: r.try_get("withdrawn_by_org")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(consent_from_row).transpose()
+    }
+
+    /// Every consent declaration of the case, oldest first: the chain of renewals.
+    pub async fn consents(&self, case_id: &str) -> Result<Vec<ConsentRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM consents WHERE case_id = $1 \
+             ORDER BY recorded_at, CASE status WHEN 'superseded' THEN 0 ELSE 1 END",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(consent_from_row).collect()
     }
 
     /// An organisation's inbox, newest first.
@@ -246,6 +245,36 @@ impl Store {
                     r.try_get("case_id")?,
                     r.try_get("period")?,
                     r.try_get("due_on")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The consents in force on open cases `org_id` is a party of that hold no later than
+    /// `until` (`YYYY-MM-DD`; expired ones too): (case, consent, valid until), soonest first.
+    pub async fn expiring_consents(
+        &self,
+        org_id: &str,
+        until: &str,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.case_id, c.id, c.valid_until FROM consents c \
+             JOIN cases k ON k.id = c.case_id \
+             JOIN case_parties p ON p.case_id = c.case_id AND p.org_id = $1 \
+             WHERE c.status = 'active' AND c.valid_until <= $2 \
+             AND k.state NOT IN ('withdrawn', 'rejected', 'ended') \
+             ORDER BY c.valid_until, c.case_id",
+        )
+        .bind(org_id)
+        .bind(until)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("case_id")?,
+                    r.try_get("id")?,
+                    r.try_get("valid_until")?,
                 ))
             })
             .collect()
@@ -385,4 +414,29 @@ pub(super) async fn insert_consent(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+fn consent_from_row(r: &sqlx::any::AnyRow) -> Result<ConsentRecord, StoreError> {
+    let list = |c: &str| -> Result<Vec<String>, StoreError> {
+        let t: String = r.try_get(c)?;
+        serde_json::from_str(&t).map_err(|_| StoreError::Corrupt(format!("consents.{c}")))
+    };
+    Ok(ConsentRecord {
+        id: r.try_get("id")?,
+        case_id: r.try_get("case_id")?,
+        client: r.try_get("client_pseudonym")?,
+        signed_on: r.try_get("signed_on")?,
+        valid_until: r.try_get("valid_until")?,
+        purpose: r.try_get("purpose")?,
+        roles: list("roles")?,
+        categories: list("categories")?,
+        document_sha256: r.try_get("document_sha256")?,
+        status: r.try_get("status")?,
+        recorded_at: r.try_get("recorded_at")?,
+        recorded_by_user: r.try_get("recorded_by_user")?,
+        recorded_by_org: r.try_get("recorded_by_org")?,
+        withdrawn_at: r.try_get("withdrawn_at")?,
+        withdrawn_by_user: r.try_get("withdrawn_by_user")?,
+        withdrawn_by_org: r.try_get("withdrawn_by_org")?,
+    })
 }

@@ -136,6 +136,7 @@ pub struct TestAppBuilder {
     limits: sluis::auth::LoginLimits,
     rate: sluis::api::RateLimit,
     metrics_token: Option<String>,
+    clock: Option<sluis::clock::Clock>,
 }
 
 impl TestAppBuilder {
@@ -158,6 +159,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The store's clock (default: the system's): a manual clock lets a test move the days.
+    pub fn clock(mut self, clock: sluis::clock::Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// A database placed somewhere special instead of a fresh one of the backend.
     pub fn database(mut self, db: TestDb) -> Self {
         self.db = Some(db);
@@ -170,7 +177,10 @@ impl TestAppBuilder {
             Some(db) => db,
             None => TestDb::new(self.backend).await,
         };
-        let store = Store::connect(&db.url).await.unwrap();
+        let mut store = Store::connect(&db.url).await.unwrap();
+        if let Some(clock) = self.clock {
+            store = store.with_clock(clock);
+        }
         let policy = Arc::new(policy());
         let parties = enrol_parties(&store, &policy).await.unwrap();
         let mut state = AppState::ephemeral(store.clone(), policy.clone());
@@ -205,6 +215,7 @@ impl TestApp {
                 burst: 100_000,
             },
             metrics_token: None,
+            clock: None,
         }
     }
 
