@@ -115,6 +115,11 @@ async fn no_value_reaches_the_database_the_logs_or_an_error(backend: &'static st
         "evaluations",
         &json!({"period": 1, "fields": {
             "evaluation_period": format!("{marker}period"),
+            "eval_living": format!("{marker}living"),
+            "eval_finances": format!("{marker}finances"),
+            "eval_guidance": format!("{marker}guidance"),
+            "eval_plan_goals": format!("{marker}goals"),
+            "eval_next_steps": format!("{marker}next"),
             "evaluation_report": BASE64.encode(&evaluation),
         }}),
     )
@@ -144,6 +149,11 @@ async fn no_value_reaches_the_database_the_logs_or_an_error(backend: &'static st
         format!("{marker}shared"),
         format!("{marker}evaluation"),
         format!("{marker}period"),
+        format!("{marker}living"),
+        format!("{marker}finances"),
+        format!("{marker}guidance"),
+        format!("{marker}goals"),
+        format!("{marker}next"),
         format!("{marker}consent"),
         BASE64.encode(&scan),
     ]);

@@ -66,8 +66,8 @@ fn policy_show_json_has_the_documented_shape() {
         p["parties"]["bct-westfriesland"]["role"],
         json!("coordinator")
     );
-    // 56 of the registration form, 3 of the assessment, 2 of the evaluation, 1 of the consent.
-    assert_eq!(p["fields"].as_object().unwrap().len(), 62);
+    // 56 of the registration form, 3 of the assessment, 7 of the evaluation, 1 of the consent.
+    assert_eq!(p["fields"].as_object().unwrap().len(), 67);
     let text = ok(sluis().args(["policy", "show"]).output().unwrap());
     assert!(text.contains("identifiers") && text.contains("Intermaris"));
 }
@@ -283,12 +283,12 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     assert!(!d.join("slices/de-woonschakel").exists());
     assert!(!d.join("opened/fg-westfriesland").exists());
-    // The care organisation: 54 registration fields, its consent declaration, the evaluation (2).
+    // The care organisation: 54 registration fields, its consent declaration, the evaluation (7).
     assert_eq!(
         std::fs::read_dir(d.join("slices/leviaan").join(&case))
             .unwrap()
             .count(),
-        57
+        62
     );
     // report.json: the states each case passed and what each organisation could open.
     let report: Value =
@@ -557,6 +557,64 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         .find(|l| l.starts_with(&case))
         .unwrap_or_else(|| panic!("{backend}: {case} not in\n{listed}"));
     assert!(row.contains("referred") && row.contains("leviaan"), "{row}");
+    // Intermaris houses the client; Leviaan sends the first evaluation in the uniform form,
+    // with its report beside it.
+    ok(client(
+        "intermaris",
+        &[
+            "match",
+            &case,
+            "--municipality",
+            "hoorn",
+            "--kind",
+            "regular",
+        ],
+    ));
+    ok(client(
+        "intermaris",
+        &["housed", &case, "--key-handover", "2026-11-01"],
+    ));
+    let evaluation = d.join("evaluation.json");
+    std::fs::write(
+        &evaluation,
+        sluis::demo::fictional_evaluation(1).to_string(),
+    )
+    .unwrap();
+    let report = d.join("evaluation.pdf");
+    std::fs::write(&report, b"%PDF evaluatie (fictief)").unwrap();
+    let evaluated: Value = serde_json::from_str(&ok(client(
+        "leviaan",
+        &[
+            "evaluate",
+            &case,
+            "--period",
+            "1",
+            "--fields",
+            evaluation.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )))
+    .unwrap();
+    let sealed: Vec<&str> = evaluated["sealed"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        sealed,
+        [
+            "eval_finances",
+            "eval_guidance",
+            "eval_living",
+            "eval_next_steps",
+            "eval_plan_goals",
+            "evaluation_period",
+            "evaluation_report"
+        ],
+        "{backend}"
+    );
 
     // A person logs in with a password read from standard input.
     let mut add = sluis()

@@ -245,7 +245,9 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
         .map(|o| (o["period"].as_i64().unwrap(), o["due_on"].as_str().unwrap()))
         .collect();
     assert_eq!(mine, [(1, "2025-07-15"), (2, "2026-01-15")], "{backend}");
-    let report = json!({"period": 1, "fields": {"evaluation_period": "eerste half jaar", "evaluation_report": "RXZhbHVhdGll"}});
+    let mut fields = sluis::demo::fictional_evaluation(1);
+    fields["evaluation_report"] = json!("RXZhbHVhdGll");
+    let report = json!({"period": 1, "fields": fields});
     expect(
         care.step(&case, "evaluations", &report).await,
         200,

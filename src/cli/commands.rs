@@ -379,9 +379,13 @@ pub(super) enum Command {
         /// Half-year: 1 or 2.
         #[arg(long)]
         period: i64,
-        /// The evaluation report (PDF or text).
+        /// JSON file with the uniform evaluation form: `eval_living`, `eval_finances`,
+        /// `eval_guidance`, `eval_plan_goals`, `eval_next_steps` (and `evaluation_period`).
         #[arg(long)]
-        report: PathBuf,
+        fields: PathBuf,
+        /// The evaluation report beside the form (PDF or text), optional.
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Care organisation: report changes (art. 6, 12); FILE holds field id → new value.
     ReportChange {

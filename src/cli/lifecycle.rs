@@ -93,15 +93,21 @@ pub(super) async fn run(command: Command) -> Result<()> {
             client,
             case,
             period,
+            fields,
             report,
         } => {
-            let bytes = zeroize::Zeroizing::new(
-                std::fs::read(&report).with_context(|| format!("reading {}", report.display()))?,
-            );
-            let body = json!({"period": period, "fields": {
-                "evaluation_period": format!("half-year {period}"),
-                "evaluation_report": BASE64.encode(bytes.as_slice()),
-            }});
+            let mut form = read_json(&fields)?;
+            if form.get("evaluation_period").is_none() {
+                form["evaluation_period"] = json!(format!("half-year {period}"));
+            }
+            if let Some(report) = report {
+                let bytes = zeroize::Zeroizing::new(
+                    std::fs::read(&report)
+                        .with_context(|| format!("reading {}", report.display()))?,
+                );
+                form["evaluation_report"] = json!(BASE64.encode(bytes.as_slice()));
+            }
+            let body = json!({"period": period, "fields": form});
             print(
                 &login(&client)
                     .await?

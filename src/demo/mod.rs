@@ -144,6 +144,19 @@ pub fn fictional_registration() -> Value {
     form
 }
 
+/// A fictional half-yearly evaluation in the uniform form (art. 9.10), without the optional
+/// report document: the `fields` of an evaluation.
+pub fn fictional_evaluation(period: i64) -> Value {
+    json!({
+        "evaluation_period": format!("half jaar {period}"),
+        "eval_living": "Woont zelfstandig; huishouden gaat goed.",
+        "eval_finances": "Huur op tijd betaald; bewindvoering loopt.",
+        "eval_guidance": "Ambulante begeleiding 2x per week, afgebouwd naar 1x.",
+        "eval_plan_goals": "Huur op tijd betalen: bereikt. Dagbesteding behouden: bereikt.",
+        "eval_next_steps": "Begeleiding verder afbouwen; evaluatie over een half jaar.",
+    })
+}
+
 /// The coordinator's checklist with every criterion of art. 7 met: the `fields` of an accept.
 pub fn checklist_all_met(policy: &Policy) -> Value {
     checklist(policy, None)
@@ -384,6 +397,11 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         .await?;
     care.step(&case, "evaluations", &json!({"period": 1, "fields": {
         "evaluation_period": "eerste half jaar",
+        "eval_living": "Woont zelfstandig; huishouden gaat goed.",
+        "eval_finances": "Huur op tijd betaald; bewindvoering loopt.",
+        "eval_guidance": "Ambulante begeleiding 2x per week, afgebouwd naar 1x.",
+        "eval_plan_goals": "Huur op tijd betalen: bereikt. Dagbesteding behouden: bereikt.",
+        "eval_next_steps": "Begeleiding verder afbouwen; evaluatie over een half jaar.",
         "evaluation_report": BASE64.encode("Evaluatie (fictief): huur op tijd betaald, dagbesteding behouden.\n")
     }}))
     .await?;
