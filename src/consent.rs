@@ -167,6 +167,18 @@ impl ConsentRecord {
         let hash = hex::decode(&self.document_sha256)
             .map(|h| BASE64.encode(h))
             .unwrap_or_default();
+        // FHIR JSON has no nulls: the withdrawal's extensions only once it happened.
+        let mut extensions = vec![
+            json!({"url": "urn:sluis:recordedBy", "valueString": self.recorded_by_user}),
+            json!({"url": "urn:sluis:recordedAt", "valueDateTime": self.recorded_at}),
+            json!({"url": "urn:sluis:status", "valueCode": self.status}),
+        ];
+        if let Some(at) = &self.withdrawn_at {
+            extensions.push(json!({"url": "urn:sluis:withdrawnAt", "valueDateTime": at}));
+        }
+        if let Some(by) = &self.withdrawn_by_user {
+            extensions.push(json!({"url": "urn:sluis:withdrawnBy", "valueString": by}));
+        }
         json!({
             "resourceType": "Consent",
             "id": self.id,
@@ -181,7 +193,12 @@ impl ConsentRecord {
             "period": {"start": self.signed_on, "end": self.valid_until},
             "grantor": [pseudonym(&self.client)],
             "controller": [org(&self.recorded_by_org)],
-            "sourceAttachment": [{"title": "Toestemmingsverklaring", "hash": hash}],
+            // R5's Attachment.hash is a SHA-1; the broker keeps the SHA-256 of the scan, so it
+            // goes in an extension of the attachment.
+            "sourceAttachment": [{
+                "title": "Toestemmingsverklaring",
+                "extension": [{"url": "urn:sluis:sha256", "valueBase64Binary": hash}]
+            }],
             "regulatoryBasis": [{"coding": [{"system": "urn:sluis:basis", "code": "avg-6-1-a", "display": "AVG art. 6(1)(a), 9(2)(a); agreement art. 7.1, 8.2, 22"}]}],
             "decision": "permit",
             "provision": [{
@@ -190,12 +207,7 @@ impl ConsentRecord {
                 "purpose": [{"system": "urn:sluis:purpose", "code": "outflow-westfriesland", "display": self.purpose}],
                 "securityLabel": self.categories.iter().map(|c| json!({"system": "urn:sluis:category", "code": c})).collect::<Vec<_>>()
             }],
-            "extension": [
-                {"url": "urn:sluis:recordedBy", "valueString": self.recorded_by_user},
-                {"url": "urn:sluis:recordedAt", "valueDateTime": self.recorded_at},
-                {"url": "urn:sluis:withdrawnAt", "valueDateTime": self.withdrawn_at},
-                {"url": "urn:sluis:withdrawnBy", "valueString": self.withdrawn_by_user}
-            ]
+            "extension": extensions
         })
     }
 }
@@ -416,11 +428,26 @@ mod tests {
             "corporation"
         );
         assert_eq!(f["provision"][0]["securityLabel"][1]["code"], "income");
-        assert_eq!(f["sourceAttachment"][0]["hash"], BASE64.encode([0u8; 32]));
+        assert_eq!(
+            f["sourceAttachment"][0]["extension"][0],
+            json!({"url": "urn:sluis:sha256", "valueBase64Binary": BASE64.encode([0u8; 32])})
+        );
+        // FHIR JSON has no nulls: an active consent has no withdrawal extensions.
+        assert!(!f.to_string().contains("null"), "{f}");
+        assert_eq!(f["extension"].as_array().unwrap().len(), 3);
         let withdrawn = ConsentRecord {
             status: "withdrawn".into(),
+            withdrawn_at: Some("2026-12-01T09:00:00.000Z".into()),
+            withdrawn_by_user: Some("u2".into()),
+            withdrawn_by_org: Some("leviaan".into()),
             ..record()
         };
-        assert_eq!(withdrawn.to_fhir()["status"], "inactive");
+        let w = withdrawn.to_fhir();
+        assert_eq!(w["status"], "inactive");
+        assert_eq!(
+            w["extension"][3],
+            json!({"url": "urn:sluis:withdrawnAt", "valueDateTime": "2026-12-01T09:00:00.000Z"})
+        );
+        assert!(!w.to_string().contains("null"), "{w}");
     }
 }

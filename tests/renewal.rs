@@ -33,6 +33,27 @@ fn status(result: Result<Value, ClientError>) -> (u16, String) {
     }
 }
 
+/// The case's consent chain as FHIR R5, as the care organisation gets it: `application/fhir+json`
+/// without a single null. With `SLUIS_FHIR_EXPORTS` set, each resource is also written there
+/// as `<backend>-<name>-<n>.json`, for CI to validate against the HL7 FHIR R5 JSON schema.
+async fn fhir_chain(app: &TestApp, case: &str, name: &str, backend: &str) -> Vec<Value> {
+    let token = app.token(CARE).await;
+    let path = format!("/v1/cases/{case}/consents?format=fhir");
+    let (status, content_type, text) = app.raw("GET", &path, Some(&token), None).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(content_type, "application/fhir+json");
+    assert!(!text.contains("null"), "{backend} {name}: {text}");
+    let chain: Vec<Value> = serde_json::from_str(&text).unwrap();
+    if let Ok(dir) = std::env::var("SLUIS_FHIR_EXPORTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        for (i, resource) in chain.iter().enumerate() {
+            let file = std::path::Path::new(&dir).join(format!("{backend}-{name}-{i}.json"));
+            std::fs::write(file, resource.to_string()).unwrap();
+        }
+    }
+    chain
+}
+
 async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str) {
     let clock = Clock::manual(date!(2026 - 03 - 01).midnight().assume_utc());
     let app = TestApp::on(backend).clock(clock.clone()).start().await;
@@ -73,6 +94,8 @@ async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str)
         .fields
         .len();
     assert_eq!(before, 27, "{backend}");
+    let active = fhir_chain(&app, &case, "active", backend).await;
+    assert_eq!(active[0]["status"], "active");
 
     // 2027-02-10: nineteen days left; listed for the care organisation, in its inbox first.
     on(&clock, date!(2027 - 02 - 10));
@@ -122,6 +145,8 @@ async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str)
     );
     let expiring = care.get_json("/v1/consents/expiring").await.unwrap();
     assert_eq!(expiring[0]["expired"], true);
+    let expired = fhir_chain(&app, &case, "expired", backend).await;
+    assert_eq!(expired[0]["period"]["end"], "2027-03-01");
 
     // A renewal may not narrow the consent, must itself be valid, and is not the
     // corporation's to record.
@@ -191,10 +216,7 @@ async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str)
         (Some("superseded"), Some("2027-03-01"))
     );
     assert_eq!(chain[1]["id"], current["id"]);
-    let fhir = care
-        .get_json(&format!("/v1/cases/{case}/consents?format=fhir"))
-        .await
-        .unwrap();
+    let fhir = fhir_chain(&app, &case, "renewed", backend).await;
     assert_eq!(fhir[0]["resourceType"], "Consent");
     assert_eq!(fhir[0]["status"], "inactive");
     assert_eq!(fhir[1]["status"], "active");
@@ -245,6 +267,13 @@ async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str)
     care.step(&case, "consent/withdraw", &json!({}))
         .await
         .unwrap();
+    let withdrawn = fhir_chain(&app, &case, "withdrawn", backend).await;
+    assert_eq!(withdrawn[1]["status"], "inactive");
+    assert!(
+        withdrawn[1]["extension"]
+            .to_string()
+            .contains("urn:sluis:withdrawnAt")
+    );
     let (code, text) = status(care.step(&case, "consent", &renewed).await);
     assert_eq!(code, 409, "{backend}: {text}");
     app.broker.stop().await.unwrap();

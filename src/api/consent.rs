@@ -1,6 +1,8 @@
 //! The client's consent: the record (or its FHIR R5 form) and its withdrawal.
 
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -38,7 +40,7 @@ pub(super) async fn get_consent(
     caller: Caller,
     Path(id): Path<String>,
     q: super::problem::QueryResult<ConsentQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let q = super::problem::query(q, "only format=fhir")?;
     let mut event = caller.event("read", "allowed");
     event.purpose = Some("registration".into());
@@ -56,7 +58,20 @@ pub(super) async fn get_consent(
         false => serde_json::to_value(&consent).map_err(|e| ApiError::internal(&e))?,
     };
     state.store.record(event).await?;
-    Ok(Json(body))
+    Ok(answer(fhir, body))
+}
+
+/// A consent answer: FHIR as `application/fhir+json`, the record as JSON.
+fn answer(fhir: bool, body: Value) -> Response {
+    if fhir {
+        (
+            [(header::CONTENT_TYPE, "application/fhir+json")],
+            Json(body),
+        )
+            .into_response()
+    } else {
+        Json(body).into_response()
+    }
 }
 
 #[utoipa::path(post, path = "/v1/cases/{id}/consent/withdraw", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Consent withdrawn; ciphertexts deleted", body = StepDone)))]
@@ -150,7 +165,7 @@ pub(super) async fn get_consents(
     caller: Caller,
     Path(id): Path<String>,
     q: super::problem::QueryResult<ConsentQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let q = super::problem::query(q, "only format=fhir")?;
     let mut event = caller.event("read", "allowed");
     event.purpose = Some("registration".into());
@@ -166,7 +181,7 @@ pub(super) async fn get_consents(
             .map_err(|e| ApiError::internal(&e))?,
     };
     state.store.record(event).await?;
-    Ok(Json(Value::Array(body)))
+    Ok(answer(fhir, Value::Array(body)))
 }
 
 /// Whether a consent read asks for FHIR (`format=fhir`) or the record (`json`, the default);
