@@ -330,6 +330,21 @@ impl Store {
                         Ok(())
                     })
                 })
+                // A connection must come back with no transaction open. One whose COMMIT
+                // failed (a full disk) can be left inside its transaction, reading an old
+                // snapshot ever after; it is closed instead of reused. A ROLLBACK that
+                // succeeds is the sign (with no transaction open SQLite refuses it).
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        let left_open = conn.execute("ROLLBACK").await.is_ok();
+                        if left_open {
+                            tracing::warn!(
+                                "closed a database connection left inside a transaction"
+                            );
+                        }
+                        Ok(!left_open)
+                    })
+                })
         } else {
             pool_options
         };
