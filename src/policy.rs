@@ -258,6 +258,8 @@ pub struct Policy {
     pub consent: ConsentSpec,
     /// Change report settings.
     pub changes: ChangesSpec,
+    /// Who reads a closed case, and how long.
+    pub closed: ClosedSpec,
     /// Allocation (art. 11).
     pub allocation: Allocation,
     /// The annual monitor (art. 17).
@@ -316,8 +318,37 @@ struct RawPolicy {
     consent: ConsentSpec,
     #[serde(default)]
     changes: ChangesSpec,
+    closed: Option<ClosedSpec>,
     #[serde(default)]
     monitor: MonitorSpec,
+}
+
+/// A closed case (`rejected`, `ended`, `withdrawn`; AVG art. 5(1)(e)): downloads are refused
+/// (410) to every party but `read_roles`, which keep read access for `read_days` after the
+/// case closed, for the reason in `basis`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClosedSpec {
+    /// The roles that still read a closed case.
+    pub read_roles: Vec<String>,
+    /// For how many days after it closed.
+    pub read_days: u32,
+    /// Why (the basis the parties chose).
+    pub basis: String,
+}
+
+impl ClosedSpec {
+    /// Without a `[closed]` table: the roles that join at submission, for 90 days.
+    fn default_for(roles: &BTreeMap<String, RoleSpec>) -> Self {
+        Self {
+            read_roles: (roles.iter())
+                .filter(|(_, r)| r.joins == Joins::Submission)
+                .map(|(id, _)| id.clone())
+                .collect(),
+            read_days: 90,
+            basis: "the parties' decision".into(),
+        }
+    }
 }
 
 /// The annual monitor (art. 17): its suppression threshold, the coded routing facts a care
@@ -790,6 +821,12 @@ impl Policy {
             parties.insert(p.id.clone(), p);
         }
 
+        let closed = (raw.closed.clone()).unwrap_or_else(|| ClosedSpec::default_for(&raw.roles));
+        if let Some(role) = (closed.read_roles.iter()).find(|r| !raw.roles.contains_key(*r)) {
+            return Err(invalid(format!(
+                "closed read_roles names unknown role `{role}`"
+            )));
+        }
         if raw.audit.retention_years < MIN_RETENTION_YEARS {
             return Err(invalid(format!(
                 "audit retention of {} years is below the minimum of {MIN_RETENTION_YEARS}",
@@ -890,6 +927,7 @@ impl Policy {
             purposes: raw.purposes,
             consent: raw.consent,
             changes: raw.changes,
+            closed,
             allocation,
             monitor: raw.monitor,
         })

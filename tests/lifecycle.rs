@@ -692,10 +692,11 @@ async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_share
         .await
         .unwrap();
     assert_eq!(withdrawn["state"], "withdrawn");
+    // A withdrawn case is closed: no longer served to the referred parties at all (410).
     for org in ["intermaris", "het-grootslag", "wooncompagnie", "hoorn"] {
         assert_eq!(
             categories(&app, org, &case).await,
-            Err(403),
+            Err(410),
             "{backend} {org}"
         );
         assert!(

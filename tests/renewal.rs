@@ -1,7 +1,8 @@
 //! Consent that lives as long as the case (art. 7.1, 8.2, 22; AVG art. 7): a consent ending
 //! within 30 days is listed for the care organisation, an expired one stops every download
 //! with a 403 that says how to renew, and a new declaration continues the case, keeping the
-//! chain of declarations (also as FHIR). A withdrawn case cannot be renewed. The store's
+//! chain of declarations (also as FHIR). A withdrawn case cannot be renewed. And a closed
+//! case is served only to the care organisation and the coordinator, for a while. The store's
 //! clock is set, so the days pass in the test. On both backends.
 #![allow(
     clippy::unwrap_used,
@@ -279,3 +280,71 @@ async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str)
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn a_renewal_continues_a_case_whose_consent_expired);
+
+/// A closed case (here `ended`) is no longer served (410, naming the state) to any party but
+/// the care organisation and the coordinator (policy `[closed]`), and to them for 90 days.
+async fn a_closed_case_is_served_only_to_care_and_coordinator_for_a_while(backend: &'static str) {
+    let clock = Clock::manual(date!(2026 - 03 - 01).midnight().assume_utc());
+    let app = TestApp::on(backend).clock(clock.clone()).start().await;
+    let care = app.client(CARE).await;
+    let answer = care
+        .submit(
+            "registration",
+            &fictional_registration(),
+            &fictional_consent_on(date!(2026 - 03 - 01)),
+        )
+        .await
+        .unwrap();
+    let case = answer["id"].as_str().unwrap().to_owned();
+    let coordinator = app.client(COORDINATOR).await;
+    coordinator
+        .step(
+            &case,
+            "assessment",
+            &json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)}),
+        )
+        .await
+        .unwrap();
+    coordinator
+        .refer(
+            &case,
+            &app.party(COORDINATOR).identity,
+            &app.policy,
+            &["hoorn".to_owned()],
+        )
+        .await
+        .unwrap();
+    coordinator.step(&case, "end", &json!({})).await.unwrap();
+    let code = |r: Result<sluis::cases::Slice, ClientError>| match r {
+        Ok(_) => (200, String::new()),
+        Err(e) => (e.status().unwrap_or(0), e.to_string()),
+    };
+    for org in [CORPORATION, "hoorn"] {
+        let (status, text) = code(app.client(org).await.slice(&case, "matching").await);
+        assert_eq!(status, 410, "{backend} {org}: {text}");
+        assert!(text.contains("the case is `ended`"), "{text}");
+    }
+    for org in [CARE, COORDINATOR] {
+        let (status, text) = code(app.client(org).await.slice(&case, "guidance").await);
+        assert_eq!(status, 200, "{backend} {org}: {text}");
+    }
+    // Day 90 after closing still reads; day 91 does not.
+    on(&clock, date!(2026 - 05 - 30));
+    let (status, _) = code(care.slice(&case, "guidance").await);
+    assert_eq!(status, 200, "{backend}: day 90");
+    on(&clock, date!(2026 - 05 - 31));
+    for org in [CARE, COORDINATOR] {
+        let (status, text) = code(app.client(org).await.slice(&case, "guidance").await);
+        assert_eq!(status, 410, "{backend} {org}: {text}");
+        assert!(text.contains("read access ended on 2026-05-30"), "{text}");
+    }
+    // Each refusal is on record.
+    let log = app.store.audit_log().await.unwrap();
+    let refused = log
+        .iter()
+        .filter(|s| s.event.outcome == "denied" && s.event.case.as_deref() == Some(case.as_str()))
+        .count();
+    assert_eq!(refused, 4, "{backend}");
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn a_closed_case_is_served_only_to_care_and_coordinator_for_a_while);

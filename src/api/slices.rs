@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::access::own_case;
 use super::{ApiError, AppState, Caller};
-use crate::cases::{Case, SealedField, Slice, SliceField};
+use crate::cases::{Case, SealedField, Slice, SliceField, lifecycle};
 use crate::consent::ReleaseRule;
 use crate::policy::Policy;
 
@@ -95,10 +95,17 @@ pub(super) async fn get_slice(
     caller
         .require_org(&state, &attempt, "sees no field values")
         .await?;
+    let today = state.store.clock().today();
+    if let Some(reason) = lifecycle::closed_refusal(&state.policy, &case, &caller.org_role, &today)
+    {
+        return Err(caller
+            .deny(&state, attempt, &reason, ApiError::gone(reason.clone()))
+            .await);
+    }
     let consent = state.store.consent(&case.id).await?;
     attempt.consent = consent.as_ref().map(|c| c.id.clone());
     let rule = Arc::new(ReleaseRule {
-        today: state.store.clock().today(),
+        today,
         org_role: caller.org_role.clone(),
         retained: state.policy.consent.retained_after_withdrawal.clone(),
         policy_version: state.policy.version.clone(),

@@ -484,6 +484,33 @@ pub fn papers_before_assessment(
     }
 }
 
+/// Why a closed case (`rejected`, `ended`, `withdrawn`) is no longer served to `role` on
+/// `today` (410), or `None` while it is: only the policy's `[closed] read_roles`, for
+/// `read_days` after the day it closed (`closed_at`, a stored time). An open case is served.
+pub fn closed_refusal(policy: &Policy, case: &Case, role: &str, today: &str) -> Option<String> {
+    let state = State::parse(&case.state)?;
+    if !matches!(state, State::Rejected | State::Ended | State::Withdrawn) {
+        return None;
+    }
+    let closed = &policy.closed;
+    if !closed.read_roles.iter().any(|r| r == role) {
+        return Some(format!(
+            "the case is `{}`: it is no longer served to role `{role}` (policy [closed])",
+            case.state
+        ));
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = |s: &str| time::Date::parse(s.get(..10).unwrap_or(s), &format).ok();
+    let (closed_on, today) = (day(&case.updated_at)?, day(today)?);
+    let last = closed_on + time::Duration::days(i64::from(closed.read_days));
+    (today > last).then(|| {
+        format!(
+            "the case is `{}` since {closed_on}: read access ended on {last} (policy [closed], {} days)",
+            case.state, closed.read_days
+        )
+    })
+}
+
 /// The last place in the referral queue (art. 8.4); 1 is first in line.
 pub const MAX_QUEUE_POSITION: i64 = 10_000;
 

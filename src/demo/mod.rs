@@ -478,7 +478,7 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
                         Some(plain.fields.keys().cloned().collect::<Vec<_>>()),
                     );
                 }
-                Err(e) if matches!(e.status(), Some(403 | 404)) => {
+                Err(e) if matches!(e.status(), Some(403 | 404 | 410)) => {
                     opened_here.insert(p.org.clone(), None);
                 }
                 Err(e) => return Err(e.into()),
