@@ -557,64 +557,6 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         .find(|l| l.starts_with(&case))
         .unwrap_or_else(|| panic!("{backend}: {case} not in\n{listed}"));
     assert!(row.contains("referred") && row.contains("leviaan"), "{row}");
-    // Intermaris houses the client; Leviaan sends the first evaluation in the uniform form,
-    // with its report beside it.
-    ok(client(
-        "intermaris",
-        &[
-            "match",
-            &case,
-            "--municipality",
-            "hoorn",
-            "--kind",
-            "regular",
-        ],
-    ));
-    ok(client(
-        "intermaris",
-        &["housed", &case, "--key-handover", "2026-11-01"],
-    ));
-    let evaluation = d.join("evaluation.json");
-    std::fs::write(
-        &evaluation,
-        sluis::demo::fictional_evaluation(1).to_string(),
-    )
-    .unwrap();
-    let report = d.join("evaluation.pdf");
-    std::fs::write(&report, b"%PDF evaluatie (fictief)").unwrap();
-    let evaluated: Value = serde_json::from_str(&ok(client(
-        "leviaan",
-        &[
-            "evaluate",
-            &case,
-            "--period",
-            "1",
-            "--fields",
-            evaluation.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ],
-    )))
-    .unwrap();
-    let sealed: Vec<&str> = evaluated["sealed"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    assert_eq!(
-        sealed,
-        [
-            "eval_finances",
-            "eval_guidance",
-            "eval_living",
-            "eval_next_steps",
-            "eval_plan_goals",
-            "evaluation_period",
-            "evaluation_report"
-        ],
-        "{backend}"
-    );
 
     // A person logs in with a password read from standard input.
     let mut add = sluis()
@@ -767,6 +709,81 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
     )))
     .unwrap();
     assert_eq!(other["fields"], pulled["fields"]);
+    // Intermaris houses the client; Leviaan sends the first evaluation in the uniform form,
+    // with its report beside it.
+    ok(client(
+        "intermaris",
+        &[
+            "match",
+            &case,
+            "--municipality",
+            "hoorn",
+            "--kind",
+            "regular",
+        ],
+    ));
+    // The match takes the other corporations off the case: Wooncompagnie's copies are gone.
+    let gone = client(
+        "wooncompagnie",
+        &[
+            "pull",
+            "--purpose",
+            "matching",
+            &case,
+            "--identity",
+            d.join("wooncompagnie.txt").to_str().unwrap(),
+        ],
+    );
+    assert!(!gone.status.success());
+    assert!(
+        String::from_utf8_lossy(&gone.stderr).contains("404"),
+        "{backend}"
+    );
+    ok(client(
+        "intermaris",
+        &["housed", &case, "--key-handover", "2026-11-01"],
+    ));
+    let evaluation = d.join("evaluation.json");
+    std::fs::write(
+        &evaluation,
+        sluis::demo::fictional_evaluation(1).to_string(),
+    )
+    .unwrap();
+    let report = d.join("evaluation.pdf");
+    std::fs::write(&report, b"%PDF evaluatie (fictief)").unwrap();
+    let evaluated: Value = serde_json::from_str(&ok(client(
+        "leviaan",
+        &[
+            "evaluate",
+            &case,
+            "--period",
+            "1",
+            "--fields",
+            evaluation.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+    )))
+    .unwrap();
+    let sealed: Vec<&str> = evaluated["sealed"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        sealed,
+        [
+            "eval_finances",
+            "eval_guidance",
+            "eval_living",
+            "eval_next_steps",
+            "eval_plan_goals",
+            "evaluation_period",
+            "evaluation_report"
+        ],
+        "{backend}"
+    );
 }
 crate::per_backend!(#[test] fn admin_and_client_verbs_work_against_a_real_server);
 

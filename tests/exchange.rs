@@ -681,3 +681,90 @@ async fn metrics_count_requests_by_route_and_never_name_a_case() {
     assert!(!text.contains(&case), "no case id in the metrics");
     app.broker.stop().await.unwrap();
 }
+
+/// At a match the other referred corporations, and the referred municipalities that are not
+/// the home's, lose their copies (AVG art. 5(1)(c)): the case is 404 to them, and not one age
+/// file left in the database opens with their identities; the corporation that found the home
+/// and the home's municipality keep theirs; each revocation is an event.
+async fn a_match_takes_the_other_referred_parties_off_the_case(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    // Hoorn: Intermaris, Het Grootslag, Wooncompagnie; Medemblik: WEL-Wonen, Intermaris.
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn", "medemblik"])
+        .await;
+    // A change report after the referral is sealed to every entitled party.
+    app.client(CARE)
+        .await
+        .step(
+            &case,
+            "changes",
+            &json!({"fields": {"net_monthly_income": 1500}}),
+        )
+        .await
+        .unwrap();
+    let revoked = ["het-grootslag", "wooncompagnie", "wel-wonen", "medemblik"];
+    for org in revoked {
+        let slice = app
+            .client(org)
+            .await
+            .slice(&case, "matching")
+            .await
+            .unwrap();
+        assert!(!slice.fields.is_empty(), "{backend}: {org} had copies");
+    }
+    let done = app
+        .client(CORPORATION)
+        .await
+        .step(
+            &case,
+            "match",
+            &json!({"home_municipality": "hoorn", "home_kind": "regular"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done["state"], "matched");
+    let ciphertexts = app.store.case_ciphertexts(&case).await.unwrap();
+    assert!(!ciphertexts.is_empty());
+    for org in revoked {
+        let err = app
+            .client(org)
+            .await
+            .slice(&case, "matching")
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), Some(404), "{backend}: {org}");
+        let identity = &app.party(org).identity;
+        let opened = ciphertexts
+            .iter()
+            .filter(|c| sluis::sealing::open(c, identity).is_ok())
+            .count();
+        assert_eq!(
+            opened, 0,
+            "{backend}: {org} still opens an age file of the case"
+        );
+    }
+    // The corporation that found the home and the home's municipality keep theirs.
+    for (org, fields) in [
+        (CORPORATION, CORPORATION_FIELDS.len()),
+        (MUNICIPALITY, MUNICIPALITY_FIELDS.len()),
+    ] {
+        let opened = opened(&app, org, &case).await;
+        assert_eq!(opened.len(), fields, "{backend}: {org}");
+        assert_eq!(opened["net_monthly_income"], json!(1500));
+    }
+    // One event per organisation taken off, naming it.
+    let log = app.store.audit_log().await.unwrap();
+    let mut named: Vec<String> = log
+        .iter()
+        .filter(|s| s.event.action == "delete" && s.event.case.as_deref() == Some(case.as_str()))
+        .flat_map(|s| s.event.recipients.clone())
+        .collect();
+    named.sort();
+    assert_eq!(
+        named,
+        ["het-grootslag", "medemblik", "wel-wonen", "wooncompagnie"],
+        "{backend}"
+    );
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn a_match_takes_the_other_referred_parties_off_the_case);

@@ -210,8 +210,8 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
             .await
             .step(&case, "housed", &json!({"key_handover": "2026-11-01"}))
             .await,
-        403,
-        "housed by another corporation",
+        404,
+        "housed by another corporation (taken off the case at the match)",
     );
     expect(
         corporation

@@ -165,6 +165,21 @@ pub(super) async fn post_match(
         .filter(|p| matches!(p.role.as_str(), "care" | "coordinator"))
         .map(|p| Notice::new(&p.org_id, "matched", &detail))
         .collect();
+    // The other referred corporations and municipalities lose their copies, each on record.
+    for org in lifecycle::revoked_at_match(&allowed.ctx.parties, corporation, home) {
+        let mut revoked = allowed.event.clone();
+        revoked.action = "delete".into();
+        revoked.recipients = vec![org.clone()];
+        revoked.reason = Some(format!(
+            "`{org}` taken off the case at the match: its copies deleted (AVG art. 5(1)(c))"
+        ));
+        step.notify.push(Notice::new(
+            &org,
+            "revoked",
+            "the client was housed elsewhere; your copies of the case were deleted",
+        ));
+        step.revoke.push((org, revoked));
+    }
     let event = allowed.event.clone();
     allowed.finish(&state, step, event).await
 }

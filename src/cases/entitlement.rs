@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::consent::ConsentRecord;
-use crate::policy::Policy;
+use crate::policy::{Joins, Policy};
 use crate::sealing::{Plaintext, Recipient, SealJob};
 
 use super::{CaseError, CaseParty, NewSealedField, Organisation};
@@ -106,7 +106,8 @@ pub struct SealingPlan {
 }
 
 impl SealingPlan {
-    /// Adds a job sealing `plaintext` as `field_id` to exactly `recipients`.
+    /// Adds the jobs sealing `plaintext` as `field_id` to exactly `recipients`: one age file
+    /// per group of [`file_groups`].
     pub fn push(
         &mut self,
         policy: &Policy,
@@ -119,6 +120,25 @@ impl SealingPlan {
             .field(&field_id)
             .map(|f| f.category.clone())
             .ok_or_else(|| CaseError::Invalid("a field the policy does not define".into()))?;
+        let mut groups = file_groups(policy, recipients);
+        let last = groups.pop();
+        for group in groups {
+            let job = (field_id.clone(), category.clone(), plaintext.clone());
+            self.add(job, group, keys)?;
+        }
+        if let Some(group) = last {
+            self.add((field_id, category, plaintext), group, keys)?;
+        }
+        Ok(())
+    }
+
+    /// One age file: `(field id, category, plaintext)` sealed to `recipients`.
+    fn add(
+        &mut self,
+        (field_id, category, plaintext): (String, String, Plaintext),
+        recipients: Vec<String>,
+        keys: &RecipientKeys,
+    ) -> Result<(), CaseError> {
         self.jobs.push(SealJob {
             plaintext,
             recipients: keys.recipients_of(&recipients)?,
@@ -130,6 +150,24 @@ impl SealingPlan {
         });
         Ok(())
     }
+}
+
+/// The age files a field is sealed as: one for the organisations that join at submission (the
+/// care organisation and the coordinator, who hold the case to its end), and one for each
+/// other organisation, so that its copies can be deleted alone — at a match the other
+/// corporations' go (AVG art. 5(1)(c)) and no remaining file is addressed to them.
+pub fn file_groups(policy: &Policy, recipients: Vec<String>) -> Vec<Vec<String>> {
+    let joins_at_submission = |org: &String| {
+        (policy.parties.get(org)).is_some_and(|p| policy.joins(&p.role) == Some(Joins::Submission))
+    };
+    let (together, alone): (Vec<String>, Vec<String>) =
+        recipients.into_iter().partition(joins_at_submission);
+    let mut groups = Vec::with_capacity(alone.len() + 1);
+    if !together.is_empty() {
+        groups.push(together);
+    }
+    groups.extend(alone.into_iter().map(|org| vec![org]));
+    groups
 }
 
 /// Plans sealing `plaintexts` to every entitled party the consent covers. `strict` refuses

@@ -511,6 +511,19 @@ pub fn closed_refusal(policy: &Policy, case: &Case, role: &str, today: &str) -> 
     })
 }
 
+/// The parties a match takes off the case (AVG art. 5(1)(c)): the referred corporations but
+/// the one that found the home, and the referred municipalities but the home's.
+pub fn revoked_at_match(parties: &[CaseParty], corporation: &str, home: &str) -> Vec<String> {
+    (parties.iter())
+        .filter(|p| match p.role.as_str() {
+            "corporation" => p.org_id != corporation,
+            "municipality" => p.org_id != home,
+            _ => false,
+        })
+        .map(|p| p.org_id.clone())
+        .collect()
+}
+
 /// The last place in the referral queue (art. 8.4); 1 is first in line.
 pub const MAX_QUEUE_POSITION: i64 = 10_000;
 

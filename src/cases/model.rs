@@ -161,6 +161,9 @@ pub struct Step {
     pub withdraw_consent: Option<(String, String)>,
     /// A new consent declaration that supersedes the case's active one.
     pub renew_consent: Option<crate::consent::ConsentRecord>,
+    /// Organisations that stop being parties (at a match): their copies are deleted, their
+    /// party role ends, and each gets its own access event (here, written with the step).
+    pub revoke: Vec<(String, crate::audit::Event)>,
     /// Evaluations that become due: (period, due date).
     pub evaluations_due: Vec<(i64, String)>,
     /// The evaluation period received with this step.

@@ -8,6 +8,7 @@ use crate::cases::{
 };
 use crate::consent::ConsentRecord;
 
+use super::access_log::append_event;
 use super::rows::{delete_sealed, insert_parties, insert_sealed};
 use super::{Store, StoreError};
 
@@ -122,6 +123,10 @@ impl Store {
             .bind(&step.case_id)
             .execute(&mut *tx)
             .await?;
+        }
+        for (org, revoked) in &step.revoke {
+            revoke_party(&mut tx, &step.case_id, org).await?;
+            append_event(&self.clock, &mut tx, revoked.clone()).await?;
         }
         if let Some(renewal) = &step.renew_consent {
             sqlx::query(
@@ -439,4 +444,38 @@ fn consent_from_row(r: &sqlx::any::AnyRow) -> Result<ConsentRecord, StoreError> 
         withdrawn_by_user: r.try_get("withdrawn_by_user")?,
         withdrawn_by_org: r.try_get("withdrawn_by_org")?,
     })
+}
+
+/// Takes an organisation off a case: its copies (and every age file left with no recipient)
+/// deleted, its party row removed, so the case is 404 to it from then on.
+async fn revoke_party(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    case_id: &str,
+    org_id: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sealed_field_recipients WHERE case_id = $1 AND org_id = $2")
+        .bind(case_id)
+        .bind(org_id)
+        .execute(&mut **tx)
+        .await?;
+    let orphans = "SELECT id FROM sealed_fields f WHERE f.case_id = $1 AND NOT EXISTS \
+                   (SELECT 1 FROM sealed_field_recipients r WHERE r.sealed_field_id = f.id)";
+    sqlx::query(&format!(
+        "DELETE FROM sealed_chunks WHERE sealed_field_id IN ({orphans})"
+    ))
+    .bind(case_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query(&format!(
+        "DELETE FROM sealed_fields WHERE id IN ({orphans})"
+    ))
+    .bind(case_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM case_parties WHERE case_id = $1 AND org_id = $2")
+        .bind(case_id)
+        .bind(org_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }

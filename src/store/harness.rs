@@ -65,6 +65,16 @@ impl Store {
         Ok(())
     }
 
+    /// Every age file stored for a case, whoever it is addressed to (for tests that try each
+    /// with an organisation's identity, as someone with a copy of the database could).
+    pub async fn case_ciphertexts(&self, case_id: &str) -> Result<Vec<Vec<u8>>, StoreError> {
+        let rows = sqlx::query("SELECT ciphertext FROM sealed_fields WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("ciphertext")?)).collect()
+    }
+
     /// Every table's rows as text, for the canary tests that search the database for plaintext.
     pub async fn dump_text(&self) -> Result<String, StoreError> {
         let mut out = String::new();
