@@ -573,9 +573,27 @@ pub fn compute(
         }
         m
     };
-    let mut reg = one_way(&per_care(&|_| true), threshold);
-    let acc = one_way(&per_care(&|c| c.accepted), threshold);
-    let rej = one_way(&per_care(&|c| c.rejected), threshold);
+    // Registered, accepted and rejected as one table (care organisation × accepted, rejected,
+    // undecided, each row's total the registered count), so that no hidden count follows from
+    // the shown ones of its row or column by subtraction: the undecided column is not
+    // published, and protecting as if it were known only protects more.
+    let decisions = |hide_total: bool| {
+        let (accepted, rejected, all) = (
+            per_care(&|c| c.accepted),
+            per_care(&|c| c.rejected),
+            per_care(&|_| true),
+        );
+        let rows: Vec<String> = all.keys().cloned().collect();
+        let values: Vec<Vec<u64>> = (rows.iter())
+            .map(|o| {
+                let (a, r) = (accepted[o], rejected[o]);
+                vec![a, r, all[o].saturating_sub(a + r)]
+            })
+            .collect();
+        let columns = ["accepted", "rejected", "undecided"].map(str::to_owned);
+        two_way_with(&rows, &columns, &values, threshold, hide_total)
+    };
+    let mut table = decisions(false);
     // Client group × municipality tables.
     let mut groups: Vec<String> = policy.monitor.client_groups.clone();
     groups.push(UNKNOWN.to_owned());
@@ -601,10 +619,23 @@ pub fn compute(
     // Two tables over the same cases show the same total, or neither does (else the one
     // would give away what the other hides).
     let mut origin_by_group = cross(&registered, &|c| c.origin.clone(), false);
-    if reg.total.count().is_none() || origin_by_group.total.count().is_none() {
-        reg = one_way_with(&per_care(&|_| true), threshold, true);
+    if table.total.count().is_none() || origin_by_group.total.count().is_none() {
+        table = decisions(true);
         origin_by_group = cross(&registered, &|c| c.origin.clone(), true);
     }
+    let column = |c: usize| Counts {
+        rows: (table.rows.iter().cloned())
+            .zip(table.cells.iter().map(|r| r[c]))
+            .collect(),
+        total: table.column_totals[c],
+    };
+    let (acc, rej) = (column(0), column(1));
+    let reg = Counts {
+        rows: (table.rows.iter().cloned())
+            .zip(table.row_totals.iter().copied())
+            .collect(),
+        total: table.total,
+    };
     let registrations = reg
         .rows
         .keys()

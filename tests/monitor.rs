@@ -212,7 +212,8 @@ fn the_figures_of_a_hand_built_year() {
     assert_eq!(m.period, "2026");
     assert_eq!(m.threshold, 5);
 
-    // Registrations: leviaan 7/6/1, leger-des-heils 6/5/1, dnodoen 2/2/0.
+    // Registrations: leviaan 7/6/1, leger-des-heils 6/5/1, dnodoen 2/2/0, every case decided.
+    // Leviaan's 6 accepted is hidden too: 7 − 6 would give its one rejection away.
     let reg = |org: &str| m.registrations[org].clone();
     assert_eq!(
         (
@@ -220,7 +221,7 @@ fn the_figures_of_a_hand_built_year() {
             reg("leviaan").accepted,
             reg("leviaan").rejected
         ),
-        (n(7), n(6), SMALL)
+        (n(7), HIDDEN, SMALL)
     );
     // dnodoen's 2 is small; leger-des-heils (6, then 5) is hidden so that 15 − 7 − 0 − 0 does
     // not give dnodoen's count away.
@@ -244,14 +245,15 @@ fn the_figures_of_a_hand_built_year() {
         (reg("parlan").registered, reg("de-steenuil").registered),
         (n(0), n(0))
     );
-    // Two rejections in all: the total itself is small.
+    // Two rejections in all: the total itself is small, and 15 − 13 would show it, so the
+    // accepted total is hidden.
     assert_eq!(
         (
             m.registrations_total.registered,
             m.registrations_total.accepted,
             m.registrations_total.rejected
         ),
-        (n(15), n(13), SMALL)
+        (n(15), HIDDEN, SMALL)
     );
 
     // Origin by client group: MO 9 (Hoorn 7, Medemblik 2), BW 5 (Hoorn 4, Medemblik 1),
@@ -409,7 +411,7 @@ fn the_figures_of_a_hand_built_year() {
     // As a table and as CSV.
     let text = m.to_text();
     let line = format!(
-        "  leviaan{}{}7{}6{}<5\n",
+        "  leviaan{}{}7{}x{}<5\n",
         " ".repeat(15),
         " ".repeat(11),
         " ".repeat(9),
@@ -436,6 +438,78 @@ fn the_figures_of_a_hand_built_year() {
     assert_eq!(h1.homes_by_corporation["intermaris"].quota, 17.5);
     // Four homes in the first half: het-grootslag 1, wel-wonen 3.
     assert_eq!(h1.homes_total.homes, SMALL);
+}
+
+/// Registered, accepted and rejected are published side by side per care organisation: when
+/// every case is decided, registered = accepted + rejected, per organisation and in total. For
+/// many generated years, a reader who knows that derives no hidden count: in no line (an
+/// organisation's three counts, or a column with its total) is exactly one count hidden while
+/// the others are shown.
+#[test]
+fn no_hidden_registration_count_follows_from_the_others() {
+    let policy = common::policy();
+    let care = [
+        "leviaan",
+        "leger-des-heils",
+        "dnodoen",
+        "parlan",
+        "de-steenuil",
+    ];
+    let mut seed = 0x0fed_cba9_8765_4321_u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut hidden_seen = 0;
+    for _ in 0..500 {
+        let mut cases = Vec::new();
+        for org in care {
+            for i in 0..next(14) {
+                let c = case(org, &format!("2026-0{}-10", 1 + i % 9), "mo", "hoorn");
+                cases.push(if next(4) == 0 {
+                    rejected(c)
+                } else {
+                    accepted(c)
+                });
+            }
+        }
+        let m = monitor::compute(&policy, "2026".parse().unwrap(), &cases, &[]);
+        let mut lines: Vec<[Cell; 3]> = m
+            .registrations
+            .values()
+            .map(|r| [r.registered, r.accepted, r.rejected])
+            .collect();
+        let t = &m.registrations_total;
+        lines.push([t.registered, t.accepted, t.rejected]);
+        for column in 0..3 {
+            let cells: Vec<Cell> = m
+                .registrations
+                .values()
+                .map(|r| [r.registered, r.accepted, r.rejected][column])
+                .collect();
+            let total = [t.registered, t.accepted, t.rejected][column];
+            let hidden = cells.iter().filter(|c| c.count().is_none()).count();
+            hidden_seen += hidden;
+            assert!(
+                !(total.count().is_some() && hidden == 1),
+                "column {column}: one hidden count follows from its total: {:?}",
+                m.registrations
+            );
+        }
+        for [registered, accepted, rejected] in lines {
+            let hidden = [accepted, rejected]
+                .iter()
+                .filter(|c| c.count().is_none())
+                .count();
+            assert!(
+                !(registered.count().is_some() && hidden == 1),
+                "registered {registered:?} = accepted {accepted:?} + rejected {rejected:?}"
+            );
+        }
+    }
+    assert!(hidden_seen > 100, "the generated years hide counts");
 }
 
 /// No published count is below the threshold, and no hidden cell can be pinned by subtracting
