@@ -260,6 +260,9 @@ pub struct Policy {
     pub changes: ChangesSpec,
     /// Who reads a closed case, and how long.
     pub closed: ClosedSpec,
+    /// How long a closed case's age files are kept, per final state (`rejected`, `ended`,
+    /// `withdrawn`); a state not named is kept until a rule names it.
+    pub retention: BTreeMap<String, RetentionRule>,
     /// Allocation (art. 11).
     pub allocation: Allocation,
     /// The annual monitor (art. 17).
@@ -320,7 +323,19 @@ struct RawPolicy {
     changes: ChangesSpec,
     closed: Option<ClosedSpec>,
     #[serde(default)]
+    retention: BTreeMap<String, RetentionRule>,
+    #[serde(default)]
     monitor: MonitorSpec,
+}
+
+/// How long the age files of a case closed in one final state are kept, and why.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// Days after the case closed.
+    pub days: u32,
+    /// The basis (a law, a selection list, or the parties' decision).
+    pub basis: String,
 }
 
 /// A closed case (`rejected`, `ended`, `withdrawn`; AVG art. 5(1)(e)): downloads are refused
@@ -827,6 +842,19 @@ impl Policy {
                 "closed read_roles names unknown role `{role}`"
             )));
         }
+        for (state, rule) in &raw.retention {
+            if !["rejected", "ended", "withdrawn"].contains(&state.as_str()) {
+                return Err(invalid(format!(
+                    "retention names `{state}`: only the final states rejected, ended, withdrawn"
+                )));
+            }
+            if rule.days < closed.read_days || rule.basis.trim().is_empty() {
+                return Err(invalid(format!(
+                    "retention of `{state}` needs a basis and at least the {} days of [closed]",
+                    closed.read_days
+                )));
+            }
+        }
         if raw.audit.retention_years < MIN_RETENTION_YEARS {
             return Err(invalid(format!(
                 "audit retention of {} years is below the minimum of {MIN_RETENTION_YEARS}",
@@ -928,6 +956,7 @@ impl Policy {
             consent: raw.consent,
             changes: raw.changes,
             closed,
+            retention: raw.retention,
             allocation,
             monitor: raw.monitor,
         })

@@ -130,6 +130,54 @@ pub fn sign_checkpoint(
     }
 }
 
+/// Signs any note body (its lines, each ending in `\n`) as a C2SP signed note under the
+/// signer's name: the same signature line as a checkpoint's, so the log's verifier key checks it.
+pub fn sign_note(signer: &dyn NoteSigner, body: &str) -> String {
+    let key = VerifierKey {
+        name: signer.name().to_owned(),
+        public_key: signer.public_key(),
+    };
+    let mut sig = key.key_id().to_vec();
+    sig.extend_from_slice(&signer.sign(body.as_bytes()));
+    format!(
+        "{body}\n\u{2014} {} {}\n",
+        signer.name(),
+        BASE64.encode(sig)
+    )
+}
+
+/// The body of a signed note whose signature by one of `keys` verifies (its first line must be
+/// the key's name).
+pub fn open_note(note: &str, keys: &[VerifierKey]) -> Result<String, NoteError> {
+    let (body, sigs) = note
+        .split_once("\n\n")
+        .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
+    let body = format!("{body}\n");
+    let first = body.lines().next().unwrap_or_default();
+    for key in keys.iter().filter(|k| k.name == first) {
+        let prefix = format!("\u{2014} {} ", key.name);
+        let verified = sigs
+            .lines()
+            .filter_map(|l| l.strip_prefix(&prefix))
+            .any(|sig| {
+                BASE64.decode(sig).is_ok_and(|raw| {
+                    raw.len() == 68
+                        && raw[..4] == key.key_id()
+                        && ring::signature::UnparsedPublicKey::new(
+                            &ring::signature::ED25519,
+                            key.public_key,
+                        )
+                        .verify(body.as_bytes(), &raw[4..])
+                        .is_ok()
+                })
+            });
+        if verified {
+            return Ok(body);
+        }
+    }
+    Err(NoteError::BadSignature)
+}
+
 /// Why a checkpoint note was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NoteError {

@@ -511,6 +511,23 @@ pub fn closed_refusal(policy: &Policy, case: &Case, role: &str, today: &str) -> 
     })
 }
 
+/// The retention rule under which a closed case's age files are due for deletion on `today`
+/// (policy `[retention]`, counted from the day it closed), with its text for the receipt; or
+/// `None` while they are kept (an open case, or a state no rule names).
+pub fn retention_due(policy: &Policy, case: &Case, today: &str) -> Option<String> {
+    let rule = policy.retention.get(&case.state)?;
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let day = |s: &str| time::Date::parse(s.get(..10).unwrap_or(s), &format).ok();
+    let (closed_on, today) = (day(&case.updated_at)?, day(today)?);
+    let last = closed_on + time::Duration::days(i64::from(rule.days));
+    (today > last).then(|| {
+        format!(
+            "retention.{}: {} days after {closed_on} ({})",
+            case.state, rule.days, rule.basis
+        )
+    })
+}
+
 /// The parties a match takes off the case (AVG art. 5(1)(c)): the referred corporations but
 /// the one that found the home, and the referred municipalities but the home's.
 pub fn revoked_at_match(parties: &[CaseParty], corporation: &str, home: &str) -> Vec<String> {

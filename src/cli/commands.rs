@@ -241,6 +241,18 @@ pub(super) enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Delete the age files of every closed case past its retention (policy `[retention]`),
+    /// one access event per case, and print a deletion receipt for each: a note signed with
+    /// the broker's signing key under the log's origin, which the log's verifier key checks.
+    Purge {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+        /// Also write each receipt to DIR/<case>.note.
+        #[arg(long)]
+        receipts: Option<PathBuf>,
+    },
     /// The access log: verify, query, report, checkpoint.
     Audit {
         #[command(subcommand)]

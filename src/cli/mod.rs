@@ -34,7 +34,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Backup { .. }
         | Command::Restore { .. }
         | Command::Probe { .. }
-        | Command::Migrate { .. }) => serve::run(command).await,
+        | Command::Migrate { .. }
+        | Command::Purge { .. }) => serve::run(command).await,
         command @ (Command::Policy { .. }
         | Command::Org { .. }
         | Command::User { .. }

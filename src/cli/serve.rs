@@ -125,6 +125,11 @@ pub(super) async fn run(command: Command) -> Result<()> {
             }
             Ok(())
         }
+        Command::Purge {
+            db,
+            policy,
+            receipts,
+        } => purge(&db, &policy, receipts.as_deref()).await,
         _ => bail!("not an operations verb"),
     }
 }
@@ -317,4 +322,34 @@ fn read_metrics_token(path: &std::path::Path) -> Result<crate::auth::Secret> {
         );
     }
     Ok(token)
+}
+
+/// `sluis purge`: the store deletes what is past its retention; each case's receipt is signed
+/// here with the broker's key under the log's origin.
+async fn purge(
+    db: &super::commands::DbArgs,
+    policy: &super::commands::PolicyArgs,
+    receipts: Option<&std::path::Path>,
+) -> Result<()> {
+    let settings = db.settings()?;
+    let key_file = (settings.signing_key_file.as_ref())
+        .context("a purge signs its receipts: set signing_key_file (or --config)")?;
+    let key = SigningKey::from_pem_file(key_file)?;
+    let policy = load_policy(&policy.dir(Some(db))?)?;
+    let store = super::connect_with(&settings).await?;
+    let purged = store.purge(&policy).await;
+    store.close().await;
+    let signer = crate::auth::LogSigner {
+        key: &key,
+        origin: &settings.log_origin,
+    };
+    for case in purged? {
+        let receipt = crate::audit::sign_note(&signer, &case.receipt_body(&settings.log_origin));
+        if let Some(dir) = receipts {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(dir.join(format!("{}.note", case.case)), &receipt)?;
+        }
+        println!("{receipt}");
+    }
+    Ok(())
 }

@@ -316,6 +316,55 @@ impl Store {
         row.map(|r| case_from_row(&r)).transpose()
     }
 
+    /// Deletes the age files of every closed case past its retention (policy `[retention]`,
+    /// on the store's today): per case, in one transaction, the files and an access event
+    /// (`delete`, naming the fields and the rule). Returns for each purged case the receipt's
+    /// body — what was deleted when under which rule — for the caller to sign.
+    pub async fn purge(
+        &self,
+        policy: &crate::policy::Policy,
+    ) -> Result<Vec<PurgedCase>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM cases WHERE state IN ('rejected', 'ended', 'withdrawn') \
+             AND EXISTS (SELECT 1 FROM sealed_fields f WHERE f.case_id = cases.id) ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let today = self.clock.today();
+        let mut purged = Vec::new();
+        for case in rows.iter().map(case_from_row) {
+            let case = case?;
+            let Some(rule) = crate::cases::lifecycle::retention_due(policy, &case, &today) else {
+                continue;
+            };
+            let fields: Vec<String> = sqlx::query(
+                "SELECT DISTINCT field_id FROM sealed_fields WHERE case_id = $1 ORDER BY field_id",
+            )
+            .bind(&case.id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("field_id"))
+            .collect::<Result<_, _>>()?;
+            let mut event = Event::admin(format!("purge: {rule}"));
+            event.action = "delete".into();
+            event.case = Some(case.id.clone());
+            event.client.clone_from(&case.client_pseudonym);
+            event.fields.clone_from(&fields);
+            let (_writing, mut tx, event) = self.write_recorded(event).await?;
+            delete_sealed(&mut tx, &case.id, &[]).await?;
+            tx.commit().await?;
+            purged.push(PurgedCase {
+                case: case.id,
+                state: case.state,
+                fields,
+                rule,
+                deleted_at: event.time,
+            });
+        }
+        Ok(purged)
+    }
+
     /// The cases an organisation is a party to, newest first.
     pub async fn cases_of(&self, org_id: &str) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
@@ -478,4 +527,33 @@ async fn revoke_party(
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// What a purge deleted of one case, for its deletion receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PurgedCase {
+    /// The case.
+    pub case: String,
+    /// Its final state.
+    pub state: String,
+    /// The field ids whose age files were deleted.
+    pub fields: Vec<String>,
+    /// The retention rule, with its basis.
+    pub rule: String,
+    /// When (the access event's time).
+    pub deleted_at: String,
+}
+
+impl PurgedCase {
+    /// The body of its deletion receipt, a signed note under the log's origin `origin`.
+    pub fn receipt_body(&self, origin: &str) -> String {
+        format!(
+            "{origin}\ndeletion receipt\ncase {}\nstate {}\ndeleted {}\nrule {}\nfields {}\n",
+            self.case,
+            self.state,
+            self.deleted_at,
+            self.rule,
+            self.fields.join(",")
+        )
+    }
 }

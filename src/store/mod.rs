@@ -27,6 +27,7 @@ mod sealed;
 
 pub use access_log::EventFilter;
 use access_log::{GroupCommit, append_event};
+pub use cases::PurgedCase;
 pub use parties::{ApiKey, User};
 
 /// Which database engine a store runs on.

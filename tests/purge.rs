@@ -1,0 +1,207 @@
+//! Retention (policy `[retention]`): `sluis purge` deletes exactly the age files of closed
+//! cases past their time (crypto-shredding; the access log keeps its events and still
+//! verifies), writes one event per case, and signs a deletion receipt that the log's verifier
+//! key checks and a forged one fails. The store's clock is set. On both backends.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+use sluis::clock::Clock;
+use sluis::demo::{checklist, fictional_consent_on, fictional_registration};
+use time::macros::date;
+
+const CARE: &str = "leviaan";
+const COORDINATOR: &str = "bct-westfriesland";
+
+async fn purge_deletes_exactly_what_is_past_its_time(backend: &'static str) {
+    let clock = Clock::manual(date!(2026 - 01 - 01).midnight().assume_utc());
+    let app = TestApp::on(backend).clock(clock.clone()).start().await;
+    let care = app.client(CARE).await;
+    let submit = || async {
+        let answer = care
+            .submit(
+                "registration",
+                &fictional_registration(),
+                &fictional_consent_on(date!(2026 - 01 - 01)),
+            )
+            .await
+            .unwrap();
+        answer["id"].as_str().unwrap().to_owned()
+    };
+    let coordinator = app.client(COORDINATOR).await;
+    let mut reject = checklist(&app.policy, Some("searched_first"));
+    reject["decision_reason"] = json!("Fictief.");
+    // Rejected on 2026-01-01: kept 365 days. Another rejected on 2026-03-01. One still open.
+    let early = submit().await;
+    coordinator
+        .step(
+            &early,
+            "assessment",
+            &json!({"decision": "reject", "fields": reject}),
+        )
+        .await
+        .unwrap();
+    clock.set(date!(2026 - 03 - 01).midnight().assume_utc());
+    let late = submit().await;
+    coordinator
+        .step(
+            &late,
+            "assessment",
+            &json!({"decision": "reject", "fields": reject}),
+        )
+        .await
+        .unwrap();
+    let open = submit().await;
+    let files = |case: String| {
+        let store = app.store.clone();
+        async move { store.sealed_count(&case).await.unwrap().0 }
+    };
+    let (early_files, late_files, open_files) = (
+        files(early.clone()).await,
+        files(late.clone()).await,
+        files(open.clone()).await,
+    );
+    assert!(early_files > 50 && late_files > 50 && open_files > 50);
+
+    // Day 365 after closing: nothing is due yet.
+    clock.set(date!(2027 - 01 - 01).midnight().assume_utc());
+    assert!(
+        app.store.purge(&app.policy).await.unwrap().is_empty(),
+        "{backend}"
+    );
+    // Day 366: the early rejection only.
+    clock.set(date!(2027 - 01 - 02).midnight().assume_utc());
+    let purged = app.store.purge(&app.policy).await.unwrap();
+    assert_eq!(purged.len(), 1, "{backend}");
+    assert_eq!(purged[0].case, early);
+    assert_eq!(purged[0].state, "rejected");
+    assert!(purged[0].fields.contains(&"bsn".to_owned()));
+    assert!(purged[0].fields.contains(&"criteria_checklist".to_owned()));
+    assert!(
+        purged[0]
+            .rule
+            .starts_with("retention.rejected: 365 days after 2026-01-01"),
+        "{}",
+        purged[0].rule
+    );
+    assert_eq!(files(early.clone()).await, 0, "{backend}: crypto-shredded");
+    assert_eq!(files(late.clone()).await, late_files);
+    assert_eq!(files(open.clone()).await, open_files);
+    // Run again: nothing more.
+    assert!(app.store.purge(&app.policy).await.unwrap().is_empty());
+
+    // The receipt verifies with the log's verifier key; a forged one does not.
+    let signer = sluis::auth::LogSigner {
+        key: &app.state.signing,
+        origin: &app.state.log_origin,
+    };
+    let receipt = sluis::audit::sign_note(&signer, &purged[0].receipt_body(&app.state.log_origin));
+    let keys = app.state.verifier_keys();
+    let body = sluis::audit::open_note(&receipt, &keys).unwrap();
+    assert!(body.contains(&format!("case {early}\n")), "{body}");
+    assert!(body.contains("\ndeletion receipt\n"));
+    let forged = receipt.replace("state rejected", "state ended");
+    assert!(sluis::audit::open_note(&forged, &keys).is_err());
+    let other = sluis::auth::SigningKey::ephemeral();
+    let foreign = sluis::auth::LogSigner {
+        key: &other,
+        origin: &app.state.log_origin,
+    };
+    let foreign = sluis::audit::sign_note(&foreign, &purged[0].receipt_body(&app.state.log_origin));
+    assert!(sluis::audit::open_note(&foreign, &keys).is_err());
+
+    // One event for the purge, naming the fields; the log still verifies.
+    let log = app.store.audit_log().await.unwrap();
+    let deletions: Vec<_> = log
+        .iter()
+        .filter(|s| s.event.action == "delete" && s.event.case.as_deref() == Some(early.as_str()))
+        .collect();
+    assert_eq!(deletions.len(), 1, "{backend}");
+    assert_eq!(deletions[0].event.fields, purged[0].fields);
+    let notes = app.store.checkpoint_notes().await.unwrap();
+    let report = sluis::audit::verify(&log, &notes, &keys);
+    assert!(report.ok, "{backend}: {:?}", report.first_problem);
+    // The purged case serves nothing any more, to its care organisation either.
+    let slice = care.slice(&early, "guidance").await;
+    assert!(
+        slice.is_err() || slice.unwrap().fields.is_empty(),
+        "{backend}"
+    );
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn purge_deletes_exactly_what_is_past_its_time);
+
+/// `sluis purge` as an operator runs it: the configuration's database, signing key and log
+/// origin; each receipt printed and written to `--receipts DIR`, verifiable with the key.
+#[tokio::test]
+async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
+    // A case rejected in 2020 is long past its 365 days by the system clock.
+    let clock = Clock::manual(date!(2020 - 01 - 01).midnight().assume_utc());
+    let app = TestApp::on("sqlite").clock(clock).start().await;
+    let answer = app
+        .client(CARE)
+        .await
+        .submit(
+            "registration",
+            &fictional_registration(),
+            &fictional_consent_on(date!(2020 - 01 - 01)),
+        )
+        .await
+        .unwrap();
+    let case = answer["id"].as_str().unwrap().to_owned();
+    let mut reject = checklist(&app.policy, Some("searched_first"));
+    reject["decision_reason"] = json!("Fictief.");
+    app.client(COORDINATOR)
+        .await
+        .step(
+            &case,
+            "assessment",
+            &json!({"decision": "reject", "fields": reject}),
+        )
+        .await
+        .unwrap();
+    app.broker.stop().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("signing.pem");
+    let pem = sluis::auth::SigningKey::to_pem(&sluis::auth::SigningKey::generate_pkcs8());
+    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    let receipts = dir.path().join("receipts");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluis"))
+        .args(["purge", "--database", &app.db.url, "--receipts"])
+        .arg(&receipts)
+        .env("SLUIS_SIGNING_KEY_FILE", &key_file)
+        .env("SLUIS_LOG_ORIGIN", "sluis.test/access-log")
+        .env(
+            "SLUIS_POLICY_DIR",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/policy"),
+        )
+        .env("SLUIS_MIGRATE", "false")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("sluis.test/access-log\ndeletion receipt\n"),
+        "{stdout}"
+    );
+    let written = std::fs::read_to_string(receipts.join(format!("{case}.note"))).unwrap();
+    let key = sluis::auth::SigningKey::from_pem_file(&key_file).unwrap();
+    let body =
+        sluis::audit::open_note(&written, &[key.verifier_key("sluis.test/access-log")]).unwrap();
+    assert!(body.contains(&format!("case {case}\n")), "{body}");
+    assert!(
+        body.contains("rule retention.rejected: 365 days after 2020-01-01"),
+        "{body}"
+    );
+    assert_eq!(app.store.sealed_count(&case).await.unwrap().0, 0);
+}
