@@ -784,6 +784,12 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         ],
         "{backend}"
     );
+    // The client asks for erasure: every copy goes, with a signed receipt.
+    let erased = ok(client("leviaan", &["consent", "erase", &case]));
+    assert!(
+        erased.contains("\ndeletion receipt\n") && erased.contains(&format!("case {case}\n")),
+        "{erased}"
+    );
 }
 crate::per_backend!(#[test] fn admin_and_client_verbs_work_against_a_real_server);
 

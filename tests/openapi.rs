@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 43] = [
+const OPERATIONS: [(&str, &str); 44] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -40,6 +40,7 @@ const OPERATIONS: [(&str, &str); 43] = [
     ("post", "/v1/cases/{id}/consent"),
     ("get", "/v1/cases/{id}/consents"),
     ("get", "/v1/consents/expiring"),
+    ("post", "/v1/cases/{id}/erasure"),
     ("get", "/v1/inbox"),
     ("put", "/v1/referrals/queue"),
     ("get", "/v1/evaluations/overdue"),

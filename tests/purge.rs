@@ -205,3 +205,74 @@ async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
     );
     assert_eq!(app.store.sealed_count(&case).await.unwrap().0, 0);
 }
+
+/// An erasure request (AVG art. 17) by the care organisation: every party's copies of every
+/// case of that client go at once — her case with Parlan too — open cases are withdrawn, and
+/// each case gets a deletion receipt the log's key verifies. Another client is untouched; a
+/// corporation may not ask it, an outsider gets 404.
+async fn an_erasure_request_deletes_every_copy_of_the_client(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let first = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    let second = app
+        .submit_and_refer("parlan", &fictional_registration(), &["medemblik"])
+        .await;
+    let other = app.submit(CARE, &sluis::demo::second_registration()).await;
+    let before_other = app.store.sealed_count(&other).await.unwrap();
+    let ask = |org: &'static str| {
+        let app = &app;
+        let first = first.clone();
+        async move {
+            app.client(org)
+                .await
+                .step(&first, "erasure", &json!({}))
+                .await
+        }
+    };
+    assert_eq!(
+        ask("intermaris").await.unwrap_err().status(),
+        Some(403),
+        "{backend}"
+    );
+    assert_eq!(
+        ask("de-woonschakel").await.unwrap_err().status(),
+        Some(404),
+        "{backend}"
+    );
+    assert!(app.store.sealed_count(&first).await.unwrap().0 > 0);
+
+    let done = ask(CARE).await.unwrap();
+    let receipts = done["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 2, "{backend}: both cases of the client");
+    let keys = app.state.verifier_keys();
+    for (receipt, case) in receipts.iter().zip({
+        let mut both = [first.clone(), second.clone()];
+        both.sort();
+        both
+    }) {
+        let body = sluis::audit::open_note(receipt.as_str().unwrap(), &keys).unwrap();
+        assert!(body.contains(&format!("case {case}\n")), "{body}");
+        assert!(
+            body.contains("rule erasure request (AVG art. 17)\n"),
+            "{body}"
+        );
+        assert_eq!(
+            app.store.sealed_count(&case).await.unwrap(),
+            (0, 0),
+            "{backend}"
+        );
+        let case = app.store.case(&case).await.unwrap().unwrap();
+        assert_eq!(case.state, "withdrawn");
+        assert_eq!(
+            app.store.consent(&case.id).await.unwrap().unwrap().status,
+            "withdrawn"
+        );
+    }
+    assert_eq!(app.store.sealed_count(&other).await.unwrap(), before_other);
+    let log = app.store.audit_log().await.unwrap();
+    let notes = app.store.checkpoint_notes().await.unwrap();
+    assert!(sluis::audit::verify(&log, &notes, &keys).ok, "{backend}");
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn an_erasure_request_deletes_every_copy_of_the_client);

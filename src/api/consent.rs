@@ -24,6 +24,7 @@ pub(super) fn router() -> Router<AppState> {
             get(get_consent).post(post_renewal),
         )
         .route("/v1/cases/{id}/consents", get(get_consents))
+        .route("/v1/cases/{id}/erasure", post(post_erasure))
         .route("/v1/cases/{id}/consent/withdraw", post(post_withdraw))
 }
 
@@ -202,4 +203,44 @@ async fn wants_fhir(
                 .await)
         }
     }
+}
+
+/// What an erasure deleted: one signed deletion receipt per case of the client.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(super) struct Erased {
+    /// Each a C2SP note signed with the broker's key under the log's origin (its verifier key,
+    /// `GET /v1/audit/vkey`, checks it), for the care organisation to hand to the client.
+    receipts: Vec<String>,
+}
+
+#[utoipa::path(post, path = "/v1/cases/{id}/erasure", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Every copy of the client's cases deleted; a receipt per case", body = Erased)))]
+/// The client's erasure request (AVG art. 17), recorded by the care organisation or the
+/// coordinator: every party's copies of every case of that client go at once (open cases are
+/// withdrawn), each case with a signed deletion receipt.
+pub(super) async fn post_erasure(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Erased>, ApiError> {
+    let mut event = caller.event("delete", "allowed");
+    event.purpose = Some("registration".into());
+    event.reason = Some("erasure request (AVG art. 17)".into());
+    let (case, _, event) = own_case(&state, &caller, &id, event).await?;
+    if !matches!(caller.org_role.as_str(), "care" | "coordinator") || !caller.acts_for_org() {
+        let reason = "the care organisation or the coordinator records an erasure request";
+        return Err(caller
+            .deny(&state, event, reason, ApiError::forbidden(reason))
+            .await);
+    }
+    let erased = (state.store)
+        .erase_client(&case.id, &caller.org_id, event)
+        .await?;
+    let signer = crate::auth::LogSigner {
+        key: &state.signing,
+        origin: &state.log_origin,
+    };
+    let receipts = (erased.iter())
+        .map(|c| crate::audit::sign_note(&signer, &c.receipt_body(&state.log_origin)))
+        .collect();
+    Ok(Json(Erased { receipts }))
 }

@@ -125,6 +125,7 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         consent::post_withdraw,
         consent::post_renewal,
         consent::get_consents,
+        consent::post_erasure,
         inbox::get_inbox,
         inbox::put_queue,
         inbox::get_overdue,

@@ -548,6 +548,14 @@ pub(super) enum ConsentCommand {
         /// JSON file with the declaration.
         file: PathBuf,
     },
+    /// The client's erasure request (AVG art. 17): every party's copies of every case of the
+    /// client are deleted at once; prints a signed deletion receipt per case.
+    Erase {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id (any case of the client).
+        case: String,
+    },
     /// Withdraw the client's consent: at once, for everyone; the case's ciphertexts are deleted.
     Withdraw {
         #[command(flatten)]

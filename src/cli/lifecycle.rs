@@ -176,6 +176,17 @@ pub(super) async fn run(command: Command) -> Result<()> {
                         .map_err(explain)?,
                 )
             }
+            ConsentCommand::Erase { client, case } => {
+                let done = login(&client)
+                    .await?
+                    .step(&case, "erasure", &json!({}))
+                    .await
+                    .map_err(explain)?;
+                for receipt in done["receipts"].as_array().into_iter().flatten() {
+                    println!("{}", receipt.as_str().unwrap_or_default());
+                }
+                Ok(())
+            }
             ConsentCommand::Withdraw { client, case } => print(
                 &login(&client)
                     .await?

@@ -365,6 +365,75 @@ impl Store {
         Ok(purged)
     }
 
+    /// An erasure request (AVG art. 17) for the client of `case_id`: in one transaction, with
+    /// the request's `event` and a `delete` event per case, every age file of every case of
+    /// that client (by its pseudonym) is deleted, and each open one is withdrawn (its consent
+    /// too). Returns what was deleted of each case, for its receipt.
+    pub async fn erase_client(
+        &self,
+        case_id: &str,
+        by_org: &str,
+        event: Event,
+    ) -> Result<Vec<PurgedCase>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM cases WHERE id = $1 OR (client_pseudonym IS NOT NULL AND \
+             client_pseudonym = (SELECT client_pseudonym FROM cases WHERE id = $2)) ORDER BY id",
+        )
+        .bind(case_id)
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let cases: Vec<Case> = rows.iter().map(case_from_row).collect::<Result<_, _>>()?;
+        let (_writing, mut tx, request) = self.write_recorded(event).await?;
+        let mut erased = Vec::with_capacity(cases.len());
+        for case in cases {
+            let fields: Vec<String> = sqlx::query(
+                "SELECT DISTINCT field_id FROM sealed_fields WHERE case_id = $1 ORDER BY field_id",
+            )
+            .bind(&case.id)
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.try_get("field_id"))
+            .collect::<Result<_, _>>()?;
+            delete_sealed(&mut tx, &case.id, &[]).await?;
+            let open = !matches!(case.state.as_str(), "rejected" | "ended" | "withdrawn");
+            if open {
+                sqlx::query(
+                    "UPDATE consents SET status = 'withdrawn', withdrawn_at = $1, \
+                     withdrawn_by_user = $2, withdrawn_by_org = $3 WHERE case_id = $4 AND status = 'active'",
+                )
+                .bind(&request.time)
+                .bind(request.user.as_deref().unwrap_or_default())
+                .bind(by_org)
+                .bind(&case.id)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE cases SET state = 'withdrawn', updated_at = $1 WHERE id = $2")
+                    .bind(&request.time)
+                    .bind(&case.id)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_state(&mut tx, &case.id, "withdrawn", by_org, &request.time).await?;
+            }
+            let mut deleted = request.clone();
+            deleted.case = Some(case.id.clone());
+            deleted.client.clone_from(&case.client_pseudonym);
+            deleted.fields.clone_from(&fields);
+            deleted.reason = Some("erasure request (AVG art. 17): every copy deleted".into());
+            let deleted = append_event(&self.clock, &mut tx, deleted).await?;
+            erased.push(PurgedCase {
+                case: case.id,
+                state: if open { "withdrawn".into() } else { case.state },
+                fields,
+                rule: "erasure request (AVG art. 17)".into(),
+                deleted_at: deleted.time,
+            });
+        }
+        tx.commit().await?;
+        Ok(erased)
+    }
+
     /// The cases an organisation is a party to, newest first.
     pub async fn cases_of(&self, org_id: &str) -> Result<Vec<Case>, StoreError> {
         let rows = sqlx::query(
