@@ -203,6 +203,23 @@ async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
         body.contains("rule retention.rejected: 365 days after 2020-01-01"),
         "{body}"
     );
+    // The verb that checks a receipt: this one verifies, an altered one does not.
+    let vkey = key.verifier_key("sluis.test/access-log").to_vkey();
+    let check = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sluis"))
+            .args(["audit", "receipt", "--vkey", &vkey])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let good = check(&receipts.join(format!("{case}.note")));
+    assert!(good.status.success());
+    assert!(String::from_utf8_lossy(&good.stdout).ends_with("receipt verified\n"));
+    let forged = dir.path().join("forged.note");
+    std::fs::write(&forged, written.replace("state rejected", "state ended")).unwrap();
+    let bad = check(&forged);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("receipt signature invalid"));
     assert_eq!(app.store.sealed_count(&case).await.unwrap().0, 0);
 }
 

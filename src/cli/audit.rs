@@ -184,6 +184,18 @@ pub(super) async fn run(command: AuditCommand) -> Result<()> {
             );
             Ok(())
         }
+        AuditCommand::Receipt { file, vkey } => {
+            let note = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let keys = (vkey.iter())
+                .map(|k| VerifierKey::from_vkey(k).context("--vkey is not a note verifier key"))
+                .collect::<Result<Vec<_>>>()?;
+            let body = audit::open_note(&note, &keys)
+                .map_err(|e| anyhow::anyhow!("{}: receipt {e}", file.display()))?;
+            print!("{body}");
+            println!("receipt verified");
+            Ok(())
+        }
         AuditCommand::Checkpoint { client } => {
             let c = login(&client).await?;
             let cp = c.post_json("/v1/audit/checkpoints", &Value::Null).await?;

@@ -649,6 +649,15 @@ pub(super) enum AuditCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Check a deletion receipt (from `sluis purge` or an erasure request) against the log's
+    /// verifier key (`GET /v1/audit/vkey`); prints what it states, exit 1 if it does not verify.
+    Receipt {
+        /// The receipt file.
+        file: PathBuf,
+        /// The log's verifier key (repeat for keys rotated out).
+        #[arg(long, required = true)]
+        vkey: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
