@@ -97,15 +97,17 @@ awk '
         run = (tag == "" || tag == "per-organisation" || tag == "serve")
         if (run) print "echo \"== " heading (tag == "" ? "" : " (" tag ")") "\""
         if (tag == "per-organisation") print "for ORG in $ORGS; do"
-        if (tag == "serve") print "{"
+        if (tag == "serve") print "("
         next
     }
     /^```$/ && inside {
         inside = 0
         if (tag == "per-organisation") print "done"
-        if (tag == "serve") print "} > serve.log 2>&1 &\nserve_pid=$!\nwait_until_ready"
+        if (tag == "serve") print ") > serve.log 2>&1 &\nserve_pid=$!\nwait_until_ready"
         next
     }
+    # The broker replaces its subshell (exec), so the pid the script stops is the broker.
+    inside && tag == "serve" { sub(/^sluis serve/, "exec sluis serve") }
     inside && run { print }
 ' "$repo/deploy/README.md" |
     sed -e "s|/etc/sluis|$work/etc/sluis|g" -e "s|/var/backups/sluis|$work/backups/sluis|g" \
@@ -113,4 +115,13 @@ awk '
 
 # shellcheck disable=SC1091
 source "$work/guide.sh"
+# Stop the broker the guide started, and make sure no broker of this run is left.
+kill "$serve_pid"
+wait "$serve_pid" 2>/dev/null || true
+serve_pid=
+if ps -eo args | grep -F "sluis serve --config $work/" | grep -v grep >/dev/null; then
+    echo "procedure: a broker of this run is still running" >&2
+    exit 1
+fi
+echo "== the broker stopped"
 echo "== the guide ran to its end"

@@ -71,6 +71,7 @@ fn the_operator_guide_runs_as_written_on_postgresql_under_tls() {
         step("15. Backups, and a restore test"),
         step("16. Rotating an organisation's key"),
         step("18. Purging what is past its retention"),
+        step("the broker stopped"),
         step("the guide ran to its end"),
     ];
     assert!(order.windows(2).all(|w| w[0] < w[1]), "{stdout}");
