@@ -119,9 +119,11 @@ source "$work/guide.sh"
 kill "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 serve_pid=
-if ps -eo args | grep -F "sluis serve --config $work/" | grep -v grep >/dev/null; then
-    echo "procedure: a broker of this run is still running" >&2
-    exit 1
-fi
+for proc in /proc/[0-9]*; do
+    if tr '\0' ' ' < "$proc/cmdline" 2>/dev/null | grep -qF "sluis serve --config $work/"; then
+        echo "procedure: a broker of this run is still running (${proc#/proc/})" >&2
+        exit 1
+    fi
+done
 echo "== the broker stopped"
 echo "== the guide ran to its end"

@@ -320,18 +320,21 @@ impl ReleaseRule {
 
     /// Why nothing at all may be served to the organisation, if so.
     pub fn blocked(&self) -> Option<String> {
-        match &self.consent {
-            None => Some("the case has no consent record".to_owned()),
-            Some(c) if c.status != "active" => {
-                Some(format!("the client's consent {} was withdrawn", c.id))
-            }
-            Some(c) if c.expired(&self.today).is_some() => c.expired(&self.today),
-            Some(c) if !c.roles.contains(&self.org_role) => Some(format!(
+        let Some(c) = &self.consent else {
+            return Some("the case has no consent record".to_owned());
+        };
+        if c.status != "active" {
+            return Some(format!("the client's consent {} was withdrawn", c.id));
+        }
+        if let Some(expired) = c.expired(&self.today) {
+            return Some(expired);
+        }
+        (!c.roles.contains(&self.org_role)).then(|| {
+            format!(
                 "the client's consent does not cover recipient role `{}`",
                 self.org_role
-            )),
-            Some(_) => None,
-        }
+            )
+        })
     }
 
     /// The download's event for what was read, given the `(field id, category)` of each file

@@ -55,12 +55,12 @@ async fn fhir_chain(app: &TestApp, case: &str, name: &str, backend: &str) -> Vec
     chain
 }
 
-async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str) {
-    let clock = Clock::manual(date!(2026 - 03 - 01).midnight().assume_utc());
-    let app = TestApp::on(backend).clock(clock.clone()).start().await;
-    // Signed on 2026-03-01, valid until 2027-03-01.
-    let care = app.client(CARE).await;
-    let answer = care
+/// A case Leviaan registers on 2026-03-01 (the store's clock), with consent signed that day
+/// and valid until 2027-03-01, which the coordinator accepts and refers to Hoorn.
+async fn referred_on_1_march(app: &TestApp) -> String {
+    let answer = app
+        .client(CARE)
+        .await
         .submit(
             "registration",
             &fictional_registration(),
@@ -70,23 +70,27 @@ async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str)
         .unwrap();
     let case = answer["id"].as_str().unwrap().to_owned();
     let coordinator = app.client(COORDINATOR).await;
+    let accept =
+        json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)});
     coordinator
-        .step(
-            &case,
-            "assessment",
-            &json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)}),
-        )
+        .step(&case, "assessment", &accept)
         .await
         .unwrap();
+    let hoorn = ["hoorn".to_owned()];
+    let identity = &app.party(COORDINATOR).identity;
     coordinator
-        .refer(
-            &case,
-            &app.party(COORDINATOR).identity,
-            &app.policy,
-            &["hoorn".to_owned()],
-        )
+        .refer(&case, identity, &app.policy, &hoorn)
         .await
         .unwrap();
+    case
+}
+
+async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str) {
+    let clock = Clock::manual(date!(2026 - 03 - 01).midnight().assume_utc());
+    let app = TestApp::on(backend).clock(clock.clone()).start().await;
+    // Signed on 2026-03-01, valid until 2027-03-01.
+    let care = app.client(CARE).await;
+    let case = referred_on_1_march(&app).await;
     let corporation = app.client(CORPORATION).await;
     let before = corporation
         .slice(&case, "matching")
@@ -287,33 +291,8 @@ async fn a_closed_case_is_served_only_to_care_and_coordinator_for_a_while(backen
     let clock = Clock::manual(date!(2026 - 03 - 01).midnight().assume_utc());
     let app = TestApp::on(backend).clock(clock.clone()).start().await;
     let care = app.client(CARE).await;
-    let answer = care
-        .submit(
-            "registration",
-            &fictional_registration(),
-            &fictional_consent_on(date!(2026 - 03 - 01)),
-        )
-        .await
-        .unwrap();
-    let case = answer["id"].as_str().unwrap().to_owned();
+    let case = referred_on_1_march(&app).await;
     let coordinator = app.client(COORDINATOR).await;
-    coordinator
-        .step(
-            &case,
-            "assessment",
-            &json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)}),
-        )
-        .await
-        .unwrap();
-    coordinator
-        .refer(
-            &case,
-            &app.party(COORDINATOR).identity,
-            &app.policy,
-            &["hoorn".to_owned()],
-        )
-        .await
-        .unwrap();
     coordinator.step(&case, "end", &json!({})).await.unwrap();
     let code = |r: Result<sluis::cases::Slice, ClientError>| match r {
         Ok(_) => (200, String::new()),

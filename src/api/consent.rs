@@ -42,24 +42,53 @@ pub(super) async fn get_consent(
     Path(id): Path<String>,
     q: super::problem::QueryResult<ConsentQuery>,
 ) -> Result<Response, ApiError> {
-    let q = super::problem::query(q, "only format=fhir")?;
-    let mut event = caller.event("read", "allowed");
-    event.purpose = Some("registration".into());
-    event.reason = Some("consent record".into());
-    let (case, _, mut event) = own_case(&state, &caller, &id, event).await?;
-    let fhir = wants_fhir(&state, &caller, q.format.as_deref(), &event).await?;
+    let (case, mut event, fhir) = consent_read(&state, &caller, &id, q, "consent record").await?;
     let consent = state
         .store
         .consent(&case.id)
         .await?
         .ok_or_else(|| ApiError::not_found("the case has no consent record"))?;
     event.consent = Some(consent.id.clone());
-    let body = match fhir {
-        true => consent.to_fhir(),
-        false => serde_json::to_value(&consent).map_err(|e| ApiError::internal(&e))?,
-    };
+    let body = render(fhir, &consent)?;
     state.store.record(event).await?;
     Ok(answer(fhir, body))
+}
+
+/// A party's read of a case's consent: the case, the read's event (recorded by the caller
+/// once it answers), and whether FHIR was asked for (`format=fhir`; another format is
+/// refused and recorded).
+async fn consent_read(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    q: super::problem::QueryResult<ConsentQuery>,
+    what: &str,
+) -> Result<(crate::cases::Case, crate::audit::Event, bool), ApiError> {
+    let q = super::problem::query(q, "only format=fhir")?;
+    let mut event = caller.event("read", "allowed");
+    event.purpose = Some("registration".into());
+    event.reason = Some(what.into());
+    let (case, _, event) = own_case(state, caller, id, event).await?;
+    let fhir = match q.format.as_deref() {
+        Some("fhir") => true,
+        None | Some("json") => false,
+        Some(_) => {
+            let reason = "format is one of: json, fhir";
+            return Err(caller
+                .deny(state, event, reason, ApiError::bad_request(reason))
+                .await);
+        }
+    };
+    Ok((case, event, fhir))
+}
+
+/// A consent record as FHIR R5 or as the record itself.
+fn render(fhir: bool, consent: &ConsentRecord) -> Result<Value, ApiError> {
+    if fhir {
+        Ok(consent.to_fhir())
+    } else {
+        serde_json::to_value(consent).map_err(|e| ApiError::internal(&e))
+    }
 }
 
 /// A consent answer: FHIR as `application/fhir+json`, the record as JSON.
@@ -167,42 +196,13 @@ pub(super) async fn get_consents(
     Path(id): Path<String>,
     q: super::problem::QueryResult<ConsentQuery>,
 ) -> Result<Response, ApiError> {
-    let q = super::problem::query(q, "only format=fhir")?;
-    let mut event = caller.event("read", "allowed");
-    event.purpose = Some("registration".into());
-    event.reason = Some("consent records".into());
-    let (case, _, event) = own_case(&state, &caller, &id, event).await?;
-    let fhir = wants_fhir(&state, &caller, q.format.as_deref(), &event).await?;
+    let (case, event, fhir) = consent_read(&state, &caller, &id, q, "consent records").await?;
     let chain = state.store.consents(&case.id).await?;
-    let body: Vec<Value> = match fhir {
-        true => chain.iter().map(ConsentRecord::to_fhir).collect(),
-        false => (chain.iter())
-            .map(serde_json::to_value)
-            .collect::<Result<_, _>>()
-            .map_err(|e| ApiError::internal(&e))?,
-    };
+    let body = (chain.iter())
+        .map(|c| render(fhir, c))
+        .collect::<Result<Vec<_>, _>>()?;
     state.store.record(event).await?;
     Ok(answer(fhir, Value::Array(body)))
-}
-
-/// Whether a consent read asks for FHIR (`format=fhir`) or the record (`json`, the default);
-/// another format is refused and recorded.
-async fn wants_fhir(
-    state: &AppState,
-    caller: &Caller,
-    format: Option<&str>,
-    event: &crate::audit::Event,
-) -> Result<bool, ApiError> {
-    match format {
-        Some("fhir") => Ok(true),
-        None | Some("json") => Ok(false),
-        Some(_) => {
-            let reason = "format is one of: json, fhir";
-            Err(caller
-                .deny(state, event.clone(), reason, ApiError::bad_request(reason))
-                .await)
-        }
-    }
 }
 
 /// What an erasure deleted: one signed deletion receipt per case of the client.

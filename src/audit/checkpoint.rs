@@ -110,17 +110,7 @@ pub fn sign_checkpoint(
         signer.name(),
         BASE64.encode(root)
     );
-    let key = VerifierKey {
-        name: signer.name().to_owned(),
-        public_key: signer.public_key(),
-    };
-    let mut sig = key.key_id().to_vec();
-    sig.extend_from_slice(&signer.sign(body.as_bytes()));
-    let note = format!(
-        "{body}\n\u{2014} {} {}\n",
-        signer.name(),
-        BASE64.encode(sig)
-    );
+    let note = sign_note(signer, &body);
     Checkpoint {
         origin: signer.name().to_owned(),
         size,
@@ -149,33 +139,43 @@ pub fn sign_note(signer: &dyn NoteSigner, body: &str) -> String {
 /// The body of a signed note whose signature by one of `keys` verifies (its first line must be
 /// the key's name).
 pub fn open_note(note: &str, keys: &[VerifierKey]) -> Result<String, NoteError> {
+    let (body, sigs) = split_note(note)?;
+    let first = body.lines().next().unwrap_or_default();
+    if keys
+        .iter()
+        .any(|key| key.name == first && signed_by(&body, sigs, key))
+    {
+        Ok(body)
+    } else {
+        Err(NoteError::BadSignature)
+    }
+}
+
+/// A note's body (with its final newline) and its signature lines.
+fn split_note(note: &str) -> Result<(String, &str), NoteError> {
     let (body, sigs) = note
         .split_once("\n\n")
         .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
-    let body = format!("{body}\n");
-    let first = body.lines().next().unwrap_or_default();
-    for key in keys.iter().filter(|k| k.name == first) {
-        let prefix = format!("\u{2014} {} ", key.name);
-        let verified = sigs
-            .lines()
-            .filter_map(|l| l.strip_prefix(&prefix))
-            .any(|sig| {
-                BASE64.decode(sig).is_ok_and(|raw| {
-                    raw.len() == 68
-                        && raw[..4] == key.key_id()
-                        && ring::signature::UnparsedPublicKey::new(
-                            &ring::signature::ED25519,
-                            key.public_key,
-                        )
-                        .verify(body.as_bytes(), &raw[4..])
-                        .is_ok()
-                })
-            });
-        if verified {
-            return Ok(body);
-        }
-    }
-    Err(NoteError::BadSignature)
+    Ok((format!("{body}\n"), sigs))
+}
+
+/// Whether one of the signature lines is `key`'s valid signature of `body`.
+fn signed_by(body: &str, sigs: &str, key: &VerifierKey) -> bool {
+    let prefix = format!("\u{2014} {} ", key.name);
+    sigs.lines()
+        .filter_map(|l| l.strip_prefix(&prefix))
+        .any(|sig| {
+            BASE64.decode(sig).is_ok_and(|raw| {
+                raw.len() == 68
+                    && raw[..4] == key.key_id()
+                    && ring::signature::UnparsedPublicKey::new(
+                        &ring::signature::ED25519,
+                        key.public_key,
+                    )
+                    .verify(body.as_bytes(), &raw[4..])
+                    .is_ok()
+            })
+        })
 }
 
 /// Why a checkpoint note was refused.
@@ -203,10 +203,7 @@ pub fn open_checkpoint_any(note: &str, keys: &[VerifierKey]) -> Result<Checkpoin
 
 /// Parses a checkpoint note and verifies its signature by `key`.
 pub fn open_checkpoint(note: &str, key: &VerifierKey) -> Result<Checkpoint, NoteError> {
-    let (body, sigs) = note
-        .split_once("\n\n")
-        .ok_or(NoteError::Malformed("no blank line before the signatures"))?;
-    let body = format!("{body}\n");
+    let (body, sigs) = split_note(note)?;
     let mut lines = body.lines();
     let origin = lines
         .next()
@@ -226,23 +223,7 @@ pub fn open_checkpoint(note: &str, key: &VerifierKey) -> Result<Checkpoint, Note
         .and_then(|l| l.strip_prefix("time "))
         .and_then(|t| t.parse().ok())
         .ok_or(NoteError::Malformed("no time line"))?;
-    let prefix = format!("\u{2014} {} ", key.name);
-    let verified = sigs
-        .lines()
-        .filter_map(|l| l.strip_prefix(&prefix))
-        .any(|sig| {
-            BASE64.decode(sig).is_ok_and(|raw| {
-                raw.len() == 68
-                    && raw[..4] == key.key_id()
-                    && ring::signature::UnparsedPublicKey::new(
-                        &ring::signature::ED25519,
-                        key.public_key,
-                    )
-                    .verify(body.as_bytes(), &raw[4..])
-                    .is_ok()
-            })
-        });
-    if !verified || origin != key.name {
+    if !signed_by(&body, sigs, key) || origin != key.name {
         return Err(NoteError::BadSignature);
     }
     Ok(Checkpoint {

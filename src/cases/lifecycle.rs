@@ -499,16 +499,21 @@ pub fn closed_refusal(policy: &Policy, case: &Case, role: &str, today: &str) -> 
             case.state
         ));
     }
+    let (closed_on, last) = past_period(case, closed.read_days, today)?;
+    Some(format!(
+        "the case is `{}` since {closed_on}: read access ended on {last} (policy [closed], {} days)",
+        case.state, closed.read_days
+    ))
+}
+
+/// The day a closed case closed (its last change) and the last day of the `days` after it, if
+/// `today` (`YYYY-MM-DD`) lies past them.
+fn past_period(case: &Case, days: u32, today: &str) -> Option<(time::Date, time::Date)> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let day = |s: &str| time::Date::parse(s.get(..10).unwrap_or(s), &format).ok();
     let (closed_on, today) = (day(&case.updated_at)?, day(today)?);
-    let last = closed_on + time::Duration::days(i64::from(closed.read_days));
-    (today > last).then(|| {
-        format!(
-            "the case is `{}` since {closed_on}: read access ended on {last} (policy [closed], {} days)",
-            case.state, closed.read_days
-        )
-    })
+    let last = closed_on + time::Duration::days(i64::from(days));
+    (today > last).then_some((closed_on, last))
 }
 
 /// The retention rule under which a closed case's age files are due for deletion on `today`
@@ -516,16 +521,11 @@ pub fn closed_refusal(policy: &Policy, case: &Case, role: &str, today: &str) -> 
 /// `None` while they are kept (an open case, or a state no rule names).
 pub fn retention_due(policy: &Policy, case: &Case, today: &str) -> Option<String> {
     let rule = policy.retention.get(&case.state)?;
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let day = |s: &str| time::Date::parse(s.get(..10).unwrap_or(s), &format).ok();
-    let (closed_on, today) = (day(&case.updated_at)?, day(today)?);
-    let last = closed_on + time::Duration::days(i64::from(rule.days));
-    (today > last).then(|| {
-        format!(
-            "retention.{}: {} days after {closed_on} ({})",
-            case.state, rule.days, rule.basis
-        )
-    })
+    let (closed_on, _) = past_period(case, rule.days, today)?;
+    Some(format!(
+        "retention.{}: {} days after {closed_on} ({})",
+        case.state, rule.days, rule.basis
+    ))
 }
 
 /// The parties a match takes off the case (AVG art. 5(1)(c)): the referred corporations but

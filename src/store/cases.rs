@@ -337,22 +337,14 @@ impl Store {
             let Some(rule) = crate::cases::lifecycle::retention_due(policy, &case, &today) else {
                 continue;
             };
-            let fields: Vec<String> = sqlx::query(
-                "SELECT DISTINCT field_id FROM sealed_fields WHERE case_id = $1 ORDER BY field_id",
-            )
-            .bind(&case.id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("field_id"))
-            .collect::<Result<_, _>>()?;
+            let (_writing, mut tx) = self.begin_write().await?;
+            let fields = delete_sealed(&mut tx, &case.id, &[]).await?;
             let mut event = Event::admin(format!("purge: {rule}"));
             event.action = "delete".into();
             event.case = Some(case.id.clone());
             event.client.clone_from(&case.client_pseudonym);
             event.fields.clone_from(&fields);
-            let (_writing, mut tx, event) = self.write_recorded(event).await?;
-            delete_sealed(&mut tx, &case.id, &[]).await?;
+            let event = append_event(&self.clock, &mut tx, event).await?;
             tx.commit().await?;
             purged.push(PurgedCase {
                 case: case.id,
@@ -387,16 +379,7 @@ impl Store {
         let (_writing, mut tx, request) = self.write_recorded(event).await?;
         let mut erased = Vec::with_capacity(cases.len());
         for case in cases {
-            let fields: Vec<String> = sqlx::query(
-                "SELECT DISTINCT field_id FROM sealed_fields WHERE case_id = $1 ORDER BY field_id",
-            )
-            .bind(&case.id)
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("field_id"))
-            .collect::<Result<_, _>>()?;
-            delete_sealed(&mut tx, &case.id, &[]).await?;
+            let fields = delete_sealed(&mut tx, &case.id, &[]).await?;
             let open = !matches!(case.state.as_str(), "rejected" | "ended" | "withdrawn");
             if open {
                 sqlx::query(

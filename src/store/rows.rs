@@ -103,21 +103,24 @@ pub(super) async fn insert_sealed(
     Ok(())
 }
 
-/// Deletes a case's age files except those of the `keep` categories (withdrawal).
+/// Deletes a case's age files except those of the `keep` categories (withdrawal; none kept for
+/// a purge or an erasure); the ids of the fields deleted, sorted.
 pub(super) async fn delete_sealed(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     case_id: &str,
     keep: &[String],
-) -> Result<(), StoreError> {
-    let rows = sqlx::query("SELECT id, category FROM sealed_fields WHERE case_id = $1")
+) -> Result<Vec<String>, StoreError> {
+    let rows = sqlx::query("SELECT id, field_id, category FROM sealed_fields WHERE case_id = $1")
         .bind(case_id)
         .fetch_all(&mut **tx)
         .await?;
+    let mut deleted = std::collections::BTreeSet::new();
     for r in rows {
         let category: String = r.try_get("category")?;
         if keep.contains(&category) {
             continue;
         }
+        deleted.insert(r.try_get::<String, _>("field_id")?);
         let id: String = r.try_get("id")?;
         sqlx::query("DELETE FROM sealed_field_recipients WHERE sealed_field_id = $1")
             .bind(&id)
@@ -132,5 +135,5 @@ pub(super) async fn delete_sealed(
             .execute(&mut **tx)
             .await?;
     }
-    Ok(())
+    Ok(deleted.into_iter().collect())
 }
