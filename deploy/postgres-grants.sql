@@ -16,4 +16,6 @@ GRANT SELECT, INSERT, UPDATE, DELETE
     TO :"broker";
 -- The access log: append and read only.
 GRANT SELECT, INSERT ON audit_events, audit_nodes, audit_checkpoints TO :"broker";
+-- Deletion receipts: kept, append only.
+GRANT SELECT, INSERT ON deletion_receipts TO :"broker";
 GRANT SELECT, UPDATE ON audit_head TO :"broker";

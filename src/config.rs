@@ -56,6 +56,8 @@ pub struct Settings {
     pub log_origin: String,
     /// Seconds between signed checkpoints (made only when the log grew).
     pub checkpoint_interval: u64,
+    /// Seconds between purges of what is past its retention by `sluis serve` (a day).
+    pub purge_interval: u64,
     /// `text` or `json` (one JSON object per line, with the request id).
     pub log_format: LogFormat,
     /// tracing filter, e.g. `info` or `sluis=debug,info`.
@@ -100,6 +102,7 @@ impl Default for Settings {
             pseudonym_key_file: None,
             log_origin: DEFAULT_LOG_ORIGIN.to_owned(),
             checkpoint_interval: 300,
+            purge_interval: 86_400,
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
             login_window_secs: 900,
@@ -124,7 +127,7 @@ impl fmt::Debug for Settings {
 }
 
 /// The keys, in the order they are documented and printed.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "listen",
     "database_url",
     "database_url_file",
@@ -137,6 +140,7 @@ pub const KEYS: [&str; 20] = [
     "pseudonym_key_file",
     "log_origin",
     "checkpoint_interval",
+    "purge_interval",
     "log_format",
     "log_filter",
     "login_window_secs",
@@ -231,6 +235,11 @@ impl Sources {
         if settings.checkpoint_interval == 0 {
             return Err(ConfigError::Invalid(
                 "checkpoint_interval must be at least 1 second".to_owned(),
+            ));
+        }
+        if settings.purge_interval == 0 {
+            return Err(ConfigError::Invalid(
+                "purge_interval must be at least 1 second".to_owned(),
             ));
         }
         if settings.login_slow_after > settings.login_refuse_after {

@@ -269,7 +269,7 @@ fn the_shipped_example_configuration_names_every_key_it_sets_correctly() {
         .filter(|l| l.ends_with("# file deploy/sluis.toml"))
         .count();
     // Every key but database_url (its file is named instead).
-    assert_eq!(from_file, 19, "{stdout}\n{stderr}");
+    assert_eq!(from_file, 20, "{stdout}\n{stderr}");
     // On this machine the files it names do not exist: each is reported, nothing else.
     assert!(
         stderr.contains("6 problem(s) in the configuration"),
@@ -636,6 +636,12 @@ fn every_setting_takes_the_file_then_the_environment_then_its_flag() {
             file: ("11", "11"),
             env: ("21", "21"),
             flag: Some(("--checkpoint-interval", "31", "31")),
+        },
+        Layered {
+            key: "purge_interval",
+            file: ("3600", "3600"),
+            env: ("7200", "7200"),
+            flag: None,
         },
         Layered {
             key: "log_format",

@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 44] = [
+const OPERATIONS: [(&str, &str); 45] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -41,6 +41,7 @@ const OPERATIONS: [(&str, &str); 44] = [
     ("get", "/v1/cases/{id}/consents"),
     ("get", "/v1/consents/expiring"),
     ("post", "/v1/cases/{id}/erasure"),
+    ("get", "/v1/cases/{id}/receipts"),
     ("get", "/v1/inbox"),
     ("put", "/v1/referrals/queue"),
     ("get", "/v1/evaluations/overdue"),

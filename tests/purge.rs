@@ -71,13 +71,10 @@ async fn purge_deletes_exactly_what_is_past_its_time(backend: &'static str) {
 
     // Day 365 after closing: nothing is due yet.
     clock.set(date!(2027 - 01 - 01).midnight().assume_utc());
-    assert!(
-        app.store.purge(&app.policy).await.unwrap().is_empty(),
-        "{backend}"
-    );
+    assert!(app.state.purge().await.unwrap().is_empty(), "{backend}");
     // Day 366: the early rejection only.
     clock.set(date!(2027 - 01 - 02).midnight().assume_utc());
-    let purged = app.store.purge(&app.policy).await.unwrap();
+    let purged = app.state.purge().await.unwrap();
     assert_eq!(purged.len(), 1, "{backend}");
     assert_eq!(purged[0].case, early);
     assert_eq!(purged[0].state, "rejected");
@@ -94,14 +91,10 @@ async fn purge_deletes_exactly_what_is_past_its_time(backend: &'static str) {
     assert_eq!(files(late.clone()).await, late_files);
     assert_eq!(files(open.clone()).await, open_files);
     // Run again: nothing more.
-    assert!(app.store.purge(&app.policy).await.unwrap().is_empty());
+    assert!(app.state.purge().await.unwrap().is_empty());
 
     // The receipt verifies with the log's verifier key; a forged one does not.
-    let signer = sluis::auth::LogSigner {
-        key: &app.state.signing,
-        origin: &app.state.log_origin,
-    };
-    let receipt = sluis::audit::sign_note(&signer, &purged[0].receipt_body(&app.state.log_origin));
+    let receipt = purged[0].receipt.clone();
     let keys = app.state.verifier_keys();
     let body = sluis::audit::open_note(&receipt, &keys).unwrap();
     assert!(body.contains(&format!("case {early}\n")), "{body}");
@@ -127,6 +120,28 @@ async fn purge_deletes_exactly_what_is_past_its_time(backend: &'static str) {
     let notes = app.store.checkpoint_notes().await.unwrap();
     let report = sluis::audit::verify(&log, &notes, &keys);
     assert!(report.ok, "{backend}: {:?}", report.first_problem);
+    // The receipt is kept: the care organisation and the coordinator fetch it (long after
+    // their closed-case access ended); the open case has none.
+    let receipts = |org: &'static str, case: String| {
+        let app = &app;
+        async move {
+            let path = format!("/v1/cases/{case}/receipts");
+            app.client(org).await.get_json(&path).await.unwrap()["receipts"].clone()
+        }
+    };
+    assert_eq!(
+        receipts(CARE, early.clone()).await,
+        json!([receipt]),
+        "{backend}"
+    );
+    assert_eq!(receipts(COORDINATOR, early.clone()).await, json!([receipt]));
+    assert_eq!(receipts(CARE, open.clone()).await, json!([]));
+    let outsider = app.client("intermaris").await;
+    let path = format!("/v1/cases/{early}/receipts");
+    assert_eq!(
+        outsider.get_json(&path).await.unwrap_err().status(),
+        Some(404)
+    );
     // The purged case serves nothing any more, to its care organisation either.
     let slice = care.slice(&early, "guidance").await;
     assert!(
@@ -137,11 +152,9 @@ async fn purge_deletes_exactly_what_is_past_its_time(backend: &'static str) {
 }
 crate::per_backend!(#[tokio::test] async fn purge_deletes_exactly_what_is_past_its_time);
 
-/// `sluis purge` as an operator runs it: the configuration's database, signing key and log
-/// origin; each receipt printed and written to `--receipts DIR`, verifiable with the key.
-#[tokio::test]
-async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
-    // A case rejected in 2020 is long past its 365 days by the system clock.
+/// A broker on SQLite, stopped, whose one case was rejected on 2020-01-01: by the system clock
+/// long past its 365 days.
+async fn rejected_in_2020() -> (common::TestDb, sluis::store::Store, String) {
     let clock = Clock::manual(date!(2020 - 01 - 01).midnight().assume_utc());
     let app = TestApp::on("sqlite").clock(clock).start().await;
     let answer = app
@@ -167,13 +180,21 @@ async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
         .await
         .unwrap();
     app.broker.stop().await.unwrap();
+    (app.db, app.store, case)
+}
+
+/// `sluis purge` as an operator runs it: the configuration's database, signing key and log
+/// origin; each receipt printed and written to `--receipts DIR`, verifiable with the key.
+#[tokio::test]
+async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
+    let (db, store, case) = rejected_in_2020().await;
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("signing.pem");
     let pem = sluis::auth::SigningKey::to_pem(&sluis::auth::SigningKey::generate_pkcs8());
     std::fs::write(&key_file, pem.as_bytes()).unwrap();
     let receipts = dir.path().join("receipts");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluis"))
-        .args(["purge", "--database", &app.db.url, "--receipts"])
+        .args(["purge", "--database", &db.url, "--receipts"])
         .arg(&receipts)
         .env("SLUIS_SIGNING_KEY_FILE", &key_file)
         .env("SLUIS_LOG_ORIGIN", "sluis.test/access-log")
@@ -220,7 +241,7 @@ async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
     let bad = check(&forged);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("receipt signature invalid"));
-    assert_eq!(app.store.sealed_count(&case).await.unwrap().0, 0);
+    assert_eq!(store.sealed_count(&case).await.unwrap().0, 0);
 }
 
 /// An erasure request (AVG art. 17) by the care organisation: every party's copies of every
@@ -263,6 +284,14 @@ async fn an_erasure_request_deletes_every_copy_of_the_client(backend: &'static s
     let receipts = done["receipts"].as_array().unwrap();
     assert_eq!(receipts.len(), 2, "{backend}: both cases of the client");
     let keys = app.state.verifier_keys();
+    // The receipts are kept for the case: the care organisation fetches them again; a referred
+    // corporation may not.
+    let path = format!("/v1/cases/{first}/receipts");
+    let kept = app.client(CARE).await.get_json(&path).await.unwrap();
+    assert!(receipts.contains(&kept["receipts"][0]), "{backend}: {kept}");
+    assert_eq!(kept["receipts"].as_array().unwrap().len(), 1);
+    let corporation = app.client("intermaris").await.get_json(&path).await;
+    assert_eq!(corporation.unwrap_err().status(), Some(403), "{backend}");
     for (receipt, case) in receipts.iter().zip({
         let mut both = [first.clone(), second.clone()];
         both.sort();
@@ -293,3 +322,36 @@ async fn an_erasure_request_deletes_every_copy_of_the_client(backend: &'static s
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn an_erasure_request_deletes_every_copy_of_the_client);
+
+/// `sluis serve` purges by itself: at start (then every `purge_interval`) a case past its
+/// retention is crypto-shredded and its receipt kept, verifiable with the broker's key.
+#[tokio::test]
+async fn the_broker_purges_at_start_and_keeps_the_receipt() {
+    let (db, store, case) = rejected_in_2020().await;
+    assert!(store.sealed_count(&case).await.unwrap().0 > 0);
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("signing.pem");
+    let pem = sluis::auth::SigningKey::to_pem(&sluis::auth::SigningKey::generate_pkcs8());
+    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    let (server, _base) = common::serve_process(&db.url, &key_file);
+    // Bounded wait for the start-up purge (not a timing expectation: 60 s is ample anywhere).
+    let mut kept = Vec::new();
+    for _ in 0..600 {
+        kept = store.receipts(&case).await.unwrap();
+        if !kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    drop(server);
+    assert_eq!(kept.len(), 1, "the broker kept no receipt");
+    let key = sluis::auth::SigningKey::from_pem_file(&key_file).unwrap();
+    let vkey = key.verifier_key(sluis::api::DEFAULT_LOG_ORIGIN);
+    let body = sluis::audit::open_note(&kept[0], &[vkey]).unwrap();
+    assert!(body.contains(&format!("case {case}\n")), "{body}");
+    assert!(
+        body.contains("rule retention.rejected: 365 days after 2020-01-01"),
+        "{body}"
+    );
+    assert_eq!(store.sealed_count(&case).await.unwrap(), (0, 0));
+}

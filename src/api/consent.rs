@@ -25,6 +25,7 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/v1/cases/{id}/consents", get(get_consents))
         .route("/v1/cases/{id}/erasure", post(post_erasure))
+        .route("/v1/cases/{id}/receipts", get(get_receipts))
         .route("/v1/cases/{id}/consent/withdraw", post(post_withdraw))
 }
 
@@ -233,14 +234,31 @@ pub(super) async fn post_erasure(
             .await);
     }
     let erased = (state.store)
-        .erase_client(&case.id, &caller.org_id, event)
+        .erase_client(&case.id, &caller.org_id, event, &state.log_signer())
         .await?;
-    let signer = crate::auth::LogSigner {
-        key: &state.signing,
-        origin: &state.log_origin,
-    };
-    let receipts = (erased.iter())
-        .map(|c| crate::audit::sign_note(&signer, &c.receipt_body(&state.log_origin)))
-        .collect();
+    let receipts = erased.into_iter().map(|c| c.receipt).collect();
+    Ok(Json(Erased { receipts }))
+}
+
+#[utoipa::path(get, path = "/v1/cases/{id}/receipts", tag = "consent", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "The case's deletion receipts, oldest first", body = Erased)))]
+/// The deletion receipts kept for a case (of the broker's purges and of erasure requests), for
+/// the care organisation or the coordinator to hand to the client; also after the case's
+/// closed-case access has ended.
+pub(super) async fn get_receipts(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Erased>, ApiError> {
+    let mut event = caller.event("view", "allowed");
+    event.reason = Some("deletion receipts".into());
+    let (case, _, event) = own_case(&state, &caller, &id, event).await?;
+    if !matches!(caller.org_role.as_str(), "care" | "coordinator") {
+        let reason = "the care organisation or the coordinator holds the deletion receipts";
+        return Err(caller
+            .deny(&state, event, reason, ApiError::forbidden(reason))
+            .await);
+    }
+    let receipts = state.store.receipts(&case.id).await?;
+    state.store.record(event).await?;
     Ok(Json(Erased { receipts }))
 }

@@ -31,7 +31,9 @@ pub use audit::{AccessReport, ProofBody, ReportEntry};
 pub use identity::{Caller, RequestInfo};
 pub use inbox::Overdue;
 pub use problem::{ApiError, ApiJson};
-pub use serve::{RunningBroker, TlsFiles, checkpoint_periodically, serve, serve_tls};
+pub use serve::{
+    RunningBroker, TlsFiles, checkpoint_periodically, purge_periodically, serve, serve_tls,
+};
 pub use state::{AppState, RateLimit};
 pub use steps::StepDone;
 

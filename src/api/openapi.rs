@@ -126,6 +126,7 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         consent::post_renewal,
         consent::get_consents,
         consent::post_erasure,
+        consent::get_receipts,
         inbox::get_inbox,
         inbox::put_queue,
         inbox::get_overdue,

@@ -1,4 +1,4 @@
-//! Serving: plain HTTP or TLS (rustls), the periodic checkpoint task, and a broker in this
+//! Serving: plain HTTP or TLS (rustls), the periodic checkpoint and purge tasks, and a broker in this
 //! process for the demo and the tests.
 
 use std::net::SocketAddr;
@@ -87,6 +87,20 @@ pub async fn checkpoint_periodically(state: AppState, interval: Duration) {
             },
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not read the access log size"),
+        }
+    }
+}
+
+/// Purges what is past its retention (`sluis purge`) at start and then every `interval` (a day
+/// by default); each receipt is kept for the care organisation (`GET /v1/cases/{id}/receipts`).
+pub async fn purge_periodically(state: AppState, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        match state.purge().await {
+            Ok(purged) if purged.is_empty() => {}
+            Ok(purged) => tracing::info!(cases = purged.len(), "purged what is past its retention"),
+            Err(e) => tracing::warn!(error = %e, "could not purge"),
         }
     }
 }

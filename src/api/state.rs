@@ -130,13 +130,23 @@ impl AppState {
     pub async fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
         let size = self.store.audit_size().await?;
         let root = self.store.tree_root(size).await?;
-        let signer = LogSigner {
-            key: &self.signing,
-            origin: &self.log_origin,
-        };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let cp = sign_checkpoint(&signer, size, &root, now);
+        let cp = sign_checkpoint(&self.log_signer(), size, &root, now);
         self.store.add_checkpoint(&cp).await?;
         Ok(cp)
+    }
+
+    /// The broker's key as the signer of the log's notes (checkpoints, deletion receipts).
+    pub fn log_signer(&self) -> LogSigner<'_> {
+        LogSigner {
+            key: &self.signing,
+            origin: &self.log_origin,
+        }
+    }
+
+    /// Purges what is past its retention (`Store::purge`), signing each receipt with the
+    /// broker's key.
+    pub async fn purge(&self) -> Result<Vec<crate::store::PurgedCase>, StoreError> {
+        self.store.purge(&self.policy, &self.log_signer()).await
     }
 }

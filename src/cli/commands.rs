@@ -556,6 +556,14 @@ pub(super) enum ConsentCommand {
         /// Case id (any case of the client).
         case: String,
     },
+    /// Print the deletion receipts kept for a case (of the broker's purges and of erasure
+    /// requests), for the client; check one with `sluis audit receipt`.
+    Receipts {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+    },
     /// Withdraw the client's consent: at once, for everyone; the case's ciphertexts are deleted.
     Withdraw {
         #[command(flatten)]

@@ -182,9 +182,18 @@ pub(super) async fn run(command: Command) -> Result<()> {
                     .step(&case, "erasure", &json!({}))
                     .await
                     .map_err(explain)?;
-                for receipt in done["receipts"].as_array().into_iter().flatten() {
-                    println!("{}", receipt.as_str().unwrap_or_default());
-                }
+                print_receipts(&done);
+                Ok(())
+            }
+            ConsentCommand::Receipts { client, case } => {
+                let path = format!("/v1/cases/{case}/receipts");
+                print_receipts(
+                    &login(&client)
+                        .await?
+                        .get_json(&path)
+                        .await
+                        .map_err(explain)?,
+                );
                 Ok(())
             }
             ConsentCommand::Withdraw { client, case } => print(
@@ -239,4 +248,11 @@ fn cases_table(cases: &Value) -> String {
         ));
     }
     out
+}
+
+/// Prints each signed deletion receipt of an answer's `receipts`.
+fn print_receipts(answer: &serde_json::Value) {
+    for receipt in answer["receipts"].as_array().into_iter().flatten() {
+        println!("{}", receipt.as_str().unwrap_or_default());
+    }
 }

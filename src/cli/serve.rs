@@ -276,6 +276,10 @@ async fn serve(settings: Settings) -> Result<()> {
         state.clone(),
         std::time::Duration::from_secs(settings.checkpoint_interval.max(1)),
     ));
+    let purges = tokio::spawn(api::purge_periodically(
+        state.clone(),
+        std::time::Duration::from_secs(settings.purge_interval.max(1)),
+    ));
     match tls {
         Some(tls) => {
             let listener =
@@ -292,6 +296,7 @@ async fn serve(settings: Settings) -> Result<()> {
         }
     }
     checkpoints.abort();
+    purges.abort();
     store.close().await;
     Ok(())
 }
@@ -337,19 +342,18 @@ async fn purge(
     let key = SigningKey::from_pem_file(key_file)?;
     let policy = load_policy(&policy.dir(Some(db))?)?;
     let store = super::connect_with(&settings).await?;
-    let purged = store.purge(&policy).await;
-    store.close().await;
     let signer = crate::auth::LogSigner {
         key: &key,
         origin: &settings.log_origin,
     };
+    let purged = store.purge(&policy, &signer).await;
+    store.close().await;
     for case in purged? {
-        let receipt = crate::audit::sign_note(&signer, &case.receipt_body(&settings.log_origin));
         if let Some(dir) = receipts {
             std::fs::create_dir_all(dir)?;
-            std::fs::write(dir.join(format!("{}.note", case.case)), &receipt)?;
+            std::fs::write(dir.join(format!("{}.note", case.case)), &case.receipt)?;
         }
-        println!("{receipt}");
+        println!("{}", case.receipt);
     }
     Ok(())
 }

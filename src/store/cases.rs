@@ -2,7 +2,7 @@
 
 use sqlx::Row as _;
 
-use crate::audit::Event;
+use crate::audit::{Event, NoteSigner};
 use crate::cases::{
     Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notification, Step,
 };
@@ -318,11 +318,12 @@ impl Store {
 
     /// Deletes the age files of every closed case past its retention (policy `[retention]`,
     /// on the store's today): per case, in one transaction, the files and an access event
-    /// (`delete`, naming the fields and the rule). Returns for each purged case the receipt's
-    /// body — what was deleted when under which rule — for the caller to sign.
+    /// (`delete`, naming the fields and the rule) and its deletion receipt — what was deleted
+    /// when under which rule — signed by `signer` and kept. Returns what was purged of each case.
     pub async fn purge(
         &self,
         policy: &crate::policy::Policy,
+        signer: &(dyn NoteSigner + Sync),
     ) -> Result<Vec<PurgedCase>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM cases WHERE state IN ('rejected', 'ended', 'withdrawn') \
@@ -345,14 +346,17 @@ impl Store {
             event.client.clone_from(&case.client_pseudonym);
             event.fields.clone_from(&fields);
             let event = append_event(&self.clock, &mut tx, event).await?;
-            tx.commit().await?;
-            purged.push(PurgedCase {
+            let done = PurgedCase {
                 case: case.id,
                 state: case.state,
                 fields,
                 rule,
                 deleted_at: event.time,
-            });
+                receipt: String::new(),
+            };
+            let done = done.kept(&mut tx, signer).await?;
+            tx.commit().await?;
+            purged.push(done);
         }
         Ok(purged)
     }
@@ -360,12 +364,14 @@ impl Store {
     /// An erasure request (AVG art. 17) for the client of `case_id`: in one transaction, with
     /// the request's `event` and a `delete` event per case, every age file of every case of
     /// that client (by its pseudonym) is deleted, and each open one is withdrawn (its consent
-    /// too). Returns what was deleted of each case, for its receipt.
+    /// too). Each case's deletion receipt is signed by `signer` and kept. Returns what was
+    /// deleted of each case.
     pub async fn erase_client(
         &self,
         case_id: &str,
         by_org: &str,
         event: Event,
+        signer: &(dyn NoteSigner + Sync),
     ) -> Result<Vec<PurgedCase>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM cases WHERE id = $1 OR (client_pseudonym IS NOT NULL AND \
@@ -405,16 +411,30 @@ impl Store {
             deleted.fields.clone_from(&fields);
             deleted.reason = Some("erasure request (AVG art. 17): every copy deleted".into());
             let deleted = append_event(&self.clock, &mut tx, deleted).await?;
-            erased.push(PurgedCase {
+            let done = PurgedCase {
                 case: case.id,
                 state: if open { "withdrawn".into() } else { case.state },
                 fields,
                 rule: "erasure request (AVG art. 17)".into(),
                 deleted_at: deleted.time,
-            });
+                receipt: String::new(),
+            };
+            erased.push(done.kept(&mut tx, signer).await?);
         }
         tx.commit().await?;
         Ok(erased)
+    }
+
+    /// The deletion receipts kept for a case, oldest first.
+    pub async fn receipts(&self, case_id: &str) -> Result<Vec<String>, StoreError> {
+        let rows =
+            sqlx::query("SELECT note FROM deletion_receipts WHERE case_id = $1 ORDER BY time")
+                .bind(case_id)
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter()
+            .map(|r| r.try_get("note").map_err(StoreError::from))
+            .collect()
     }
 
     /// The cases an organisation is a party to, newest first.
@@ -594,6 +614,8 @@ pub struct PurgedCase {
     pub rule: String,
     /// When (the access event's time).
     pub deleted_at: String,
+    /// The deletion receipt: a C2SP note signed with the broker's key under the log's origin.
+    pub receipt: String,
 }
 
 impl PurgedCase {
@@ -607,5 +629,22 @@ impl PurgedCase {
             self.rule,
             self.fields.join(",")
         )
+    }
+
+    /// Itself with its receipt signed by `signer`, the receipt kept in `tx`.
+    async fn kept(
+        mut self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        signer: &(dyn NoteSigner + Sync),
+    ) -> Result<Self, StoreError> {
+        let done = &mut self;
+        done.receipt = crate::audit::sign_note(signer, &done.receipt_body(signer.name()));
+        sqlx::query("INSERT INTO deletion_receipts (case_id, time, note) VALUES ($1, $2, $3)")
+            .bind(&done.case)
+            .bind(&done.deleted_at)
+            .bind(&done.receipt)
+            .execute(&mut **tx)
+            .await?;
+        Ok(self)
     }
 }
