@@ -143,9 +143,11 @@ fn homes_panel(
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 12, y)], RED.stroke_width(3)));
     chart
         .draw_series(rows.values().enumerate().filter_map(|(i, h)| {
-            let text = match h.homes {
-                Cell::Count(_) => return None,
-                other => other.show(threshold),
+            let text = match (h.homes, h.quota_met) {
+                (Cell::Count(_), _) => return None,
+                (other, None) => other.show(threshold),
+                (other, Some(true)) => format!("{}, quota met", other.show(threshold)),
+                (other, Some(false)) => format!("{}, not met", other.show(threshold)),
             };
             Some(Text::new(
                 text,

@@ -270,16 +270,29 @@ fn line_is_safe(values: &[u64], cells: &[Option<Known>], threshold: u64) -> bool
         return false;
     }
     let sum: u64 = hidden.iter().map(|(v, _)| v).sum();
-    let bounds = |k: Known| match k {
-        Known::Small => (1, Some(threshold - 1)),
-        Known::Hidden => (threshold, None),
-    };
-    hidden.iter().enumerate().all(|(i, (_, k))| {
-        let (lo, hi) = bounds(*k);
+    let bounds: Vec<Bounds> = hidden.iter().map(|(_, k)| k.bounds(threshold)).collect();
+    bounds_are_safe(sum, &bounds)
+}
+
+/// What a reader knows of a hidden count: at least `.0`, at most `.1` (`None`: no upper bound).
+type Bounds = (u64, Option<u64>);
+
+impl Known {
+    fn bounds(self, threshold: u64) -> Bounds {
+        match self {
+            Self::Small => (1, Some(threshold - 1)),
+            Self::Hidden => (threshold, None),
+        }
+    }
+}
+
+/// Whether hidden counts with these bounds and the known `sum` each keep two or more possible
+/// values.
+fn bounds_are_safe(sum: u64, bounds: &[Bounds]) -> bool {
+    bounds.iter().enumerate().all(|(i, &(lo, hi))| {
         let (mut others_lo, mut others_hi) = (0u64, Some(0u64));
-        for (j, (_, kj)) in hidden.iter().enumerate() {
+        for (j, &(l, h)) in bounds.iter().enumerate() {
             if i != j {
-                let (l, h) = bounds(*kj);
                 others_lo += l;
                 others_hi = others_hi.zip(h).map(|(a, b)| a + b);
             }
@@ -290,6 +303,70 @@ fn line_is_safe(values: &[u64], cells: &[Option<Known>], threshold: u64) -> bool
         });
         low < high
     })
+}
+
+/// Whether each row of a published line met its quota, for the rows whose count is not shown
+/// (`values` the true counts, `cells` and `total` as published). A comparison is given where the
+/// count's bounds already decide it (it tells nothing), or where either answer leaves the count
+/// two or more possible values; and then only while the line, with each given comparison
+/// narrowing its count's bounds, still pins no hidden count by subtraction from the total (the
+/// last comparisons given are withdrawn until it does not). Rows whose count is shown get none.
+pub fn quota_met(
+    values: &[u64],
+    cells: &[Cell],
+    total: Cell,
+    quotas: &[f64],
+    threshold: u32,
+) -> Vec<Option<bool>> {
+    let t = u64::from(threshold);
+    let mut met = vec![None; values.len()];
+    // (row, a priori bounds, bounds once the comparison is given, whether it is implied)
+    let mut hidden: Vec<(usize, Bounds, Bounds, bool)> = Vec::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let (lo, hi) = match cell {
+            Cell::Count(_) => continue,
+            Cell::Small => Known::Small.bounds(t),
+            Cell::Hidden => Known::Hidden.bounds(t),
+        };
+        // The smallest count that meets the quota.
+        let need = quotas[i].ceil().max(0.0) as u64;
+        let meets = values[i] >= need;
+        let (given, narrowed, implied) = if need <= lo {
+            (Some(true), (lo, hi), true)
+        } else if hi.is_some_and(|h| need > h) {
+            (Some(false), (lo, hi), true)
+        } else if need >= lo + 2 && hi.is_none_or(|h| h > need) {
+            let narrowed = if meets {
+                (need, hi)
+            } else {
+                (lo, Some(need - 1))
+            };
+            (Some(meets), narrowed, false)
+        } else {
+            (None, (lo, hi), true)
+        };
+        met[i] = given;
+        hidden.push((i, (lo, hi), narrowed, implied));
+    }
+    if let Some(total) = total.count() {
+        let shown: u64 = cells.iter().filter_map(|c| c.count()).sum();
+        let sum = total.saturating_sub(shown);
+        let safe = |h: &[(usize, Bounds, Bounds, bool)], met: &[Option<bool>]| {
+            let bounds: Vec<Bounds> = (h.iter())
+                .map(|(i, prior, narrowed, _)| if met[*i].is_some() { *narrowed } else { *prior })
+                .collect();
+            bounds_are_safe(sum, &bounds)
+        };
+        for (i, _, _, implied) in hidden.iter().rev() {
+            if safe(&hidden, &met) {
+                break;
+            }
+            if !implied {
+                met[*i] = None;
+            }
+        }
+    }
+    met
 }
 
 fn publish(value: u64, known: Option<Known>) -> Cell {
@@ -458,6 +535,10 @@ pub struct Homes {
     pub youth_homes: Option<Cell>,
     /// The art. 11 quota for the period (half the yearly one for a half year).
     pub quota: f64,
+    /// Whether the quota was met, given for a corporation whose count is not shown where
+    /// saying so pins no count of the line (see [`quota_met`]); else absent (the count shows it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_met: Option<bool>,
     /// Waiting time of these homes' clients.
     pub waiting: Waiting,
 }
@@ -702,24 +783,24 @@ pub fn compute(
         outflow_by_group = cross(&housed, &|c| c.home_municipality.clone(), true);
     }
     let youth_c = one_way(&youth_by_corp, threshold);
-    let homes_by_corporation = homes_c
-        .rows
-        .iter()
-        .map(|(org, cell)| {
-            let quota = f64::from(
-                policy
-                    .allocation
-                    .corporations
-                    .get(org)
-                    .copied()
-                    .unwrap_or(0),
-            );
+    let quotas: Vec<f64> = (by_corp.keys())
+        .map(|org| {
+            let yearly = policy.allocation.corporations.get(org).copied();
+            f64::from(yearly.unwrap_or(0)) * period.quota_share()
+        })
+        .collect();
+    let cells: Vec<Cell> = homes_c.rows.values().copied().collect();
+    let values: Vec<u64> = by_corp.values().copied().collect();
+    let met = quota_met(&values, &cells, homes_c.total, &quotas, threshold);
+    let homes_by_corporation = (homes_c.rows.iter().zip(quotas).zip(met))
+        .map(|(((org, cell), quota), quota_met)| {
             (
                 org.clone(),
                 Homes {
                     homes: *cell,
                     youth_homes: Some(youth_c.rows[org]),
-                    quota: quota * period.quota_share(),
+                    quota,
+                    quota_met,
                     waiting: waiting_of(*cell, &|c| c.housed_by.as_deref() == Some(org)),
                 },
             )
@@ -745,6 +826,7 @@ pub fn compute(
                     homes: *cell,
                     youth_homes: None,
                     quota: quota * period.quota_share(),
+                    quota_met: None,
                     waiting: waiting_of(*cell, &|c| c.home_municipality.as_deref() == Some(m)),
                 },
             )
@@ -755,6 +837,7 @@ pub fn compute(
         homes: outflow_by_group.total,
         youth_homes: Some(youth_c.total),
         quota: f64::from(total_quota) * period.quota_share(),
+        quota_met: None,
         waiting: waiting_of(outflow_by_group.total, &|_| true),
     };
 
@@ -847,6 +930,7 @@ impl Monitor {
             homes: zero,
             youth_homes: None,
             quota: 0.0,
+            quota_met: None,
             waiting: Waiting {
                 homes: zero,
                 median_days: None,
@@ -906,6 +990,14 @@ impl Monitor {
                 line(section, key, "youth_homes", y.show(t));
             }
             line(section, key, "quota", format!("{}", h.quota));
+            if let Some(met) = h.quota_met {
+                line(
+                    section,
+                    key,
+                    "quota_met",
+                    if met { "met" } else { "not met" }.into(),
+                );
+            }
             let opt = |v: Option<f64>| v.map(|d| d.to_string()).unwrap_or_default();
             line(
                 section,
@@ -1007,23 +1099,30 @@ impl Monitor {
         let days = |v: Option<f64>| v.map_or("-".to_owned(), |d| format!("{d}"));
         let mut homes = |title: &str, rows: &BTreeMap<String, Homes>, total: Option<&Homes>| {
             out.push_str(&format!(
-                "\n{title}\n  {:<18}{:>7}{:>7}{:>8}{:>10}{:>8}{:>8}\n",
-                "", "homes", "youth", "quota", "median d", "q1 d", "q3 d"
+                "\n{title}\n  {:<18}{:>7}{:>7}{:>8}{:>10}{:>8}{:>8}{:>9}\n",
+                "", "homes", "youth", "quota", "median d", "q1 d", "q3 d", "quota"
             ));
             for (k, h) in rows
                 .iter()
                 .map(|(k, h)| (k.as_str(), h))
                 .chain(total.map(|h| ("total", h)))
             {
-                out.push_str(&format!(
-                    "  {k:<18}{:>7}{:>7}{:>8}{:>10}{:>8}{:>8}\n",
+                let met = match h.quota_met {
+                    Some(true) => "met",
+                    Some(false) => "not met",
+                    None => "",
+                };
+                let line = format!(
+                    "  {k:<18}{:>7}{:>7}{:>8}{:>10}{:>8}{:>8}{met:>9}",
                     h.homes.show(t),
                     h.youth_homes.map_or("-".to_owned(), |y| y.show(t)),
                     h.quota,
                     days(h.waiting.median_days),
                     days(h.waiting.q1_days),
                     days(h.waiting.q3_days)
-                ));
+                );
+                out.push_str(line.trim_end());
+                out.push('\n');
             }
         };
         let total = (self.view == "all").then_some(&self.homes_total);

@@ -568,6 +568,157 @@ fn suppression_holds_against_subtraction() {
     }
 }
 
+/// At half a year the smallest corporations' quotas fall under the threshold, so "<5" alone
+/// would hide whether they met them: the comparison is published where it pins no count
+/// (quotas: wooncompagnie 2, gwb-opmeer 5, gwb-koggenland 7, intermaris 35 a year).
+#[test]
+fn a_half_year_tells_whether_small_corporations_met_their_quota() {
+    let policy = common::policy();
+    let mut cases = Vec::new();
+    let mut homes = |by: &str, municipality: &str, count: usize| {
+        for i in 0..count {
+            let keys = format!("2026-03-{:02}", 1 + i);
+            let old = case("leviaan", "2025-02-01", "mo", "hoorn");
+            cases.push(housed(
+                old,
+                by,
+                municipality,
+                "regular",
+                "2026-01-05",
+                &keys,
+            ));
+        }
+    };
+    homes("wooncompagnie", "hoorn", 2);
+    homes("gwb-opmeer", "opmeer", 1);
+    homes("gwb-koggenland", "koggenland", 2);
+    homes("intermaris", "hoorn", 20);
+    let h1 = monitor::compute(&policy, "2026-H1".parse().unwrap(), &cases, &[]);
+    let row = |org: &str| {
+        let h = &h1.homes_by_corporation[org];
+        (h.homes, h.quota, h.quota_met)
+    };
+    // Quota 1: any count of "<5" meets it; saying so tells nothing.
+    assert_eq!(row("wooncompagnie"), (SMALL, 1.0, Some(true)));
+    // Quota 2.5: "not met" leaves 1 or 2 homes, "met" 3 or 4: either answer can be given.
+    assert_eq!(row("gwb-opmeer"), (SMALL, 2.5, Some(false)));
+    // Quota 3.5: "met" would say exactly 4 homes, so neither answer is given.
+    assert_eq!(row("gwb-koggenland"), (SMALL, 3.5, None));
+    // A shown count needs no comparison.
+    assert_eq!(row("intermaris"), (n(20), 17.5, None));
+    assert_eq!(row("het-grootslag"), (n(0), 6.5, None));
+    assert_eq!(h1.homes_total.homes, n(25));
+    let csv = h1.to_csv();
+    assert!(
+        csv.contains("2026-H1,homes_by_corporation,wooncompagnie,quota_met,met\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("2026-H1,homes_by_corporation,gwb-opmeer,quota_met,not met\n"));
+    assert!(!csv.contains("gwb-koggenland,quota_met"));
+    let json = serde_json::to_value(&h1).unwrap();
+    assert_eq!(
+        json["homes_by_corporation"]["gwb-opmeer"]["quota_met"],
+        json!(false)
+    );
+    assert_eq!(
+        json["homes_by_corporation"]["gwb-koggenland"].get("quota_met"),
+        None
+    );
+    let text = h1.to_text();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  gwb-opmeer") && l.ends_with("not met")),
+        "{text}"
+    );
+}
+
+/// For many generated half years' lines of homes per corporation, a reader who knows every
+/// published count, the total and every published quota comparison still finds two or more
+/// possible counts for each hidden cell (every combination within the cells' bounds tried),
+/// and every comparison given is true.
+#[test]
+fn quota_comparisons_pin_no_hidden_count() {
+    let mut seed = 0x2468_ace0_1357_9bdf_u64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut given, mut withheld) = (0, 0);
+    for _ in 0..600 {
+        let k = 1 + next(4) as usize;
+        let values: std::collections::BTreeMap<String, u64> = (0..k)
+            .map(|i| (format!("c{i}"), if next(4) == 0 { 0 } else { next(9) }))
+            .collect();
+        let quotas: Vec<f64> = (0..k).map(|_| next(16) as f64 / 2.0).collect();
+        let table = monitor::one_way(&values, 5);
+        let cells: Vec<Cell> = table.rows.values().copied().collect();
+        let true_values: Vec<u64> = values.values().copied().collect();
+        let met = monitor::quota_met(&true_values, &cells, table.total, &quotas, 5);
+        // Every combination of hidden counts the reader cannot rule out (counts up to 40).
+        let hidden: Vec<usize> = (0..k).filter(|i| cells[*i].count().is_none()).collect();
+        let range = |i: usize| match cells[i] {
+            Cell::Small => 1..=4_u64,
+            _ => 5..=40,
+        };
+        let mut possible: Vec<std::collections::BTreeSet<u64>> = vec![Default::default(); k];
+        let mut guess = vec![0_u64; k];
+        let shown: u64 = cells.iter().filter_map(|c| c.count()).sum();
+        fn walk(
+            at: usize,
+            hidden: &[usize],
+            guess: &mut Vec<u64>,
+            visit: &mut dyn FnMut(&[u64]),
+            range: &dyn Fn(usize) -> std::ops::RangeInclusive<u64>,
+        ) {
+            if at == hidden.len() {
+                visit(guess);
+                return;
+            }
+            for v in range(hidden[at]) {
+                guess[hidden[at]] = v;
+                walk(at + 1, hidden, guess, visit, range);
+            }
+        }
+        let mut visit = |g: &[u64]| {
+            let sum: u64 = hidden.iter().map(|i| g[*i]).sum();
+            let total_fits = table.total.count().is_none_or(|t| t == shown + sum);
+            let comparisons_fit = hidden
+                .iter()
+                .all(|i| met[*i].is_none_or(|m| m == (g[*i] as f64 >= quotas[*i])));
+            if total_fits && comparisons_fit {
+                for i in &hidden {
+                    possible[*i].insert(g[*i]);
+                }
+            }
+        };
+        walk(0, &hidden, &mut guess, &mut visit, &range);
+        for i in 0..k {
+            match (cells[i].count(), met[i]) {
+                (Some(_), m) => assert_eq!(m, None, "{values:?} {quotas:?}"),
+                (None, m) => {
+                    assert!(
+                        possible[i].len() >= 2,
+                        "c{i} pinned to {:?}: {values:?} quotas {quotas:?} → {cells:?} {met:?}",
+                        possible[i]
+                    );
+                    if let Some(m) = m {
+                        assert_eq!(m, true_values[i] as f64 >= quotas[i]);
+                        given += 1;
+                    } else {
+                        withheld += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        given > 100 && withheld > 20,
+        "given {given}, withheld {withheld}"
+    );
+}
+
 #[test]
 fn periods_parse_and_bound() {
     let p: Period = "2026-H2".parse().unwrap();
