@@ -197,6 +197,36 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     let d = dir.path();
     assert!(d.join("sluis.db").exists());
+    // At the match the other corporations with homes in Hoorn lost their copies.
+    assert!(
+        out.contains("At the match the other referred corporations lost their copies (deleted, 404 since): het-grootslag, wooncompagnie."),
+        "{out}"
+    );
+    for org in ["het-grootslag", "wooncompagnie"] {
+        assert!(!d.join("slices").join(org).exists(), "{org}");
+    }
+    // A year on, the daily purge: the fictional year's rejected cases, a receipt each, the
+    // first printed; each verifies with the log's key, as the summary says to check it.
+    assert!(out.contains("purge deleted the age files of the "), "{out}");
+    assert!(out.contains("\ndeletion receipt\ncase "), "{out}");
+    let vkey = std::fs::read_to_string(d.join("log-vkey.txt")).unwrap();
+    let receipts: Vec<_> = std::fs::read_dir(d.join("receipts"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    // 64 registrations, 58 accepted (the monitor above): 6 rejected.
+    assert_eq!(receipts.len(), 6);
+    for receipt in &receipts {
+        let check = ok(sluis()
+            .args(["audit", "receipt", "--vkey", vkey.trim()])
+            .arg(receipt)
+            .output()
+            .unwrap());
+        assert!(
+            check.contains("state rejected") && check.ends_with("receipt verified\n"),
+            "{check}"
+        );
+    }
     assert_eq!(std::fs::read_dir(d.join("identities")).unwrap().count(), 22);
     // The monitor of the fictional year: 64 registrations by the five care organisations.
     let monitor: Value =

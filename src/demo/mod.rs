@@ -238,6 +238,10 @@ pub struct DemoReport {
     pub case: String,
     /// Organisation → `Some(field ids opened)` for parties, `None` where the broker said 404.
     pub opened: BTreeMap<String, Option<Vec<String>>>,
+    /// The referred corporations that lost their copies when another matched the case.
+    pub revoked_at_match: Vec<String>,
+    /// The fictional year's cases the daily purge deleted a year on, each with its receipt.
+    pub purged: Vec<crate::store::PurgedCase>,
     /// The client's pseudonym in the access log.
     pub client: String,
     /// The privacy officer's access report of the client, every event proven included.
@@ -267,7 +271,7 @@ pub const DEMO_MUNICIPALITY: &str = "hoorn";
 
 /// Runs the demo into `out` (see the README for the layout) and returns what each party opened.
 pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
-    for sub in ["identities", "slices", "opened", "checkpoints"] {
+    for sub in ["identities", "slices", "opened", "checkpoints", "receipts"] {
         let p = out.join(sub);
         if p.exists() {
             std::fs::remove_dir_all(&p).with_context(|| format!("clearing {}", p.display()))?;
@@ -303,13 +307,14 @@ pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
 
     let policy = Arc::new(policy);
     let state = AppState::ephemeral(store.clone(), policy.clone());
-    let broker = RunningBroker::start(state, "127.0.0.1:0".parse()?).await?;
+    let broker = RunningBroker::start(state.clone(), "127.0.0.1:0".parse()?).await?;
     let result = async {
         let cases = year::play(&broker.base_url, &clock, year, &policy, &parties).await?;
         clock.follow_system();
         let mut report = play(out, &broker.base_url, &policy, &parties).await?;
         report.monitor = write_monitor(out, &broker.base_url, &parties, year).await?;
         report.year_cases = cases.len();
+        report.purged = purge_a_year_on(out, &state, &clock, year).await?;
         Ok::<_, anyhow::Error>(report)
     }
     .await;
@@ -384,6 +389,7 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         }}),
     )
     .await?;
+    let referred_corporations = corporations_of(&coordinator, &case).await?;
     corporation
         .step(
             &case,
@@ -391,6 +397,10 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
             &json!({"home_municipality": DEMO_MUNICIPALITY, "home_kind": "regular"}),
         )
         .await?;
+    let matched = corporations_of(&coordinator, &case).await?;
+    let revoked_at_match = (referred_corporations.into_iter())
+        .filter(|org| !matched.contains(org))
+        .collect();
     let today = time::OffsetDateTime::now_utc().date().to_string();
     corporation
         .step(&case, "housed", &json!({"key_handover": today}))
@@ -515,6 +525,8 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
     Ok(DemoReport {
         case,
         opened,
+        revoked_at_match,
+        purged: Vec::new(),
         client,
         access_report,
         verified,
@@ -612,6 +624,47 @@ async fn privacy_officer_view(
     Ok((client, report.events, verified))
 }
 
+/// The corporations that are parties to `case`, as the coordinator sees them.
+async fn corporations_of(coordinator: &Client, case: &str) -> Result<Vec<String>> {
+    let meta = coordinator.get_json(&format!("/v1/cases/{case}")).await?;
+    let parties = meta["parties"].as_array().context("no parties")?;
+    Ok((parties.iter())
+        .filter(|p| p["role"] == "corporation")
+        .filter_map(|p| p["org_id"].as_str().map(str::to_owned))
+        .collect())
+}
+
+/// The broker's daily purge with the store's clock set to 2 January two years after the
+/// fictional `year`: every case rejected in that year is then past its 365 days. Each receipt
+/// is written to `receipts/<case>.note`; the access log must still verify. The clock follows
+/// the system again afterwards.
+async fn purge_a_year_on(
+    out: &Path,
+    state: &AppState,
+    clock: &Clock,
+    year: i32,
+) -> Result<Vec<crate::store::PurgedCase>> {
+    let on = time::Date::from_calendar_date(year + 2, time::Month::January, 2)?;
+    clock.set(on.midnight().assume_utc());
+    let purged = state.purge().await;
+    clock.follow_system();
+    let purged = purged?;
+    let log = state.store.audit_log().await?;
+    let notes = state.store.checkpoint_notes().await?;
+    let verified = crate::audit::verify(&log, &notes, &state.verifier_keys());
+    anyhow::ensure!(
+        verified.ok,
+        "the access log does not verify after the purge: {:?}",
+        verified.first_problem
+    );
+    let dir = out.join("receipts");
+    std::fs::create_dir_all(&dir)?;
+    for case in &purged {
+        std::fs::write(dir.join(format!("{}.note", case.case)), &case.receipt)?;
+    }
+    Ok(purged)
+}
+
 /// The purpose a party of the demo names when it opens its slice.
 fn purpose_of(role: &str) -> &'static str {
     match role {
@@ -636,6 +689,13 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
          first evaluation.\nA second client (dnodoen) was referred to medemblik and then withdrew consent: \
          see report.json.\n"
     );
+    if !report.revoked_at_match.is_empty() {
+        let _ = writeln!(
+            s,
+            "At the match the other referred corporations lost their copies (deleted, 404 since): {}.\n",
+            report.revoked_at_match.join(", ")
+        );
+    }
     let _ = writeln!(s, "What each party could open:");
     for (org, fields) in &report.opened {
         let role = policy
@@ -719,10 +779,23 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
                 .map_or("-".to_owned(), |d| d.to_string()),
         );
     }
+    if let Some(first) = report.purged.first() {
+        let _ = writeln!(
+            s,
+            "\nA year on (the store's clock set to 2 January of the year after next) the broker's daily \
+             purge deleted the age files of the {} cases rejected in the fictional year (policy \
+             [retention.rejected]: 365 days); the access log keeps their events and still verifies. \
+             Each has a signed deletion receipt in receipts/ (check one with `sluis audit receipt \
+             FILE --vkey \"$(cat log-vkey.txt)\"`); the first:\n\n{}",
+            report.purged.len(),
+            first.receipt
+        );
+    }
     let _ = writeln!(
         s,
         "\nWritten to {}: identities/<org>.txt, slices/<org>/<case>/<field>.age, opened/<org>/<case>.json, \
-         checkpoints/*.note, log-vkey.txt, access-report.json, monitor.json, monitor.csv, monitor.svg, sluis.db",
+         checkpoints/*.note, log-vkey.txt, access-report.json, monitor.json, monitor.csv, monitor.svg, \
+         receipts/<case>.note, sluis.db",
         out.display()
     );
     s
