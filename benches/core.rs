@@ -173,6 +173,7 @@ fn access_log(c: &mut Criterion) {
                 event: e.clone(),
                 leaf_hash: hex::encode(leaf),
                 chain_hash: hex::encode(previous),
+                expired: false,
             }
         })
         .collect();

@@ -19,3 +19,6 @@ GRANT SELECT, INSERT ON audit_events, audit_nodes, audit_checkpoints TO :"broker
 -- Deletion receipts: kept, append only.
 GRANT SELECT, INSERT ON deletion_receipts TO :"broker";
 GRANT SELECT, UPDATE ON audit_head TO :"broker";
+-- Expired events (their place and hashes) are read only: the owner role expires them
+-- (`sluis audit expire`); the broker may not delete from the log.
+GRANT SELECT ON audit_expired, audit_leaves TO :"broker";

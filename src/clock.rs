@@ -75,6 +75,14 @@ pub fn now_text() -> String {
     time_text(time::OffsetDateTime::now_utc())
 }
 
+/// The same moment `years` calendar years earlier (29 February becomes 28 February).
+pub fn years_before(t: time::OffsetDateTime, years: u32) -> time::OffsetDateTime {
+    let year = t.year() - i32::try_from(years).unwrap_or(i32::MAX / 2);
+    t.replace_year(year)
+        .or_else(|_| t.replace_day(28).and_then(|t| t.replace_year(year)))
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+}
+
 /// A UTC time as stored: RFC 3339 with milliseconds, fixed width, so text order is time order.
 pub fn time_text(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);

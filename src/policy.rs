@@ -861,6 +861,15 @@ impl Policy {
                 raw.audit.retention_years
             )));
         }
+        // The events of a case are kept at least as long as its age files.
+        if let Some((state, rule)) = (raw.retention.iter())
+            .find(|(_, r)| u64::from(raw.audit.retention_years) * 365 < u64::from(r.days))
+        {
+            return Err(invalid(format!(
+                "audit retention of {} years is shorter than the {} days of retention.{state}",
+                raw.audit.retention_years, rule.days
+            )));
+        }
         if !fields.contains_key(&raw.audit.client_identifier) {
             return Err(invalid(format!(
                 "audit client_identifier `{}` is not a field",
@@ -1263,6 +1272,16 @@ then = { field = "full_name", present = true }"#,
         );
         let blank = POLICY.replace("basis = \"art. 9.4\"", "basis = \"  \"");
         assert!(refused(&blank, FORM, PARTIES).contains("without a legal basis"));
+    }
+
+    #[test]
+    fn an_audit_retention_shorter_than_a_case_retention_is_refused() {
+        let bad = format!("{POLICY}\n[retention.ended]\ndays = 2200\nbasis = \"test\"\n")
+            .replace("retention_years = 5", "retention_years = 6");
+        assert_eq!(
+            refused(&bad, FORM, PARTIES),
+            "policy: audit retention of 6 years is shorter than the 2200 days of retention.ended"
+        );
     }
 
     #[test]

@@ -836,3 +836,159 @@ async fn the_privacy_officer_finds_a_client_by_the_bsn(backend: &'static str) {
     assert!(!dump.contains(&bsn), "{backend}: the BSN is kept nowhere");
 }
 crate::per_backend!(#[tokio::test] async fn the_privacy_officer_finds_a_client_by_the_bsn);
+
+/// Access events past their retention expire (`sluis audit expire`, policy `[audit]
+/// retention_years` = 5): the events of 2019 lose their content, keep their place and hashes,
+/// and the log — its chain, its tree, both checkpoints — still verifies; the events of 2025
+/// stay whole and provable. The database itself refuses to delete an event younger than five
+/// years, even with a stub in place, and an old one without its stub.
+async fn events_past_their_retention_expire_and_the_log_still_verifies(backend: &'static str) {
+    use sluis::clock::Clock;
+    use time::macros::date;
+    let clock = Clock::manual(date!(2019 - 01 - 01).midnight().assume_utc());
+    let app = TestApp::on(backend).clock(clock.clone()).start().await;
+    let submit = |on: time::Date| {
+        let app = &app;
+        async move {
+            let answer = app
+                .client(CARE)
+                .await
+                .submit(
+                    "registration",
+                    &fictional_registration(),
+                    &sluis::demo::fictional_consent_on(on),
+                )
+                .await
+                .unwrap();
+            answer["id"].as_str().unwrap().to_owned()
+        }
+    };
+    submit(date!(2019 - 01 - 01)).await;
+    app.state.checkpoint().await.unwrap();
+    clock.set(date!(2025 - 06 - 01).midnight().assume_utc());
+    let recent = submit(date!(2025 - 06 - 01)).await;
+    app.client(COORDINATOR)
+        .await
+        .slice(&recent, "assessment")
+        .await
+        .unwrap();
+    app.state.checkpoint().await.unwrap();
+    let before = app.store.audit_log().await.unwrap();
+    let old = before
+        .iter()
+        .filter(|s| s.event.time.starts_with("2019-"))
+        .count();
+    assert!(
+        old > 20 && old < before.len(),
+        "{backend}: {old} of {}",
+        before.len()
+    );
+
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&app.db.url).await.unwrap();
+    // An old event without its stub, and a young one even with a stub, cannot be deleted.
+    let refused = sqlx::query("DELETE FROM audit_events WHERE seq = 1")
+        .execute(&pool)
+        .await;
+    assert!(
+        refused.unwrap_err().to_string().contains("append-only"),
+        "{backend}"
+    );
+    let young = before.last().unwrap().event.seq;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO audit_expired (seq, time, leaf_hash, chain_hash) \
+         SELECT seq, time, leaf_hash, chain_hash FROM audit_events WHERE seq = $1",
+    )
+    .bind(young)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    let refused = sqlx::query("DELETE FROM audit_events WHERE seq = $1")
+        .bind(young)
+        .execute(&mut *tx)
+        .await;
+    assert!(
+        refused.unwrap_err().to_string().contains("append-only"),
+        "{backend}"
+    );
+    tx.rollback().await.unwrap();
+    pool.close().await;
+
+    // The operator's verb, by the system clock: everything before December 2021 or so expires.
+    let out = Command::new(env!("CARGO_BIN_EXE_sluis"))
+        .args(["audit", "expire", "--database", &app.db.url, "--policy"])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/policy"))
+        .env("SLUIS_MIGRATE", "false")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!("{old} access events before ")),
+        "{stdout}"
+    );
+
+    let after = app.store.audit_log().await.unwrap();
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "{backend}: the expiry is an event"
+    );
+    for (was, now) in before.iter().zip(&after) {
+        assert_eq!(
+            (was.event.seq, &was.leaf_hash),
+            (now.event.seq, &now.leaf_hash)
+        );
+        if was.event.time.starts_with("2019-") {
+            assert!(now.expired && now.event.case.is_none() && now.event.org.is_none());
+        } else {
+            assert_eq!(now, was, "{backend}: a recent event stays whole");
+        }
+    }
+    let expiry = &after.last().unwrap().event;
+    assert_eq!(expiry.action, "delete");
+    assert!(
+        expiry
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("retention_years = 5"),
+        "{expiry:?}"
+    );
+    let report = app
+        .store
+        .verify_log(&app.state.verifier_keys())
+        .await
+        .unwrap();
+    assert!(report.ok, "{backend}: {:?}", report.first_problem);
+    assert_eq!((report.expired, report.checkpoints), (old as u64, 2));
+    let vkey = app.state.verifier_keys()[0].to_vkey();
+    let (ok, text) = verify_cli(&app.db.url, &vkey);
+    assert!(
+        ok && text.contains("access log verified"),
+        "{backend}: {text}"
+    );
+    // The recent events are still found and proven for the privacy officer.
+    let size = app.store.audit_size().await.unwrap();
+    let recent_read = after
+        .iter()
+        .find(|s| s.event.action == "read" && s.event.case.as_deref() == Some(recent.as_str()))
+        .unwrap();
+    let proof = app
+        .store
+        .inclusion_proof(recent_read.event.seq as u64, size)
+        .await
+        .unwrap();
+    let root = app.store.tree_root(size).await.unwrap();
+    assert!(
+        audit::verify_inclusion(&recent_read.event, size, &root, &proof),
+        "{backend}"
+    );
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn events_past_their_retention_expire_and_the_log_still_verifies);

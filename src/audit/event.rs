@@ -212,4 +212,7 @@ pub struct StoredEvent {
     pub leaf_hash: String,
     /// Chain hash at append time, hex.
     pub chain_hash: String,
+    /// The event expired after its retention: only its place, time and hashes are left, and
+    /// its leaf hash is taken as stored (the tree and the chain still check it).
+    pub expired: bool,
 }

@@ -40,6 +40,7 @@ fn log(n: i64) -> Vec<StoredEvent> {
                 event: e,
                 leaf_hash: hex::encode(leaf),
                 chain_hash: hex::encode(previous),
+                expired: false,
             }
         })
         .collect()
@@ -402,6 +403,7 @@ fn verify_names_the_first_bad_sequence_number() {
                 event: e,
                 leaf_hash: hex::encode(leaf),
                 chain_hash: hex::encode(previous),
+                expired: false,
             }
         })
         .collect();

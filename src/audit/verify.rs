@@ -75,6 +75,10 @@ pub enum Finding {
 pub struct VerifyReport {
     /// Events read.
     pub events: u64,
+    /// Of them expired after their retention: their hashes checked in the chain and the tree,
+    /// their content gone.
+    #[serde(default)]
+    pub expired: u64,
     /// Checkpoints checked.
     pub checkpoints: u64,
     /// The root over all events, hex.
@@ -141,6 +145,7 @@ pub struct Verifier {
     read: u64,
     total: u64,
     block: usize,
+    expired: u64,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -176,6 +181,7 @@ impl Verifier {
             read: 0,
             total,
             block: block.max(1),
+            expired: 0,
         };
         for note in checkpoints {
             match open_checkpoint_any(note, keys) {
@@ -233,6 +239,11 @@ impl Verifier {
         let leaves: Vec<([u8; 32], bool)> = part
             .par_iter()
             .map(|s| {
+                if s.expired {
+                    let mut leaf = [0u8; 32];
+                    let valid = hex::decode_to_slice(&s.leaf_hash, &mut leaf).is_ok();
+                    return (leaf, valid);
+                }
                 let leaf = s.event.leaf_hash();
                 (leaf, hex_is(&leaf, &s.leaf_hash))
             })
@@ -268,6 +279,7 @@ impl Verifier {
                 return;
             }
             self.previous = chain;
+            self.expired += u64::from(stored.expired);
             self.previous_time.clear();
             self.previous_time.push_str(&e.time);
             self.read += 1;
@@ -310,6 +322,7 @@ impl Verifier {
         };
         VerifyReport {
             events: self.total.max(self.read),
+            expired: self.expired,
             checkpoints: self.checked,
             root: hex::encode(root),
             ok: self.problem.is_none(),

@@ -652,6 +652,16 @@ pub(super) enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Expire the access events older than the policy's `[audit] retention_years` (by the
+    /// database role that owns the log: the broker's role may not delete): each event's content
+    /// goes, its place and hashes stay, so the tree, the checkpoints and the chain still verify.
+    /// The database refuses it for events younger than five years.
+    Expire {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
     /// Sign a checkpoint now.
     Checkpoint {
         #[command(flatten)]

@@ -165,7 +165,7 @@ pub(super) async fn stored_node(
     node: audit::Node,
 ) -> Result<[u8; 32], StoreError> {
     let row = if node.level == 0 {
-        sqlx::query("SELECT leaf_hash AS hash FROM audit_events WHERE seq = $1")
+        sqlx::query("SELECT leaf_hash AS hash FROM audit_leaves WHERE seq = $1")
             .bind(to_i64(node.index + 1))
             .fetch_optional(&mut *conn)
             .await?
@@ -405,6 +405,33 @@ pub(super) fn event_from_row(r: &sqlx::any::AnyRow) -> Result<StoredEvent, Store
         },
         leaf_hash: r.try_get("leaf_hash")?,
         chain_hash: r.try_get("chain_hash")?,
+        expired: false,
+    })
+}
+
+/// Kept and expired events (each in sequence order) merged into log order.
+fn in_log_order(
+    kept: &[sqlx::any::AnyRow],
+    expired: &[sqlx::any::AnyRow],
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut all: Vec<StoredEvent> = (kept.iter().map(event_from_row))
+        .chain(expired.iter().map(expired_from_row))
+        .collect::<Result<_, _>>()?;
+    all.sort_by_key(|e| e.event.seq);
+    Ok(all)
+}
+
+/// What is left of an expired event: its place, time and hashes.
+fn expired_from_row(r: &sqlx::any::AnyRow) -> Result<StoredEvent, StoreError> {
+    let mut event = Event::admin(String::new());
+    event.seq = r.try_get("seq")?;
+    event.time = r.try_get("time")?;
+    event.action = "expired".into();
+    Ok(StoredEvent {
+        event,
+        leaf_hash: r.try_get("leaf_hash")?,
+        chain_hash: r.try_get("chain_hash")?,
+        expired: true,
     })
 }
 
@@ -479,13 +506,22 @@ impl Store {
         after: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let limit = i64::try_from(limit.clamp(1, 1 << 20)).unwrap_or(1 << 20);
-        let rows = sqlx::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+        let limit = limit.clamp(1, 1 << 20);
+        let page =
+            |table: &str| format!("SELECT * FROM {table} WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let kept = sqlx::query(&page("audit_events"))
             .bind(after)
-            .bind(limit)
+            .bind(to_i64(limit as u64))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(event_from_row).collect()
+        let expired = sqlx::query(&page("audit_expired"))
+            .bind(after)
+            .bind(to_i64(limit as u64))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut all = in_log_order(&kept, &expired)?;
+        all.truncate(limit);
+        Ok(all)
     }
 
     /// Verifies the whole log a page at a time against its checkpoints (under `keys`): memory
@@ -518,10 +554,61 @@ impl Store {
 
     /// The whole log with its stored hashes, in sequence order (for verification and proofs).
     pub async fn audit_log(&self) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM audit_events ORDER BY seq")
+        let kept = sqlx::query("SELECT * FROM audit_events ORDER BY seq")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(event_from_row).collect()
+        let expired = sqlx::query("SELECT * FROM audit_expired ORDER BY seq")
+            .fetch_all(&self.pool)
+            .await?;
+        in_log_order(&kept, &expired)
+    }
+
+    /// Expires every access event older than `years` years by the store's clock (policy
+    /// `[audit] retention_years`); see [`Store::expire_events`]. Returns the cut-off and how
+    /// many expired.
+    pub async fn expire_events_past(
+        &self,
+        years: u32,
+        event: Event,
+    ) -> Result<(String, u64), StoreError> {
+        let before = crate::clock::time_text(crate::clock::years_before(self.clock.now(), years));
+        let expired = self.expire_events(&before, event).await?;
+        Ok((before, expired))
+    }
+
+    /// Expires every access event older than `before` (RFC 3339) in one transaction: each
+    /// leaves its place, time and hashes in `audit_expired` (so the tree, the checkpoints and the
+    /// chain still verify) and its row goes; `event` (its reason the rule) is recorded with it,
+    /// naming how many.
+    /// The database refuses it for events younger than five years. Returns how many expired.
+    pub async fn expire_events(&self, before: &str, mut event: Event) -> Result<u64, StoreError> {
+        let due: i64 = sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE time < $1")
+            .bind(before)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let reason = event.reason.take().unwrap_or_default();
+        event.reason = Some(format!("{due} events before {before} expired: {reason}"));
+        let (_writing, mut tx, _) = self.write_recorded(event).await?;
+        let moved = sqlx::query(
+            "INSERT INTO audit_expired (seq, time, leaf_hash, chain_hash) \
+             SELECT seq, time, leaf_hash, chain_hash FROM audit_events WHERE time < $1",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM audit_events WHERE time < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        if i64::try_from(moved).ok() != Some(due) {
+            return Err(StoreError::Corrupt(
+                "events older than the cut-off appeared while expiring".into(),
+            ));
+        }
+        tx.commit().await?;
+        Ok(moved)
     }
 
     /// Failed logins since `since` (RFC 3339): for this user (if known) and from this source.
@@ -579,7 +666,7 @@ impl Store {
         // Leaves are the events' leaf hashes, found by the events' key: seq = index + 1.
         for chunk in leaves.chunks(500) {
             let sql = format!(
-                "SELECT seq, leaf_hash FROM audit_events WHERE seq IN ({})",
+                "SELECT seq, leaf_hash FROM audit_leaves WHERE seq IN ({})",
                 (1..=chunk.len())
                     .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
@@ -727,7 +814,7 @@ impl Store {
         sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
             .execute(&mut *tx)
             .await?;
-        let leaves: Vec<String> = sqlx::query("SELECT leaf_hash FROM audit_events ORDER BY seq")
+        let leaves: Vec<String> = sqlx::query("SELECT leaf_hash FROM audit_leaves ORDER BY seq")
             .fetch_all(&mut *tx)
             .await?
             .iter()

@@ -92,7 +92,9 @@ impl Store {
             "notifications",
             "evaluations",
             "audit_events",
+            "audit_expired",
             "audit_checkpoints",
+            "deletion_receipts",
         ] {
             let rows = sqlx::query(&format!("SELECT * FROM {table}"))
                 .fetch_all(&self.pool)
