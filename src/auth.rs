@@ -61,6 +61,63 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// What one password of a person becomes in the client (the browser, or `sluis` on the
+/// command line), as a password manager stretches its master password: the **login
+/// credential**, the only thing sent to the broker (which keeps an argon2id hash of it), and the
+/// **seed of the person's own age identity**, which unwraps the organisation's identity and is
+/// never sent anywhere. `k = scrypt(password, "sluis-person-v1:" ‖ login name, N=2^15, r=8, p=1)`;
+/// the credential is `HKDF-SHA256(k, info "sluis login v1")` (base64url) and the seed
+/// `HKDF-SHA256(k, info "sluis unwrap v1")`: independent outputs, so the credential yields
+/// nothing of the seed. `web/src/person.ts` derives the same.
+pub struct PersonSecrets {
+    /// What the broker checks at login, in place of the password.
+    pub login: Secret,
+    seed: Zeroizing<[u8; 32]>,
+}
+
+impl fmt::Debug for PersonSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PersonSecrets(<redacted>)")
+    }
+}
+
+/// The salt prefix of [`PersonSecrets`]; the login name follows it.
+pub const PERSON_SALT: &str = "sluis-person-v1:";
+
+impl PersonSecrets {
+    /// Stretches `password` of the person who logs in as `username`.
+    pub fn derive(username: &str, password: &Secret) -> Result<Self, AuthError> {
+        let params = scrypt::Params::new(15, 8, 1, 32).map_err(|_| AuthError::Hash)?;
+        let mut stretched = Zeroizing::new([0u8; 32]);
+        let salt = format!("{PERSON_SALT}{username}");
+        scrypt::scrypt(
+            password.expose().as_bytes(),
+            salt.as_bytes(),
+            &params,
+            stretched.as_mut(),
+        )
+        .map_err(|_| AuthError::Hash)?;
+        let expand = |info: &str| -> Result<Zeroizing<[u8; 32]>, AuthError> {
+            let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &[]).extract(&*stretched);
+            let mut out = Zeroizing::new([0u8; 32]);
+            prk.expand(&[info.as_bytes()], ring::hkdf::HKDF_SHA256)
+                .and_then(|okm| okm.fill(out.as_mut()))
+                .map_err(|_| AuthError::Hash)?;
+            Ok(out)
+        };
+        let login = expand("sluis login v1")?;
+        Ok(Self {
+            login: Secret::new(B64URL.encode(*login)),
+            seed: expand("sluis unwrap v1")?,
+        })
+    }
+
+    /// The seed of the person's own age identity (`sealing::Identity::from_seed`).
+    pub fn seed(&self) -> &[u8; 32] {
+        &self.seed
+    }
+}
+
 /// Hashes a password with argon2id (the crate's defaults: m=19 MiB, t=2, p=1) and a random salt.
 pub fn hash_password(password: &Secret) -> Result<String, AuthError> {
     use argon2::PasswordHasher as _;
@@ -431,6 +488,29 @@ mod tests {
         );
         assert_eq!(limits.gate(6, 0), LoginGate::Refuse(60));
         assert_eq!(limits.gate(0, 9), LoginGate::Refuse(60));
+    }
+
+    /// The same values `web/tests/unit/person.test.ts` expects of the browser's derivation.
+    #[test]
+    fn a_password_becomes_a_login_credential_and_an_identity_seed() {
+        let secrets =
+            PersonSecrets::derive("j.jansen", &Secret::new("correct horse battery".into()))
+                .unwrap();
+        let identity = crate::sealing::Identity::from_seed(secrets.seed()).unwrap();
+        assert_eq!(
+            secrets.login.expose(),
+            "puTyAIJc66gQK3LXwi_iIHICenEkwclwfuUoEed7guw"
+        );
+        assert_eq!(
+            identity.recipient().to_string(),
+            "age188zyk86ywfv2wspn4e7a8lx3w8rs6urywclmtn268t7njegzmefscqavxs"
+        );
+        // Another login name, the same password: other secrets.
+        let other =
+            PersonSecrets::derive("p.pietersen", &Secret::new("correct horse battery".into()))
+                .unwrap();
+        assert_ne!(other.login.expose(), secrets.login.expose());
+        assert_ne!(other.seed(), secrets.seed());
     }
 
     #[test]

@@ -165,7 +165,11 @@ impl Client {
         let body = match credentials {
             Credentials::ApiKey(key) => json!({ "api_key": key.expose() }),
             Credentials::Password { username, password } => {
-                json!({ "username": username, "password": password.expose() })
+                // The broker sees the login credential stretched from the password, never the
+                // password (from which the person's own identity also follows).
+                let secrets = crate::auth::PersonSecrets::derive(username, password)
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                json!({ "username": username, "password": secrets.login.expose() })
             }
         };
         let answer: Value = self
@@ -238,6 +242,61 @@ impl Client {
     /// `POST` a JSON document; the answer as JSON.
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
         self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    /// `PUT` a JSON document; the answer as JSON (`null` for an empty one).
+    pub async fn put_json(&self, path: &str, body: &Value) -> Result<Value, ClientError> {
+        let bytes = self
+            .send_raw(self.http.put(self.url(path)).json(body))
+            .await?;
+        if bytes.is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Gives the colleague `username` the organisation's `identity`, sealed here to their own
+    /// recipient (`PUT /v1/members/{id}/identity`). The identity must be the organisation's
+    /// registered key; the colleague must have chosen their own password.
+    pub async fn grant_identity(
+        &self,
+        identity: &Identity,
+        username: &str,
+    ) -> Result<(), ClientError> {
+        let me = self.get_json("/v1/me").await?;
+        let orgs = self.get_json("/v1/organisations").await?;
+        let registered = (orgs.as_array().into_iter().flatten())
+            .find(|o| o["id"] == me["organisation"])
+            .and_then(|o| o["recipient"].as_str());
+        if registered != Some(identity.recipient().to_string().as_str()) {
+            return Err(ClientError::Protocol(format!(
+                "this identity is not the key {} registered",
+                me["organisation"].as_str().unwrap_or_default()
+            )));
+        }
+        let members = self.get_json("/v1/me/members").await?;
+        let member = (members.as_array().into_iter().flatten())
+            .find(|m| m["username"] == username)
+            .ok_or_else(|| ClientError::Protocol(format!("no colleague `{username}`")))?;
+        let recipient: sealing::Recipient = (member["recipient"].as_str())
+            .ok_or_else(|| {
+                ClientError::Protocol(format!(
+                    "{username} has not chosen their own password yet (first login in the browser)"
+                ))
+            })?
+            .parse()
+            .map_err(|_| ClientError::Protocol("a colleague's recipient is not age1…".into()))?;
+        let text = identity.to_file_text(&crate::clock::now_text());
+        let plain = sealing::Plaintext::new(text.as_bytes().to_vec());
+        let sealed = sealing::seal(&plain, std::slice::from_ref(&recipient))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let id = member["id"].as_str().unwrap_or_default();
+        self.put_json(
+            &format!("/v1/members/{id}/identity"),
+            &json!({ "wrapped_identity": BASE64.encode(sealed) }),
+        )
+        .await
+        .map(drop)
     }
 
     /// Submits a form with the client's consent declaration; returns the broker's answer

@@ -93,6 +93,21 @@ impl Identity {
             .map_err(|_| SealError::BadIdentity)
     }
 
+    /// The X25519 identity whose secret scalar is `seed` (a person's, from
+    /// `auth::PersonSecrets`): the same `AGE-SECRET-KEY-1…` any age implementation reads.
+    pub fn from_seed(seed: &[u8; 32]) -> Result<Self, SealError> {
+        use bech32::ToBase32 as _;
+        use zeroize::Zeroize as _;
+        let mut lower =
+            bech32::encode("age-secret-key-", seed.to_base32(), bech32::Variant::Bech32)
+                .map_err(|_| SealError::BadIdentity)?;
+        let text = Zeroizing::new(lower.to_uppercase());
+        lower.zeroize();
+        text.parse::<age::x25519::Identity>()
+            .map(Identity)
+            .map_err(|_| SealError::BadIdentity)
+    }
+
     /// The public half, to register with the broker.
     pub fn recipient(&self) -> Recipient {
         Recipient(self.0.to_public())

@@ -12,13 +12,17 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 45] = [
+const OPERATIONS: [(&str, &str); 49] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/policy"),
     ("post", "/v1/auth/token"),
+    ("get", "/v1/me"),
+    ("put", "/v1/me/password"),
+    ("get", "/v1/me/members"),
+    ("put", "/v1/members/{user}/identity"),
     ("get", "/v1/organisations"),
     ("get", "/v1/cases"),
     ("post", "/v1/cases"),

@@ -15,6 +15,7 @@ mod lifecycle;
 mod monitor;
 pub mod openapi;
 mod operations;
+mod people;
 pub mod problem;
 mod serve;
 mod shares;
@@ -48,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(operations::router())
         .merge(openapi::router())
         .merge(identity::router())
+        .merge(people::router())
         .merge(cases::router())
         .merge(shares::router())
         .merge(slices::router())

@@ -14,7 +14,7 @@ use axum::routing::get;
 
 use super::{
     audit, cases, consent, documents, identity, inbox, keys, lifecycle, monitor, operations,
-    shares, slices,
+    people, shares, slices,
 };
 
 /// A problem answer (RFC 9457). `detail` and `errors` name what is wrong, never a value.
@@ -105,6 +105,10 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         operations::metrics,
         cases::get_policy,
         identity::post_token,
+        people::get_me,
+        people::put_my_password,
+        people::get_members,
+        people::put_member_identity,
         cases::get_organisations,
         cases::get_cases,
         cases::post_case,

@@ -183,11 +183,15 @@ async fn user(command: UserCommand) -> Result<()> {
                 }
                 (None, false) => None,
             };
+            // The broker keeps the login credential the person's client stretches from the
+            // password (their own key follows from the password they choose at first login).
             let password_hash = match password {
                 Some(p) if p.expose().chars().count() < 12 => {
                     bail!("a password needs at least 12 characters")
                 }
-                Some(p) => Some(auth::hash_password(&p)?),
+                Some(p) => Some(auth::hash_password(
+                    &auth::PersonSecrets::derive(&username, &p)?.login,
+                )?),
                 None => None,
             };
             store

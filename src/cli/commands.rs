@@ -332,6 +332,20 @@ pub(super) enum Command {
         /// Case ids; all of your organisation's cases when none are given.
         cases: Vec<String>,
     },
+    /// At the organisation, with its identity file: give a colleague the organisation's
+    /// identity, wrapped for their own key (after they chose their own password in the
+    /// browser), so that they can open fields there. The first member gets it this way; later
+    /// ones also from a colleague's browser. Without USERNAME: the people and who holds it.
+    Grant {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The organisation's age identity file.
+        #[arg(long, short, requires = "colleague")]
+        identity: Option<PathBuf>,
+        /// The colleague's login name.
+        #[arg(requires = "identity")]
+        colleague: Option<String>,
+    },
     /// Coordinator: assess a registration (accept, reject, request_info).
     Assess {
         #[command(flatten)]

@@ -187,6 +187,34 @@ pub(super) async fn run(command: Command) -> Result<()> {
             );
             Ok(())
         }
+        Command::Grant {
+            client,
+            identity,
+            colleague,
+        } => {
+            let c = login(&client).await?;
+            match colleague.zip(identity) {
+                Some((username, identity)) => {
+                    let identity = read_identity(&identity)?;
+                    c.grant_identity(&identity, &username)
+                        .await
+                        .map_err(explain)?;
+                    println!("gave {username} the organisation's identity");
+                }
+                None => {
+                    let members = c.get_json("/v1/me/members").await.map_err(explain)?;
+                    for m in members.as_array().into_iter().flatten() {
+                        let state = match (m["recipient"].is_null(), m["has_identity"].as_bool()) {
+                            (true, _) => "has not chosen a password yet",
+                            (false, Some(true)) => "holds the identity",
+                            (false, _) => "waits for the identity",
+                        };
+                        println!("{:<24} {state}", m["username"].as_str().unwrap_or_default());
+                    }
+                }
+            }
+            Ok(())
+        }
         _ => bail!("not a client verb"),
     }
 }

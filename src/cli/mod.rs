@@ -46,7 +46,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Pull { .. }
         | Command::Monitor { .. }
         | Command::ReportCounts { .. }
-        | Command::Rekey { .. }) => exchange::run(command).await,
+        | Command::Rekey { .. }
+        | Command::Grant { .. }) => exchange::run(command).await,
         command @ (Command::Assess { .. }
         | Command::Refer { .. }
         | Command::Match { .. }

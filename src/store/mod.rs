@@ -22,6 +22,7 @@ mod cases;
 mod harness;
 mod monitor;
 mod parties;
+mod people;
 mod rows;
 mod sealed;
 
@@ -29,6 +30,7 @@ pub use access_log::EventFilter;
 use access_log::{GroupCommit, append_event};
 pub use cases::PurgedCase;
 pub use parties::{ApiKey, User};
+pub use people::{Member, PersonKey};
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -210,15 +210,18 @@ impl Store {
         self.run_recorded(query, event, Rows::One).await
     }
 
-    /// Deletes a user and its API keys; its tokens stop working at once.
+    /// Deletes a user, its API keys and its key (with the wrapping of the organisation's
+    /// identity); its tokens stop working at once.
     pub async fn delete_user(&self, username: &str, event: Event) -> Result<(), StoreError> {
         let (_writing, mut tx, _) = self.write_recorded(event).await?;
-        sqlx::query(
-            "DELETE FROM api_keys WHERE user_id IN (SELECT id FROM users WHERE username = $1)",
-        )
-        .bind(username)
-        .execute(&mut *tx)
-        .await?;
+        for table in ["api_keys", "person_keys"] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE user_id IN (SELECT id FROM users WHERE username = $1)"
+            ))
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        }
         let done = sqlx::query("DELETE FROM users WHERE username = $1")
             .bind(username)
             .execute(&mut *tx)
