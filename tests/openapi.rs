@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 49] = [
+const OPERATIONS: [(&str, &str); 50] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -29,6 +29,7 @@ const OPERATIONS: [(&str, &str); 49] = [
     ("get", "/v1/cases/{id}"),
     ("post", "/v1/cases/{id}/shares"),
     ("get", "/v1/cases/{id}/slice"),
+    ("get", "/v1/cases/names"),
     ("post", "/v1/cases/{id}/rekey"),
     ("post", "/v1/cases/{id}/assessment"),
     ("post", "/v1/cases/{id}/referral"),

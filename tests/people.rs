@@ -299,3 +299,117 @@ async fn a_person_unwraps_the_organisations_identity_and_gives_it_on(backend: &'
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn a_person_unwraps_the_organisations_identity_and_gives_it_on);
+
+/// A list of cases gets every client's name in one request: for each case of the caller's
+/// organisation its own copy of that one field, and one access event per case naming that
+/// field alone; cases of other organisations are not in it, and a field outside the policy or
+/// a missing purpose is refused.
+async fn a_list_gets_the_names_of_all_its_cases_in_one_request(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let first = app
+        .submit(CARE, &sluis::demo::fictional_registration())
+        .await;
+    let second = app.submit(CARE, &sluis::demo::second_registration()).await;
+    let elsewhere = app
+        .submit("parlan", &sluis::demo::fictional_registration())
+        .await;
+    let care = app.client(CARE).await;
+    let before = app.store.audit_size().await.unwrap();
+    let names = care
+        .get_json("/v1/cases/names?purpose=guidance&field=full_name")
+        .await
+        .unwrap();
+    let names = names["names"].as_array().unwrap();
+    let mut cases: Vec<&str> = names.iter().map(|n| n["case"].as_str().unwrap()).collect();
+    cases.sort_unstable();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort_unstable();
+    assert_eq!(cases, expected, "{backend}: not {elsewhere}");
+    let identity = &app.party(CARE).identity;
+    let mut opened: Vec<String> = names
+        .iter()
+        .map(|n| {
+            assert_eq!(n["field"], json!("full_name"));
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(n["age"].as_str().unwrap())
+                .unwrap();
+            String::from_utf8(sealing::open(&bytes, identity).unwrap().expose().to_vec()).unwrap()
+        })
+        .collect();
+    opened.sort();
+    assert_eq!(opened, ["Sanne de Vries", "Yusuf Amrani"], "{backend}");
+    let log = app.store.audit_log().await.unwrap();
+    let reads: Vec<_> = log
+        .iter()
+        .filter(|s| s.event.seq > before as i64 && s.event.action == "read")
+        .collect();
+    assert_eq!(reads.len(), 2, "{backend}: one event per case");
+    for read in reads {
+        assert_eq!(read.event.fields, ["full_name"], "{backend}");
+        assert_eq!(read.event.purpose.as_deref(), Some("guidance"));
+    }
+    for bad in [
+        "/v1/cases/names?purpose=guidance&field=geheim",
+        "/v1/cases/names?field=full_name",
+        "/v1/cases/names?purpose=guidance",
+    ] {
+        assert_eq!(
+            care.get_json(bad).await.unwrap_err().status(),
+            Some(400),
+            "{bad}"
+        );
+    }
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn a_list_gets_the_names_of_all_its_cases_in_one_request);
+
+/// The pages at `/` come from the binary with a strict Content-Security-Policy of their own;
+/// the API keeps `default-src 'none'`.
+#[tokio::test]
+async fn the_pages_are_served_under_a_strict_content_security_policy() {
+    let app = TestApp::start("sqlite").await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", app.broker.base_url)).send();
+    let page = get("/").await.unwrap();
+    assert_eq!(page.status(), 200);
+    let header = |r: &reqwest::Response, name: &str| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        header(&page, "content-security-policy"),
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         font-src 'self' data:; connect-src 'self'; worker-src 'self'; form-action 'self'; \
+         base-uri 'none'; frame-ancestors 'none'"
+    );
+    assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
+    assert_eq!(header(&page, "x-frame-options"), "DENY");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<html lang=\"nl\""), "{html}");
+    assert!(
+        !html.contains("<script>") && !html.contains("style="),
+        "nothing inline"
+    );
+    for (asset, kind) in [
+        ("/assets/app.js", "text/javascript; charset=utf-8"),
+        ("/assets/worker.js", "text/javascript; charset=utf-8"),
+        ("/assets/app.css", "text/css; charset=utf-8"),
+    ] {
+        let r = get(asset).await.unwrap();
+        assert_eq!(
+            (r.status().as_u16(), header(&r, "content-type")),
+            (200, kind.to_owned())
+        );
+    }
+    let missing = get("/assets/nothing.js").await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(header(&missing, "content-type"), "application/problem+json");
+    let api = get("/v1/policy").await.unwrap();
+    assert_eq!(
+        header(&api, "content-security-policy"),
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    app.broker.stop().await.unwrap();
+}

@@ -126,10 +126,14 @@ pub(super) fn protect(routes: Router<AppState>, state: &AppState) -> Router<AppS
             Duration::from_secs(60),
         ));
     for (name, value) in headers {
-        routes = routes.layer(SetResponseHeaderLayer::overriding(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        // The pages at `/` set their own policy and caching (`web`); everything else gets these.
+        let own = name == header::CONTENT_SECURITY_POLICY || name == header::CACHE_CONTROL;
+        let value = HeaderValue::from_static(value);
+        routes = routes.layer(if own {
+            SetResponseHeaderLayer::if_not_present(name, value)
+        } else {
+            SetResponseHeaderLayer::overriding(name, value)
+        });
     }
     routes
         .layer(rate_limit_layer(state))

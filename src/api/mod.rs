@@ -22,6 +22,7 @@ mod shares;
 mod slices;
 mod state;
 mod steps;
+mod web;
 
 use axum::Router;
 
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(consent::router())
         .merge(inbox::router())
         .merge(monitor::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(web::router());
     layers::protect(routes, &state).with_state(state)
 }

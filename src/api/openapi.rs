@@ -115,6 +115,7 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         cases::get_case,
         shares::post_shares,
         slices::get_slice,
+        slices::get_names,
         keys::post_rekey,
         lifecycle::post_assessment,
         lifecycle::post_referral,

@@ -533,6 +533,13 @@ pub(super) enum Command {
         out: PathBuf,
         #[command(flatten)]
         policy: PolicyArgs,
+        /// Afterwards keep the broker running until Ctrl-C, with a demo person in each main
+        /// organisation, so that you can look around in the browser.
+        #[arg(long)]
+        serve: bool,
+        /// Where `--serve` listens.
+        #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
+        listen: std::net::SocketAddr,
     },
 }
 

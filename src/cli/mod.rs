@@ -86,10 +86,29 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Demo { out, policy } => {
+        Command::Demo {
+            out,
+            policy,
+            serve,
+            listen,
+        } => {
             let p = load_policy(&policy.dir(None)?)?;
-            let report = crate::demo::run(&out, p.clone()).await?;
+            let (report, serving) =
+                crate::demo::run_serving(&out, p.clone(), serve.then_some(listen)).await?;
             print!("{}", crate::demo::summary(&report, &p, &out));
+            if let Some(serving) = serving {
+                println!(
+                    "\nLook around in the browser at {} (Ctrl-C stops it). Fictional people:",
+                    serving.url
+                );
+                for person in &serving.people {
+                    println!(
+                        "  {:<20} user {:<28} password {}",
+                        person.org, person.username, person.password
+                    );
+                }
+                serving.until_ctrl_c().await?;
+            }
             Ok(())
         }
     }

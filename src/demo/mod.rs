@@ -74,6 +74,68 @@ pub async fn enrol_parties(store: &Store, policy: &Policy) -> Result<Vec<Enrolle
     Ok(out)
 }
 
+/// A person of a demo organisation who can log in in the browser and open its fields.
+#[derive(Debug, Clone)]
+pub struct DemoPerson {
+    /// The organisation.
+    pub org: String,
+    /// Login name.
+    pub username: String,
+    /// The fictional password (printed by `sluis demo`; demo only).
+    pub password: String,
+}
+
+/// Adds a person to each of `orgs` with a fictional password, their own key from it (as their
+/// browser derives it) and the organisation's identity wrapped for them, as a colleague or
+/// `sluis grant` would give it. Demo and tests only: a real person chooses their own password.
+pub async fn add_people(
+    store: &Store,
+    parties: &[Enrolled],
+    orgs: &[&str],
+) -> Result<Vec<DemoPerson>> {
+    let mut people = Vec::new();
+    for org in orgs {
+        let party = (parties.iter().find(|p| p.org == *org))
+            .with_context(|| format!("{org} is not enrolled"))?;
+        let username = format!("{org}.demo");
+        let password = format!("demo-{org}-wachtwoord");
+        let secrets = auth::PersonSecrets::derive(&username, &Secret::new(password.clone()))?;
+        let own = Identity::from_seed(secrets.seed())?.recipient();
+        let hash = auth::hash_password(&secrets.login)?;
+        let user = User {
+            id: uuid::Uuid::new_v4().to_string(),
+            username: username.clone(),
+            org_id: (*org).to_owned(),
+            role: party.role.clone(),
+            password_hash: None,
+            disabled: false,
+        };
+        store
+            .add_user(&user, Event::admin(format!("user {username} in {org}")))
+            .await?;
+        let text = party.identity.to_file_text(&now_text());
+        let sealed = crate::sealing::seal(
+            &crate::sealing::Plaintext::new(text.as_bytes().to_vec()),
+            std::slice::from_ref(&own),
+        )?;
+        let key = crate::store::PersonKey {
+            user_id: user.id.clone(),
+            org_id: (*org).to_owned(),
+            recipient: own.to_string(),
+            wrapped: Some(BASE64.encode(sealed)),
+            wrapped_by: Some("demo".into()),
+        };
+        let event = Event::admin(format!("{org}'s identity wrapped for {username}"));
+        store.set_own_password(&hash, &key, event).await?;
+        people.push(DemoPerson {
+            org: (*org).to_owned(),
+            username,
+            password,
+        });
+    }
+    Ok(people)
+}
+
 /// A fictional client with every field of the registration form filled.
 pub fn fictional_registration() -> Value {
     let plan = "Perspectiefplan (fictief)\n\nMotivatie: wil zelfstandig wonen dicht bij werk.\n\
@@ -269,8 +331,72 @@ pub const DEMO_CORPORATION: &str = "intermaris";
 /// The destination municipality of the demo.
 pub const DEMO_MUNICIPALITY: &str = "hoorn";
 
+/// The demo's broker kept running (`sluis demo --serve`) for a person to look around in the
+/// browser, with a demo person of each main organisation.
+#[derive(Debug)]
+pub struct ServingDemo {
+    /// Where the pages are.
+    pub url: String,
+    /// Who can log in there.
+    pub people: Vec<DemoPerson>,
+    broker: RunningBroker,
+    store: Store,
+}
+
+impl ServingDemo {
+    /// Serves until Ctrl-C, then stops.
+    pub async fn until_ctrl_c(self) -> Result<()> {
+        tokio::signal::ctrl_c().await?;
+        self.broker.stop().await?;
+        self.store.close().await;
+        Ok(())
+    }
+}
+
+/// The organisations whose demo people `sluis demo --serve` prints.
+pub const DEMO_PEOPLE: [&str; 5] = [
+    DEMO_CARE,
+    DEMO_COORDINATOR,
+    DEMO_CORPORATION,
+    DEMO_MUNICIPALITY,
+    DEMO_PRIVACY_OFFICER,
+];
+
+/// Runs the demo into `out` (see the README for the layout) and returns what each party opened;
+/// with `serve`, the broker keeps running there with a demo person per main organisation.
+pub async fn run_serving(
+    out: &Path,
+    policy: Policy,
+    serve: Option<std::net::SocketAddr>,
+) -> Result<(DemoReport, Option<ServingDemo>)> {
+    let (report, running) = play_all(out, policy, serve.is_some()).await?;
+    let Some((broker, state, parties)) = running else {
+        return Ok((report, None));
+    };
+    broker.stop().await?;
+    let store = state.store.clone();
+    let people = add_people(&store, &parties, &DEMO_PEOPLE).await?;
+    let addr = serve.context("no address to serve on")?;
+    let broker = RunningBroker::start(state, addr).await?;
+    Ok((
+        report,
+        Some(ServingDemo {
+            url: format!("{}/", broker.base_url),
+            people,
+            broker,
+            store,
+        }),
+    ))
+}
+
 /// Runs the demo into `out` (see the README for the layout) and returns what each party opened.
 pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
+    Ok(play_all(out, policy, false).await?.0)
+}
+
+type Running = (RunningBroker, AppState, Vec<Enrolled>);
+
+async fn play_all(out: &Path, policy: Policy, keep: bool) -> Result<(DemoReport, Option<Running>)> {
     for sub in ["identities", "slices", "opened", "checkpoints", "receipts"] {
         let p = out.join(sub);
         if p.exists() {
@@ -318,9 +444,12 @@ pub async fn run(out: &Path, policy: Policy) -> Result<DemoReport> {
         Ok::<_, anyhow::Error>(report)
     }
     .await;
+    if keep && result.is_ok() {
+        return Ok((result?, Some((broker, state, parties))));
+    }
     broker.stop().await?;
     store.close().await;
-    result
+    Ok((result?, None))
 }
 
 async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> Result<DemoReport> {

@@ -222,6 +222,8 @@ pub(super) enum AppendWork {
         rule: Arc<ReleaseRule>,
         event: Event,
         read: (Vec<SealedField>, Vec<String>),
+        /// Only this field (a list naming its cases), else the whole slice.
+        only: Option<String>,
     },
 }
 
@@ -236,7 +238,7 @@ pub(super) struct Append {
 impl Store {
     /// The age files of a case sealed to `org_id` (for each field the latest one), read in one
     /// transaction with the download's audit event, which consent's release rule completes from
-    /// what is read;
+    /// what is read (with `only`, of that one field alone);
     /// concurrent downloads and events share one transaction (group commit).
     pub async fn slice_recorded(
         &self,
@@ -244,6 +246,7 @@ impl Store {
         org_id: &str,
         rule: Arc<ReleaseRule>,
         event: Event,
+        only: Option<&str>,
     ) -> Result<(Vec<SealedField>, Event), StoreError> {
         // Read outside the log's turn, beside other readers; only the check is in its group.
         let read = {
@@ -256,6 +259,7 @@ impl Store {
             rule,
             event,
             read,
+            only: only.map(str::to_owned),
         })
         .await
     }
@@ -350,14 +354,19 @@ impl Store {
                     rule,
                     event,
                     read: (read, ids),
+                    only,
                 } => {
-                    let (fields, reading) = if slice_ids(&mut tx, case_id, org_id).await? == *ids {
-                        (read.clone(), std::time::Duration::ZERO)
-                    } else {
-                        let reading = std::time::Instant::now();
-                        let fields = slice_in(&mut tx, case_id, org_id).await?;
-                        (fields, reading.elapsed())
-                    };
+                    let (mut fields, reading) =
+                        if slice_ids(&mut tx, case_id, org_id).await? == *ids {
+                            (read.clone(), std::time::Duration::ZERO)
+                        } else {
+                            let reading = std::time::Instant::now();
+                            let fields = slice_in(&mut tx, case_id, org_id).await?;
+                            (fields, reading.elapsed())
+                        };
+                    if let Some(only) = only {
+                        fields.retain(|f| f.field_id == *only);
+                    }
                     let files: Vec<(&str, &str)> = fields
                         .iter()
                         .map(|f| (f.field_id.as_str(), f.category.as_str()))

@@ -1,0 +1,228 @@
+//! Sluis in the browser, in Debian's Chromium driven by playwright-core
+//! (`web/tests/browser/run.mjs`) against a real broker on 127.0.0.1: a newcomer's first login and
+//! own password, a colleague giving access, a registration through the form, names and fields
+//! opened in the browser, logout and idleness forgetting the identity, axe on every page, the
+//! login by keyboard. Then, here: no request body outside the sealing endpoints holds a field
+//! value, nothing sent opens any person's wrapped identity, and the broker sealed what the
+//! form sent to exactly the parties entitled to it. Runs whenever Chromium, node and
+//! `web/node_modules` are there; `SLUIS_REQUIRE_CHROMIUM=1` (as `.ci/run` sets) makes their
+//! absence a failure. Screenshots: `target/browser/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a step that fails fails the test"
+)]
+
+mod common;
+
+use base64::Engine as _;
+use common::TestApp;
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use sluis::auth::{PersonSecrets, Secret};
+use sluis::sealing::{self, Identity};
+
+const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+const NEWCOMER: &str = "j.jansen";
+const INITIAL: &str = "een lang eerste wachtwoord";
+const OWN: &str = "mijn eigen geheime zin 789";
+const CLIENT_NAME: &str = "Fenna Visser";
+
+/// The browser and its driver, or why they are not here.
+fn tools() -> Result<std::path::PathBuf, String> {
+    let chromium = std::env::var("SLUIS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium = std::path::PathBuf::from(chromium);
+    if !chromium.exists() {
+        return Err(format!("no Chromium at {}", chromium.display()));
+    }
+    let driver = std::path::Path::new(MANIFEST).join("web/node_modules/playwright-core");
+    if !driver.exists() {
+        return Err("no web/node_modules (cd web && npm ci)".into());
+    }
+    let node = std::process::Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Err("no node".into());
+    }
+    Ok(chromium)
+}
+
+/// Every string in a JSON document (and the document itself).
+fn strings(text: &str) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            Value::Object(o) => o.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![text.to_owned()];
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        walk(&v, &mut out);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
+    let chromium = match tools() {
+        Ok(c) => c,
+        Err(why) if std::env::var("SLUIS_REQUIRE_CHROMIUM").as_deref() == Ok("1") => {
+            panic!("SLUIS_REQUIRE_CHROMIUM=1 but {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let app = TestApp::start("sqlite").await;
+    let care = sluis::demo::add_people(&app.store, &app.parties, &["leviaan"])
+        .await
+        .unwrap();
+    let initial = PersonSecrets::derive(NEWCOMER, &Secret::new(INITIAL.into())).unwrap();
+    let newcomer = sluis::store::User {
+        id: uuid::Uuid::new_v4().to_string(),
+        username: NEWCOMER.into(),
+        org_id: "leviaan".into(),
+        role: "care".into(),
+        password_hash: Some(sluis::auth::hash_password(&initial.login).unwrap()),
+        disabled: false,
+    };
+    let event = sluis::audit::Event::admin("test: a newcomer".into());
+    app.store.add_user(&newcomer, event).await.unwrap();
+    let out = std::path::Path::new(MANIFEST).join("target/browser");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let mut client: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{MANIFEST}/deploy/client.json")).unwrap(),
+    )
+    .unwrap();
+    client["fields"]["full_name"] = json!(CLIENT_NAME);
+    client["fields"]["form_cosigned_by"] = json!(CLIENT_NAME);
+    let client_file = out.join("client.json");
+    std::fs::write(&client_file, client.to_string()).unwrap();
+    let people = json!({
+        "care": {"username": care[0].username, "password": care[0].password},
+        "newcomer": {"username": NEWCOMER, "initial": INITIAL, "own": OWN},
+    });
+    let base = app.broker.base_url.clone();
+    let (out2, client2) = (out.clone(), client_file.clone());
+    let run = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("node")
+            .arg("tests/browser/run.mjs")
+            .current_dir(format!("{MANIFEST}/web"))
+            .env("SLUIS_URL", &base)
+            .env("SLUIS_OUT", &out2)
+            .env("SLUIS_PEOPLE", people.to_string())
+            .env("SLUIS_CLIENT", &client2)
+            .env("SLUIS_CHROMIUM", &chromium)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let results: Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("results.json")).unwrap_or_default(),
+    )
+    .unwrap_or(Value::Null);
+    assert!(run.status.success(), "{log}\n{results:#}");
+    assert_eq!(results["axe"], json!([]), "{results:#}");
+    assert!(
+        results["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == json!(true)),
+        "{results:#}"
+    );
+
+    // What the browser sent: field values only to the sealing endpoint (the submission).
+    let traffic: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("traffic.json")).unwrap()).unwrap();
+    let values: Vec<String> = (client["fields"].as_object().unwrap().values())
+        .flat_map(|v| match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect(),
+            Value::Number(n) => vec![n.to_string()],
+            _ => vec![],
+        })
+        .filter(|v| v.len() >= 4)
+        .collect();
+    let sealing = |method: &str, path: &str| method == "POST" && path == "/v1/cases";
+    let mut bodies = 0;
+    for request in &traffic {
+        let (method, path, body) = (
+            request["method"].as_str().unwrap(),
+            request["path"].as_str().unwrap(),
+            request["body"].as_str().unwrap(),
+        );
+        if body.is_empty() || sealing(method, path) {
+            continue;
+        }
+        bodies += 1;
+        for value in &values {
+            assert!(
+                !body.contains(value.as_str()),
+                "{method} {path} carries a field value"
+            );
+        }
+    }
+    assert!(
+        bodies >= 4,
+        "logins, the own password and the grant were recorded"
+    );
+    assert!(
+        traffic
+            .iter()
+            .any(|r| sealing(r["method"].as_str().unwrap(), r["path"].as_str().unwrap()))
+    );
+    // Nothing sent opens a wrapped identity: every string of every body, tried as the
+    // password (derived as the browser derives it) and as the seed of an identity.
+    let mut wrappings = Vec::new();
+    for username in [care[0].username.as_str(), NEWCOMER] {
+        let user = app.store.user_by_name(username).await.unwrap().unwrap();
+        let key = app.store.person_key(&user.id).await.unwrap().unwrap();
+        let wrapped = base64::engine::general_purpose::STANDARD
+            .decode(key.wrapped.unwrap())
+            .unwrap();
+        wrappings.push((username.to_owned(), wrapped));
+    }
+    let sent: std::collections::BTreeSet<String> = (traffic.iter())
+        .flat_map(|r| strings(r["body"].as_str().unwrap()))
+        .filter(|s| !s.is_empty() && s.len() < 4096)
+        .collect();
+    for value in &sent {
+        let seed: [u8; 32] = sha2::Sha256::digest(value.as_bytes()).into();
+        let as_seed = Identity::from_seed(&seed).unwrap();
+        for (username, wrapped) in &wrappings {
+            assert!(sealing::open(wrapped, &as_seed).is_err());
+            let derived = PersonSecrets::derive(username, &Secret::new(value.clone())).unwrap();
+            let as_password = Identity::from_seed(derived.seed()).unwrap();
+            assert!(
+                sealing::open(wrapped, &as_password).is_err(),
+                "a value sent opens {username}'s identity"
+            );
+        }
+    }
+    // The broker sealed the form to the care organisation and the coordinator; the coordinator
+    // opens the name with its own identity.
+    let case = results["case"].as_str().unwrap();
+    let coordinator = app.client("bct-westfriesland").await;
+    let slice = coordinator.slice(case, "assessment").await.unwrap();
+    let identity = &app.party("bct-westfriesland").identity;
+    let opened = sluis::client::open_slice(&slice, identity, &app.policy).unwrap();
+    assert_eq!(opened.fields["full_name"], json!(CLIENT_NAME));
+    let parties = app.store.parties(case).await.unwrap();
+    let orgs: Vec<&str> = parties.iter().map(|p| p.org_id.as_str()).collect();
+    assert_eq!(orgs.len(), 2, "{orgs:?}");
+    assert!(orgs.contains(&"leviaan") && orgs.contains(&"bct-westfriesland"));
+    app.broker.stop().await.unwrap();
+}

@@ -1,0 +1,90 @@
+// Sluis in the browser: the shell (skip link, header, navigation, main), the routes, and the
+// rules that hold on every page: the identity lives in the key worker only and is forgotten on
+// logout, with the tab and after 15 minutes without use.
+import { call } from "./api.ts";
+import { h } from "./dom.ts";
+import { language, setLanguage, t } from "./i18n.ts";
+import { touch, whenForgotten } from "./keys.ts";
+import type { Policy } from "./policy.ts";
+import { casePage } from "./pages/case.ts";
+import { casesPage } from "./pages/cases.ts";
+import { alert, go } from "./pages/common.ts";
+import { loginPage, passwordPage, waitPage } from "./pages/login.ts";
+import { peoplePage } from "./pages/people.ts";
+import { registerPage } from "./pages/register.ts";
+import { logOut, session } from "./session.ts";
+
+function nav(): HTMLElement {
+  const me = session.me;
+  const items: [string, string][] = me && session.unlocked ? [["#/cases", t("nav.cases")]] : [];
+  if (me && session.unlocked && me.role === "care") items.push(["#/cases/new", t("nav.new")]);
+  if (me && session.unlocked) items.push(["#/people", t("nav.people")]);
+  const links = items.map(([href, label]) =>
+    h("li", { class: "utrecht-nav-list__item" }, h("a", { class: "utrecht-link utrecht-nav-list__link", href, "aria-current": location.hash === href ? "page" : undefined }, label)),
+  );
+  const logout = me ? h("button", { type: "button", class: "utrecht-button", id: "logout" }, t("nav.logout")) : null;
+  logout?.addEventListener("click", () => {
+    logOut();
+    go("#/login");
+  });
+  const lang = h("button", { type: "button", class: "utrecht-button", lang: language() === "nl" ? "en" : "nl" }, t("nav.language"));
+  lang.addEventListener("click", () => {
+    setLanguage(language() === "nl" ? "en" : "nl");
+    void route();
+  });
+  return h(
+    "nav",
+    { class: "utrecht-nav-bar", "aria-label": t("nav.label") },
+    h("ul", { class: "utrecht-nav-list" }, ...links),
+    h("div", { class: "sluis-nav-actions" }, me ? h("span", { class: "sluis-who" }, `${me.username} · ${me.organisation_name}`) : null, lang, logout),
+  );
+}
+
+function shell(): void {
+  const header = h(
+    "header",
+    { class: "utrecht-page-header" },
+    h("a", { class: "utrecht-skip-link utrecht-skip-link--visible-on-focus", href: "#main", id: "skip" }, t("skip")),
+    h("p", { class: "sluis-brand" }, h("span", { class: "sluis-name" }, t("app.name")), " ", h("span", { class: "sluis-tagline" }, t("app.tagline"))),
+    nav(),
+  );
+  const main = h("main", { id: "main", class: "utrecht-page-content", tabindex: "-1" });
+  document.body.replaceChildren(h("div", { class: "utrecht-page" }, header, main));
+  // The routes use the hash, so the skip link moves focus itself.
+  document.getElementById("skip")?.addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+}
+
+async function route(): Promise<void> {
+  shell();
+  const hash = location.hash || "#/login";
+  const me = session.me;
+  try {
+    if (!me || hash === "#/login") return loginPage();
+    if (hash === "#/password") return passwordPage();
+    if (!session.unlocked) return waitPage();
+    if (hash === "#/cases/new") return registerPage();
+    if (hash === "#/people") return await peoplePage();
+    const one = /^#\/cases\/([0-9a-f-]{36})$/.exec(hash);
+    if (one?.[1]) return await casePage(one[1]);
+    return await casesPage();
+  } catch (e) {
+    document.getElementById("main")?.replaceChildren(alert("error", t("error.generic", { detail: (e as Error).message })));
+  }
+}
+
+async function boot(): Promise<void> {
+  session.policy = await call<Policy>("GET", "/v1/policy");
+  whenForgotten(() => {
+    logOut();
+    loginPage(t("idle.locked"));
+  });
+  for (const kind of ["keydown", "pointerdown"]) document.addEventListener(kind, touch, { passive: true });
+  window.addEventListener("hashchange", () => void route());
+  window.addEventListener("pagehide", () => logOut());
+  await route();
+}
+
+void boot();

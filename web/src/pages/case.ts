@@ -1,0 +1,83 @@
+// One case: its history and every field the organisation's slice holds, opened here.
+import { call } from "../api.ts";
+import { h, show } from "../dom.ts";
+import { formatDate, formatEur } from "../format.ts";
+import { t, tOr } from "../i18n.ts";
+import { ask } from "../keys.ts";
+import { decode, type FieldSpec } from "../policy.ts";
+import { session } from "../session.ts";
+import { alert, go } from "./common.ts";
+import { purposeOf } from "./cases.ts";
+
+interface SliceFile {
+  id: string;
+  field: string;
+  category: string;
+  age: string;
+}
+
+/** A value as a person reads it. */
+function shown(spec: FieldSpec, value: unknown): Node | string {
+  switch (spec.kind) {
+    case "amount_eur":
+      return formatEur(Number(value));
+    case "date":
+      return formatDate(String(value));
+    case "boolean":
+      return value ? t("case.yes") : t("case.no");
+    case "list":
+      return h("ul", { class: "utrecht-unordered-list" }, ...(value as string[]).map((v) => h("li", { class: "utrecht-unordered-list__item" }, v)));
+    case "document": {
+      const url = URL.createObjectURL(new Blob([new Uint8Array(value as Uint8Array)]));
+      return h("a", { class: "utrecht-link", href: url, download: `${spec.id}` }, t("case.download"));
+    }
+    case "checklist":
+      return h(
+        "ul",
+        { class: "utrecht-unordered-list" },
+        ...Object.entries(value as Record<string, { status: string; note?: string }>).map(([id, a]) =>
+          h("li", { class: "utrecht-unordered-list__item" }, `${spec.criteria?.find((c) => c.id === id)?.label ?? id}: ${a.status}${a.note ? ` — ${a.note}` : ""}`),
+        ),
+      );
+    default:
+      return String(value);
+  }
+}
+
+export async function casePage(id: string): Promise<void> {
+  const me = session.me;
+  const policy = session.policy;
+  if (!me || !policy) return go("#/login");
+  const meta = await call<{ id: string; state: string; states: string[]; created_at: string }>("GET", `/v1/cases/${id}`);
+  const slice = await call<{ fields: SliceFile[]; withheld: { category: string }[] }>("GET", `/v1/cases/${id}/slice?purpose=${purposeOf(me.role)}`);
+  const opened = await ask({ op: "open", files: slice.fields.map((f) => ({ id: f.id, age: f.age })) });
+  if (!opened.ok) return void show(alert("error", t("error.locked")));
+  const groups = new Map<string, HTMLElement[]>();
+  for (const f of slice.fields) {
+    const spec = policy.fields[f.field];
+    const bytes = opened.opened?.[f.id];
+    if (!spec || !bytes) continue;
+    const row = [
+      h("dt", { class: "utrecht-data-list__item-key" }, spec.label),
+      h("dd", { class: "utrecht-data-list__item-value", "data-field": spec.id }, shown(spec, decode(spec, bytes))),
+    ];
+    groups.set(f.category, [...(groups.get(f.category) ?? []), h("div", { class: "utrecht-data-list__item" }, ...row)]);
+  }
+  const order = Object.keys(policy.categories);
+  const sorted = [...groups.entries()].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+  const sections = sorted.map(([category, items]) =>
+    h(
+      "section",
+      { "aria-labelledby": `cat-${category}` },
+      h("h3", { class: "utrecht-heading-3", id: `cat-${category}` }, tOr(`category.${category}`, category)),
+      h("dl", { class: "utrecht-data-list" }, ...items),
+    ),
+  );
+  show(
+    h("h1", { class: "utrecht-heading-1" }, t("case.title")),
+    h("h2", { class: "utrecht-heading-2" }, t("case.history")),
+    h("ol", { class: "utrecht-ordered-list" }, ...meta.states.map((s) => h("li", {}, tOr(`state.${s}`, s)))),
+    h("h2", { class: "utrecht-heading-2" }, t("case.fields")),
+    sections.length ? h("div", {}, ...sections) : h("p", { class: "utrecht-paragraph" }, t("case.none")),
+  );
+}

@@ -1,0 +1,171 @@
+// The browser test (run by tests/browser.rs against a real broker on 127.0.0.1): Debian's
+// Chromium driven by playwright-core. A person's first login and own password, a colleague
+// giving access, a registration through the form, the list with names opened in the browser,
+// a case opened; logout and 15 minutes idle forget the identity; axe on every page; the login
+// by keyboard alone. Every request the browser sent is written to traffic.json for the Rust
+// side to check; screenshots of each page go to the output directory.
+//
+// Environment: SLUIS_URL, SLUIS_OUT (a directory), SLUIS_PEOPLE (JSON: {care, newcomer:
+// {username, initial, own}}), SLUIS_CLIENT (a JSON file: {fields, consent, monitor}).
+import { AxeBuilder } from "@axe-core/playwright";
+import { chromium } from "playwright-core";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const base = process.env.SLUIS_URL;
+const out = process.env.SLUIS_OUT;
+const people = JSON.parse(process.env.SLUIS_PEOPLE);
+const client = JSON.parse(readFileSync(process.env.SLUIS_CLIENT, "utf8"));
+mkdirSync(out, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.SLUIS_CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+const traffic = [];
+const findings = [];
+const checks = [];
+let shot = 0;
+
+function check(name, ok, detail = "") {
+  checks.push({ name, ok: Boolean(ok), detail: String(detail) });
+  if (!ok) console.error(`FAILED: ${name} ${detail}`);
+}
+
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "nl-NL" });
+  const page = await context.newPage();
+  page.on("request", (r) => {
+    if (r.url().startsWith(base)) traffic.push({ method: r.method(), path: new URL(r.url()).pathname, body: r.postData() ?? "" });
+  });
+  page.on("pageerror", (e) => check("no script error", false, e.message));
+  return page;
+}
+
+async function look(page, name) {
+  shot += 1;
+  await page.screenshot({ path: join(out, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
+  const axe = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const bad = axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  for (const v of bad) findings.push({ page: name, id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 5) });
+  check(`axe: no serious or critical violation on ${name}`, bad.length === 0, bad.map((v) => v.id).join(", "));
+}
+
+async function logIn(page, username, password, byKeyboard = false) {
+  await page.goto(`${base}/#/login`);
+  await page.waitForSelector("#username");
+  if (byKeyboard) {
+    await page.keyboard.press("Tab"); // skip link
+    await page.keyboard.press("Tab");
+    for (let i = 0; i < 8 && (await page.evaluate(() => document.activeElement?.id)) !== "username"; i++) await page.keyboard.press("Tab");
+    await page.keyboard.type(username);
+    await page.keyboard.press("Tab");
+    await page.keyboard.type(password);
+    await page.keyboard.press("Enter");
+  } else {
+    await page.fill("#username", username);
+    await page.fill("#password", password);
+    await page.click("form button[type=submit]");
+  }
+}
+
+const policy = await (await fetch(`${base}/v1/policy`)).json();
+
+// 1. A newcomer's first login with the operator's password: they choose their own, then wait.
+{
+  const page = await newPage();
+  await page.goto(`${base}/`);
+  await page.waitForSelector("#username");
+  await look(page, "login");
+  await logIn(page, people.newcomer.username, people.newcomer.initial, true);
+  await page.waitForSelector("#new-password", { timeout: 60000 });
+  check("the first login asks for an own password", true);
+  await look(page, "own-password");
+  await page.fill("#new-password", people.newcomer.own);
+  await page.fill("#new-password-again", people.newcomer.own);
+  await page.click("form button[type=submit]");
+  await page.waitForSelector("text=Wachten op toegang", { timeout: 60000 });
+  await look(page, "waiting-for-access");
+  await page.context().close();
+}
+
+// 2. A care guide gives the newcomer access, then registers a client through the form.
+let caseId = null;
+{
+  const page = await newPage();
+  await logIn(page, people.care.username, people.care.password);
+  await page.waitForSelector("main h1:has-text('Dossiers')", { timeout: 60000 });
+  await page.click("a[href='#/people']");
+  const give = page.locator(`button[data-user='${people.newcomer.username}']`);
+  await give.waitFor();
+  await look(page, "people");
+  await give.click();
+  await page.waitForSelector(`text=${people.newcomer.username} heeft nu toegang`);
+  await page.click("a[href='#/cases/new']");
+  await page.waitForSelector("#registration");
+  await look(page, "registration");
+  // The browser's own checks: sending an empty form names the missing fields.
+  await page.click("#registration button[type=submit]");
+  await page.waitForSelector(".utrecht-form-field--invalid");
+  // 23 required fields of the registration form, the consent's 2 dates and scan, 2 monitor codes.
+  const invalid = await page.locator(".utrecht-form-field--invalid").count();
+  check("an empty form is refused field by field", invalid === 28, `${invalid} fields marked`);
+  await look(page, "registration-errors");
+  for (const [id, value] of Object.entries(client.fields)) {
+    const spec = policy.fields[id];
+    const sel = `#f-${id}`;
+    if (spec.kind === "boolean") await page.check(`${sel}-${value}`);
+    else if (spec.kind === "choice") await page.selectOption(sel, String(value));
+    else if (spec.kind === "list") await page.fill(sel, value.join("\n"));
+    else if (spec.kind === "document") await page.setInputFiles(sel, { name: `${id}.pdf`, mimeType: "application/pdf", buffer: Buffer.from(value, "base64") });
+    else await page.fill(sel, String(value));
+  }
+  await page.fill("#f-consent_signed_on", client.consent.signed_on);
+  await page.fill("#f-consent_valid_until", client.consent.valid_until);
+  await page.setInputFiles("#f-consent_document", { name: "toestemming.pdf", mimeType: "application/pdf", buffer: Buffer.from(client.consent.document, "base64") });
+  await page.selectOption("#f-monitor_client_group", client.monitor.client_group);
+  await page.selectOption("#f-monitor_origin", client.monitor.origin_municipality);
+  await page.click("#registration button[type=submit]");
+  await page.waitForSelector("text=Controleren en versturen");
+  await look(page, "summary");
+  await page.click("text=Aanmelding versturen");
+  await page.waitForURL(/#\/cases\/[0-9a-f-]{36}$/, { timeout: 60000 });
+  caseId = page.url().split("/").pop();
+  await page.waitForSelector(`dd[data-field='full_name']`);
+  check("the new case shows the client's name, opened here", (await page.textContent(`dd[data-field='full_name']`)) === client.fields.full_name);
+  await look(page, "case");
+  await page.click("a[href='#/cases']");
+  await page.waitForSelector("#cases");
+  check("the list names the client", (await page.locator("#cases").innerText()).includes(client.fields.full_name));
+  await look(page, "cases");
+  // Logout forgets: the list cannot be shown again without logging in.
+  await page.click("#logout");
+  await page.waitForSelector("#username");
+  await page.goto(`${base}/#/cases`);
+  await page.waitForSelector("#username");
+  check("after logout the page asks for the password again", (await page.locator("#cases").count()) === 0);
+  await page.context().close();
+}
+
+// 3. The newcomer now holds the identity and opens the case; after 15 minutes idle it is gone.
+{
+  const page = await newPage();
+  await page.clock.install();
+  await logIn(page, people.newcomer.username, people.newcomer.own);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  check("the newcomer sees the client's name", (await page.locator("#cases").innerText()).includes(client.fields.full_name));
+  await page.clock.fastForward("15:01");
+  await page.waitForSelector("text=15 minuten niet actief", { timeout: 30000 });
+  await look(page, "idle-locked");
+  await page.goto(`${base}/#/cases/${caseId}`);
+  await page.waitForSelector("#username");
+  check("after 15 minutes idle the identity is forgotten", (await page.locator("dd[data-field='full_name']").count()) === 0);
+  await page.context().close();
+}
+
+await browser.close();
+writeFileSync(join(out, "traffic.json"), JSON.stringify(traffic, null, 1));
+writeFileSync(join(out, "results.json"), JSON.stringify({ case: caseId, checks, axe: findings }, null, 1));
+const failed = checks.filter((c) => !c.ok);
+console.log(`${checks.length - failed.length} of ${checks.length} checks passed; ${traffic.length} requests recorded`);
+process.exitCode = failed.length ? 1 : 0;
