@@ -1341,7 +1341,7 @@ then = { field = "full_name", present = true }"#,
             p.categories["identifiers"].roles,
             ["care", "coordinator", "municipality"]
         );
-        assert_eq!(p.categories["assessment"].roles, ["coordinator"]);
+        assert_eq!(p.categories["assessment"].roles, ["coordinator", "care"]);
         assert_eq!(p.parties["intermaris"].role, "corporation");
         assert_eq!(p.parties.len(), 22);
         assert_eq!(p.allocation.municipalities["hoorn"].quota, 35);

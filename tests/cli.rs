@@ -313,12 +313,13 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     assert!(!d.join("slices/de-woonschakel").exists());
     assert!(!d.join("opened/fg-westfriesland").exists());
-    // The care organisation: 54 registration fields, its consent declaration, the evaluation (7).
+    // The care organisation: 54 registration fields, its consent declaration, the evaluation
+    // (7), and the coordinator's question and checklist (art. 8.3).
     assert_eq!(
         std::fs::read_dir(d.join("slices/leviaan").join(&case))
             .unwrap()
             .count(),
-        62
+        64
     );
     // report.json: the states each case passed and what each organisation could open.
     let report: Value =

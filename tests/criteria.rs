@@ -372,8 +372,11 @@ async fn a_rejection_names_the_criteria_that_failed(backend: &'static str) {
         .await
         .unwrap();
     assert_eq!(done["state"], "rejected", "{backend}");
-    // The coordinator's checklist is sealed to the coordinator alone.
-    assert_eq!(done["sealed"]["criteria_checklist"], json!([COORDINATOR]));
+    // The coordinator's checklist reaches the care organisation too: it reads why.
+    assert_eq!(
+        done["sealed"]["criteria_checklist"],
+        json!([COORDINATOR, CARE])
+    );
     let slice = coordinator.slice(&case, "assessment").await.unwrap();
     let opened =
         sluis::client::open_slice(&slice, &app.party(COORDINATOR).identity, &app.policy).unwrap();

@@ -182,8 +182,8 @@ async fn every_party_opens_exactly_what_the_agreement_allows(backend: &'static s
             "{backend}: {org}"
         );
         let mut expected = set(expected);
-        if org == COORDINATOR {
-            // Its own checklist of the accept, sealed to it alone.
+        if org == COORDINATOR || org == CARE {
+            // The coordinator's checklist of the accept, sealed to it and the care organisation.
             expected.insert("criteria_checklist".to_owned());
         }
         assert_eq!(

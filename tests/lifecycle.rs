@@ -103,14 +103,27 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
         422,
         "reject without reason",
     );
+    let question = json!({"decision": "request_info", "fields": {
+        "coordinator_notes": "Graag de actuele stand van de schuldhulp."
+    }});
     let v = expect(
-        coordinator
-            .step(&case, "assessment", &json!({"decision": "request_info"}))
-            .await,
+        coordinator.step(&case, "assessment", &question).await,
         200,
         "request info",
     );
     assert_eq!(v["state"], "info_requested");
+    // The care organisation reads the question (sealed to it as well as to the coordinator).
+    assert_eq!(
+        v["sealed"]["coordinator_notes"],
+        json!([COORDINATOR, CARE]),
+        "the guide reads the coordinator's question"
+    );
+    let slice = care.slice(&case, "guidance").await.unwrap();
+    let opened = sluis::client::open_slice(&slice, &app.party(CARE).identity, &app.policy).unwrap();
+    assert_eq!(
+        opened.fields["coordinator_notes"],
+        json!("Graag de actuele stand van de schuldhulp.")
+    );
     expect(
         coordinator
             .step(&case, "assessment", &json!({"decision": "accept"}))
@@ -143,8 +156,8 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
     assert_eq!(v["state"], "assessed");
     assert_eq!(
         v["sealed"]["criteria_checklist"],
-        json!([COORDINATOR]),
-        "assessment notes are the coordinator's only"
+        json!([COORDINATOR, CARE]),
+        "the care organisation reads the checklist of its client's assessment"
     );
     expect(
         coordinator

@@ -180,8 +180,8 @@ fn generated_forms_open_per_role_exactly_as_the_policy_allows(backend: &'static 
                     if role_sees(role, "consent") {
                         expected.insert("consent_document");
                     }
-                    // The coordinator's own checklist of the accept.
-                    if role == "coordinator" {
+                    // The coordinator's checklist of the accept (the care organisation reads it).
+                    if role == "coordinator" || role == "care" {
                         expected.insert("criteria_checklist");
                     }
                     let got: BTreeSet<&str> = opened.fields.keys().map(String::as_str).collect();
