@@ -28,6 +28,37 @@ const INITIAL: &str = "een lang eerste wachtwoord";
 const OWN: &str = "mijn eigen geheime zin 789";
 const CLIENT_NAME: &str = "Fenna Visser";
 
+/// Field ids a corporation opens of a full registration (art. 9.5, 9.6, 9.9), written out.
+const CORPORATION_FIELDS: [&str; 27] = [
+    "accepts_suitable_offer",
+    "affordability",
+    "benefits",
+    "children_ages",
+    "children_count",
+    "current_address",
+    "date_of_birth",
+    "debt_restructuring_status",
+    "debts_total",
+    "dwelling_constraints",
+    "email",
+    "financial_administrator",
+    "financial_administrator_contact",
+    "full_name",
+    "guide_name",
+    "guide_phone",
+    "has_partner",
+    "housing_preferences",
+    "income_source",
+    "net_monthly_income",
+    "phone",
+    "rent_affordable",
+    "rent_arrears_amount",
+    "rent_arrears_last_home",
+    "residence_status",
+    "wgs_admission_date",
+    "woonmatch_number",
+];
+
 /// The browser and its driver, or why they are not here.
 fn tools() -> Result<std::path::PathBuf, String> {
     let chromium = std::env::var("SLUIS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
@@ -76,7 +107,7 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         }
     };
     let app = TestApp::start("sqlite").await;
-    let care = sluis::demo::add_people(&app.store, &app.parties, &["leviaan"])
+    let care = sluis::demo::add_people(&app.store, &app.parties, &["leviaan", "bct-westfriesland"])
         .await
         .unwrap();
     let initial = PersonSecrets::derive(NEWCOMER, &Secret::new(INITIAL.into())).unwrap();
@@ -103,6 +134,7 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
     std::fs::write(&client_file, client.to_string()).unwrap();
     let people = json!({
         "care": {"username": care[0].username, "password": care[0].password},
+        "coordinator": {"username": care[1].username, "password": care[1].password},
         "newcomer": {"username": NEWCOMER, "initial": INITIAL, "own": OWN},
     });
     let base = app.broker.base_url.clone();
@@ -156,7 +188,11 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         })
         .filter(|v| v.len() >= 4)
         .collect();
-    let sealing = |method: &str, path: &str| method == "POST" && path == "/v1/cases";
+    // The sealing endpoints: the submission, a change report, the referral's re-share.
+    let sealing = |method: &str, path: &str| {
+        method == "POST"
+            && (path == "/v1/cases" || path.ends_with("/changes") || path.ends_with("/referral"))
+    };
     let mut bodies = 0;
     for request in &traffic {
         let (method, path, body) = (
@@ -212,17 +248,52 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
             );
         }
     }
-    // The broker sealed the form to the care organisation and the coordinator; the coordinator
-    // opens the name with its own identity.
+    // The case was referred to Hoorn in the browser: the municipality and the corporations with
+    // homes there are parties, and each corporation opens exactly its categories (art. 9.5,
+    // 9.6, 9.9) of what the form sent, the guide's answer included.
     let case = results["case"].as_str().unwrap();
-    let coordinator = app.client("bct-westfriesland").await;
-    let slice = coordinator.slice(case, "assessment").await.unwrap();
-    let identity = &app.party("bct-westfriesland").identity;
-    let opened = sluis::client::open_slice(&slice, identity, &app.policy).unwrap();
-    assert_eq!(opened.fields["full_name"], json!(CLIENT_NAME));
+    assert_eq!(
+        app.store.case(case).await.unwrap().unwrap().state,
+        "referred"
+    );
     let parties = app.store.parties(case).await.unwrap();
-    let orgs: Vec<&str> = parties.iter().map(|p| p.org_id.as_str()).collect();
-    assert_eq!(orgs.len(), 2, "{orgs:?}");
-    assert!(orgs.contains(&"leviaan") && orgs.contains(&"bct-westfriesland"));
+    let mut orgs: Vec<&str> = parties.iter().map(|p| p.org_id.as_str()).collect();
+    orgs.sort_unstable();
+    assert_eq!(
+        orgs,
+        [
+            "bct-westfriesland",
+            "het-grootslag",
+            "hoorn",
+            "intermaris",
+            "leviaan",
+            "wooncompagnie"
+        ]
+    );
+    for corporation in ["intermaris", "het-grootslag", "wooncompagnie"] {
+        let slice = app
+            .client(corporation)
+            .await
+            .slice(case, "matching")
+            .await
+            .unwrap();
+        let identity = &app.party(corporation).identity;
+        let opened = sluis::client::open_slice(&slice, identity, &app.policy).unwrap();
+        let fields: Vec<&str> = opened.fields.keys().map(String::as_str).collect();
+        assert_eq!(fields, CORPORATION_FIELDS, "{corporation}");
+        assert_eq!(opened.fields["full_name"], json!(CLIENT_NAME));
+    }
+    let hoorn = app
+        .client("hoorn")
+        .await
+        .slice(case, "guidance_decision")
+        .await
+        .unwrap();
+    let opened =
+        sluis::client::open_slice(&hoorn, &app.party("hoorn").identity, &app.policy).unwrap();
+    assert_eq!(
+        opened.fields["guidance_needs"],
+        json!("Schuldhulp loopt; eerste betaling gedaan.")
+    );
     app.broker.stop().await.unwrap();
 }

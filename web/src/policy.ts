@@ -24,7 +24,8 @@ export interface FieldSpec {
 export interface Policy {
   version: string;
   fields: Record<string, FieldSpec>;
-  forms: Record<string, { description: string; fields: string[]; submitted_by: string }>;
+  forms: Record<string, { description: string; fields: string[]; submitted_by: string; rules?: FormRule[] }>;
+  allocation: { municipalities: Record<string, { quota: number; corporations: string[] }> };
   categories: Record<string, { roles: string[]; description: string; basis: string }>;
   roles: Record<string, { joins: string }>;
   parties: Record<string, { name: string; role: string }>;
@@ -111,4 +112,59 @@ export function check(spec: FieldSpec, value: unknown): string | null {
     default:
       return null;
   }
+}
+
+/** One test of a form rule on one field (`policy::FieldTest`). */
+export interface FieldTest {
+  field: string;
+  present?: boolean;
+  equals?: unknown;
+  above?: number;
+  age_from?: number;
+  age_to?: number;
+}
+
+/** A cross-field condition of the agreement on a form (`[[rules]]`). */
+export interface FormRule {
+  article: string;
+  text: string;
+  when?: FieldTest;
+  then: FieldTest;
+}
+
+function age(born: string, today: Date): number {
+  const b = new Date(`${born}T00:00:00Z`);
+  let years = today.getUTCFullYear() - b.getUTCFullYear();
+  const before = today.getUTCMonth() < b.getUTCMonth() || (today.getUTCMonth() === b.getUTCMonth() && today.getUTCDate() < b.getUTCDate());
+  if (before) years -= 1;
+  return years;
+}
+
+/** Whether `test` holds for these values (as `form::holds` decides it). */
+export function holds(test: FieldTest, values: Record<string, unknown>, today = new Date()): boolean {
+  const value = values[test.field];
+  const present = value !== undefined && value !== null && value !== "";
+  if (test.present !== undefined) return present === test.present;
+  if (!present) return false;
+  if (test.equals !== undefined) return value === test.equals;
+  if (test.above !== undefined) return Number(value) > test.above;
+  if (test.age_from !== undefined || test.age_to !== undefined) {
+    const years = age(String(value), today);
+    return years >= (test.age_from ?? 0) && years <= (test.age_to ?? 200);
+  }
+  return true;
+}
+
+/** Each rule of a form that applies to these values, and whether it is met. */
+export function rulesOn(rules: FormRule[], values: Record<string, unknown>): { rule: FormRule; met: boolean }[] {
+  return rules.filter((r) => !r.when || holds(r.when, values)).map((rule) => ({ rule, met: holds(rule.then, values) }));
+}
+
+/** A value as the API takes it back (documents base64), for a re-share. */
+export function toJson(spec: FieldSpec, value: unknown): unknown {
+  if (spec.kind !== "document") return value;
+  const bytes = value as Uint8Array;
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
 }

@@ -6,8 +6,11 @@ import { t, tOr } from "../i18n.ts";
 import { ask } from "../keys.ts";
 import { decode, type FieldSpec } from "../policy.ts";
 import { session } from "../session.ts";
-import { alert, go } from "./common.ts";
+import { assessPanel, criteriaAid } from "./assess.ts";
 import { purposeOf } from "./cases.ts";
+import { changePanel } from "./change.ts";
+import { alert, go } from "./common.ts";
+import { referPanel } from "./refer.ts";
 
 interface SliceFile {
   id: string;
@@ -53,13 +56,15 @@ export async function casePage(id: string): Promise<void> {
   const opened = await ask({ op: "open", files: slice.fields.map((f) => ({ id: f.id, age: f.age })) });
   if (!opened.ok) return void show(alert("error", t("error.locked")));
   const groups = new Map<string, HTMLElement[]>();
+  const values: Record<string, unknown> = {};
   for (const f of slice.fields) {
     const spec = policy.fields[f.field];
     const bytes = opened.opened?.[f.id];
     if (!spec || !bytes) continue;
+    values[spec.id] = decode(spec, bytes);
     const row = [
       h("dt", { class: "utrecht-data-list__item-key" }, spec.label),
-      h("dd", { class: "utrecht-data-list__item-value", "data-field": spec.id }, shown(spec, decode(spec, bytes))),
+      h("dd", { class: "utrecht-data-list__item-value", "data-field": spec.id }, shown(spec, values[spec.id])),
     ];
     groups.set(f.category, [...(groups.get(f.category) ?? []), h("div", { class: "utrecht-data-list__item" }, ...row)]);
   }
@@ -73,8 +78,13 @@ export async function casePage(id: string): Promise<void> {
       h("dl", { class: "utrecht-data-list" }, ...items),
     ),
   );
+  const actions: HTMLElement[] = [];
+  if (me.role === "coordinator" && meta.state === "registered") actions.push(criteriaAid(policy, values), assessPanel(policy, id));
+  if (me.role === "coordinator" && meta.state === "assessed") actions.push(referPanel(policy, id));
+  if (me.role === "care" && !["rejected", "ended", "withdrawn"].includes(meta.state)) actions.push(changePanel(policy, id));
   show(
     h("h1", { class: "utrecht-heading-1" }, t("case.title")),
+    ...actions,
     h("h2", { class: "utrecht-heading-2" }, t("case.history")),
     h("ol", { class: "utrecht-ordered-list" }, ...meta.states.map((s) => h("li", {}, tOr(`state.${s}`, s)))),
     h("h2", { class: "utrecht-heading-2" }, t("case.fields")),

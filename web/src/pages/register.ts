@@ -12,14 +12,14 @@ import { alert, field, go } from "./common.ts";
 
 type Values = Record<string, unknown>;
 
-function base64(bytes: Uint8Array): string {
+export function base64(bytes: Uint8Array): string {
   let bin = "";
   for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
   return btoa(bin);
 }
 
 /** The control for one field, writing what is entered into `values`. */
-function control(spec: FieldSpec, values: Values): HTMLElement {
+export function control(spec: FieldSpec, values: Values): HTMLElement {
   const id = `f-${spec.id}`;
   const set = (v: unknown) => {
     if (v === "" || v === undefined) delete values[spec.id];

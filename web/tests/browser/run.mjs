@@ -5,8 +5,8 @@
 // by keyboard alone. Every request the browser sent is written to traffic.json for the Rust
 // side to check; screenshots of each page go to the output directory.
 //
-// Environment: SLUIS_URL, SLUIS_OUT (a directory), SLUIS_PEOPLE (JSON: {care, newcomer:
-// {username, initial, own}}), SLUIS_CLIENT (a JSON file: {fields, consent, monitor}).
+// Environment: SLUIS_URL, SLUIS_OUT (a directory), SLUIS_PEOPLE (JSON: {care, coordinator,
+// newcomer: {username, initial, own}}), SLUIS_CLIENT (a JSON file: {fields, consent, monitor}).
 import { AxeBuilder } from "@axe-core/playwright";
 import { chromium } from "playwright-core";
 import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
@@ -147,7 +147,64 @@ let caseId = null;
   await page.context().close();
 }
 
-// 3. The newcomer now holds the identity and opens the case; after 15 minutes idle it is gone.
+// 3. The coordinator reads the registration beside the art. 7 criteria and asks a question;
+// the guide reads it and answers with a change report; the coordinator accepts and refers the
+// case to Hoorn, the browser opening the fields and re-sharing them.
+const QUESTION = "Graag de actuele stand van de schuldhulp.";
+const ANSWER = "Schuldhulp loopt; eerste betaling gedaan.";
+async function openCase(page) {
+  await page.click("a[href='#/cases']");
+  await page.waitForSelector("#cases");
+  await page.click(`#cases a[href='#/cases/${caseId}']`);
+  await page.waitForSelector("dd[data-field='full_name']");
+}
+{
+  const page = await newPage();
+  await logIn(page, people.coordinator.username, people.coordinator.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await openCase(page);
+  const aid = await page.locator("#criteria-aid li").count();
+  const unmet = await page.locator("#criteria-aid li[data-met='false']").count();
+  check("the art. 7 criteria are evaluated beside the fields", aid >= 6 && unmet === 0, `${aid} rules, ${unmet} not met`);
+  await look(page, "coordinator-case");
+  await page.selectOption("#decision", "request_info");
+  await page.fill("#coordinator-notes", QUESTION);
+  await page.click("#assessment button[type=submit]");
+  await page.waitForSelector("text=Informatie gevraagd");
+  await page.context().close();
+}
+{
+  const page = await newPage();
+  await logIn(page, people.care.username, people.care.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await openCase(page);
+  check("the guide reads the coordinator's question", (await page.textContent("dd[data-field='coordinator_notes']")) === QUESTION);
+  await page.selectOption("#change-field", "guidance_needs");
+  await page.fill("#f-guidance_needs", ANSWER);
+  await look(page, "guide-answers");
+  await page.click("#change button[type=submit]");
+  await page.waitForSelector(`dd[data-field='guidance_needs']:has-text('${ANSWER}')`);
+  await page.context().close();
+}
+{
+  const page = await newPage();
+  await logIn(page, people.coordinator.username, people.coordinator.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await openCase(page);
+  await page.selectOption("#decision", "accept");
+  await page.click("#assessment button[type=submit]");
+  await page.waitForSelector("#refer", { timeout: 30000 });
+  await page.check("#mun-hoorn");
+  await page.waitForSelector("#referral-preview li");
+  const previewed = await page.locator("#referral-preview li").evaluateAll((els) => els.map((e) => e.getAttribute("data-org")));
+  check("the preview names who will receive the case", JSON.stringify(previewed) === JSON.stringify(["het-grootslag", "hoorn", "intermaris", "wooncompagnie"]), JSON.stringify(previewed));
+  await look(page, "referral");
+  await page.click("#refer");
+  await page.waitForSelector("text=Verwezen", { timeout: 60000 });
+  await page.context().close();
+}
+
+// 4. The newcomer now holds the identity and opens the case; after 15 minutes idle it is gone.
 {
   const page = await newPage();
   await page.clock.install();
