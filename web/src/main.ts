@@ -11,13 +11,15 @@ import { casesPage } from "./pages/cases.ts";
 import { alert, go } from "./pages/common.ts";
 import { loginPage, passwordPage, waitPage } from "./pages/login.ts";
 import { peoplePage } from "./pages/people.ts";
+import { inboxPage, queuePage } from "./pages/inbox.ts";
 import { registerPage } from "./pages/register.ts";
 import { logOut, session } from "./session.ts";
 
 function nav(): HTMLElement {
   const me = session.me;
-  const items: [string, string][] = me && session.unlocked ? [["#/cases", t("nav.cases")]] : [];
+  const items: [string, string][] = me && session.unlocked ? [["#/cases", t("nav.cases")], ["#/inbox", t("nav.inbox")]] : [];
   if (me && session.unlocked && me.role === "care") items.push(["#/cases/new", t("nav.new")]);
+  if (me && session.unlocked && me.role === "coordinator") items.push(["#/queue", t("nav.queue")]);
   if (me && session.unlocked) items.push(["#/people", t("nav.people")]);
   const links = items.map(([href, label]) =>
     h("li", { class: "utrecht-nav-list__item" }, h("a", { class: "utrecht-link utrecht-nav-list__link", href, "aria-current": location.hash === href ? "page" : undefined }, label)),
@@ -67,6 +69,8 @@ async function route(): Promise<void> {
     if (!session.unlocked) return waitPage();
     if (hash === "#/cases/new") return registerPage();
     if (hash === "#/people") return await peoplePage();
+    if (hash === "#/inbox") return await inboxPage();
+    if (hash === "#/queue") return await queuePage();
     const one = /^#\/cases\/([0-9a-f-]{36})$/.exec(hash);
     if (one?.[1]) return await casePage(one[1]);
     return await casesPage();

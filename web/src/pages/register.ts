@@ -6,7 +6,7 @@ import { call, Problem } from "../api.ts";
 import { h, show } from "../dom.ts";
 import { formatDate, formatEur } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
-import { byCategory, check, type FieldSpec, visibleTo } from "../policy.ts";
+import { byCategory, check, type FieldSpec, rulesOn, visibleTo } from "../policy.ts";
 import { session } from "../session.ts";
 import { alert, field, go } from "./common.ts";
 
@@ -138,6 +138,10 @@ export function registerPage(values: Values = {}, errors: Record<string, string>
     for (const spec of all) {
       const problem = check(spec, values[spec.id]);
       if (problem) found[spec.id] = problem;
+    }
+    // The agreement's conditions across fields (the form's rules), as the broker applies them.
+    for (const { rule, met } of rulesOn(policy.forms.registration?.rules ?? [], values)) {
+      if (!met && !found[rule.then.field]) found[rule.then.field] = `art. ${rule.article}: ${rule.text}`;
     }
     if (Object.keys(found).length) return registerPage(values, found);
     summaryPage(values, all);

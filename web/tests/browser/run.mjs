@@ -111,7 +111,7 @@ let caseId = null;
   const invalid = await page.locator(".utrecht-form-field--invalid").count();
   check("an empty form is refused field by field", invalid === 28, `${invalid} fields marked`);
   await look(page, "registration-errors");
-  for (const [id, value] of Object.entries(client.fields)) {
+  for (const [id, value] of Object.entries(client.fields).filter(([id]) => id !== "wgs_admission_date")) {
     const spec = policy.fields[id];
     const sel = `#f-${id}`;
     if (spec.kind === "boolean") await page.check(`${sel}-${value}`);
@@ -125,6 +125,11 @@ let caseId = null;
   await page.setInputFiles("#f-consent_document", { name: "toestemming.pdf", mimeType: "application/pdf", buffer: Buffer.from(client.consent.document, "base64") });
   await page.selectOption("#f-monitor_client_group", client.monitor.client_group);
   await page.selectOption("#f-monitor_origin", client.monitor.origin_municipality);
+  // Rent arrears above EUR 500 without the Wgs admission: the form's own rule (art. 7.3).
+  await page.click("#registration button[type=submit]");
+  await page.waitForSelector("#f-wgs_admission_date-error");
+  check("the agreement's rule is shown beside its field", (await page.textContent("#f-wgs_admission_date-error")).includes("art. 7.3"));
+  await page.fill("#f-wgs_admission_date", client.fields.wgs_admission_date);
   await page.click("#registration button[type=submit]");
   await page.waitForSelector("text=Controleren en versturen");
   await look(page, "summary");
@@ -201,6 +206,13 @@ async function openCase(page) {
   await look(page, "referral");
   await page.click("#refer");
   await page.waitForSelector("text=Verwezen", { timeout: 60000 });
+  await page.click("a[href='#/inbox']");
+  await page.waitForSelector("main h1:has-text('Postvak')");
+  await look(page, "coordinator-inbox");
+  await page.click("a[href='#/queue']");
+  await page.waitForSelector("#queue");
+  check("the referred case is in the queue", (await page.locator("#queue tbody tr").count()) === 1);
+  await look(page, "queue");
   await page.context().close();
 }
 
