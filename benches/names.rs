@@ -24,7 +24,9 @@ async fn main() {
     let manifest = env!("CARGO_MANIFEST_DIR");
     let chromium = std::env::var("SLUIS_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     if !std::path::Path::new(&chromium).exists()
-        || !std::path::Path::new(manifest).join("web/node_modules").exists()
+        || !std::path::Path::new(manifest)
+            .join("web/node_modules")
+            .exists()
     {
         println!("names: skipped (needs {chromium} and web/node_modules)");
         return;
@@ -33,12 +35,17 @@ async fn main() {
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("b.db").display()))
         .await
         .unwrap();
-    let policy = sluis::policy::Policy::load_dir(std::path::Path::new(&format!("{manifest}/policy")))
-        .unwrap();
+    let policy =
+        sluis::policy::Policy::load_dir(std::path::Path::new(&format!("{manifest}/policy")))
+            .unwrap();
     let parties = sluis::demo::enrol_parties(&store, &policy).await.unwrap();
-    let people = sluis::demo::add_people(&store, &parties, &["leviaan"]).await.unwrap();
+    let people = sluis::demo::add_people(&store, &parties, &["leviaan"])
+        .await
+        .unwrap();
     let state = AppState::ephemeral(store.clone(), Arc::new(policy));
-    let broker = RunningBroker::start(state, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let broker = RunningBroker::start(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     let key = &parties.iter().find(|p| p.org == "leviaan").unwrap().api_key;
     let care = Client::new(&broker.base_url)
         .login(&Credentials::ApiKey(Secret::new(key.expose().to_owned())))

@@ -188,10 +188,12 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         })
         .filter(|v| v.len() >= 4)
         .collect();
-    // The sealing endpoints: the submission, a change report, the referral's re-share.
+    // The sealing endpoints: the submission, a change report, a document, the referral's
+    // re-share.
     let sealing = |method: &str, path: &str| {
         method == "POST"
             && (path == "/v1/cases" || path.ends_with("/changes") || path.ends_with("/referral"))
+            || method == "PUT" && path.contains("/documents/")
     };
     let mut bodies = 0;
     for request in &traffic {
@@ -294,6 +296,12 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
     assert_eq!(
         opened.fields["guidance_needs"],
         json!("Schuldhulp loopt; eerste betaling gedaan.")
+    );
+    // The perspective plan uploaded later in the browser is the one the municipality received.
+    let plan = "%PDF-1.4\n% Perspectiefplan, bijgewerkt (fictief)\n%%EOF\n";
+    assert_eq!(
+        opened.fields["perspective_plan"],
+        json!(base64::engine::general_purpose::STANDARD.encode(plan))
     );
     app.broker.stop().await.unwrap();
 }

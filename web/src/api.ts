@@ -23,6 +23,16 @@ export function loggedIn(): boolean {
   return token !== null;
 }
 
+/** Uploads a document as raw bytes (a sealing endpoint); the answer as JSON. */
+export async function upload<T>(path: string, bytes: Uint8Array): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json", "content-type": "application/octet-stream" };
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, { method: "PUT", headers, body: new Uint8Array(bytes), credentials: "omit", cache: "no-store" });
+  const json = await response.json().catch(() => undefined);
+  if (!response.ok) throw new Problem(response.status, json?.detail ?? response.statusText, json?.errors ?? []);
+  return json as T;
+}
+
 /** One request; JSON in and out. */
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json" };

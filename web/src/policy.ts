@@ -26,6 +26,7 @@ export interface Policy {
   fields: Record<string, FieldSpec>;
   forms: Record<string, { description: string; fields: string[]; submitted_by: string; rules?: FormRule[] }>;
   allocation: { municipalities: Record<string, { quota: number; corporations: string[] }> };
+  changes: { categories: string[] };
   categories: Record<string, { roles: string[]; description: string; basis: string }>;
   roles: Record<string, { joins: string }>;
   parties: Record<string, { name: string; role: string }>;

@@ -9,6 +9,7 @@ import { session } from "../session.ts";
 import { assessPanel, criteriaAid } from "./assess.ts";
 import { purposeOf } from "./cases.ts";
 import { changePanel } from "./change.ts";
+import { documentPanel, evaluationPanel } from "./evaluate.ts";
 import { alert, go } from "./common.ts";
 import { referPanel } from "./refer.ts";
 
@@ -81,13 +82,17 @@ export async function casePage(id: string): Promise<void> {
   const actions: HTMLElement[] = [];
   if (me.role === "coordinator" && meta.state === "registered") actions.push(criteriaAid(policy, values), assessPanel(policy, id));
   if (me.role === "coordinator" && meta.state === "assessed") actions.push(referPanel(policy, id));
-  if (me.role === "care" && !["rejected", "ended", "withdrawn"].includes(meta.state)) actions.push(changePanel(policy, id));
+  const open = !["rejected", "ended", "withdrawn"].includes(meta.state);
+  if (me.role === "care" && open) actions.push(changePanel(policy, id));
+  const papers = me.role === "care" && open ? documentPanel(policy, id, policy.changes.categories) : null;
+  if (papers) actions.push(papers);
+  if (me.role === "care" && ["housed", "lease_converted"].includes(meta.state)) actions.push(evaluationPanel(policy, id));
   show(
     h("h1", { class: "utrecht-heading-1" }, t("case.title")),
-    ...actions,
     h("h2", { class: "utrecht-heading-2" }, t("case.history")),
     h("ol", { class: "utrecht-ordered-list" }, ...meta.states.map((s) => h("li", {}, tOr(`state.${s}`, s)))),
     h("h2", { class: "utrecht-heading-2" }, t("case.fields")),
     sections.length ? h("div", {}, ...sections) : h("p", { class: "utrecht-paragraph" }, t("case.none")),
+    ...actions,
   );
 }

@@ -189,6 +189,11 @@ async function openCase(page) {
   await look(page, "guide-answers");
   await page.click("#change button[type=submit]");
   await page.waitForSelector(`dd[data-field='guidance_needs']:has-text('${ANSWER}')`);
+  // A document later: a new perspective plan, streamed to the broker that seals it.
+  await page.selectOption("#document-field", "perspective_plan");
+  await page.setInputFiles("#document-file", { name: "plan.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n% Perspectiefplan, bijgewerkt (fictief)\n%%EOF\n") });
+  await page.click("#document button[type=submit]");
+  await page.waitForSelector("dd[data-field='perspective_plan'] a");
   await page.context().close();
 }
 {
