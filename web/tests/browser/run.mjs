@@ -51,6 +51,15 @@ async function look(page, name) {
   check(`axe: no serious or critical violation on ${name}`, bad.length === 0, bad.map((v) => v.id).join(", "));
 }
 
+/** Presses Tab until `selector` has the focus (at most 200 times); whether it got there. */
+async function tabTo(page, selector) {
+  for (let i = 0; i < 200; i++) {
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return true;
+    await page.keyboard.press("Tab");
+  }
+  return false;
+}
+
 async function logIn(page, username, password, byKeyboard = false) {
   await page.goto(`${base}/#/login`);
   await page.waitForSelector("#username");
@@ -77,6 +86,11 @@ const policy = await (await fetch(`${base}/v1/policy`)).json();
   await page.goto(`${base}/`);
   await page.waitForSelector("#username");
   await look(page, "login");
+  // English is one click away, and back.
+  await page.click("button[lang='en']");
+  check("the pages speak English on request", (await page.textContent("main h1")) === "Log in");
+  await page.click("button[lang='nl']");
+  check("and Dutch again", (await page.textContent("main h1")) === "Inloggen");
   await logIn(page, people.newcomer.username, people.newcomer.initial, true);
   await page.waitForSelector("#new-password", { timeout: 60000 });
   check("the first login asks for an own password", true);
@@ -182,12 +196,19 @@ async function openCase(page) {
   const page = await newPage();
   await logIn(page, people.care.username, people.care.password);
   await page.waitForSelector("#cases", { timeout: 60000 });
-  await openCase(page);
+  // By keyboard alone: from the list to the case, then the answer as a change report.
+  check("keyboard: the case is reached from the list", await tabTo(page, `#cases a[href='#/cases/${caseId}']`));
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("dd[data-field='full_name']");
   check("the guide reads the coordinator's question", (await page.textContent("dd[data-field='coordinator_notes']")) === QUESTION);
-  await page.selectOption("#change-field", "guidance_needs");
-  await page.fill("#f-guidance_needs", ANSWER);
+  check("keyboard: the change form is reached", await tabTo(page, "#change-field"));
+  await page.keyboard.type("Begeleidingsbehoefte");
+  await page.waitForSelector("#f-guidance_needs");
+  check("keyboard: the value field is reached", await tabTo(page, "#f-guidance_needs"));
+  await page.keyboard.type(ANSWER);
   await look(page, "guide-answers");
-  await page.click("#change button[type=submit]");
+  check("keyboard: the send button is reached", await tabTo(page, "#change button[type=submit]"));
+  await page.keyboard.press("Enter");
   await page.waitForSelector(`dd[data-field='guidance_needs']:has-text('${ANSWER}')`);
   // A document later: a new perspective plan, streamed to the broker that seals it.
   await page.selectOption("#document-field", "perspective_plan");
