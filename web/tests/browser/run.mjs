@@ -118,6 +118,18 @@ let caseId = null;
   await page.click("a[href='#/cases/new']");
   await page.waitForSelector("#registration");
   await look(page, "registration");
+  // By keyboard alone every control of the form is reached, in order, up to the send button.
+  const controls = await page.locator("#registration input:not([type=radio]), #registration select, #registration textarea, #registration input[type=radio][value='true'], #registration button").evaluateAll((els) => els.map((e) => e.id || e.name));
+  const reached = new Set();
+  await page.focus("a[href='#/cases/new']");
+  for (let i = 0; i < 400; i++) {
+    await page.keyboard.press("Tab");
+    const at = await page.evaluate(() => { const a = document.activeElement; return a?.closest("#registration") ? (a.id || a.getAttribute("name") || a.textContent) : null; });
+    if (at) reached.add(at);
+    if (await page.evaluate(() => document.activeElement?.matches("#registration button[type=submit]"))) break;
+  }
+  const missed = controls.filter((id) => id && !reached.has(id) && !reached.has(id.replace(/-true$/, "")));
+  check("keyboard: every control of the registration form is reached by Tab", missed.length === 0, missed.join(", "));
   // The browser's own checks: sending an empty form names the missing fields.
   await page.click("#registration button[type=submit]");
   await page.waitForSelector(".utrecht-form-field--invalid");
@@ -186,9 +198,13 @@ async function openCase(page) {
   const unmet = await page.locator("#criteria-aid li[data-met='false']").count();
   check("the art. 7 criteria are evaluated beside the fields", aid >= 6 && unmet === 0, `${aid} rules, ${unmet} not met`);
   await look(page, "coordinator-case");
-  await page.selectOption("#decision", "request_info");
-  await page.fill("#coordinator-notes", QUESTION);
-  await page.click("#assessment button[type=submit]");
+  // By keyboard alone: the decision, the question, the send button.
+  check("keyboard: the decision is reached", await tabTo(page, "#decision"));
+  await page.keyboard.type("Informatie vragen");
+  check("keyboard: the question is reached", await tabTo(page, "#coordinator-notes"));
+  await page.keyboard.type(QUESTION);
+  check("keyboard: the assessment's send button is reached", await tabTo(page, "#assessment button[type=submit]"));
+  await page.keyboard.press("Enter");
   await page.waitForSelector("text=Informatie gevraagd");
   await page.context().close();
 }
@@ -225,12 +241,14 @@ async function openCase(page) {
   await page.selectOption("#decision", "accept");
   await page.click("#assessment button[type=submit]");
   await page.waitForSelector("#refer", { timeout: 30000 });
-  await page.check("#mun-hoorn");
+  check("keyboard: Hoorn is reached", await tabTo(page, "#mun-hoorn"));
+  await page.keyboard.press("Space");
   await page.waitForSelector("#referral-preview li");
   const previewed = await page.locator("#referral-preview li").evaluateAll((els) => els.map((e) => e.getAttribute("data-org")));
   check("the preview names who will receive the case", JSON.stringify(previewed) === JSON.stringify(["het-grootslag", "hoorn", "intermaris", "wooncompagnie"]), JSON.stringify(previewed));
   await look(page, "referral");
-  await page.click("#refer");
+  check("keyboard: the referral's button is reached", await tabTo(page, "#refer"));
+  await page.keyboard.press("Enter");
   await page.waitForSelector("text=Verwezen", { timeout: 60000 });
   await page.click("a[href='#/inbox']");
   await page.waitForSelector("main h1:has-text('Postvak')");
