@@ -23,6 +23,15 @@ export function loggedIn(): boolean {
   return token !== null;
 }
 
+/** A document that is not JSON (an SVG chart, a CSV export) as a Blob. */
+export async function callBlob(path: string): Promise<Blob> {
+  const headers: Record<string, string> = {};
+  if (token) headers.authorization = `Bearer ${token}`;
+  const response = await fetch(path, { headers, credentials: "omit", cache: "no-store" });
+  if (!response.ok) throw new Problem(response.status, response.statusText);
+  return response.blob();
+}
+
 /** Uploads a document as raw bytes (a sealing endpoint); the answer as JSON. */
 export async function upload<T>(path: string, bytes: Uint8Array): Promise<T> {
   const headers: Record<string, string> = { accept: "application/json", "content-type": "application/octet-stream" };

@@ -6,21 +6,33 @@ import { h } from "./dom.ts";
 import { language, setLanguage, t } from "./i18n.ts";
 import { touch, whenForgotten } from "./keys.ts";
 import type { Policy } from "./policy.ts";
+import { adminPage } from "./pages/admin.ts";
+import { auditPage, reportPage } from "./pages/audit.ts";
 import { casePage } from "./pages/case.ts";
 import { casesPage } from "./pages/cases.ts";
 import { alert, go } from "./pages/common.ts";
 import { loginPage, passwordPage, waitPage } from "./pages/login.ts";
 import { peoplePage } from "./pages/people.ts";
 import { inboxPage, queuePage } from "./pages/inbox.ts";
+import { countsPage, monitorPage } from "./pages/monitor.ts";
 import { registerPage } from "./pages/register.ts";
 import { logOut, session } from "./session.ts";
 
+/** Roles that open no field (the privacy officer, the admin) need no key in the page. */
+export function keyless(role: string | undefined): boolean {
+  return role === "privacy_officer" || role === "admin";
+}
+
 function nav(): HTMLElement {
   const me = session.me;
-  const items: [string, string][] = me && session.unlocked ? [["#/cases", t("nav.cases")], ["#/inbox", t("nav.inbox")]] : [];
+  const items: [string, string][] = me && session.unlocked && !keyless(me.role) ? [["#/cases", t("nav.cases")], ["#/inbox", t("nav.inbox")]] : [];
+  if (me && me.role === "privacy_officer") items.push(["#/audit", t("nav.audit")]);
+  if (me && me.role === "admin") items.push(["#/admin", t("nav.admin")]);
   if (me && session.unlocked && me.role === "care") items.push(["#/cases/new", t("nav.new")]);
   if (me && session.unlocked && me.role === "coordinator") items.push(["#/queue", t("nav.queue")]);
-  if (me && session.unlocked) items.push(["#/people", t("nav.people")]);
+  if (me && session.unlocked) items.push(["#/monitor", t("nav.monitor")]);
+  if (me && session.unlocked && session.policy?.monitor.indicators[me.role]) items.push(["#/counts", t("nav.counts")]);
+  if (me && session.unlocked && !keyless(me.role)) items.push(["#/people", t("nav.people")]);
   const links = items.map(([href, label]) =>
     h("li", { class: "utrecht-nav-list__item" }, h("a", { class: "utrecht-link utrecht-nav-list__link", href, "aria-current": location.hash === href ? "page" : undefined }, label)),
   );
@@ -66,11 +78,20 @@ async function route(): Promise<void> {
   try {
     if (!me || hash === "#/login") return loginPage();
     if (hash === "#/password") return passwordPage();
+    if (keyless(me.role)) session.unlocked = true;
     if (!session.unlocked) return waitPage();
+    if (me.role === "privacy_officer") {
+      const client = /^#\/audit\/client\/(p-[0-9a-f]+)$/.exec(hash);
+      if (client?.[1]) return await reportPage(client[1]);
+      if (hash !== "#/monitor") return await auditPage();
+    }
+    if (me.role === "admin" && hash !== "#/monitor") return await adminPage();
     if (hash === "#/cases/new") return registerPage();
     if (hash === "#/people") return await peoplePage();
     if (hash === "#/inbox") return await inboxPage();
     if (hash === "#/queue") return await queuePage();
+    if (hash === "#/monitor") return await monitorPage();
+    if (hash === "#/counts") return await countsPage();
     const one = /^#\/cases\/([0-9a-f-]{36})$/.exec(hash);
     if (one?.[1]) return await casePage(one[1]);
     return await casesPage();

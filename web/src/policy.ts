@@ -30,7 +30,7 @@ export interface Policy {
   categories: Record<string, { roles: string[]; description: string; basis: string }>;
   roles: Record<string, { joins: string }>;
   parties: Record<string, { name: string; role: string }>;
-  monitor: { client_groups: string[]; origin_elsewhere: string };
+  monitor: { client_groups: string[]; origin_elsewhere: string; indicators: Record<string, string[]>; full_view: string[] };
 }
 
 /** Who sees a category: the roles that join at submission, and those that join by referral. */

@@ -10,6 +10,7 @@ import { assessPanel, criteriaAid } from "./assess.ts";
 import { purposeOf } from "./cases.ts";
 import { changePanel } from "./change.ts";
 import { documentPanel, evaluationPanel } from "./evaluate.ts";
+import { homePanel } from "./home.ts";
 import { alert, go } from "./common.ts";
 import { referPanel } from "./refer.ts";
 
@@ -87,6 +88,8 @@ export async function casePage(id: string): Promise<void> {
   const papers = me.role === "care" && open ? documentPanel(policy, id, policy.changes.categories) : null;
   if (papers) actions.push(papers);
   if (me.role === "care" && ["housed", "lease_converted"].includes(meta.state)) actions.push(evaluationPanel(policy, id));
+  const home = me.role === "corporation" ? homePanel(policy, id, meta.state, me.organisation) : null;
+  if (home) actions.push(home);
   show(
     h("h1", { class: "utrecht-heading-1" }, t("case.title")),
     h("h2", { class: "utrecht-heading-2" }, t("case.history")),

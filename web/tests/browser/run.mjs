@@ -229,8 +229,9 @@ async function openCase(page) {
   // A document later: a new perspective plan, streamed to the broker that seals it.
   await page.selectOption("#document-field", "perspective_plan");
   await page.setInputFiles("#document-file", { name: "plan.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n% Perspectiefplan, bijgewerkt (fictief)\n%%EOF\n") });
+  const uploaded = page.waitForResponse((r) => r.url().includes("/documents/perspective_plan") && r.request().method() === "PUT");
   await page.click("#document button[type=submit]");
-  await page.waitForSelector("dd[data-field='perspective_plan'] a");
+  check("the document is sealed by the broker", (await uploaded).status() === 200);
   await page.context().close();
 }
 {
@@ -260,7 +261,97 @@ async function openCase(page) {
   await page.context().close();
 }
 
-// 4. The newcomer now holds the identity and opens the case; after 15 minutes idle it is gone.
+// 4. Every other role on the same case: the corporation opens its slice (and nothing of
+// another category), reports the match and the key handover and its counts; the
+// municipality opens its slice; the coordinator reads the monitor; the privacy officer finds
+// the client by BSN and reads the access report, every row checked in the browser — and a
+// report whose proof was altered in transit is shown as not proven; the admin reads the policy.
+let corporationFields = [];
+{
+  const page = await newPage();
+  await logIn(page, people.corporation.username, people.corporation.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await openCase(page);
+  corporationFields = await page.locator("dd[data-field]").evaluateAll((els) => els.map((e) => e.getAttribute("data-field")).sort());
+  await look(page, "corporation-case");
+  await page.selectOption("#home-municipality", "hoorn");
+  await page.click("#match button[type=submit]");
+  await page.waitForSelector("#housed");
+  await page.fill("#key-handover", new Date().toISOString().slice(0, 10));
+  await page.click("#housed button[type=submit]");
+  await page.waitForSelector("#lease");
+  await look(page, "corporation-housed");
+  await page.click("a[href='#/counts']");
+  await page.waitForSelector("#counts");
+  await page.fill("#count-rent_arrears", "3");
+  await page.click("#counts button[type=submit]");
+  await page.waitForSelector("text=De tellingen zijn opgeslagen");
+  await look(page, "corporation-counts");
+  await page.context().close();
+}
+{
+  const page = await newPage();
+  await logIn(page, people.municipality.username, people.municipality.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await openCase(page);
+  await look(page, "municipality-case");
+  await page.context().close();
+}
+{
+  const page = await newPage();
+  await logIn(page, people.coordinator.username, people.coordinator.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await page.click("a[href='#/monitor']");
+  await page.waitForSelector("main h1:has-text('Monitor')");
+  await page.waitForSelector("img.sluis-chart");
+  await look(page, "monitor");
+  await page.context().close();
+}
+let proven = null;
+{
+  const page = await newPage();
+  await logIn(page, people.officer.username, people.officer.password);
+  await page.waitForSelector("#events", { timeout: 60000 });
+  await page.waitForSelector("text=Het log klopt");
+  await look(page, "access-log");
+  await page.fill("#bsn", client.fields.bsn);
+  await page.click("#find-client button[type=submit]");
+  await page.waitForSelector("#report tbody tr");
+  const rows = await page.locator("#report tbody tr").count();
+  const good = await page.locator("#report tbody tr[data-proven='true']").count();
+  check("every row of the access report is proven in the browser", rows > 5 && good === rows, `${good} of ${rows}`);
+  await look(page, "access-report");
+  await page.pdf({ path: join(out, "access-report.pdf"), format: "A4", printBackground: true });
+  // The same report with one proof hash altered in transit: that row is not proven.
+  await page.route("**/v1/audit/clients/*/report*", async (route) => {
+    const response = await route.fetch();
+    const report = await response.json();
+    const proof = report.events[0].proof;
+    proof[0] = (proof[0][0] === "0" ? "1" : "0") + proof[0].slice(1);
+    await route.fulfill({ response, json: report });
+  });
+  // Within the page (a reload would log out: the token and the keys live in memory only).
+  const reportHash = new URL(page.url()).hash;
+  await page.click("a[href='#/audit']");
+  await page.waitForSelector("#events");
+  await page.evaluate((h) => { location.hash = h; }, reportHash);
+  await page.waitForSelector("#report tbody tr");
+  const altered = await page.locator("#report tbody tr[data-proven='false']").count();
+  check("an altered proof is shown as not proven", altered === 1, `${altered} rows not proven`);
+  proven = { rows, good, altered };
+  await page.unroute("**/v1/audit/clients/*/report*");
+  await page.context().close();
+}
+{
+  const page = await newPage();
+  await logIn(page, people.admin.username, people.admin.password);
+  await page.waitForSelector("#policy", { timeout: 60000 });
+  check("the admin reads the policy as a table", (await page.locator("#policy tbody tr").count()) === Object.keys(policy.categories).length);
+  await look(page, "admin");
+  await page.context().close();
+}
+
+// 5. The newcomer now holds the identity and opens the case; after 15 minutes idle it is gone.
 {
   const page = await newPage();
   await page.clock.install();
@@ -278,7 +369,7 @@ async function openCase(page) {
 
 await browser.close();
 writeFileSync(join(out, "traffic.json"), JSON.stringify(traffic, null, 1));
-writeFileSync(join(out, "results.json"), JSON.stringify({ case: caseId, checks, axe: findings }, null, 1));
+writeFileSync(join(out, "results.json"), JSON.stringify({ case: caseId, checks, axe: findings, corporation_fields: corporationFields, report: proven }, null, 1));
 const failed = checks.filter((c) => !c.ok);
 console.log(`${checks.length - failed.length} of ${checks.length} checks passed; ${traffic.length} requests recorded`);
 process.exitCode = failed.length ? 1 : 0;

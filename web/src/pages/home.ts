@@ -1,0 +1,51 @@
+// The corporation's part of a case: report a match (the home's municipality and kind), the
+// key handover, the lease converted. Metadata only: no field value is sent.
+import { call, Problem } from "../api.ts";
+import { h } from "../dom.ts";
+import { t } from "../i18n.ts";
+import type { Policy } from "../policy.ts";
+import { alert, field, go } from "./common.ts";
+
+function send(status: HTMLElement, path: string, body: unknown, caseId: string): Promise<void> {
+  return call("POST", path, body).then(
+    () => go(`#/cases/${caseId}`),
+    (e) => void status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message }))),
+  );
+}
+
+/** What the corporation can do in `state`, or null. */
+export function homePanel(policy: Policy, caseId: string, state: string, corporation: string): HTMLElement | null {
+  const status = h("div", { role: "status", "aria-live": "polite" });
+  const section = (title: string, form: HTMLElement) =>
+    h("section", { "aria-labelledby": "home-title" }, h("h2", { class: "utrecht-heading-2", id: "home-title" }, title), form, status);
+  if (state === "referred") {
+    const places = Object.entries(policy.allocation.municipalities).filter(([, m]) => m.corporations.includes(corporation)).map(([id]) => id);
+    const where = h("select", { id: "home-municipality", class: "utrecht-select" }, ...places.map((m) => h("option", { value: m }, policy.parties[m]?.name ?? m)));
+    const kind = h("select", { id: "home-kind", class: "utrecht-select" }, ...["regular", "youth_room", "youth_studio"].map((k) => h("option", { value: k }, t(`home.${k}` as "home.regular"))));
+    const form = h("form", { class: "utrecht-form", id: "match" }, field("home-municipality", t("home.municipality"), where), field("home-kind", t("home.kind"), kind), h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("home.match")));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void send(status, `/v1/cases/${caseId}/match`, { home_municipality: where.value, home_kind: kind.value }, caseId);
+    });
+    return section(t("home.title.match"), form);
+  }
+  if (state === "matched") {
+    const date = h("input", { id: "key-handover", type: "date", class: "utrecht-textbox", required: true });
+    const form = h("form", { class: "utrecht-form", id: "housed" }, field("key-handover", t("home.handover"), date), h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("home.housed")));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      if (!date.value) return void status.replaceChildren(alert("error", t("field.required")));
+      void send(status, `/v1/cases/${caseId}/housed`, { key_handover: date.value }, caseId);
+    });
+    return section(t("home.title.housed"), form);
+  }
+  if (state === "housed") {
+    const form = h("form", { class: "utrecht-form", id: "lease" }, h("p", { class: "utrecht-paragraph" }, t("home.lease.note")), h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("home.lease")));
+    form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      void send(status, `/v1/cases/${caseId}/lease-conversion`, {}, caseId);
+    });
+    return section(t("home.title.lease"), form);
+  }
+  return null;
+}
