@@ -42,6 +42,12 @@ async function newPage() {
   return page;
 }
 
+/** The top of the page, small, for the README's section "In the browser" (one per role). */
+async function readmeShot(page, role) {
+  mkdirSync(join(out, "readme"), { recursive: true });
+  await page.screenshot({ path: join(out, "readme", `${role}.jpg`), type: "jpeg", quality: 70 });
+}
+
 async function look(page, name) {
   shot += 1;
   await page.screenshot({ path: join(out, `${String(shot).padStart(2, "0")}-${name}.png`), fullPage: true });
@@ -169,6 +175,7 @@ let caseId = null;
   await page.waitForSelector("#cases");
   check("the list names the client", (await page.locator("#cases").innerText()).includes(client.fields.full_name));
   await look(page, "cases");
+  await readmeShot(page, "care");
   // Logout forgets: the list cannot be shown again without logging in.
   await page.click("#logout");
   await page.waitForSelector("#username");
@@ -198,6 +205,8 @@ async function openCase(page) {
   const unmet = await page.locator("#criteria-aid li[data-met='false']").count();
   check("the art. 7 criteria are evaluated beside the fields", aid >= 6 && unmet === 0, `${aid} rules, ${unmet} not met`);
   await look(page, "coordinator-case");
+  await page.locator("#criteria-aid").scrollIntoViewIfNeeded();
+  await readmeShot(page, "coordinator");
   // By keyboard alone: the decision, the question, the send button.
   check("keyboard: the decision is reached", await tabTo(page, "#decision"));
   await page.keyboard.type("Informatie vragen");
@@ -274,6 +283,7 @@ let corporationFields = [];
   await openCase(page);
   corporationFields = await page.locator("dd[data-field]").evaluateAll((els) => els.map((e) => e.getAttribute("data-field")).sort());
   await look(page, "corporation-case");
+  await readmeShot(page, "corporation");
   await page.selectOption("#home-municipality", "hoorn");
   await page.click("#match button[type=submit]");
   await page.waitForSelector("#housed");
@@ -295,6 +305,7 @@ let corporationFields = [];
   await page.waitForSelector("#cases", { timeout: 60000 });
   await openCase(page);
   await look(page, "municipality-case");
+  await readmeShot(page, "municipality");
   await page.context().close();
 }
 {
@@ -305,6 +316,7 @@ let corporationFields = [];
   await page.waitForSelector("main h1:has-text('Monitor')");
   await page.waitForSelector("img.sluis-chart");
   await look(page, "monitor");
+  await readmeShot(page, "monitor");
   await page.context().close();
 }
 let proven = null;
@@ -321,6 +333,7 @@ let proven = null;
   const good = await page.locator("#report tbody tr[data-proven='true']").count();
   check("every row of the access report is proven in the browser", rows > 5 && good === rows, `${good} of ${rows}`);
   await look(page, "access-report");
+  await readmeShot(page, "privacy-officer");
   await page.pdf({ path: join(out, "access-report.pdf"), format: "A4", printBackground: true });
   // The same report with one proof hash altered in transit: that row is not proven.
   await page.route("**/v1/audit/clients/*/report*", async (route) => {
@@ -348,6 +361,7 @@ let proven = null;
   await page.waitForSelector("#policy", { timeout: 60000 });
   check("the admin reads the policy as a table", (await page.locator("#policy tbody tr").count()) === Object.keys(policy.categories).length);
   await look(page, "admin");
+  await readmeShot(page, "admin");
   await page.context().close();
 }
 
