@@ -46,6 +46,12 @@ pub struct Signals {
     /// numbers.
     #[serde(default)]
     pub after_end_or_withdrawal: Vec<i64>,
+    /// Slice downloads per day (Dutch local date), oldest first.
+    #[serde(default)]
+    pub accesses_per_day: Vec<Count>,
+    /// Denied attempts per day (Dutch local date), oldest first.
+    #[serde(default)]
+    pub denied_per_day: Vec<Count>,
 }
 
 /// The Netherlands' UTC offset in hours at `t`: +2 from the last Sunday of March 01:00 UTC to
@@ -87,6 +93,8 @@ pub struct SignalsBuilder {
     outside: Vec<i64>,
     closed: std::collections::BTreeSet<String>,
     after_close: Vec<i64>,
+    reads_per_day: std::collections::BTreeMap<String, u64>,
+    denied_per_day: std::collections::BTreeMap<String, u64>,
 }
 
 impl SignalsBuilder {
@@ -103,6 +111,13 @@ impl SignalsBuilder {
     /// Takes the next event of the log into account.
     pub fn add(&mut self, e: &Event) {
         let format = time::format_description::well_known::Rfc3339;
+        let local_day = time::OffsetDateTime::parse(&e.time, &format)
+            .ok()
+            .map(|utc| {
+                (utc + time::Duration::hours(dutch_offset_hours(utc)))
+                    .date()
+                    .to_string()
+            });
         if let Some(case) = &e.case {
             if e.action == "read" && self.closed.contains(case) {
                 self.after_close.push(e.seq);
@@ -123,10 +138,16 @@ impl SignalsBuilder {
                 .denied_source
                 .entry(e.source.clone().unwrap_or_else(|| "-".into()))
                 .or_default() += 1;
+            if let Some(day) = local_day {
+                *self.denied_per_day.entry(day).or_default() += 1;
+            }
             return;
         }
         if e.action != "read" || e.outcome != "allowed" || e.fields.is_empty() {
             return;
+        }
+        if let Some(day) = local_day {
+            *self.reads_per_day.entry(day).or_default() += 1;
         }
         let Ok(utc) = time::OffsetDateTime::parse(&e.time, &format) else {
             return;
@@ -181,8 +202,17 @@ impl SignalsBuilder {
             outside_office_hours: self.outside,
             most_viewed_clients: ranked(self.viewed, 10),
             after_end_or_withdrawal: self.after_close,
+            accesses_per_day: per_day(self.reads_per_day),
+            denied_per_day: per_day(self.denied_per_day),
         }
     }
+}
+
+/// Counts by day, oldest first.
+fn per_day(days: std::collections::BTreeMap<String, u64>) -> Vec<Count> {
+    days.into_iter()
+        .map(|(key, count)| Count { key, count })
+        .collect()
 }
 
 /// A readable table of events; `names` gives the users' login names by id (a user not in it

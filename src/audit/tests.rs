@@ -95,6 +95,7 @@ fn signals_point_at_what_deserves_a_look() {
     denied.seq = 6;
     denied.user = Some("u3".into());
     denied.source = Some("10.0.0.9".into());
+    denied.time = "2026-11-24T12:00:00.000Z".into();
     events.push(denied.clone());
     denied.seq = 7;
     events.push(denied);
@@ -131,6 +132,20 @@ fn signals_point_at_what_deserves_a_look() {
             count: 3
         }
     );
+    // Per Dutch day, oldest first: seq 2 (22:30 local) counts on the 23rd too.
+    let day = |key: &str, count| Count {
+        key: key.into(),
+        count,
+    };
+    assert_eq!(
+        s.accesses_per_day,
+        vec![
+            day("2026-07-01", 1),
+            day("2026-11-23", 5),
+            day("2026-11-28", 1)
+        ]
+    );
+    assert_eq!(s.denied_per_day, vec![day("2026-11-24", 2)]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 // (AVG art. 15) with every row checked here against the signed checkpoint; the log's
 // verification and its signals.
 import { call, callBlob, Problem } from "../api.ts";
+import { barChart } from "../chart.ts";
 import { h, show } from "../dom.ts";
 import { formatDate } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
@@ -106,6 +107,31 @@ export async function auditPage(values: Record<string, string> = {}, after = "")
     ),
     next ?? "",
     await verification(),
+    await signals(),
+  );
+}
+
+interface Signals {
+  accesses_per_day: { key: string; count: number }[];
+  denied_per_day: { key: string; count: number }[];
+  outside_office_hours: number[];
+  many_clients_in_a_day: { user: string; org: string; day: string; clients: number }[];
+  after_end_or_withdrawal: number[];
+}
+
+/** The signals of the log, as charts drawn here. */
+async function signals(): Promise<HTMLElement> {
+  const s = await call<Signals>("GET", "/v1/audit/signals");
+  const perDay = (rows: { key: string; count: number }[]) => rows.slice(-14).map((r) => ({ label: formatDate(r.key), value: r.count, text: String(r.count) }));
+  const busy = s.many_clients_in_a_day.map((b) => ({ label: `${b.user.slice(0, 8)} ${formatDate(b.day)}`, value: b.clients, text: String(b.clients) }));
+  return h(
+    "section",
+    { "aria-labelledby": "signals-title", id: "signals" },
+    h("h2", { class: "utrecht-heading-2", id: "signals-title" }, t("signals.title")),
+    h("div", { class: "sluis-charts" }, barChart(t("signals.accesses"), t("signals.day"), t("signals.count"), perDay(s.accesses_per_day)), barChart(t("signals.denied"), t("signals.day"), t("signals.count"), perDay(s.denied_per_day))),
+    busy.length ? barChart(t("signals.busy"), t("signals.user_day"), t("signals.clients"), busy) : h("p", { class: "utrecht-paragraph" }, t("signals.none_busy")),
+    h("p", { class: "utrecht-paragraph" }, t("signals.outside", { count: s.outside_office_hours.length })),
+    h("p", { class: "utrecht-paragraph" }, t("signals.after_end", { count: s.after_end_or_withdrawal.length })),
   );
 }
 

@@ -1,7 +1,8 @@
 // The monitor (art. 17) as a page: the counts a party reports for a period, and the tables
 // and chart of the annual or half-year monitor with the parties' display names (the broker
 // suppresses small cells; a hidden count shows as `<5` or `x`).
-import { call, callBlob, Problem } from "../api.ts";
+import { call, Problem } from "../api.ts";
+import { type Bar, barChart } from "../chart.ts";
 import { h, show } from "../dom.ts";
 import { t, tOr } from "../i18n.ts";
 import { session } from "../session.ts";
@@ -84,11 +85,19 @@ export async function monitorPage(period = periods()[2] ?? ""): Promise<void> {
   for (const [indicator, counts] of Object.entries(m.reported)) {
     parts.push(table(tOr(`indicator.${indicator}`, indicator), ["", t("monitor.count")], Object.entries(counts.rows).map(([id, c]) => [name(id), cell(c, th)])));
   }
-  if (m.view === "all") {
-    const svg = await callBlob(`/v1/monitor?period=${encodeURIComponent(period)}&format=svg`);
-    parts.push(h("img", { class: "sluis-chart", src: URL.createObjectURL(svg), alt: t("monitor.chart") }));
-  }
-  show(...parts);
+  const bars = (rows: Record<string, Homes>): Bar[] =>
+    Object.entries(rows).map(([id, x]) => ({
+      label: name(id),
+      value: typeof x.homes === "number" ? x.homes : null,
+      text: cell(x.homes, th) + (x.quota_met === undefined ? "" : x.quota_met ? " ✓" : " ✗"),
+      marker: x.quota,
+    }));
+  const charts = h("div", { class: "sluis-charts" });
+  if (Object.keys(m.homes_by_corporation).length) charts.append(barChart(t("monitor.by_corporation"), t("monitor.corporation"), t("monitor.homes"), bars(m.homes_by_corporation), t("monitor.quota")));
+  if (Object.keys(m.homes_by_municipality).length) charts.append(barChart(t("monitor.by_municipality"), t("monitor.municipality"), t("monitor.homes"), bars(m.homes_by_municipality), t("monitor.quota")));
+  const print = h("button", { type: "button", class: "utrecht-button sluis-no-print" }, t("monitor.print"));
+  print.addEventListener("click", () => window.print());
+  show(...parts.slice(0, 3), charts, ...parts.slice(3), print);
 }
 
 export async function countsPage(message?: string): Promise<void> {
