@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 50] = [
+const OPERATIONS: [(&str, &str); 51] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -23,6 +23,7 @@ const OPERATIONS: [(&str, &str); 50] = [
     ("put", "/v1/me/password"),
     ("get", "/v1/me/members"),
     ("put", "/v1/members/{user}/identity"),
+    ("get", "/v1/users"),
     ("get", "/v1/organisations"),
     ("get", "/v1/cases"),
     ("post", "/v1/cases"),

@@ -413,3 +413,48 @@ async fn the_pages_are_served_under_a_strict_content_security_policy() {
     );
     app.broker.stop().await.unwrap();
 }
+
+/// The admin lists every user with the state of their keys, never a secret; nobody else may.
+async fn the_admin_lists_users_and_their_keys(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let people = sluis::demo::add_people(&app.store, &app.parties, &[CARE])
+        .await
+        .unwrap();
+    let admin = app.client("sluis-beheer").await;
+    let users = admin.get_json("/v1/users").await.unwrap();
+    let users = users.as_array().unwrap();
+    assert_eq!(users.len(), 23, "{backend}: 22 systems and one person");
+    let person = users
+        .iter()
+        .find(|u| u["username"] == json!(people[0].username))
+        .unwrap();
+    assert_eq!(
+        (
+            &person["person"],
+            &person["own_key"],
+            &person["has_identity"],
+            &person["api_keys"]
+        ),
+        (&json!(true), &json!(true), &json!(true), &json!(0))
+    );
+    let system = users
+        .iter()
+        .find(|u| u["username"] == "leviaan-system")
+        .unwrap();
+    assert_eq!(
+        (&system["person"], &system["api_keys"]),
+        (&json!(false), &json!(1))
+    );
+    let text = serde_json::to_string(&users).unwrap();
+    assert!(
+        !text.contains("argon2") && !text.contains("age1"),
+        "{backend}: no secret, no key"
+    );
+    let care = app.client(CARE).await;
+    assert_eq!(
+        care.get_json("/v1/users").await.unwrap_err().status(),
+        Some(403)
+    );
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn the_admin_lists_users_and_their_keys);

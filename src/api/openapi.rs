@@ -109,6 +109,7 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         people::put_my_password,
         people::get_members,
         people::put_member_identity,
+        people::get_users,
         cases::get_organisations,
         cases::get_cases,
         cases::post_case,

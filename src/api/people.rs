@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::sealing::Recipient;
-use crate::store::{Member, PersonKey, StoreError};
+use crate::store::{Account, Member, PersonKey, StoreError};
 
 /// The routes of this module.
 pub(super) fn router() -> Router<AppState> {
@@ -19,6 +19,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/me/password", put(put_my_password))
         .route("/v1/me/members", get(get_members))
         .route("/v1/members/{user}/identity", put(put_member_identity))
+        .route("/v1/users", get(get_users))
 }
 
 /// The caller as the pages need them, with the organisation's identity wrapped for them.
@@ -199,6 +200,26 @@ pub(super) async fn put_member_identity(
             .map(|()| axum::http::StatusCode::NO_CONTENT)
             .map_err(ApiError::from),
     }
+}
+
+#[utoipa::path(get, path = "/v1/users", tag = "people", security(("bearer" = [])), responses((status = 200, description = "Every user and the state of their keys (no secret)", body = Vec<Account>)))]
+/// The admin's list of users: person or system, own key chosen, holds the organisation's
+/// identity, disabled, API keys — never a secret. Anyone else 403.
+pub(super) async fn get_users(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<Account>>, ApiError> {
+    let mut event = caller.event("search", "allowed");
+    event.reason = Some("the users and their keys".into());
+    if caller.role != "admin" {
+        let reason = "the admin lists the users";
+        return Err(caller
+            .deny(&state, event, reason, ApiError::forbidden(reason))
+            .await);
+    }
+    let accounts = state.store.accounts().await?;
+    state.store.record(event).await?;
+    Ok(Json(accounts))
 }
 
 fn parse_recipient(text: &str) -> Result<Recipient, ApiError> {

@@ -30,7 +30,7 @@ pub use access_log::EventFilter;
 use access_log::{GroupCommit, append_event};
 pub use cases::PurgedCase;
 pub use parties::{ApiKey, User};
-pub use people::{Member, PersonKey};
+pub use people::{Account, Member, PersonKey};
 
 /// Which database engine a store runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

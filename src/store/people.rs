@@ -48,7 +48,57 @@ pub struct Member {
     pub has_identity: bool,
 }
 
+/// One user as the admin sees them: never a secret.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Account {
+    /// User id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Organisation.
+    pub org_id: String,
+    /// Role.
+    pub role: String,
+    /// A person (logs in with a password), not a system (API keys).
+    pub person: bool,
+    /// Whether they chose their own password (and so have their own key).
+    pub own_key: bool,
+    /// Whether they hold a wrapping of the organisation's identity.
+    pub has_identity: bool,
+    /// Disabled users cannot log in.
+    pub disabled: bool,
+    /// API keys not revoked.
+    pub api_keys: i64,
+}
+
 impl Store {
+    /// Every user with the state of their keys, by organisation and login name.
+    pub async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT u.id, u.username, u.org_id, u.role, u.password_hash, u.disabled, \
+             k.recipient, k.wrapped, \
+             (SELECT COUNT(*) FROM api_keys a WHERE a.user_id = u.id AND a.revoked = 0) AS keys \
+             FROM users u LEFT JOIN person_keys k ON k.user_id = u.id ORDER BY u.org_id, u.username",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Account {
+                    id: r.try_get("id")?,
+                    username: r.try_get("username")?,
+                    org_id: r.try_get("org_id")?,
+                    role: r.try_get("role")?,
+                    person: r.try_get::<Option<String>, _>("password_hash")?.is_some(),
+                    own_key: r.try_get::<Option<String>, _>("recipient")?.is_some(),
+                    has_identity: r.try_get::<Option<String>, _>("wrapped")?.is_some(),
+                    disabled: r.try_get::<i64, _>("disabled")? != 0,
+                    api_keys: r.try_get("keys")?,
+                })
+            })
+            .collect()
+    }
+
     /// The key of a person, if they have one.
     pub async fn person_key(&self, user_id: &str) -> Result<Option<PersonKey>, StoreError> {
         let row = sqlx::query(

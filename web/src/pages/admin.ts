@@ -39,6 +39,21 @@ export async function adminPage(): Promise<void> {
     ),
   );
   const orgs = await call<Organisation[]>("GET", "/v1/organisations");
+  const accounts = await call<{ username: string; org_id: string; role: string; person: boolean; own_key: boolean; has_identity: boolean; disabled: boolean; api_keys: number }[]>("GET", "/v1/users");
+  const yes = (b: boolean) => (b ? t("case.yes") : t("case.no"));
+  const users = h(
+    "table",
+    { class: "utrecht-table", id: "users" },
+    h("caption", { class: "utrecht-table__caption" }, t("admin.users")),
+    h("thead", { class: "utrecht-table__header" }, h("tr", { class: "utrecht-table__row" }, ...[t("login.username"), t("admin.organisation"), t("admin.kind"), t("admin.own_key"), t("admin.identity"), t("admin.api_keys"), t("admin.disabled")].map((x) => h("th", { class: "utrecht-table__header-cell", scope: "col" }, x)))),
+    h(
+      "tbody",
+      { class: "utrecht-table__body" },
+      ...accounts.map((a) =>
+        h("tr", { class: "utrecht-table__row" }, ...[a.username, policy.parties[a.org_id]?.name ?? a.org_id, a.person ? t("admin.person") : t("admin.system"), a.person ? yes(a.own_key) : "—", a.person ? yes(a.has_identity) : "—", String(a.api_keys), yes(a.disabled)].map((v) => h("td", { class: "utrecht-table__cell" }, v))),
+      ),
+    ),
+  );
   const list = h(
     "table",
     { class: "utrecht-table", id: "organisations" },
@@ -54,5 +69,6 @@ export async function adminPage(): Promise<void> {
     list,
     h("h2", { class: "utrecht-heading-2" }, t("admin.people")),
     h("p", { class: "utrecht-paragraph" }, t("admin.people.text")),
+    h("div", { class: "utrecht-table-container", tabindex: "0", role: "region", "aria-label": t("admin.users") }, users),
   );
 }
