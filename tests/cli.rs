@@ -197,6 +197,11 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     let d = dir.path();
     assert!(d.join("sluis.db").exists());
+    assert!(
+        out.contains("`sluis demo --serve` keeps the broker running at http://127.0.0.1:8080/")
+            && out.contains("leviaan.demo / demo-leviaan-wachtwoord"),
+        "{out}"
+    );
     // At the match the other corporations with homes in Hoorn lost their copies.
     assert!(
         out.contains("At the match the other referred corporations lost their copies (deleted, 404 since): het-grootslag, wooncompagnie."),

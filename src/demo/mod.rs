@@ -85,6 +85,11 @@ pub struct DemoPerson {
     pub password: String,
 }
 
+/// The login name and fictional password of the demo person of `org`.
+pub fn demo_credentials(org: &str) -> (String, String) {
+    (format!("{org}.demo"), format!("demo-{org}-wachtwoord"))
+}
+
 /// Adds a person to each of `orgs` with a fictional password, their own key from it (as their
 /// browser derives it) and the organisation's identity wrapped for them, as a colleague or
 /// `sluis grant` would give it. Demo and tests only: a real person chooses their own password.
@@ -97,8 +102,7 @@ pub async fn add_people(
     for org in orgs {
         let party = (parties.iter().find(|p| p.org == *org))
             .with_context(|| format!("{org} is not enrolled"))?;
-        let username = format!("{org}.demo");
-        let password = format!("demo-{org}-wachtwoord");
+        let (username, password) = demo_credentials(org);
         let secrets = auth::PersonSecrets::derive(&username, &Secret::new(password.clone()))?;
         let own = Identity::from_seed(secrets.seed())?.recipient();
         let hash = auth::hash_password(&secrets.login)?;
@@ -920,6 +924,19 @@ pub fn summary(report: &DemoReport, policy: &Policy, out: &Path) -> String {
             first.receipt
         );
     }
+    let _ = writeln!(
+        s,
+        "\nTo look around in the browser: `sluis demo --serve` keeps the broker running at \
+         http://127.0.0.1:8080/ with a fictional person per main organisation: {}.",
+        DEMO_PEOPLE
+            .iter()
+            .map(|org| {
+                let (user, password) = demo_credentials(org);
+                format!("{user} / {password}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     let _ = writeln!(
         s,
         "\nWritten to {}: identities/<org>.txt, slices/<org>/<case>/<field>.age, opened/<org>/<case>.json, \
