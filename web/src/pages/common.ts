@@ -15,8 +15,10 @@ export function field(id: string, label: string, control: HTMLElement, help?: st
   const described: string[] = [];
   if (help) described.push(`${id}-help`);
   if (error) described.push(`${id}-error`);
-  if (described.length) control.setAttribute("aria-describedby", described.join(" "));
-  if (error) control.setAttribute("aria-invalid", "true");
+  // The description and the error belong to the control itself, also inside a wrapper.
+  const target = control.matches("input, select, textarea, [role=radiogroup]") ? control : (control.querySelector("input, select, textarea") ?? control);
+  if (described.length) target.setAttribute("aria-describedby", described.join(" "));
+  if (error) target.setAttribute("aria-invalid", "true");
   return h(
     "div",
     { class: `utrecht-form-field${error ? " utrecht-form-field--invalid" : ""}` },

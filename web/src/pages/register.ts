@@ -65,12 +65,14 @@ export function control(spec: FieldSpec, values: Values): HTMLElement {
       return area;
     }
     case "document": {
-      const file = h("input", { id, name: spec.id, type: "file", class: "utrecht-textbox", required: spec.required });
+      const file = h("input", { id, name: spec.id, type: "file", class: "utrecht-textbox", required: spec.required && !(current instanceof Uint8Array) });
+      const kept = h("p", { class: "utrecht-form-field-description", "aria-live": "polite" }, current instanceof Uint8Array ? t("field.file_kept", { kb: Math.ceil(current.length / 1024) }) : "");
       file.addEventListener("change", async () => {
         const chosen = file.files?.[0];
         set(chosen ? new Uint8Array(await chosen.arrayBuffer()) : undefined);
+        kept.textContent = "";
       });
-      return file;
+      return h("div", {}, file, kept);
     }
     default: {
       if ((spec.max_len ?? 0) > 200) {
