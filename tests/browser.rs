@@ -209,11 +209,11 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         })
         .filter(|v| v.len() >= 4)
         .collect();
-    // The sealing endpoints: the submission, a change report, a document, the referral's
-    // re-share.
+    // The sealing endpoints: the submission, a change report, a signal, a document, the
+    // referral's re-share.
     let sealing = |method: &str, path: &str| {
-        method == "POST"
-            && (path == "/v1/cases" || path.ends_with("/changes") || path.ends_with("/referral"))
+        let posted = ["/changes", "/referral", "/signals"];
+        method == "POST" && (path == "/v1/cases" || posted.iter().any(|p| path.ends_with(p)))
             || method == "PUT" && path.contains("/documents/")
     };
     let mut bodies = 0;
@@ -304,6 +304,15 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
     let fields: Vec<&str> = opened.fields.keys().map(String::as_str).collect();
     assert_eq!(fields, CORPORATION_FIELDS);
     assert_eq!(opened.fields["full_name"], json!(CLIENT_NAME));
+    // The corporation's signal reached the coordinator (and nobody else: tests/lifecycle.rs).
+    let coordinator = app.client("bct-westfriesland").await;
+    let slice = coordinator.slice(case, "assessment").await.unwrap();
+    let identity = &app.party("bct-westfriesland").identity;
+    let opened = sluis::client::open_slice(&slice, identity, &app.policy).unwrap();
+    assert_eq!(
+        opened.fields["signal_note"],
+        json!("Twee maanden huur achter.")
+    );
     for revoked in ["het-grootslag", "wooncompagnie"] {
         let answer = app.client(revoked).await.slice(case, "matching").await;
         assert_eq!(answer.unwrap_err().status(), Some(404), "{revoked}");

@@ -66,8 +66,9 @@ fn policy_show_json_has_the_documented_shape() {
         p["parties"]["bct-westfriesland"]["role"],
         json!("coordinator")
     );
-    // 56 of the registration form, 3 of the assessment, 7 of the evaluation, 1 of the consent.
-    assert_eq!(p["fields"].as_object().unwrap().len(), 67);
+    // 56 of the registration form, 3 of the assessment, 7 of the evaluation, 1 of the consent,
+    // 3 of the signal.
+    assert_eq!(p["fields"].as_object().unwrap().len(), 70);
     let text = ok(sluis().args(["policy", "show"]).output().unwrap());
     assert!(text.contains("identifiers") && text.contains("Intermaris"));
 }

@@ -764,3 +764,96 @@ async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_share
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn nothing_is_shared_without_consent_and_withdrawal_deletes_what_was_shared);
+
+/// After the match the corporation (and the municipality of the home) signal a problem to the
+/// care organisation and the coordinator (art. 9.9, 12): sealed to those two alone, the case
+/// staying where it is; not before the match (409), not by the care organisation (403), not by
+/// a corporation taken off the case (404), not with an unknown kind (422).
+async fn a_signal_after_the_match_reaches_care_and_coordinator_only(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let case = app
+        .submit_and_refer(CARE, &fictional_registration(), &["hoorn"])
+        .await;
+    let signal = |kind: &str, note: &str| json!({"fields": {"signal_kind": kind, "signal_on": "2026-11-30", "signal_note": note}});
+    let corporation = app.client("intermaris").await;
+    let early = corporation
+        .step(&case, "signals", &signal("rent_arrears", "Te vroeg."))
+        .await;
+    assert_eq!(
+        early.unwrap_err().status(),
+        Some(409),
+        "{backend}: before the match"
+    );
+    corporation
+        .step(
+            &case,
+            "match",
+            &json!({"home_municipality": "hoorn", "home_kind": "regular"}),
+        )
+        .await
+        .unwrap();
+    let done = corporation
+        .step(
+            &case,
+            "signals",
+            &signal("rent_arrears", "Twee maanden huur achter."),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done["state"], "matched", "{backend}");
+    assert_eq!(
+        done["sealed"]["signal_note"],
+        json!([COORDINATOR, CARE]),
+        "{backend}: sealed to care and coordinator alone"
+    );
+    app.client("hoorn")
+        .await
+        .step(
+            &case,
+            "signals",
+            &signal("nuisance", "Melding van de buren."),
+        )
+        .await
+        .unwrap();
+    for org in [CARE, COORDINATOR] {
+        let purpose = if org == CARE {
+            "guidance"
+        } else {
+            "assessment"
+        };
+        let slice = app.client(org).await.slice(&case, purpose).await.unwrap();
+        let opened = client::open_slice(&slice, &app.party(org).identity, &app.policy).unwrap();
+        // The latest signal of each field: the municipality's.
+        assert_eq!(
+            opened.fields["signal_kind"],
+            json!("nuisance"),
+            "{backend}: {org}"
+        );
+        assert_eq!(opened.fields["signal_note"], json!("Melding van de buren."));
+    }
+    for (org, purpose) in [("intermaris", "matching"), ("hoorn", "guidance_decision")] {
+        let slice = app.client(org).await.slice(&case, purpose).await.unwrap();
+        assert!(
+            slice.fields.iter().all(|f| !f.field.starts_with("signal_")),
+            "{backend}: {org} holds no signal"
+        );
+    }
+    let by_care = app
+        .client(CARE)
+        .await
+        .step(&case, "signals", &signal("other", "Zelf."))
+        .await;
+    assert_eq!(by_care.unwrap_err().status(), Some(403), "{backend}");
+    let revoked = app
+        .client("het-grootslag")
+        .await
+        .step(&case, "signals", &signal("other", "Weg."))
+        .await;
+    assert_eq!(revoked.unwrap_err().status(), Some(404), "{backend}");
+    let unknown = corporation
+        .step(&case, "signals", &signal("brand", "Onbekend."))
+        .await;
+    assert_eq!(unknown.unwrap_err().status(), Some(422), "{backend}");
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn a_signal_after_the_match_reaches_care_and_coordinator_only);

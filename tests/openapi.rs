@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 51] = [
+const OPERATIONS: [(&str, &str); 52] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -40,6 +40,7 @@ const OPERATIONS: [(&str, &str); 51] = [
     ("post", "/v1/cases/{id}/end"),
     ("post", "/v1/cases/{id}/changes"),
     ("post", "/v1/cases/{id}/evaluations"),
+    ("post", "/v1/cases/{id}/signals"),
     ("put", "/v1/cases/{id}/documents/{field}"),
     ("get", "/v1/cases/{id}/consent"),
     ("post", "/v1/cases/{id}/consent/withdraw"),

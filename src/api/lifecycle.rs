@@ -33,6 +33,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/v1/cases/{id}/end", post(post_end))
         .route("/v1/cases/{id}/changes", post(post_changes))
         .route("/v1/cases/{id}/evaluations", post(post_evaluation))
+        .route("/v1/cases/{id}/signals", post(post_signal))
 }
 
 // ---- assessment ------------------------------------------------------------------------------
@@ -322,6 +323,44 @@ pub(super) async fn post_evaluation(
     let detail = format!("evaluation {period}");
     step.notify = (receiving.into_iter())
         .map(|o| Notice::new(o, "slice_changed", &detail))
+        .collect();
+    step.sealed = sealed;
+    allowed.finish_withheld(&state, step, withheld).await
+}
+
+/// A signal of a problem after the match.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SignalRequest {
+    /// The signal form's values (`signal_kind`, `signal_on`, `signal_note`).
+    #[schema(value_type = Object)]
+    fields: FieldValues,
+}
+
+#[utoipa::path(post, path = "/v1/cases/{id}/signals", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = SignalRequest, responses((status = 200, description = "Signal sealed to the care organisation and the coordinator", body = StepDone)))]
+/// The corporation or the municipality signals a problem (rent arrears, nuisance, other) to
+/// the care organisation and the coordinator (art. 9.9, 12): sealed to them, a notification
+/// each; the case stays where it is.
+pub(super) async fn post_signal(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SignalRequest>,
+) -> Result<Json<StepDone>, ApiError> {
+    let allowed = begin(&state, &caller, &id, |_| Action::Signal, "guidance").await?;
+    form::validate_form(&state.policy, "signal", &req.fields, true)
+        .map_err(ApiError::invalid_fields)?;
+    let (sealed, withheld) = allowed
+        .seal_to_parties(&state, &req.fields, Sendable::Any)
+        .await?;
+    let mut step = allowed.step(&caller);
+    let receiving: BTreeSet<&String> = (sealed.iter())
+        .flat_map(|f| f.recipients.iter())
+        .filter(|o| **o != caller.org_id)
+        .collect();
+    let detail = format!("a signal from {}", caller.org_id);
+    step.notify = (receiving.into_iter())
+        .map(|o| Notice::new(o, "signal", &detail))
         .collect();
     step.sealed = sealed;
     allowed.finish_withheld(&state, step, withheld).await

@@ -126,6 +126,7 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         lifecycle::post_end,
         lifecycle::post_changes,
         lifecycle::post_evaluation,
+        lifecycle::post_signal,
         documents::put_document,
         consent::get_consent,
         consent::post_withdraw,

@@ -110,6 +110,8 @@ pub enum Action {
     /// Care organisation or coordinator records a new consent declaration for an open case
     /// (a renewal, or a wider scope); the case continues under it.
     RenewConsent,
+    /// Corporation or municipality signals a problem after the match (art. 9.9, 12).
+    Signal,
 }
 
 impl Action {
@@ -129,6 +131,7 @@ impl Action {
             Action::End => "end",
             Action::Withdraw => "withdraw",
             Action::RenewConsent => "renew_consent",
+            Action::Signal => "signal",
         }
     }
 
@@ -160,6 +163,10 @@ impl Action {
                 &[Referred, Matched, Housed, LeaseConverted],
             ),
             Action::Withdraw | Action::RenewConsent => (&["care", "coordinator"], OPEN),
+            Action::Signal => (
+                &["corporation", "municipality"],
+                &[Matched, Housed, LeaseConverted],
+            ),
         }
     }
 
@@ -176,7 +183,7 @@ impl Action {
             Action::ConvertLease => State::LeaseConverted,
             Action::End => State::Ended,
             Action::Withdraw => State::Withdrawn,
-            Action::Evaluate | Action::ReportChange | Action::RenewConsent => from,
+            Action::Evaluate | Action::ReportChange | Action::RenewConsent | Action::Signal => from,
         }
     }
 }
@@ -266,6 +273,10 @@ mod tests {
             allowed.push((Action::End, "coordinator", from, Ended));
             allowed.push((Action::End, "corporation", from, Ended));
         }
+        for from in [Matched, Housed, LeaseConverted] {
+            allowed.push((Action::Signal, "corporation", from, from));
+            allowed.push((Action::Signal, "municipality", from, from));
+        }
         for from in OPEN {
             allowed.push((Action::ReportChange, "care", from, from));
             allowed.push((Action::Withdraw, "care", from, Withdrawn));
@@ -295,6 +306,7 @@ mod tests {
             Action::End,
             Action::Withdraw,
             Action::RenewConsent,
+            Action::Signal,
         ];
         let mut checked = 0;
         for action in actions {
@@ -317,7 +329,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 13 * 6 * 10);
+        assert_eq!(checked, 14 * 6 * 10);
         assert!(matches!(
             transition(State::Registered, Action::Match, "corporation"),
             Err(Refusal::State { .. })

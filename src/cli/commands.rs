@@ -413,6 +413,23 @@ pub(super) enum Command {
         #[arg(long)]
         report: Option<PathBuf>,
     },
+    /// Corporation or municipality, after the match: signal a problem to the care
+    /// organisation and the coordinator (art. 9.9, 12); sealed to those two alone.
+    Signal {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// `rent_arrears`, `nuisance` or `other`.
+        #[arg(long, value_parser = ["rent_arrears", "nuisance", "other"])]
+        kind: String,
+        /// The date of the signal, `YYYY-MM-DD`.
+        #[arg(long)]
+        on: String,
+        /// What happened.
+        #[arg(long)]
+        note: String,
+    },
     /// Care organisation: report changes (art. 6, 12); FILE holds field id → new value.
     ReportChange {
         #[command(flatten)]

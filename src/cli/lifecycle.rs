@@ -89,6 +89,23 @@ pub(super) async fn run(command: Command) -> Result<()> {
                     .map_err(explain)?,
             )
         }
+        Command::Signal {
+            client,
+            case,
+            kind,
+            on,
+            note,
+        } => {
+            let body =
+                json!({"fields": {"signal_kind": kind, "signal_on": on, "signal_note": note}});
+            print(
+                &login(&client)
+                    .await?
+                    .step(&case, "signals", &body)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
         Command::Evaluate {
             client,
             case,

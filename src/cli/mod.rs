@@ -53,6 +53,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Match { .. }
         | Command::Housed { .. }
         | Command::Evaluate { .. }
+        | Command::Signal { .. }
         | Command::ReportChange { .. }
         | Command::Upload { .. }
         | Command::ConvertLease { .. }

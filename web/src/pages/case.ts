@@ -11,6 +11,7 @@ import { purposeOf } from "./cases.ts";
 import { changePanel } from "./change.ts";
 import { documentPanel, evaluationPanel } from "./evaluate.ts";
 import { homePanel } from "./home.ts";
+import { signalPanel } from "./signal.ts";
 import { alert, go } from "./common.ts";
 import { referPanel } from "./refer.ts";
 
@@ -90,6 +91,8 @@ export async function casePage(id: string): Promise<void> {
   if (me.role === "care" && ["housed", "lease_converted"].includes(meta.state)) actions.push(evaluationPanel(policy, id));
   const home = me.role === "corporation" ? homePanel(policy, id, meta.state, me.organisation) : null;
   if (home) actions.push(home);
+  const after = ["matched", "housed", "lease_converted"].includes(meta.state);
+  if (after && (me.role === "corporation" || me.role === "municipality")) actions.push(signalPanel(policy, id));
   show(
     h("h1", { class: "utrecht-heading-1" }, t("case.title")),
     h("h2", { class: "utrecht-heading-2" }, t("case.history")),

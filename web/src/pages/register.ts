@@ -54,7 +54,7 @@ export function control(spec: FieldSpec, values: Values): HTMLElement {
       return group;
     }
     case "choice": {
-      const select = h("select", { id, name: spec.id, class: "utrecht-select", required: spec.required }, h("option", { value: "" }, t("field.choose")), ...(spec.options ?? []).map((o) => h("option", { value: o, selected: current === o }, o)));
+      const select = h("select", { id, name: spec.id, class: "utrecht-select", required: spec.required }, h("option", { value: "" }, t("field.choose")), ...(spec.options ?? []).map((o) => h("option", { value: o, selected: current === o }, tOr(`option.${o}`, o))));
       select.addEventListener("change", () => set(select.value));
       return select;
     }

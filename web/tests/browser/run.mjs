@@ -294,6 +294,15 @@ let corporationFields = [];
   await page.click("#housed button[type=submit]");
   await page.waitForSelector("#lease");
   await look(page, "corporation-housed");
+  // A signal to the care organisation and the coordinator (art. 9.9).
+  await page.selectOption("#f-signal_kind", "rent_arrears");
+  await page.fill("#f-signal_on", new Date().toISOString().slice(0, 10));
+  await page.fill("#f-signal_note", "Twee maanden huur achter.");
+  const signalled = page.waitForResponse((r) => r.url().endsWith("/signals") && r.request().method() === "POST");
+  await page.click("#signal button[type=submit]");
+  check("the signal is sealed by the broker", (await signalled).status() === 200);
+  // The case page draws itself again after the step; let it finish before moving on.
+  await page.waitForLoadState("networkidle");
   await page.click("a[href='#/counts']");
   await page.waitForSelector("#counts");
   await page.fill("#count-rent_arrears", "3");
