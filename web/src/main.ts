@@ -71,7 +71,23 @@ function shell(): void {
   });
 }
 
+/** Navigations started, and the newest one that finished drawing. */
+let started = 0;
+let finished = 0;
+
 async function route(): Promise<void> {
+  const mine = ++started;
+  try {
+    await draw();
+  } finally {
+    if (mine === started) finished = mine;
+    // A page that was still loading drew itself over the newer one that had already finished:
+    // draw the newer one again.
+    else if (finished === started) void route();
+  }
+}
+
+async function draw(): Promise<void> {
   shell();
   const hash = location.hash || "#/login";
   const me = session.me;

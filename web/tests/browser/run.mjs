@@ -301,8 +301,6 @@ let corporationFields = [];
   const signalled = page.waitForResponse((r) => r.url().endsWith("/signals") && r.request().method() === "POST");
   await page.click("#signal button[type=submit]");
   check("the signal is sealed by the broker", (await signalled).status() === 200);
-  // The case page draws itself again after the step; let it finish before moving on.
-  await page.waitForLoadState("networkidle");
   await page.click("a[href='#/counts']");
   await page.waitForSelector("#counts");
   await page.fill("#count-rent_arrears", "3");
