@@ -286,9 +286,8 @@ impl Client {
             })?
             .parse()
             .map_err(|_| ClientError::Protocol("a colleague's recipient is not age1…".into()))?;
-        let text = identity.to_file_text(&crate::clock::now_text());
-        let plain = sealing::Plaintext::new(text.as_bytes().to_vec());
-        let sealed = sealing::seal(&plain, std::slice::from_ref(&recipient))
+        let sealed = identity
+            .wrapped_for(&recipient, &crate::clock::now_text())
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let id = member["id"].as_str().unwrap_or_default();
         self.put_json(

@@ -108,6 +108,16 @@ impl Identity {
             .map_err(|_| SealError::BadIdentity)
     }
 
+    /// This identity's file, sealed to one person's own `recipient`: the organisation's
+    /// identity wrapped for a member (`person_keys`), which only that person can open.
+    pub fn wrapped_for(&self, recipient: &Recipient, created: &str) -> Result<Vec<u8>, SealError> {
+        let text = self.to_file_text(created);
+        seal(
+            &Plaintext::new(text.as_bytes().to_vec()),
+            std::slice::from_ref(recipient),
+        )
+    }
+
     /// The public half, to register with the broker.
     pub fn recipient(&self) -> Recipient {
         Recipient(self.0.to_public())

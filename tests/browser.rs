@@ -16,7 +16,7 @@
 mod common;
 
 use base64::Engine as _;
-use common::TestApp;
+use common::{CORPORATION_FIELDS, TestApp};
 use serde_json::{Value, json};
 use sha2::Digest as _;
 use sluis::auth::{PersonSecrets, Secret};
@@ -27,37 +27,6 @@ const NEWCOMER: &str = "j.jansen";
 const INITIAL: &str = "een lang eerste wachtwoord";
 const OWN: &str = "mijn eigen geheime zin 789";
 const CLIENT_NAME: &str = "Fenna Visser";
-
-/// Field ids a corporation opens of a full registration (art. 9.5, 9.6, 9.9), written out.
-const CORPORATION_FIELDS: [&str; 27] = [
-    "accepts_suitable_offer",
-    "affordability",
-    "benefits",
-    "children_ages",
-    "children_count",
-    "current_address",
-    "date_of_birth",
-    "debt_restructuring_status",
-    "debts_total",
-    "dwelling_constraints",
-    "email",
-    "financial_administrator",
-    "financial_administrator_contact",
-    "full_name",
-    "guide_name",
-    "guide_phone",
-    "has_partner",
-    "housing_preferences",
-    "income_source",
-    "net_monthly_income",
-    "phone",
-    "rent_affordable",
-    "rent_arrears_amount",
-    "rent_arrears_last_home",
-    "residence_status",
-    "wgs_admission_date",
-    "woonmatch_number",
-];
 
 /// The browser and its driver, or why they are not here.
 fn tools() -> Result<std::path::PathBuf, String> {

@@ -12,6 +12,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
+use common::CORPORATION_FIELDS;
 use serde_json::{Value, json};
 
 fn sluis() -> Command {
@@ -147,37 +148,6 @@ fn an_inconsistent_policy_stops_the_broker_with_a_message() {
         assert!(String::from_utf8_lossy(&serve.stderr).contains(message));
     }
 }
-
-/// Field ids the corporation of the demo may open (art. 9.5, 9.6, 9.9), written out.
-const CORPORATION_FIELDS: &[&str] = &[
-    "accepts_suitable_offer",
-    "affordability",
-    "benefits",
-    "children_ages",
-    "children_count",
-    "current_address",
-    "date_of_birth",
-    "debt_restructuring_status",
-    "debts_total",
-    "dwelling_constraints",
-    "email",
-    "financial_administrator",
-    "financial_administrator_contact",
-    "full_name",
-    "guide_name",
-    "guide_phone",
-    "has_partner",
-    "housing_preferences",
-    "income_source",
-    "net_monthly_income",
-    "phone",
-    "rent_affordable",
-    "rent_arrears_amount",
-    "rent_arrears_last_home",
-    "residence_status",
-    "wgs_admission_date",
-    "woonmatch_number",
-];
 
 #[test]
 fn the_demo_writes_identities_slices_and_opened_files() {

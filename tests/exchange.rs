@@ -9,7 +9,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::TestApp;
+use common::{CORPORATION_FIELDS, TestApp};
 use serde_json::{Value, json};
 use sluis::client::{self, ClientError};
 use sluis::demo::fictional_registration;
@@ -76,38 +76,6 @@ const ALL_REGISTRATION: &[&str] = &[
     "wgs_admission_date",
     "woonmatch_number",
     "work_education_location",
-];
-
-/// Art. 9.5: personalia, household, income, debts (incl. schuldsanering, bewindvoering),
-/// plus dwelling requirements (9.6) and the guide's contact (9.9). No BSN, no health data.
-const CORPORATION_FIELDS: &[&str] = &[
-    "accepts_suitable_offer",
-    "affordability",
-    "benefits",
-    "children_ages",
-    "children_count",
-    "current_address",
-    "date_of_birth",
-    "debt_restructuring_status",
-    "debts_total",
-    "dwelling_constraints",
-    "email",
-    "financial_administrator",
-    "financial_administrator_contact",
-    "full_name",
-    "guide_name",
-    "guide_phone",
-    "has_partner",
-    "housing_preferences",
-    "income_source",
-    "net_monthly_income",
-    "phone",
-    "rent_affordable",
-    "rent_arrears_amount",
-    "rent_arrears_last_home",
-    "residence_status",
-    "wgs_admission_date",
-    "woonmatch_number",
 ];
 
 /// The destination municipality: as the corporation minus dwelling requirements, plus BSN,

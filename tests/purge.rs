@@ -152,6 +152,14 @@ async fn purge_deletes_exactly_what_is_past_its_time(backend: &'static str) {
 }
 crate::per_backend!(#[tokio::test] async fn purge_deletes_exactly_what_is_past_its_time);
 
+/// A fresh signing key for the broker, as a PEM file in `dir`.
+fn signing_key_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let key_file = dir.join("signing.pem");
+    let pem = sluis::auth::SigningKey::to_pem(&sluis::auth::SigningKey::generate_pkcs8());
+    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    key_file
+}
+
 /// A broker on SQLite, stopped, whose one case was rejected on 2020-01-01: by the system clock
 /// long past its 365 days.
 async fn rejected_in_2020() -> (common::TestDb, sluis::store::Store, String) {
@@ -189,9 +197,7 @@ async fn rejected_in_2020() -> (common::TestDb, sluis::store::Store, String) {
 async fn the_purge_verb_prints_and_writes_verifiable_receipts() {
     let (db, store, case) = rejected_in_2020().await;
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("signing.pem");
-    let pem = sluis::auth::SigningKey::to_pem(&sluis::auth::SigningKey::generate_pkcs8());
-    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    let key_file = signing_key_file(dir.path());
     let receipts = dir.path().join("receipts");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_sluis"))
         .args(["purge", "--database", &db.url, "--receipts"])
@@ -330,9 +336,7 @@ async fn the_broker_purges_at_start_and_keeps_the_receipt() {
     let (db, store, case) = rejected_in_2020().await;
     assert!(store.sealed_count(&case).await.unwrap().0 > 0);
     let dir = tempfile::tempdir().unwrap();
-    let key_file = dir.path().join("signing.pem");
-    let pem = sluis::auth::SigningKey::to_pem(&sluis::auth::SigningKey::generate_pkcs8());
-    std::fs::write(&key_file, pem.as_bytes()).unwrap();
+    let key_file = signing_key_file(dir.path());
     let (server, _base) = common::serve_process(&db.url, &key_file);
     // Bounded wait for the start-up purge (not a timing expectation: 60 s is ample anywhere).
     let mut kept = Vec::new();

@@ -117,11 +117,7 @@ pub async fn add_people(
         store
             .add_user(&user, Event::admin(format!("user {username} in {org}")))
             .await?;
-        let text = party.identity.to_file_text(&now_text());
-        let sealed = crate::sealing::seal(
-            &crate::sealing::Plaintext::new(text.as_bytes().to_vec()),
-            std::slice::from_ref(&own),
-        )?;
+        let sealed = party.identity.wrapped_for(&own, &now_text())?;
         let key = crate::store::PersonKey {
             user_id: user.id.clone(),
             org_id: (*org).to_owned(),

@@ -14,6 +14,39 @@ use sluis::demo::{Enrolled, enrol_parties};
 use sluis::policy::Policy;
 use sluis::store::Store;
 
+/// Field ids a corporation opens of a full registration, written out: art. 9.5 (personalia,
+/// household, income, debts incl. schuldsanering and bewindvoering), dwelling requirements
+/// (9.6) and the guide's contact (9.9). No BSN, no health data.
+pub const CORPORATION_FIELDS: &[&str] = &[
+    "accepts_suitable_offer",
+    "affordability",
+    "benefits",
+    "children_ages",
+    "children_count",
+    "current_address",
+    "date_of_birth",
+    "debt_restructuring_status",
+    "debts_total",
+    "dwelling_constraints",
+    "email",
+    "financial_administrator",
+    "financial_administrator_contact",
+    "full_name",
+    "guide_name",
+    "guide_phone",
+    "has_partner",
+    "housing_preferences",
+    "income_source",
+    "net_monthly_income",
+    "phone",
+    "rent_affordable",
+    "rent_arrears_amount",
+    "rent_arrears_last_home",
+    "residence_status",
+    "wgs_admission_date",
+    "woonmatch_number",
+];
+
 pub fn policy() -> Policy {
     Policy::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("policy")).unwrap()
 }

@@ -2,6 +2,7 @@
 // label, help, kind and limits, so a new field in the policy appears in the pages without
 // front-end code. Also what a field's plaintext becomes on screen, and the browser's own
 // check of a value before it is sent (the broker checks again).
+import { base64 } from "@scure/base";
 import { tOr, t } from "./i18n.ts";
 
 export interface FieldSpec {
@@ -161,11 +162,7 @@ export function rulesOn(rules: FormRule[], values: Record<string, unknown>): { r
   return rules.filter((r) => !r.when || holds(r.when, values)).map((rule) => ({ rule, met: holds(rule.then, values) }));
 }
 
-/** A value as the API takes it back (documents base64), for a re-share. */
-export function toJson(spec: FieldSpec, value: unknown): unknown {
-  if (spec.kind !== "document") return value;
-  const bytes = value as Uint8Array;
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
+/** A value as the API takes it (a document's bytes as base64). */
+export function toJson(value: unknown): unknown {
+  return value instanceof Uint8Array ? base64.encode(value) : value;
 }

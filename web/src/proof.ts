@@ -4,13 +4,9 @@
 // checkpoint's tree.
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { sha256 } from "@noble/hashes/sha2.js";
+import { base64 } from "@scure/base";
 
 const text = new TextEncoder();
-
-function b64(s: string): Uint8Array {
-  const bin = atob(s);
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
 
 function hex(bytes: Uint8Array): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
@@ -40,7 +36,7 @@ export interface VerifierKey {
 export function parseVkey(vkey: string): VerifierKey | null {
   const [name, id, data] = splitVkey(vkey.trim());
   if (!name || !id || !data) return null;
-  const body = b64(data);
+  const body = base64.decode(data);
   if (body.length !== 33 || body[0] !== 1) return null;
   const key = body.slice(1);
   const expect = sha256(concat(text.encode(`${name}\n`), new Uint8Array([1]), key)).slice(0, 4);
@@ -62,7 +58,7 @@ export function openNote(note: string, key: VerifierKey): string | null {
   const body = note.slice(0, at);
   const [name, sig] = note.slice(at + 3).trim().split(" ");
   if (name !== key.name || !sig) return null;
-  const raw = b64(sig);
+  const raw = base64.decode(sig);
   if (raw.length !== 68 || hex(raw.slice(0, 4)) !== hex(key.id)) return null;
   try {
     return ed25519.verify(raw.slice(4), text.encode(body), key.key) ? body : null;
@@ -75,7 +71,7 @@ export function openNote(note: string, key: VerifierKey): string | null {
 export function checkpointOf(body: string): { origin: string; size: number; root: Uint8Array } | null {
   const [origin, size, root] = body.split("\n");
   if (!origin || !size || !root) return null;
-  return { origin, size: Number(size), root: b64(root) };
+  return { origin, size: Number(size), root: base64.decode(root) };
 }
 
 /** SHA-256(0x00 ‖ canonical encoding): the event as compact JSON, keys in the log's order. */

@@ -2,27 +2,13 @@
 // live, in this worker's memory alone (no storage of any kind). The page asks it to derive the
 // login credential, to unwrap the organisation's identity, to open age files and to seal; it
 // never hands an identity out. Terminating the worker forgets both.
+import { base64 } from "@scure/base";
 import { Decrypter, Encrypter, identityToRecipient } from "age-encryption";
 import { derivePerson } from "./person.ts";
 import type { KeyRequest, KeyAnswer } from "./keyproto.ts";
 
 let own: string | null = null;
 let organisation: string | null = null;
-
-function base64ToBytes(b64: string): Uint8Array {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(bin);
-}
 
 async function answer(req: KeyRequest): Promise<KeyAnswer> {
   switch (req.op) {
@@ -43,7 +29,7 @@ async function answer(req: KeyRequest): Promise<KeyAnswer> {
       if (!own) return { ok: false, error: "locked" };
       const d = new Decrypter();
       d.addIdentity(own);
-      const text = await d.decrypt(base64ToBytes(req.wrapped), "text");
+      const text = await d.decrypt(base64.decode(req.wrapped), "text");
       const line = text.split("\n").map((l) => l.trim()).find((l) => l.startsWith("AGE-SECRET-KEY-1"));
       if (!line) return { ok: false, error: "not an identity" };
       organisation = line;
@@ -56,7 +42,7 @@ async function answer(req: KeyRequest): Promise<KeyAnswer> {
       const opened: Record<string, Uint8Array | null> = {};
       for (const f of req.files) {
         try {
-          opened[f.id] = await d.decrypt(base64ToBytes(f.age), "uint8array");
+          opened[f.id] = await d.decrypt(base64.decode(f.age), "uint8array");
         } catch {
           opened[f.id] = null;
         }
@@ -83,7 +69,7 @@ async function answer(req: KeyRequest): Promise<KeyAnswer> {
 async function seal(recipients: string[], bytes: Uint8Array): Promise<string> {
   const e = new Encrypter();
   for (const r of recipients) e.addRecipient(r);
-  return bytesToBase64(await e.encrypt(bytes));
+  return base64.encode(await e.encrypt(bytes));
 }
 
 self.onmessage = async (event: MessageEvent<{ id: number; req: KeyRequest }>) => {

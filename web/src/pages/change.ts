@@ -4,9 +4,9 @@
 import { call, Problem } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
-import { check, type Policy } from "../policy.ts";
+import { check, type Policy, toJson } from "../policy.ts";
 import { alert, field, go } from "./common.ts";
-import { base64, control } from "./register.ts";
+import { control } from "./register.ts";
 
 export function changePanel(policy: Policy, caseId: string): HTMLElement {
   const ids = policy.forms.registration?.fields ?? [];
@@ -28,7 +28,7 @@ export function changePanel(policy: Policy, caseId: string): HTMLElement {
     if (problem) return void status.replaceChildren(alert("error", `${spec.label}: ${problem}`));
     const value = values[spec.id];
     try {
-      await call("POST", `/v1/cases/${caseId}/changes`, { fields: { [spec.id]: value instanceof Uint8Array ? base64(value) : value } });
+      await call("POST", `/v1/cases/${caseId}/changes`, { fields: { [spec.id]: toJson(value) } });
       go(`#/cases/${caseId}`);
     } catch (e) {
       const detail = e instanceof Problem && e.errors.length ? e.errors.map((p) => p.problem).join("; ") : (e as Error).message;

@@ -4,9 +4,9 @@
 import { call, Problem, upload } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
-import { check, type FieldSpec, type Policy } from "../policy.ts";
+import { check, type Policy, toJson } from "../policy.ts";
 import { alert, field, go } from "./common.ts";
-import { base64, control } from "./register.ts";
+import { formFields, problemsOf } from "./register.ts";
 
 function failure(status: HTMLElement, e: unknown): void {
   const detail = e instanceof Problem && e.errors.length ? e.errors.map((p) => `${p.field}: ${p.problem}`).join("; ") : (e as Error).message;
@@ -15,22 +15,22 @@ function failure(status: HTMLElement, e: unknown): void {
 
 export function evaluationPanel(policy: Policy, caseId: string): HTMLElement {
   const values: Record<string, unknown> = {};
-  const specs = (policy.forms.evaluation?.fields ?? []).map((id) => policy.fields[id]).filter((s): s is FieldSpec => Boolean(s));
+  const { specs, fields: controls } = formFields(policy, "evaluation", values);
   const period = h("select", { id: "evaluation-period", class: "utrecht-select" }, h("option", { value: "1" }, t("evaluate.first")), h("option", { value: "2" }, t("evaluate.second")));
   const status = h("div", { role: "status", "aria-live": "polite" });
   const form = h(
     "form",
     { class: "utrecht-form", id: "evaluation", novalidate: true },
     field("evaluation-period", t("evaluate.period"), period),
-    ...specs.map((s) => field(`f-${s.id}`, s.required ? s.label : `${s.label} ${t("field.optional")}`, control(s, values), s.help)),
+    ...controls,
     h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("evaluate.send")),
     status,
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const problems = specs.map((s) => [s, check(s, values[s.id])] as const).filter(([, p]) => p);
-    if (problems.length) return void status.replaceChildren(alert("error", problems.map(([s, p]) => `${s.label}: ${p}`).join(" ")));
-    const fields = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, v instanceof Uint8Array ? base64(v) : v]));
+    const problems = problemsOf(specs, values);
+    if (problems) return void status.replaceChildren(alert("error", problems));
+    const fields = Object.fromEntries(Object.entries(values).map(([k, v]) => [k, toJson(v)]));
     try {
       await call("POST", `/v1/cases/${caseId}/evaluations`, { period: Number(period.value), fields });
       go(`#/cases/${caseId}`);

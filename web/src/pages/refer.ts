@@ -73,7 +73,7 @@ export function referPanel(policy: Policy, caseId: string): HTMLElement {
       const fields: Record<string, unknown> = {};
       for (const [id, value] of Object.entries(values)) {
         const spec = policy.fields[id] as FieldSpec | undefined;
-        if (spec && policy.categories[spec.category]?.roles.includes(role)) fields[id] = toJson(spec, value);
+        if (spec && policy.categories[spec.category]?.roles.includes(role)) fields[id] = toJson(value);
       }
       return Object.keys(fields).length ? [{ recipients: orgs, fields }] : [];
     });

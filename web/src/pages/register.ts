@@ -6,17 +6,11 @@ import { call, Problem } from "../api.ts";
 import { h, show } from "../dom.ts";
 import { formatDate, formatEur } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
-import { byCategory, check, type FieldSpec, rulesOn, visibleTo } from "../policy.ts";
+import { byCategory, check, type FieldSpec, type Policy, rulesOn, toJson, visibleTo } from "../policy.ts";
 import { session } from "../session.ts";
 import { alert, field, go } from "./common.ts";
 
 type Values = Record<string, unknown>;
-
-export function base64(bytes: Uint8Array): string {
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(bin);
-}
 
 /** The control for one field, writing what is entered into `values`. */
 export function control(spec: FieldSpec, values: Values): HTMLElement {
@@ -86,6 +80,23 @@ export function control(spec: FieldSpec, values: Values): HTMLElement {
   }
 }
 
+/** A field's label, marked when it is optional. */
+function labelOf(spec: FieldSpec): string {
+  return spec.required ? spec.label : `${spec.label} ${t("field.optional")}`;
+}
+
+/** A policy form's fields, each a labelled control writing into `values`. */
+export function formFields(policy: Policy, form: string, values: Values): { specs: FieldSpec[]; fields: HTMLElement[] } {
+  const specs = (policy.forms[form]?.fields ?? []).map((id) => policy.fields[id]).filter((s): s is FieldSpec => Boolean(s));
+  return { specs, fields: specs.map((s) => field(`f-${s.id}`, labelOf(s), control(s, values), s.help)) };
+}
+
+/** The browser's check of `values` against `specs`: every problem as one message, or null. */
+export function problemsOf(specs: FieldSpec[], values: Values): string | null {
+  const problems = specs.map((s) => [s, check(s, values[s.id])] as const).filter(([, p]) => p);
+  return problems.length ? problems.map(([s, p]) => `${s.label}: ${p}`).join(" ") : null;
+}
+
 /** A value for the summary. */
 function summary(spec: FieldSpec, value: unknown): string {
   if (spec.kind === "amount_eur") return formatEur(Number(value));
@@ -116,7 +127,7 @@ export function registerPage(values: Values = {}, errors: Record<string, string>
       { class: "utrecht-form-fieldset" },
       h("legend", { class: "utrecht-form-fieldset__legend" }, legend),
       note ? h("p", { class: "utrecht-form-field-description" }, note) : null,
-      ...specs.map((s) => field(`f-${s.id}`, s.required ? s.label : `${s.label} ${t("field.optional")}`, control(s, values), s.help, errors[s.id])),
+      ...specs.map((s) => field(`f-${s.id}`, labelOf(s), control(s, values), s.help, errors[s.id])),
     );
   const groups = byCategory(policy, "registration").map(([category, specs]) => {
     const seen = visibleTo(policy, category);
@@ -165,7 +176,7 @@ function summaryPage(values: Values, specs: FieldSpec[]): void {
     const fields: Values = {};
     for (const id of policy.forms.registration?.fields ?? []) {
       const v = values[id];
-      if (v !== undefined) fields[id] = v instanceof Uint8Array ? base64(v) : v;
+      if (v !== undefined) fields[id] = toJson(v);
     }
     const roles = Object.keys(policy.roles).filter((r) => policy.roles[r]?.joins !== "never");
     const categories = Object.keys(policy.categories);
@@ -178,7 +189,7 @@ function summaryPage(values: Values, specs: FieldSpec[]): void {
           valid_until: values.consent_valid_until,
           roles,
           categories,
-          document: base64(values.consent_document as Uint8Array),
+          document: toJson(values.consent_document),
         },
         monitor: { client_group: values.monitor_client_group, origin_municipality: values.monitor_origin },
       });

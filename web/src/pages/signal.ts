@@ -4,25 +4,25 @@
 import { call, Problem } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
-import { check, type FieldSpec, type Policy } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
-import { control } from "./register.ts";
+import type { Policy } from "../policy.ts";
+import { alert, go } from "./common.ts";
+import { formFields, problemsOf } from "./register.ts";
 
 export function signalPanel(policy: Policy, caseId: string): HTMLElement {
   const values: Record<string, unknown> = {};
-  const specs = (policy.forms.signal?.fields ?? []).map((id) => policy.fields[id]).filter((s): s is FieldSpec => Boolean(s));
+  const { specs, fields } = formFields(policy, "signal", values);
   const status = h("div", { role: "status", "aria-live": "polite" });
   const form = h(
     "form",
     { class: "utrecht-form", id: "signal", novalidate: true },
-    ...specs.map((s) => field(`f-${s.id}`, s.label, control(s, values), s.help)),
+    ...fields,
     h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("signal.send")),
     status,
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const problems = specs.map((s) => [s, check(s, values[s.id])] as const).filter(([, p]) => p);
-    if (problems.length) return void status.replaceChildren(alert("error", problems.map(([s, p]) => `${s.label}: ${p}`).join(" ")));
+    const problems = problemsOf(specs, values);
+    if (problems) return void status.replaceChildren(alert("error", problems));
     try {
       await call("POST", `/v1/cases/${caseId}/signals`, { fields: values });
       go(`#/cases/${caseId}`);
