@@ -354,7 +354,9 @@ impl Client {
             let fields: serde_json::Map<String, Value> = opened
                 .fields
                 .iter()
-                .filter(|(id, _)| policy.may_open(&role, id))
+                // What a role receives before an application to it (policy
+                // `[until_application]`); the rest follows with the application.
+                .filter(|(id, _)| policy.may_receive(&role, false, id))
                 .map(|(id, v)| (id.clone(), v.clone()))
                 .collect();
             if !fields.is_empty() {
@@ -398,6 +400,43 @@ impl Client {
             &json!({ "municipalities": municipalities, "shares": shares }),
         )
         .await
+    }
+
+    /// Applies to the municipality of the home (care organisation, art. 9.7) with the
+    /// application form's `fields`: opens its own slice and re-shares to that municipality
+    /// what its decision needs — every field its role is granted beyond what it received at
+    /// referral (policy `[until_application]`).
+    pub async fn apply(
+        &self,
+        case: &str,
+        identity: &Identity,
+        policy: &Policy,
+        kind: &str,
+        fields: &Value,
+    ) -> Result<Value, ClientError> {
+        let meta = self.get_json(&format!("/v1/cases/{case}")).await?;
+        let home = (meta["home_municipality"].as_str()).ok_or_else(|| {
+            ClientError::Protocol("the case has no municipality of the home yet".into())
+        })?;
+        let role = (policy.parties.get(home)).map_or("municipality", |p| p.role.as_str());
+        let opened = open_slice(
+            &self.slice(case, "guidance_decision").await?,
+            identity,
+            policy,
+        )?;
+        let needed: serde_json::Map<String, Value> = (opened.fields.iter())
+            .filter(|(id, _)| policy.may_receive(role, true, id))
+            .filter(|(id, _)| !policy.may_receive(role, false, id))
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        let shares = if needed.is_empty() {
+            Vec::new()
+        } else {
+            vec![json!({ "recipients": [home], "fields": needed })]
+        };
+        let body = json!({ "kind": kind, "fields": fields, "shares": shares });
+        self.post_json(&format!("/v1/cases/{case}/applications"), &body)
+            .await
     }
 
     /// Seals the caller's copies of a case again to its organisation's current recipient (after
@@ -501,22 +540,26 @@ pub struct OpenedSlice {
     pub organisation: String,
     /// Field id → value in the clear (documents as base64).
     pub fields: BTreeMap<String, Value>,
+    /// The case's items (applications, decisions, signals): item id → field id → value.
+    pub items: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
 impl std::fmt::Debug for OpenedSlice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "OpenedSlice({}, {}, fields: {:?})",
+            "OpenedSlice({}, {}, fields: {:?}, items: {})",
             self.case,
             self.organisation,
-            self.fields.keys().collect::<Vec<_>>()
+            self.fields.keys().collect::<Vec<_>>(),
+            self.items.len()
         )
     }
 }
 
 impl OpenedSlice {
-    /// As JSON: `{"case", "organisation", "fields": {id: value}}`. Holds values in the clear.
+    /// As JSON: `{"case", "organisation", "fields": {id: value}, "items": {item: {id: value}}}`.
+    /// Holds values in the clear.
     #[expect(
         clippy::expect_used,
         reason = "opened values are strings, numbers and lists, which serde_json always writes"
@@ -527,6 +570,7 @@ impl OpenedSlice {
                 "case": self.case,
                 "organisation": self.organisation,
                 "fields": self.fields,
+                "items": self.items,
             }))
             .expect("JSON values serialise"),
         )
@@ -547,6 +591,7 @@ pub fn open_slice(
     policy: &Policy,
 ) -> Result<OpenedSlice, ClientError> {
     let mut fields = BTreeMap::new();
+    let mut items: BTreeMap<String, BTreeMap<String, Value>> = BTreeMap::new();
     for f in &slice.fields {
         let spec = policy.field(&f.field).ok_or_else(|| {
             ClientError::Protocol(format!("field `{}` is not in the policy", f.field))
@@ -555,11 +600,16 @@ pub fn open_slice(
             .map_err(|_| ClientError::Open(f.field.clone()))?;
         let value = form::from_plaintext(&spec.kind, &plain)
             .ok_or_else(|| ClientError::Open(f.field.clone()))?;
-        fields.insert(f.field.clone(), value);
+        match &f.item {
+            Some(item) => items.entry(item.clone()).or_default(),
+            None => &mut fields,
+        }
+        .insert(f.field.clone(), value);
     }
     Ok(OpenedSlice {
         case: slice.case.clone(),
         organisation: slice.organisation.clone(),
         fields,
+        items,
     })
 }

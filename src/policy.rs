@@ -265,6 +265,12 @@ pub struct Policy {
     pub retention: BTreeMap<String, RetentionRule>,
     /// Allocation (art. 11).
     pub allocation: Allocation,
+    /// Role → what a party of it receives until an application is made to it.
+    #[serde(default)]
+    pub until_application: BTreeMap<String, UntilApplication>,
+    /// Kinds of application to the municipality of the home, with their deadlines.
+    #[serde(default)]
+    pub applications: BTreeMap<String, ApplicationKind>,
     /// The annual monitor (art. 17).
     #[serde(default)]
     pub monitor: MonitorSpec,
@@ -292,6 +298,42 @@ pub enum PolicyError {
     /// The files parse but contradict each other or the rules.
     #[error("policy: {0}")]
     Invalid(String),
+}
+
+/// Refuses an `[until_application]` naming an unknown role, an unknown category or one its role
+/// is not granted, and an `[applications]` kind without days or basis.
+fn check_applications(
+    roles: &BTreeMap<String, RoleSpec>,
+    until_application: &BTreeMap<String, UntilApplication>,
+    applications: &BTreeMap<String, ApplicationKind>,
+    categories: &BTreeMap<String, CategorySpec>,
+) -> Result<(), PolicyError> {
+    let invalid = |m: String| Err(PolicyError::Invalid(m));
+    for (role, limit) in until_application {
+        if !roles.contains_key(role) || limit.basis.trim().is_empty() {
+            return invalid(format!(
+                "until_application.{role}: needs a role of the policy and a basis"
+            ));
+        }
+        for c in &limit.categories {
+            if !categories
+                .get(c)
+                .is_some_and(|spec| spec.roles.contains(role))
+            {
+                return invalid(format!(
+                    "until_application.{role} names `{c}`: not a category granted to `{role}`"
+                ));
+            }
+        }
+    }
+    for (kind, spec) in applications {
+        if !is_id(kind) || spec.days == 0 || spec.basis.trim().is_empty() {
+            return invalid(format!(
+                "applications.{kind}: needs a lower-case id, at least one day and a basis"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The policy files as text, before validation.
@@ -326,6 +368,10 @@ struct RawPolicy {
     retention: BTreeMap<String, RetentionRule>,
     #[serde(default)]
     monitor: MonitorSpec,
+    #[serde(default)]
+    until_application: BTreeMap<String, UntilApplication>,
+    #[serde(default)]
+    applications: BTreeMap<String, ApplicationKind>,
 }
 
 /// How long the age files of a case closed in one final state are kept, and why.
@@ -414,6 +460,29 @@ pub struct ChangesSpec {
     /// Categories the care organisation reports changes in.
     #[serde(default)]
     pub categories: Vec<String>,
+}
+
+/// What a party of one role receives until the care organisation applies to it (data
+/// minimisation at referral, AVG art. 5(1)(c); art. 8.6, 9.7).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UntilApplication {
+    /// The categories it receives before an application (each granted to the role).
+    pub categories: Vec<String>,
+    /// Why these and no more.
+    pub basis: String,
+}
+
+/// A kind of application to the municipality of the home (art. 9.7, 12), with its deadline.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicationKind {
+    /// What is applied for.
+    pub description: String,
+    /// Days the municipality has to decide, from the day the application was made.
+    pub days: u32,
+    /// The article that sets them.
+    pub basis: String,
 }
 
 /// Art. 11: yearly quotas, and which corporations own homes in which municipality.
@@ -951,6 +1020,12 @@ impl Policy {
                 "monitor client groups and origin_elsewhere must be lower-case ids".into(),
             ));
         }
+        check_applications(
+            &raw.roles,
+            &raw.until_application,
+            &raw.applications,
+            &categories,
+        )?;
         let version = format!("{}@{}", raw.version.trim(), digest(src));
         Ok(Self {
             version,
@@ -968,6 +1043,8 @@ impl Policy {
             retention: raw.retention,
             allocation,
             monitor: raw.monitor,
+            until_application: raw.until_application,
+            applications: raw.applications,
         })
     }
 
@@ -1031,6 +1108,18 @@ impl Policy {
     /// How organisations of `role` join a case; `None` for an unknown role.
     pub fn joins(&self, role: &str) -> Option<Joins> {
         self.roles.get(role).map(|r| r.joins)
+    }
+
+    /// Whether a party of `role` receives `field` now: the policy grants it the field's
+    /// category, and either its role receives everything before an application, or the field
+    /// is of a category it receives until then, or the care organisation applied to it
+    /// (`applied`).
+    pub fn may_receive(&self, role: &str, applied: bool, field: &str) -> bool {
+        self.may_open(role, field)
+            && (applied
+                || (self.until_application.get(role)).is_none_or(|limit| {
+                    (self.fields.get(field)).is_some_and(|f| limit.categories.contains(&f.category))
+                }))
     }
 
     /// Whether `role` may re-share fields to new parties.

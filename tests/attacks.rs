@@ -333,7 +333,9 @@ async fn every_case_endpoint_answers_outsiders_404_and_logs_the_attempt(backend:
         (
             "POST",
             format!("/v1/cases/{case}/match"),
-            Some(serde_json::json!({"home_municipality": "hoorn", "home_kind": "regular"})),
+            Some(
+                serde_json::json!({"home_municipality": "hoorn", "home_kind": "regular", "offer": sluis::demo::fictional_offer("2026-03-20")}),
+            ),
         ),
         (
             "POST",
@@ -348,7 +350,7 @@ async fn every_case_endpoint_answers_outsiders_404_and_logs_the_attempt(backend:
         (
             "POST",
             format!("/v1/cases/{case}/end"),
-            Some(serde_json::json!({})),
+            Some(serde_json::json!({"reason": "moved_on"})),
         ),
         (
             "POST",

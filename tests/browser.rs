@@ -15,6 +15,8 @@
 
 mod common;
 
+use std::collections::BTreeSet;
+
 use base64::Engine as _;
 use common::{CORPORATION_FIELDS, TestApp};
 use serde_json::{Value, json};
@@ -179,9 +181,9 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         .filter(|v| v.len() >= 4)
         .collect();
     // The sealing endpoints: the submission, a change report, a signal, a document, the
-    // referral's re-share.
+    // referral's re-share, the match's offer.
     let sealing = |method: &str, path: &str| {
-        let posted = ["/changes", "/referral", "/signals"];
+        let posted = ["/changes", "/referral", "/signals", "/match"];
         method == "POST" && (path == "/v1/cases" || posted.iter().any(|p| path.ends_with(p)))
             || method == "PUT" && path.contains("/documents/")
     };
@@ -270,39 +272,50 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         .unwrap();
     let identity = &app.party("intermaris").identity;
     let opened = sluis::client::open_slice(&slice, identity, &app.policy).unwrap();
-    let fields: Vec<&str> = opened.fields.keys().map(String::as_str).collect();
-    assert_eq!(fields, CORPORATION_FIELDS);
+    let fields: BTreeSet<&str> = opened.fields.keys().map(String::as_str).collect();
+    let offer = ["offer_address", "offer_rent", "offer_viewing_on"];
+    let expected: BTreeSet<&str> = CORPORATION_FIELDS.iter().copied().chain(offer).collect();
+    assert_eq!(
+        fields, expected,
+        "what it receives at referral, and its own offer"
+    );
     assert_eq!(opened.fields["full_name"], json!(CLIENT_NAME));
     // The corporation's signal reached the coordinator (and nobody else: tests/lifecycle.rs).
     let coordinator = app.client("bct-westfriesland").await;
     let slice = coordinator.slice(case, "assessment").await.unwrap();
     let identity = &app.party("bct-westfriesland").identity;
     let opened = sluis::client::open_slice(&slice, identity, &app.policy).unwrap();
+    let signals: Vec<&Value> = (opened.items.values())
+        .map(|item| &item["signal_note"])
+        .collect();
+    assert_eq!(signals, [&json!("Twee maanden huur achter.")]);
+    // The offer typed in the browser reached the coordinator.
     assert_eq!(
-        opened.fields["signal_note"],
-        json!("Twee maanden huur achter.")
+        opened.fields["offer_address"],
+        json!("Fictieve Dijk 12, 1621 AA Hoorn")
+    );
+    // The perspective plan uploaded later in the browser is the one the coordinator received.
+    let plan = "%PDF-1.4\n% Perspectiefplan, bijgewerkt (fictief)\n%%EOF\n";
+    assert_eq!(
+        opened.fields["perspective_plan"],
+        json!(base64::engine::general_purpose::STANDARD.encode(plan))
     );
     for revoked in ["het-grootslag", "wooncompagnie"] {
         let answer = app.client(revoked).await.slice(case, "matching").await;
         assert_eq!(answer.unwrap_err().status(), Some(404), "{revoked}");
     }
+    // Hoorn, the municipality of the home, was not applied to: it holds who the client is,
+    // the household and the guide, and no health, plan or income (policy [until_application]).
     let hoorn = app
         .client("hoorn")
         .await
         .slice(case, "guidance_decision")
         .await
         .unwrap();
-    let opened =
-        sluis::client::open_slice(&hoorn, &app.party("hoorn").identity, &app.policy).unwrap();
+    let categories: BTreeSet<&str> = hoorn.fields.iter().map(|f| f.category.as_str()).collect();
     assert_eq!(
-        opened.fields["guidance_needs"],
-        json!("Schuldhulp loopt; eerste betaling gedaan.")
-    );
-    // The perspective plan uploaded later in the browser is the one the municipality received.
-    let plan = "%PDF-1.4\n% Perspectiefplan, bijgewerkt (fictief)\n%%EOF\n";
-    assert_eq!(
-        opened.fields["perspective_plan"],
-        json!(base64::engine::general_purpose::STANDARD.encode(plan))
+        categories,
+        BTreeSet::from(["care_contact", "household", "personalia"])
     );
     app.broker.stop().await.unwrap();
 }

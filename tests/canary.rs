@@ -95,13 +95,38 @@ async fn no_value_reaches_the_database_the_logs_or_an_error(backend: &'static st
     // scan carries a marker: every endpoint that takes data.
     let coordinator = app.client("bct-westfriesland").await;
     let notes = format!("{marker}notes");
-    coordinator.step(&case, "shares", &json!({"shares": [{"recipients": ["enkhuizen"], "fields": {"guidance_needs": format!("{marker}shared")}}]})).await.unwrap();
+    coordinator.step(&case, "shares", &json!({"shares": [{"recipients": ["enkhuizen"], "fields": {"guide_name": format!("{marker}shared")}}]})).await.unwrap();
     let corporation = app.client("de-woonschakel").await;
     corporation
         .step(
             &case,
             "match",
-            &json!({"home_municipality": "enkhuizen", "home_kind": "regular"}),
+            &json!({"home_municipality": "enkhuizen", "home_kind": "regular", "offer": {
+                "offer_address": format!("{marker}address"), "offer_rent": 612,
+                "offer_conditions": format!("{marker}conditions"), "offer_viewing_on": "2026-03-20"
+            }}),
+        )
+        .await
+        .unwrap();
+    // An application (with the care organisation's re-share) and the decision on it.
+    let applied = care
+        .apply(
+            &case,
+            &app.party("leger-des-heils").identity,
+            &app.policy,
+            "guidance",
+            &json!({"application_request": format!("{marker}request"),
+                    "application_attachment": BASE64.encode(format!("bijlage {marker}attachment"))}),
+        )
+        .await
+        .unwrap();
+    let application = applied["application"]["id"].as_str().unwrap().to_owned();
+    app.client("enkhuizen")
+        .await
+        .post_json(
+            &format!("/v1/cases/{case}/applications/{application}/decision"),
+            &json!({"outcome": "granted", "decided_on": app.store.clock().today(),
+                    "fields": {"decision_motivation": format!("{marker}motivation")}}),
         )
         .await
         .unwrap();
@@ -156,6 +181,11 @@ async fn no_value_reaches_the_database_the_logs_or_an_error(backend: &'static st
         format!("{marker}next"),
         format!("{marker}consent"),
         BASE64.encode(&scan),
+        format!("{marker}address"),
+        format!("{marker}conditions"),
+        format!("{marker}request"),
+        format!("{marker}attachment"),
+        format!("{marker}motivation"),
     ]);
     // The parties did get the values (so the markers really went through the broker).
     let slice = app

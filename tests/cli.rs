@@ -68,8 +68,8 @@ fn policy_show_json_has_the_documented_shape() {
         json!("coordinator")
     );
     // 56 of the registration form, 3 of the assessment, 7 of the evaluation, 1 of the consent,
-    // 3 of the signal.
-    assert_eq!(p["fields"].as_object().unwrap().len(), 70);
+    // 3 of the signal, 4 of the offer, 2 of the application, 1 of the decision.
+    assert_eq!(p["fields"].as_object().unwrap().len(), 77);
     let text = ok(sluis().args(["policy", "show"]).output().unwrap());
     assert!(text.contains("identifiers") && text.contains("Intermaris"));
 }
@@ -238,10 +238,17 @@ fn the_demo_writes_identities_slices_and_opened_files() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     age_files.sort();
-    let expected: Vec<String> = CORPORATION_FIELDS
-        .iter()
+    // What a corporation receives at referral, and the offer it made at the match.
+    let offer = [
+        "offer_address",
+        "offer_conditions",
+        "offer_rent",
+        "offer_viewing_on",
+    ];
+    let mut expected: Vec<String> = (CORPORATION_FIELDS.iter().chain(&offer))
         .map(|f| format!("{f}.age"))
         .collect();
+    expected.sort();
     assert_eq!(age_files, expected);
     let opened: Value = serde_json::from_slice(
         &std::fs::read(d.join("opened/intermaris").join(format!("{case}.json"))).unwrap(),
@@ -254,7 +261,10 @@ fn the_demo_writes_identities_slices_and_opened_files() {
             .keys()
             .cloned()
             .collect::<Vec<_>>(),
-        CORPORATION_FIELDS
+        expected
+            .iter()
+            .map(|f| f.trim_end_matches(".age"))
+            .collect::<Vec<_>>()
     );
     assert_eq!(opened["fields"]["full_name"], json!("Sanne de Vries"));
     // Every stored age file opens with the organisation's identity to what its client wrote.
@@ -290,12 +300,35 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     assert!(!d.join("slices/de-woonschakel").exists());
     assert!(!d.join("opened/fg-westfriesland").exists());
     // The care organisation: 54 registration fields, its consent declaration, the evaluation
-    // (7), and the coordinator's question and checklist (art. 8.3).
+    // (7), the coordinator's question and checklist (art. 8.3), the offer (4), and the folder
+    // of items: two applications with their decisions and a signal.
+    let dir = d.join("slices/leviaan").join(&case);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 69);
+    let mut items: Vec<Vec<String>> = std::fs::read_dir(dir.join("items"))
+        .unwrap()
+        .map(|item| {
+            let mut files: Vec<String> = std::fs::read_dir(item.unwrap().path())
+                .unwrap()
+                .map(|f| f.unwrap().file_name().into_string().unwrap())
+                .collect();
+            files.sort();
+            files
+        })
+        .collect();
+    items.sort();
+    assert_eq!(
+        items,
+        [
+            vec!["application_request.age", "decision_motivation.age"],
+            vec!["application_request.age", "decision_motivation.age"],
+            vec!["signal_kind.age", "signal_note.age", "signal_on.age"],
+        ]
+    );
     assert_eq!(
         std::fs::read_dir(d.join("slices/leviaan").join(&case))
             .unwrap()
             .count(),
-        64
+        69
     );
     // report.json: the states each case passed and what each organisation could open.
     let report: Value =
@@ -318,7 +351,8 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     assert_eq!(
         cases[0]["opened"]["intermaris"].as_array().unwrap().len(),
-        27
+        27 + 4,
+        "what a corporation receives at referral, and the offer it made"
     );
     assert!(cases[0]["opened"].get("de-woonschakel").is_none());
     assert_eq!(
@@ -526,7 +560,8 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
     )))
     .unwrap();
     assert_eq!(referred["state"], "referred");
-    assert_eq!(referred["sealed"]["bsn"], json!(["hoorn"]));
+    // Data minimisation at referral: the BSN waits for an application to the municipality.
+    assert_eq!(referred["sealed"].get("bsn"), None, "{referred}");
     assert_eq!(
         referred["sealed"]["full_name"],
         json!(["het-grootslag", "hoorn", "intermaris", "wooncompagnie"])
@@ -604,9 +639,14 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         .unwrap();
     let municipality: Value = serde_json::from_str(&ok(by_password)).unwrap();
     assert_eq!(
-        municipality["fields"]["bsn"],
-        json!("111222333"),
+        municipality["fields"]["full_name"],
+        json!("Sanne de Vries"),
         "{backend}"
+    );
+    assert_eq!(
+        municipality["fields"].get("bsn"),
+        None,
+        "{backend}: not before an application"
     );
     assert!(municipality["fields"].get("dwelling_constraints").is_none());
 
@@ -727,6 +767,12 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
             "hoorn",
             "--kind",
             "regular",
+            "--address",
+            "Fictieve Dijk 12, Hoorn",
+            "--rent",
+            "642",
+            "--viewing-on",
+            "2026-03-20",
         ],
     ));
     // The match takes the other corporations off the case: Wooncompagnie's copies are gone.
@@ -746,6 +792,49 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         String::from_utf8_lossy(&gone.stderr).contains("404"),
         "{backend}"
     );
+    // Leviaan applies to Hoorn for guidance; its client re-shares what the decision needs.
+    let applied: Value = serde_json::from_str(&ok(client(
+        "leviaan",
+        &[
+            "apply",
+            &case,
+            "--identity",
+            d.join("leviaan.txt").to_str().unwrap(),
+            "--kind",
+            "guidance",
+            "--request",
+            "Ambulante begeleiding twee keer per week.",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(applied["sealed"]["bsn"], json!(["hoorn"]), "{backend}");
+    assert_eq!(
+        applied["sealed"]["application_request"],
+        json!(["bct-westfriesland", "hoorn", "leviaan"])
+    );
+    let application = applied["application"]["id"].as_str().unwrap().to_owned();
+    let decided: Value = serde_json::from_str(&ok(client(
+        "hoorn",
+        &[
+            "decide",
+            &case,
+            &application,
+            "--outcome",
+            "granted",
+            "--decided-on",
+            &applied["application"]["applied_at"].as_str().unwrap()[..10],
+            "--motivation",
+            "Begeleiding voor een jaar toegekend.",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(decided["application"]["outcome"], "granted", "{backend}");
+    let listed: Value =
+        serde_json::from_str(&ok(client("bct-westfriesland", &["applications", &case]))).unwrap();
+    assert_eq!(listed[0]["decision_days"], 0, "{backend}");
+    let overdue: Value =
+        serde_json::from_str(&ok(client("hoorn", &["applications", "--overdue"]))).unwrap();
+    assert_eq!(overdue, json!([]));
     ok(client(
         "intermaris",
         &["housed", &case, "--key-handover", "2026-11-01"],

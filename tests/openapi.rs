@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 52] = [
+const OPERATIONS: [(&str, &str); 56] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -41,6 +41,10 @@ const OPERATIONS: [(&str, &str); 52] = [
     ("post", "/v1/cases/{id}/changes"),
     ("post", "/v1/cases/{id}/evaluations"),
     ("post", "/v1/cases/{id}/signals"),
+    ("post", "/v1/cases/{id}/applications"),
+    ("get", "/v1/cases/{id}/applications"),
+    ("post", "/v1/cases/{id}/applications/{application}/decision"),
+    ("get", "/v1/applications/overdue"),
     ("put", "/v1/cases/{id}/documents/{field}"),
     ("get", "/v1/cases/{id}/consent"),
     ("post", "/v1/cases/{id}/consent/withdraw"),

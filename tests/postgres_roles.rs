@@ -157,7 +157,7 @@ async fn the_broker_role_may_only_append_to_the_access_log() {
             .step(
                 &case,
                 "match",
-                &serde_json::json!({"home_municipality": "hoorn", "home_kind": "regular"}),
+                &serde_json::json!({"home_municipality": "hoorn", "home_kind": "regular", "offer": sluis::demo::fictional_offer("2026-03-20")}),
             )
             .await
             .unwrap();

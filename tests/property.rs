@@ -96,17 +96,8 @@ fn role_sees(role: &str, category: &str) -> bool {
                         | "care_contact"
                 )
         }
-        "municipality" => matches!(
-            category,
-            "personalia"
-                | "household"
-                | "identifiers"
-                | "income"
-                | "debts"
-                | "care_contact"
-                | "health_care"
-                | "perspective_plan"
-        ),
+        // At referral (policy [until_application]); the rest follows an application.
+        "municipality" => matches!(category, "personalia" | "household" | "care_contact"),
         _ => false,
     }
 }

@@ -142,25 +142,25 @@ async fn bad_rekey_requests_are_refused_and_change_nothing(backend: &'static str
         .submit_and_refer(CARE, &fictional_registration(), &[MUNICIPALITY])
         .await;
     let slice = app
-        .client(MUNICIPALITY)
+        .client(COORDINATOR)
         .await
         .slice(&case, "guidance")
         .await
         .unwrap();
     let bsn = slice.fields.iter().find(|f| f.field == "bsn").unwrap();
     let care_slice = app
-        .client(CARE)
+        .client("intermaris")
         .await
         .slice(&case, "guidance")
         .await
         .unwrap();
-    // A field the municipality does not hold: the care organisation's own copy of it.
+    // A file the coordinator does not hold: a corporation's own copy of a field.
     let not_ours = care_slice
         .fields
         .iter()
         .find(|f| f.field == "dwelling_constraints")
         .unwrap();
-    let token = app.token(MUNICIPALITY).await;
+    let token = app.token(COORDINATOR).await;
     let outsider = app.token("parlan").await;
     let path = format!("/v1/cases/{case}/rekey");
     let counted = app.store.sealed_count(&case).await.unwrap();
@@ -265,7 +265,7 @@ async fn bad_rekey_requests_are_refused_and_change_nothing(backend: &'static str
     }
     assert_eq!(app.store.sealed_count(&case).await.unwrap(), counted);
     let after = app
-        .client(MUNICIPALITY)
+        .client(COORDINATOR)
         .await
         .slice(&case, "guidance")
         .await

@@ -293,7 +293,10 @@ async fn a_closed_case_is_served_only_to_care_and_coordinator_for_a_while(backen
     let care = app.client(CARE).await;
     let case = referred_on_1_march(&app).await;
     let coordinator = app.client(COORDINATOR).await;
-    coordinator.step(&case, "end", &json!({})).await.unwrap();
+    coordinator
+        .step(&case, "end", &json!({"reason": "lease_ended"}))
+        .await
+        .unwrap();
     let code = |r: Result<sluis::cases::Slice, ClientError>| match r {
         Ok(_) => (200, String::new()),
         Err(e) => (e.status().unwrap_or(0), e.to_string()),

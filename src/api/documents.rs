@@ -73,6 +73,7 @@ pub(super) async fn put_document(
         chunked: true,
         policy_version: state.policy.version.clone(),
         recipients: orgs.clone(),
+        item: None,
     }];
     let detail = format!("changed: {field}");
     step.notify = (orgs.iter().filter(|o| **o != caller.org_id))

@@ -16,7 +16,7 @@ use super::steps::{Sendable, StepDone, access, begin};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::cases::lifecycle;
 use crate::cases::sharing::{self, ShareInput};
-use crate::cases::{Action, CaseFacts, Notice, RecipientKeys, State as CaseState};
+use crate::cases::{Action, CaseFacts, CaseParty, Notice, RecipientKeys, State as CaseState};
 use crate::form::{self, FieldValues};
 
 /// The routes of this module.
@@ -146,6 +146,11 @@ pub(super) struct MatchRequest {
     home_municipality: String,
     /// `regular`, `youth_room` or `youth_studio`.
     home_kind: String,
+    /// The offer form's values (`offer_address`, `offer_rent`, `offer_conditions`,
+    /// `offer_viewing_on`): sealed to the care organisation and the coordinator (and kept by
+    /// the corporation); the other parties learn only that the case is matched.
+    #[schema(value_type = Object)]
+    offer: FieldValues,
 }
 
 #[utoipa::path(post, path = "/v1/cases/{id}/match", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = MatchRequest, responses((status = 200, description = "Matched", body = StepDone)))]
@@ -159,15 +164,25 @@ pub(super) async fn post_match(
     let now = state.store.clock().now_text();
     let (corporation, home) = (&caller.org_id, &req.home_municipality);
     let facts = lifecycle::match_facts(&state.policy, corporation, home, &req.home_kind, &now)?;
+    form::validate_form(&state.policy, "offer", &req.offer, true)
+        .map_err(ApiError::invalid_fields)?;
+    let revoked = lifecycle::revoked_at_match(&allowed.ctx.parties, corporation, home);
+    let staying: Vec<CaseParty> = (allowed.ctx.parties.iter())
+        .filter(|p| !revoked.contains(&p.org_id))
+        .cloned()
+        .collect();
+    let offer = allowed.seal_to(&state, &req.offer, Sendable::Any, &staying);
+    let (sealed, withheld) = offer.await?;
     let mut step = allowed.step(&caller);
     step.facts = facts;
+    step.sealed = sealed;
     let detail = format!("a home in {home} was found by {corporation}");
-    step.notify = (allowed.ctx.parties.iter())
-        .filter(|p| matches!(p.role.as_str(), "care" | "coordinator"))
+    step.notify = (staying.iter())
+        .filter(|p| p.org_id != *corporation)
         .map(|p| Notice::new(&p.org_id, "matched", &detail))
         .collect();
     // The other referred corporations and municipalities lose their copies, each on record.
-    for org in lifecycle::revoked_at_match(&allowed.ctx.parties, corporation, home) {
+    for org in revoked {
         let mut revoked = allowed.event.clone();
         revoked.action = "delete".into();
         revoked.recipients = vec![org.clone()];
@@ -181,8 +196,7 @@ pub(super) async fn post_match(
         ));
         step.revoke.push((org, revoked));
     }
-    let event = allowed.event.clone();
-    allowed.finish(&state, step, event).await
+    allowed.finish_withheld(&state, step, withheld).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -234,22 +248,39 @@ pub(super) async fn post_lease_conversion(
     allowed.finish(&state, step, event).await
 }
 
-#[utoipa::path(post, path = "/v1/cases/{id}/end", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Ended", body = StepDone)))]
+/// How a case ends.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EndRequest {
+    /// `lease_ended`, `home_swap`, `replacement_housing` (art. 9.11: the case returns to the
+    /// coordinator for a new referral), `moved_on` or `other`.
+    reason: String,
+}
+
+#[utoipa::path(post, path = "/v1/cases/{id}/end", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = EndRequest, responses((status = 200, description = "Ended, or (replacement housing) back with the coordinator as `assessed`", body = StepDone)))]
+/// The coordinator or the corporation that matched the case ends it, with the reason (art.
+/// 9.11, 10). Replacement housing re-opens it for a new referral instead.
 pub(super) async fn post_end(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiJson(req): ApiJson<EndRequest>,
 ) -> Result<Json<StepDone>, ApiError> {
-    let allowed = begin(&state, &caller, &id, |_| Action::End, "guidance").await?;
+    let action = lifecycle::end_action(&req.reason)?;
+    let allowed = begin(&state, &caller, &id, |_| action, "guidance").await?;
     if caller.org_role == "corporation" {
         let reason = "only the coordinator or the corporation that matched the case ends it";
         let rule = allowed.ctx.by_matching_corporation(&caller.org_id, reason);
         allowed.check(&state, &caller, rule).await?;
     }
     let mut step = allowed.step(&caller);
-    step.notify = allowed
-        .ctx
-        .notify_others(&caller.org_id, "state", "case ended");
+    let detail = if action == Action::Rehouse {
+        "replacement housing needed (art. 9.11): the case returns to the coordinator for a new referral".to_owned()
+    } else {
+        step.facts.end_reason = Some(req.reason.clone());
+        format!("case ended: {}", req.reason)
+    };
+    step.notify = allowed.ctx.notify_others(&caller.org_id, "state", &detail);
     let event = allowed.event.clone();
     allowed.finish(&state, step, event).await
 }
@@ -350,9 +381,14 @@ pub(super) async fn post_signal(
     let allowed = begin(&state, &caller, &id, |_| Action::Signal, "guidance").await?;
     form::validate_form(&state.policy, "signal", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
-    let (sealed, withheld) = allowed
+    let (mut sealed, withheld) = allowed
         .seal_to_parties(&state, &req.fields, Sendable::Any)
         .await?;
+    // Each signal is an item of its own: an earlier one stays readable beside it.
+    let item = uuid::Uuid::new_v4().to_string();
+    for f in &mut sealed {
+        f.item = Some(item.clone());
+    }
     let mut step = allowed.step(&caller);
     let receiving: BTreeSet<&String> = (sealed.iter())
         .flat_map(|f| f.recipients.iter())

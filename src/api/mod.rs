@@ -3,6 +3,7 @@
 //! routes; `router` merges them and wraps them in the protective layers (`layers`).
 
 mod access;
+mod applications;
 mod audit;
 mod cases;
 mod consent;
@@ -29,6 +30,7 @@ use axum::Router;
 pub use crate::cases::{Slice, SliceField};
 pub use crate::config::DEFAULT_LOG_ORIGIN;
 pub use crate::consent::Withheld;
+pub use applications::{ApplicationDone, ApplicationStatus};
 pub use audit::{AccessReport, ProofBody, ReportEntry};
 pub use identity::{Caller, RequestInfo};
 pub use inbox::Overdue;
@@ -56,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(slices::router())
         .merge(keys::router())
         .merge(lifecycle::router())
+        .merge(applications::router())
         .merge(documents::router())
         .merge(consent::router())
         .merge(inbox::router())

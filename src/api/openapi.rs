@@ -13,8 +13,8 @@ use axum::Router;
 use axum::routing::get;
 
 use super::{
-    audit, cases, consent, documents, identity, inbox, keys, lifecycle, monitor, operations,
-    people, shares, slices,
+    applications, audit, cases, consent, documents, identity, inbox, keys, lifecycle, monitor,
+    operations, people, shares, slices,
 };
 
 /// A problem answer (RFC 9457). `detail` and `errors` name what is wrong, never a value.
@@ -127,6 +127,10 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         lifecycle::post_changes,
         lifecycle::post_evaluation,
         lifecycle::post_signal,
+        applications::post_application,
+        applications::get_applications,
+        applications::post_decision,
+        applications::get_overdue,
         documents::put_document,
         consent::get_consent,
         consent::post_withdraw,

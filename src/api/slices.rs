@@ -72,6 +72,7 @@ fn served(case: Case, organisation: String, rule: &ReleaseRule, files: Vec<Seale
             policy_version: f.policy_version,
             sealed_at: f.sealed_at,
             sealed_by: f.sealed_by,
+            item: f.item,
             age: BASE64.encode(&f.ciphertext),
         })
         .collect();

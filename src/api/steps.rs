@@ -170,6 +170,17 @@ impl Allowed {
         values: &FieldValues,
         only: Sendable<'_>,
     ) -> Result<(Vec<NewSealedField>, Vec<String>), ApiError> {
+        self.seal_to(state, values, only, &self.ctx.parties).await
+    }
+
+    /// Seals `values` anew to the entitled parties among `audience` that consent covers.
+    pub(super) async fn seal_to(
+        &self,
+        state: &AppState,
+        values: &FieldValues,
+        only: Sendable<'_>,
+        audience: &[CaseParty],
+    ) -> Result<(Vec<NewSealedField>, Vec<String>), ApiError> {
         let policy = &state.policy;
         let plaintexts = form::validate_fields(policy, values).map_err(ApiError::invalid_fields)?;
         match only {
@@ -192,9 +203,9 @@ impl Allowed {
             return Err(ApiError::forbidden(expired));
         }
         let keys = RecipientKeys::of(&state.store.organisations().await?);
-        let parties = &self.ctx.parties;
-        let plan =
-            crate::cases::plan_sealing(policy, parties, consent, plaintexts, &keys, false, &today)?;
+        let plan = crate::cases::plan_sealing(
+            policy, audience, consent, plaintexts, &keys, false, &today,
+        )?;
         seal_plan(plan, policy).await
     }
 }

@@ -69,7 +69,7 @@ pub fn entitled(
     };
     let mut parties: Vec<&CaseParty> = parties
         .iter()
-        .filter(|p| policy.may_open(&p.role, field))
+        .filter(|p| policy.may_receive(&p.role, p.applied, field))
         .collect();
     parties.sort_by(|a, b| a.org_id.cmp(&b.org_id));
     parties.dedup_by(|a, b| a.org_id == b.org_id);
@@ -224,6 +224,7 @@ pub fn sealed_rows(
             chunked: false,
             policy_version: policy_version.to_owned(),
             recipients: f.recipients,
+            item: None,
         })
         .collect()
 }

@@ -112,6 +112,13 @@ pub enum Action {
     RenewConsent,
     /// Corporation or municipality signals a problem after the match (art. 9.9, 12).
     Signal,
+    /// Care organisation applies to the municipality of the home (art. 9.7).
+    Apply,
+    /// The municipality of the home decides on an application (art. 8.6, 9.7, 12).
+    Decide,
+    /// Coordinator or the matching corporation: the client needs replacement housing (art.
+    /// 9.11); the case returns to the coordinator for a new referral.
+    Rehouse,
 }
 
 impl Action {
@@ -132,6 +139,9 @@ impl Action {
             Action::Withdraw => "withdraw",
             Action::RenewConsent => "renew_consent",
             Action::Signal => "signal",
+            Action::Apply => "apply",
+            Action::Decide => "decide",
+            Action::Rehouse => "rehouse",
         }
     }
 
@@ -167,6 +177,9 @@ impl Action {
                 &["corporation", "municipality"],
                 &[Matched, Housed, LeaseConverted],
             ),
+            Action::Apply => (&["care"], &[Matched, Housed, LeaseConverted]),
+            Action::Decide => (&["municipality"], &[Matched, Housed, LeaseConverted]),
+            Action::Rehouse => (&["coordinator", "corporation"], &[Housed, LeaseConverted]),
         }
     }
 
@@ -183,7 +196,13 @@ impl Action {
             Action::ConvertLease => State::LeaseConverted,
             Action::End => State::Ended,
             Action::Withdraw => State::Withdrawn,
-            Action::Evaluate | Action::ReportChange | Action::RenewConsent | Action::Signal => from,
+            Action::Rehouse => State::Assessed,
+            Action::Evaluate
+            | Action::ReportChange
+            | Action::RenewConsent
+            | Action::Signal
+            | Action::Apply
+            | Action::Decide => from,
         }
     }
 }
@@ -276,6 +295,12 @@ mod tests {
         for from in [Matched, Housed, LeaseConverted] {
             allowed.push((Action::Signal, "corporation", from, from));
             allowed.push((Action::Signal, "municipality", from, from));
+            allowed.push((Action::Apply, "care", from, from));
+            allowed.push((Action::Decide, "municipality", from, from));
+        }
+        for from in [Housed, LeaseConverted] {
+            allowed.push((Action::Rehouse, "coordinator", from, Assessed));
+            allowed.push((Action::Rehouse, "corporation", from, Assessed));
         }
         for from in OPEN {
             allowed.push((Action::ReportChange, "care", from, from));
@@ -307,6 +332,9 @@ mod tests {
             Action::Withdraw,
             Action::RenewConsent,
             Action::Signal,
+            Action::Apply,
+            Action::Decide,
+            Action::Rehouse,
         ];
         let mut checked = 0;
         for action in actions {
@@ -329,7 +357,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 14 * 6 * 10);
+        assert_eq!(checked, 17 * 6 * 10);
         assert!(matches!(
             transition(State::Registered, Action::Match, "corporation"),
             Err(Refusal::State { .. })
@@ -551,6 +579,32 @@ pub fn revoked_at_match(parties: &[CaseParty], corporation: &str, home: &str) ->
         })
         .map(|p| p.org_id.clone())
         .collect()
+}
+
+/// Why a case ends (art. 9.11, 10), a code from a closed list, with what it means.
+pub const END_REASONS: [(&str, &str); 5] = [
+    ("lease_ended", "the lease ended (art. 10)"),
+    ("home_swap", "the client moved by a home swap (art. 10)"),
+    (
+        "replacement_housing",
+        "unsuitable to live on their own: replacement housing is sought, and the case returns \
+         to the coordinator for a new referral (art. 9.11)",
+    ),
+    ("moved_on", "the client moved on"),
+    ("other", "another reason"),
+];
+
+/// The step an ending with `reason` is: replacement housing re-opens the case for a new
+/// referral (art. 9.11); every other reason ends it.
+pub fn end_action(reason: &str) -> Result<Action, CaseError> {
+    match reason {
+        "replacement_housing" => Ok(Action::Rehouse),
+        r if END_REASONS.iter().any(|(code, _)| *code == r) => Ok(Action::End),
+        _ => Err(CaseError::Invalid(format!(
+            "`reason` is one of: {}",
+            END_REASONS.map(|(code, _)| code).join(", ")
+        ))),
+    }
 }
 
 /// The last place in the referral queue (art. 8.4); 1 is first in line.

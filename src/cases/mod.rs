@@ -3,6 +3,7 @@
 //! which entitled parties each field is sealed to. Domain modules take values and return
 //! decisions with their own error type; none does I/O.
 
+pub mod application;
 pub mod entitlement;
 pub mod lifecycle;
 mod model;
@@ -10,6 +11,7 @@ pub mod rekey;
 pub mod sharing;
 pub mod submission;
 
+pub use application::Application;
 pub use entitlement::{PlannedField, RecipientKeys, SealingPlan, plan_sealing, sealed_rows};
 pub use lifecycle::{Action, CHECKLIST_FIELD, REGISTERED, Refusal, State, StepContext, transition};
 pub use model::{

@@ -62,6 +62,8 @@ pub struct CaseFacts {
     pub home_kind: Option<String>,
     /// Key handover date, `YYYY-MM-DD`.
     pub key_handover: Option<String>,
+    /// Why the case ended, a code of `lifecycle::END_REASONS`.
+    pub end_reason: Option<String>,
 }
 
 /// A party of a case.
@@ -75,6 +77,11 @@ pub struct CaseParty {
     pub added_at: String,
     /// The organisation that made it a party.
     pub added_by: String,
+    /// Whether the care organisation applied to it (a municipality of the home, art. 9.7): it
+    /// then receives every category its role is granted, not only those of
+    /// `[until_application]`.
+    #[serde(skip)]
+    pub applied: bool,
 }
 
 /// One age file to store: a field sealed to exactly `recipients`.
@@ -95,6 +102,8 @@ pub struct NewSealedField {
     pub policy_version: String,
     /// The organisations it is sealed to.
     pub recipients: Vec<String>,
+    /// The item it belongs to when a case holds several of its kind (an application id).
+    pub item: Option<String>,
 }
 
 /// The coded facts a care organisation declares for the monitor at submission (art. 17).
@@ -136,6 +145,8 @@ pub struct SealedField {
     pub sealed_at: String,
     /// Which organisation's data it was (the submitter or the re-sharer).
     pub sealed_by: String,
+    /// The item it belongs to, if any.
+    pub item: Option<String>,
 }
 
 /// One lifecycle step, as the store applies it in one transaction.
@@ -168,6 +179,10 @@ pub struct Step {
     pub evaluations_due: Vec<(i64, String)>,
     /// The evaluation period received with this step.
     pub evaluation_received: Option<i64>,
+    /// An application to the municipality of the home made with this step.
+    pub application: Option<crate::cases::Application>,
+    /// A decision recorded with this step: the application with its outcome and date.
+    pub decision: Option<crate::cases::Application>,
     /// Notifications to parties.
     pub notify: Vec<Notice>,
 }
@@ -223,6 +238,10 @@ pub struct SliceField {
     pub sealed_at: String,
     /// Which organisation's data it was sealed from.
     pub sealed_by: String,
+    /// The item it belongs to when a case holds several of its kind: an application (its id)
+    /// with its decision, a signal. Each item's fields are served apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<String>,
     /// The age file, base64 (standard alphabet, padded).
     pub age: String,
 }

@@ -128,6 +128,13 @@ pub fn plan_share(
                         spec.category, spec.category, org.role
                     )));
                 }
+                if !policy.may_receive(&org.role, party.is_some_and(|p| p.applied), field) {
+                    return Err(CaseError::Forbidden(format!(
+                        "field `{field}` (category `{}`) goes to `{org_id}` only with an \
+                         application to it (policy [until_application]: art. 8.6, 9.7)",
+                        spec.category
+                    )));
+                }
                 if !seen_pairs.insert((org_id.clone(), field.clone())) {
                     return Err(CaseError::Invalid(format!(
                         "field `{field}` is shared with `{org_id}` twice"
@@ -290,6 +297,7 @@ pub fn joining_parties(plan: &SharePlan, by_org: &str, now: &str) -> Vec<CasePar
             role: role.clone(),
             added_at: now.to_owned(),
             added_by: by_org.to_owned(),
+            applied: false,
         })
         .collect()
 }

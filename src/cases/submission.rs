@@ -324,6 +324,7 @@ fn stored_parties(parties: Vec<(String, String)>, by: &Submitter<'_>) -> Vec<Cas
             role,
             added_at: by.now.to_owned(),
             added_by: by.org.id.clone(),
+            applied: false,
         })
         .collect()
 }

@@ -26,6 +26,7 @@ fn party(id: &str, role: &str) -> CaseParty {
         role: role.into(),
         added_at: String::new(),
         added_by: String::new(),
+        applied: false,
     }
 }
 

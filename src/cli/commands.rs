@@ -385,6 +385,68 @@ pub(super) enum Command {
         /// `regular`, `youth_room` or `youth_studio`.
         #[arg(long, default_value = "regular")]
         kind: String,
+        /// The offer: the home's address (sealed to the care organisation and the coordinator).
+        #[arg(long)]
+        address: String,
+        /// The offer: rent per month, whole euros.
+        #[arg(long)]
+        rent: i64,
+        /// The offer: the viewing date, `YYYY-MM-DD`.
+        #[arg(long)]
+        viewing_on: String,
+        /// The offer: extra rental conditions, if any (art. 9.6).
+        #[arg(long)]
+        conditions: Option<String>,
+    },
+    /// Care organisation, after the match: apply to the municipality of the home for guidance
+    /// or special assistance (art. 9.7); your client re-shares to it what its decision needs.
+    Apply {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Your organisation's age identity file.
+        #[arg(long, short)]
+        identity: PathBuf,
+        /// Case id.
+        case: String,
+        /// `guidance` or `special_assistance` (policy `[applications]`).
+        #[arg(long)]
+        kind: String,
+        /// What is asked for, and why.
+        #[arg(long)]
+        request: String,
+        /// A document to attach (PDF or text), optional.
+        #[arg(long)]
+        attachment: Option<PathBuf>,
+    },
+    /// Municipality of the home: record the decision on an application (art. 8.6, 9.7, 12).
+    Decide {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// Application id (from `sluis applications CASE`).
+        application: String,
+        /// `granted`, `refused` or `partly`.
+        #[arg(long, value_parser = ["granted", "refused", "partly"])]
+        outcome: String,
+        /// The date of the decision, `YYYY-MM-DD`.
+        #[arg(long)]
+        decided_on: String,
+        /// The decision's reason (sealed to the care organisation and the coordinator).
+        #[arg(long)]
+        motivation: String,
+    },
+    /// A case's applications with their deadlines, or (`--overdue`, coordinator and
+    /// municipality) every undecided application past its last day.
+    Applications {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id (not with `--overdue`).
+        #[arg(required_unless_present = "overdue", conflicts_with = "overdue")]
+        case: Option<String>,
+        /// The overdue applications instead.
+        #[arg(long)]
+        overdue: bool,
     },
     /// Corporation: the lease is signed and the keys handed over.
     Housed {
@@ -458,12 +520,16 @@ pub(super) enum Command {
         /// Case id.
         case: String,
     },
-    /// Coordinator or corporation: end a case.
+    /// Coordinator or the corporation that matched: end a case, with the reason (art. 9.11,
+    /// 10). `replacement_housing` returns it to the coordinator for a new referral instead.
     End {
         #[command(flatten)]
         client: ClientArgs,
         /// Case id.
         case: String,
+        /// Why it ends.
+        #[arg(long, value_parser = ["lease_ended", "home_swap", "replacement_housing", "moved_on", "other"])]
+        reason: String,
     },
     /// The client's consent: show it (also as FHIR) or withdraw it.
     Consent {

@@ -65,8 +65,19 @@ pub(super) async fn run(command: Command) -> Result<()> {
             case,
             municipality,
             kind,
+            address,
+            rent,
+            viewing_on,
+            conditions,
         } => {
-            let body = json!({"home_municipality": municipality, "home_kind": kind});
+            let mut offer = json!({
+                "offer_address": address, "offer_rent": rent, "offer_viewing_on": viewing_on
+            });
+            if let Some(conditions) = conditions {
+                offer["offer_conditions"] = json!(conditions);
+            }
+            let body =
+                json!({"home_municipality": municipality, "home_kind": kind, "offer": offer});
             print(
                 &login(&client)
                     .await?
@@ -150,13 +161,76 @@ pub(super) async fn run(command: Command) -> Result<()> {
                 .await
                 .map_err(explain)?,
         ),
-        Command::End { client, case } => print(
+        Command::End {
+            client,
+            case,
+            reason,
+        } => print(
             &login(&client)
                 .await?
-                .step(&case, "end", &json!({}))
+                .step(&case, "end", &json!({"reason": reason}))
                 .await
                 .map_err(explain)?,
         ),
+        Command::Apply {
+            client,
+            identity,
+            case,
+            kind,
+            request,
+            attachment,
+        } => {
+            let mut fields = json!({"application_request": request});
+            if let Some(file) = attachment {
+                let bytes = zeroize::Zeroizing::new(
+                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?,
+                );
+                fields["application_attachment"] = json!(BASE64.encode(bytes.as_slice()));
+            }
+            let id = read_identity(&identity)?;
+            let session = login(&client).await?;
+            let policy = Policy::from_json(session.policy_json().await?)?;
+            let done = session.apply(&case, &id, &policy, &kind, &fields).await;
+            print(&done.map_err(explain)?)
+        }
+        Command::Decide {
+            client,
+            case,
+            application,
+            outcome,
+            decided_on,
+            motivation,
+        } => {
+            let body = json!({
+                "outcome": outcome, "decided_on": decided_on,
+                "fields": {"decision_motivation": motivation}
+            });
+            let path = format!("/v1/cases/{case}/applications/{application}/decision");
+            print(
+                &login(&client)
+                    .await?
+                    .post_json(&path, &body)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
+        Command::Applications {
+            client,
+            case,
+            overdue,
+        } => {
+            let path = match case {
+                Some(case) if !overdue => format!("/v1/cases/{case}/applications"),
+                _ => "/v1/applications/overdue".to_owned(),
+            };
+            print(
+                &login(&client)
+                    .await?
+                    .get_json(&path)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
         Command::Consent { command } => match command {
             ConsentCommand::Show {
                 client,

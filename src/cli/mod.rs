@@ -51,6 +51,9 @@ pub async fn run(cli: Cli) -> Result<()> {
         command @ (Command::Assess { .. }
         | Command::Refer { .. }
         | Command::Match { .. }
+        | Command::Apply { .. }
+        | Command::Decide { .. }
+        | Command::Applications { .. }
         | Command::Housed { .. }
         | Command::Evaluate { .. }
         | Command::Signal { .. }

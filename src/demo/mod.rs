@@ -287,9 +287,19 @@ pub fn fictional_consent_on(today: time::Date) -> Value {
         "categories": [
             "personalia", "household", "identifiers", "income", "debts", "dwelling_requirements",
             "care_contact", "placement", "housing_history", "health_care", "perspective_plan",
-            "evaluation", "consent", "assessment"
+            "evaluation", "consent", "assessment", "housing_offer", "application"
         ],
         "document": BASE64.encode(scan),
+    })
+}
+
+/// A fictional offer of a home at the match (art. 9.6), with its viewing on `viewing_on`.
+pub fn fictional_offer(viewing_on: &str) -> Value {
+    json!({
+        "offer_address": "Fictieve Dijk 12, 1621 AA Hoorn",
+        "offer_rent": 642,
+        "offer_conditions": "Huur via automatische incasso; begeleiding in het eerste jaar.",
+        "offer_viewing_on": viewing_on,
     })
 }
 
@@ -523,7 +533,8 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         .step(
             &case,
             "match",
-            &json!({"home_municipality": DEMO_MUNICIPALITY, "home_kind": "regular"}),
+            &json!({"home_municipality": DEMO_MUNICIPALITY, "home_kind": "regular",
+                    "offer": fictional_offer(&time::OffsetDateTime::now_utc().date().to_string())}),
         )
         .await?;
     let matched = corporations_of(&coordinator, &case).await?;
@@ -531,8 +542,49 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         .filter(|org| !matched.contains(org))
         .collect();
     let today = time::OffsetDateTime::now_utc().date().to_string();
+    // The care organisation applies to Hoorn for guidance and special assistance (art. 9.7):
+    // only now does Hoorn receive the BSN, income, health and the perspective plan; Hoorn
+    // decides on both, its reasons sealed to the care organisation and the coordinator.
+    let municipality = login(DEMO_MUNICIPALITY).await?;
+    let care_identity = &party(DEMO_CARE)?.identity;
+    for (kind, request, outcome) in [
+        (
+            "guidance",
+            "Ambulante begeleiding, twee keer per week, vanaf de sleuteloverdracht.",
+            "granted",
+        ),
+        (
+            "special_assistance",
+            "Bijzondere bijstand voor de inrichting van de woning.",
+            "partly",
+        ),
+    ] {
+        let fields = json!({ "application_request": request });
+        let applied = care
+            .apply(&case, care_identity, policy, kind, &fields)
+            .await?;
+        let id = applied["application"]["id"]
+            .as_str()
+            .context("no application id")?;
+        let decision = json!({"outcome": outcome, "decided_on": today, "fields": {
+            "decision_motivation": "Besloten op basis van het perspectiefplan (fictief)."
+        }});
+        let path = format!("/v1/cases/{case}/applications/{id}/decision");
+        municipality.post_json(&path, &decision).await?;
+    }
     corporation
         .step(&case, "housed", &json!({"key_handover": today}))
+        .await?;
+    // Two months on the corporation signals rent arrears to the guide and the coordinator.
+    corporation
+        .step(
+            &case,
+            "signals",
+            &json!({"fields": {
+                "signal_kind": "rent_arrears", "signal_on": today,
+                "signal_note": "Eén maand huur achter; graag contact met de begeleider."
+            }}),
+        )
         .await?;
     care.step(&case, "evaluations", &json!({"period": 1, "fields": {
         "evaluation_period": "eerste half jaar",
@@ -600,8 +652,14 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
                     let dir = out.join("slices").join(&p.org).join(case_id);
                     std::fs::create_dir_all(&dir)?;
                     for f in &slice.fields {
+                        // An item's fields (an application, a signal) go in its own folder.
+                        let at = match &f.item {
+                            Some(item) => dir.join("items").join(item),
+                            None => dir.clone(),
+                        };
+                        std::fs::create_dir_all(&at)?;
                         std::fs::write(
-                            dir.join(format!("{}.age", f.field)),
+                            at.join(format!("{}.age", f.field)),
                             client::ciphertext(f)?,
                         )?;
                     }

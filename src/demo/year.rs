@@ -268,7 +268,8 @@ pub(super) async fn play(
                     .step(
                         case,
                         "match",
-                        &json!({"home_municipality": municipality, "home_kind": kind}),
+                        &json!({"home_municipality": municipality, "home_kind": kind,
+                                "offer": super::fictional_offer(&clock.today())}),
                     )
                     .await?;
                 matched_by[i] = Some(corporation);

@@ -4,7 +4,7 @@ use sqlx::Row as _;
 
 use crate::audit::{Event, NoteSigner};
 use crate::cases::{
-    Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notification, Step,
+    Application, Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notification, Step,
 };
 use crate::consent::ConsentRecord;
 
@@ -83,7 +83,7 @@ impl Store {
              queue_position = COALESCE($3, queue_position), referred_at = COALESCE($4, referred_at), \
              matched_at = COALESCE($5, matched_at), matched_by = COALESCE($6, matched_by), \
              home_municipality = COALESCE($7, home_municipality), home_kind = COALESCE($8, home_kind), \
-             key_handover = COALESCE($9, key_handover) \
+             key_handover = COALESCE($9, key_handover), end_reason = COALESCE($12, end_reason) \
              WHERE id = $10 AND state = $11",
         )
         .bind(&step.to)
@@ -97,6 +97,7 @@ impl Store {
         .bind(f.key_handover.as_deref())
         .bind(&step.case_id)
         .bind(&step.from)
+        .bind(f.end_reason.as_deref())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -138,7 +139,11 @@ impl Store {
             insert_consent(&mut tx, renewal).await?;
         }
         for (period, due_on) in &step.evaluations_due {
-            sqlx::query("INSERT INTO evaluations (case_id, period, due_on, received_at) VALUES ($1, $2, $3, NULL)")
+            // A client housed again (after replacement housing, art. 9.11) is evaluated anew.
+            sqlx::query(
+                "INSERT INTO evaluations (case_id, period, due_on, received_at) VALUES ($1, $2, $3, NULL) \
+                 ON CONFLICT (case_id, period) DO UPDATE SET due_on = excluded.due_on, received_at = NULL",
+            )
                 .bind(&step.case_id)
                 .bind(*period)
                 .bind(due_on)
@@ -158,6 +163,38 @@ impl Store {
                 return Err(StoreError::Refused(format!(
                     "evaluation {period} is not due or was already received"
                 )));
+            }
+        }
+        if let Some(a) = &step.application {
+            sqlx::query(
+                "INSERT INTO applications (id, case_id, municipality, kind, applied_at, due_on) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&a.id)
+            .bind(&step.case_id)
+            .bind(&a.municipality)
+            .bind(&a.kind)
+            .bind(&now)
+            .bind(&a.due_on)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(d) = &step.decision {
+            let done = sqlx::query(
+                "UPDATE applications SET outcome = $1, decided_on = $2, decided_at = $3 \
+                 WHERE id = $4 AND case_id = $5 AND outcome IS NULL",
+            )
+            .bind(d.outcome.as_deref())
+            .bind(d.decided_on.as_deref())
+            .bind(&now)
+            .bind(&d.id)
+            .bind(&step.case_id)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::Refused(
+                    "the application was decided meanwhile; reload it".into(),
+                ));
             }
         }
         for crate::cases::Notice { org, kind, detail } in &step.notify {
@@ -229,6 +266,36 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The applications of a case, oldest first.
+    pub async fn applications(&self, case_id: &str) -> Result<Vec<Application>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APPLICATION} FROM applications a WHERE a.case_id = $1 ORDER BY a.applied_at, a.id"
+        ))
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(application_from_row).collect()
+    }
+
+    /// The undecided applications of open cases whose last day lies before `today`, soonest
+    /// due first; only those to `municipality` if given.
+    pub async fn overdue_applications(
+        &self,
+        today: &str,
+        municipality: Option<&str>,
+    ) -> Result<Vec<Application>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APPLICATION} FROM applications a JOIN cases c ON c.id = a.case_id \
+             WHERE a.outcome IS NULL AND a.due_on < $1 AND ($2 = '' OR a.municipality = $2) \
+             AND c.state NOT IN ('rejected', 'ended', 'withdrawn') ORDER BY a.due_on, a.id"
+        ))
+        .bind(today)
+        .bind(municipality.unwrap_or_default())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(application_from_row).collect()
     }
 
     /// Evaluations due on or before `today` and not received, oldest first: (case, period, due).
@@ -453,8 +520,9 @@ impl Store {
     /// The parties of a case, in the order they joined.
     pub async fn parties(&self, case_id: &str) -> Result<Vec<CaseParty>, StoreError> {
         let rows = sqlx::query(
-            "SELECT org_id, role, added_at, added_by FROM case_parties \
-             WHERE case_id = $1 ORDER BY added_at, org_id",
+            "SELECT p.org_id, p.role, p.added_at, p.added_by, \
+             (SELECT COUNT(*) FROM applications a WHERE a.case_id = p.case_id AND a.municipality = p.org_id) AS applied \
+             FROM case_parties p WHERE p.case_id = $1 ORDER BY p.added_at, p.org_id",
         )
         .bind(case_id)
         .fetch_all(&self.pool)
@@ -466,10 +534,29 @@ impl Store {
                     role: r.try_get("role")?,
                     added_at: r.try_get("added_at")?,
                     added_by: r.try_get("added_by")?,
+                    applied: r.try_get::<i64, _>("applied")? > 0,
                 })
             })
             .collect()
     }
+}
+
+/// The columns of an application, as [`application_from_row`] reads them.
+const APPLICATION: &str = "a.id, a.case_id, a.municipality, a.kind, a.applied_at, a.due_on, \
+                           a.outcome, a.decided_on, a.decided_at";
+
+fn application_from_row(r: &sqlx::any::AnyRow) -> Result<Application, StoreError> {
+    Ok(Application {
+        id: r.try_get("id")?,
+        case: r.try_get("case_id")?,
+        municipality: r.try_get("municipality")?,
+        kind: r.try_get("kind")?,
+        applied_at: r.try_get("applied_at")?,
+        due_on: r.try_get("due_on")?,
+        outcome: r.try_get("outcome")?,
+        decided_on: r.try_get("decided_on")?,
+        decided_at: r.try_get("decided_at")?,
+    })
 }
 
 pub(super) fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
@@ -489,6 +576,7 @@ pub(super) fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
             home_municipality: r.try_get("home_municipality")?,
             home_kind: r.try_get("home_kind")?,
             key_handover: r.try_get("key_handover")?,
+            end_reason: r.try_get("end_reason")?,
         },
     })
 }

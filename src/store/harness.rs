@@ -91,6 +91,7 @@ impl Store {
             "case_states",
             "notifications",
             "evaluations",
+            "applications",
             "audit_events",
             "audit_expired",
             "audit_checkpoints",

@@ -62,9 +62,9 @@ pub(super) async fn insert_sealed(
     for rows in sealed.chunks(ROWS_PER_INSERT) {
         let sql = format!(
             "INSERT INTO sealed_fields \
-             (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq, chunked) \
+             (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq, chunked, item_id) \
              VALUES {}",
-            values_list(10, rows.len())
+            values_list(11, rows.len())
         );
         let mut query = sqlx::query(&sql);
         for f in rows {
@@ -78,7 +78,8 @@ pub(super) async fn insert_sealed(
                 .bind(sealed_at)
                 .bind(sealed_by)
                 .bind(seq)
-                .bind(flag(f.chunked));
+                .bind(flag(f.chunked))
+                .bind(f.item.as_deref());
         }
         query.execute(&mut **tx).await?;
     }

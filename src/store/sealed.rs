@@ -79,7 +79,7 @@ impl Store {
         let (_writing, mut tx, event) = self.write_recorded(event).await?;
         for r in replacements {
             let old = sqlx::query(
-                "SELECT f.category, f.policy_version, f.sealed_at, f.sealed_by, f.seq, \
+                "SELECT f.category, f.policy_version, f.sealed_at, f.sealed_by, f.seq, f.item_id, \
                  r.key_set_at, o.recipient_set_at \
                  FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
                  JOIN organisations o ON o.id = r.org_id \
@@ -103,8 +103,8 @@ impl Store {
             let seq: i64 = old.try_get("seq")?;
             sqlx::query(
                 "INSERT INTO sealed_fields \
-                 (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 (id, case_id, field_id, category, ciphertext, policy_version, sealed_at, sealed_by, seq, item_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .bind(&r.id)
             .bind(case_id)
@@ -115,6 +115,7 @@ impl Store {
             .bind(old.try_get::<String, _>("sealed_at")?)
             .bind(old.try_get::<String, _>("sealed_by")?)
             .bind(seq)
+            .bind(old.try_get::<Option<String>, _>("item_id")?)
             .execute(&mut *tx)
             .await?;
             sqlx::query(
@@ -247,7 +248,7 @@ pub(super) async fn slice_read(
     org_id: &str,
 ) -> Result<(Vec<SealedField>, Vec<String>), StoreError> {
     let rows = sqlx::query(
-        "SELECT f.id, f.field_id, f.category, f.ciphertext, f.chunked, f.policy_version, f.sealed_at, f.sealed_by \
+        "SELECT f.id, f.field_id, f.category, f.ciphertext, f.chunked, f.policy_version, f.sealed_at, f.sealed_by, f.item_id \
          FROM sealed_fields f JOIN sealed_field_recipients r ON r.sealed_field_id = f.id \
          WHERE r.case_id = $1 AND r.org_id = $2 \
          ORDER BY f.seq DESC, f.field_id",
@@ -262,7 +263,8 @@ pub(super) async fn slice_read(
     for r in &rows {
         ids.push(r.try_get::<String, _>("id")?);
         let field_id: String = r.try_get("field_id")?;
-        if seen.insert(field_id.clone()) {
+        let item: Option<String> = r.try_get("item_id")?;
+        if seen.insert((field_id.clone(), item.clone())) {
             let id: String = r.try_get("id")?;
             let ciphertext = if r.try_get::<i64, _>("chunked")? != 0 {
                 let mut whole = Vec::new();
@@ -287,10 +289,11 @@ pub(super) async fn slice_read(
                 policy_version: r.try_get("policy_version")?,
                 sealed_at: r.try_get("sealed_at")?,
                 sealed_by: r.try_get("sealed_by")?,
+                item,
             });
         }
     }
-    out.sort_by(|a, b| a.field_id.cmp(&b.field_id));
+    out.sort_by(|a, b| (&a.field_id, &a.item).cmp(&(&b.field_id, &b.item)));
     ids.sort_unstable();
     Ok((out, ids))
 }

@@ -32,6 +32,15 @@ export interface Policy {
   roles: Record<string, { joins: string }>;
   parties: Record<string, { name: string; role: string }>;
   monitor: { client_groups: string[]; origin_elsewhere: string; indicators: Record<string, string[]>; full_view: string[] };
+  until_application?: Record<string, { categories: string[]; basis: string }>;
+  applications?: Record<string, { description: string; days: number; basis: string }>;
+}
+
+/** Whether a party of `role` receives `category` at referral: the policy grants it, and it is not
+ * held back until an application to it (policy `[until_application]`, as `Policy::may_receive`). */
+export function atReferral(policy: Policy, role: string, category: string): boolean {
+  const limit = policy.until_application?.[role];
+  return (policy.categories[category]?.roles.includes(role) ?? false) && (!limit || limit.categories.includes(category));
 }
 
 /** Who sees a category: the roles that join at submission, and those that join by referral. */

@@ -1,10 +1,12 @@
-// The corporation's part of a case: report a match (the home's municipality and kind), the
-// key handover, the lease converted. Metadata only: no field value is sent.
+// The corporation's part of a case: report a match (the home's municipality and kind, with the
+// offer of the policy's offer form, which the broker seals to the care organisation and the
+// coordinator), the key handover, the lease converted.
 import { call, Problem } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
 import type { Policy } from "../policy.ts";
 import { alert, field, go } from "./common.ts";
+import { formFields, problemsOf } from "./register.ts";
 
 function send(status: HTMLElement, path: string, body: unknown, caseId: string): Promise<void> {
   return call("POST", path, body).then(
@@ -22,10 +24,21 @@ export function homePanel(policy: Policy, caseId: string, state: string, corpora
     const places = Object.entries(policy.allocation.municipalities).filter(([, m]) => m.corporations.includes(corporation)).map(([id]) => id);
     const where = h("select", { id: "home-municipality", class: "utrecht-select" }, ...places.map((m) => h("option", { value: m }, policy.parties[m]?.name ?? m)));
     const kind = h("select", { id: "home-kind", class: "utrecht-select" }, ...["regular", "youth_room", "youth_studio"].map((k) => h("option", { value: k }, t(`home.${k}` as "home.regular"))));
-    const form = h("form", { class: "utrecht-form", id: "match" }, field("home-municipality", t("home.municipality"), where), field("home-kind", t("home.kind"), kind), h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("home.match")));
+    const offer: Record<string, unknown> = {};
+    const { specs, fields } = formFields(policy, "offer", offer);
+    const form = h(
+      "form",
+      { class: "utrecht-form", id: "match", novalidate: true },
+      field("home-municipality", t("home.municipality"), where),
+      field("home-kind", t("home.kind"), kind),
+      h("fieldset", { class: "utrecht-form-fieldset" }, h("legend", { class: "utrecht-form-fieldset__legend" }, t("home.offer")), h("p", { class: "utrecht-paragraph" }, t("home.offer.note")), ...fields),
+      h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("home.match")),
+    );
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      void send(status, `/v1/cases/${caseId}/match`, { home_municipality: where.value, home_kind: kind.value }, caseId);
+      const problems = problemsOf(specs, offer);
+      if (problems) return void status.replaceChildren(alert("error", problems));
+      void send(status, `/v1/cases/${caseId}/match`, { home_municipality: where.value, home_kind: kind.value, offer }, caseId);
     });
     return section(t("home.title.match"), form);
   }

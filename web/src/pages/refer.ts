@@ -5,7 +5,7 @@ import { call, Problem } from "../api.ts";
 import { h } from "../dom.ts";
 import { t, tOr } from "../i18n.ts";
 import { ask } from "../keys.ts";
-import { decode, type FieldSpec, type Policy, toJson } from "../policy.ts";
+import { atReferral, decode, type FieldSpec, type Policy, toJson } from "../policy.ts";
 import { alert, go } from "./common.ts";
 
 /** The organisations a referral to `municipalities` makes parties (the allocation). */
@@ -51,7 +51,7 @@ export function referPanel(policy: Policy, caseId: string): HTMLElement {
               { class: "utrecht-unordered-list" },
               ...orgs.map((org) => {
                 const role = policy.parties[org]?.role ?? "";
-                const cats = Object.entries(policy.categories).filter(([, c]) => c.roles.includes(role)).map(([id]) => tOr(`category.${id}`, id));
+                const cats = Object.keys(policy.categories).filter((c) => atReferral(policy, role, c)).map((id) => tOr(`category.${id}`, id));
                 return h("li", { class: "utrecht-unordered-list__item", "data-org": org }, `${policy.parties[org]?.name ?? org}: ${cats.join(", ")}`);
               }),
             ),
@@ -73,7 +73,7 @@ export function referPanel(policy: Policy, caseId: string): HTMLElement {
       const fields: Record<string, unknown> = {};
       for (const [id, value] of Object.entries(values)) {
         const spec = policy.fields[id] as FieldSpec | undefined;
-        if (spec && policy.categories[spec.category]?.roles.includes(role)) fields[id] = toJson(value);
+        if (spec && atReferral(policy, role, spec.category)) fields[id] = toJson(value);
       }
       return Object.keys(fields).length ? [{ recipients: orgs, fields }] : [];
     });

@@ -287,6 +287,10 @@ let corporationFields = [];
   // By keyboard alone: the home's municipality and the match.
   check("keyboard: the home's municipality is reached", await tabTo(page, "#home-municipality"));
   await page.keyboard.type("Gemeente Hoorn");
+  // The offer (art. 9.6), sealed by the broker to the care organisation and the coordinator.
+  await page.fill("#f-offer_address", "Fictieve Dijk 12, 1621 AA Hoorn");
+  await page.fill("#f-offer_rent", "642");
+  await page.fill("#f-offer_viewing_on", new Date().toISOString().slice(0, 10));
   check("keyboard: the match button is reached", await tabTo(page, "#match button[type=submit]"));
   await page.keyboard.press("Enter");
   await page.waitForSelector("#housed");
