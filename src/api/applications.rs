@@ -13,7 +13,7 @@ use super::steps::{Sendable, StepDone, access};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::cases::application::{self, Application};
 use crate::cases::sharing::{self, ShareInput};
-use crate::cases::{Action, Notice, RecipientKeys};
+use crate::cases::{Action, Notice, RecipientKeys, lifecycle};
 use crate::form::{self, FieldValues};
 
 /// The routes of this module.
@@ -113,11 +113,8 @@ pub(super) async fn post_application(
     for p in (allowed.ctx.parties.iter_mut()).filter(|p| p.org_id == made.municipality) {
         p.applied = true;
     }
-    let (mut sealed, withheld) =
-        (allowed.seal_to_parties(&state, &req.fields, Sendable::Any)).await?;
-    for f in &mut sealed {
-        f.item = Some(made.id.clone());
-    }
+    let (sealed, withheld) = (allowed.seal_to_parties(&state, &req.fields, Sendable::Any)).await?;
+    let mut sealed = crate::cases::as_item(sealed, &made.id);
     let keys = RecipientKeys::of(orgs.values());
     let shared = sharing::plan_share_sealing(policy, &inputs, &keys)?;
     sealed.extend(seal_plan(shared, policy).await?.0);
@@ -169,7 +166,7 @@ pub(super) async fn post_decision(
         .into_iter()
         .find(|a| a.id == application_id)
         .ok_or_else(|| ApiError::not_found("no such application of this case"))?;
-    let rule = application::decide(
+    let rule = application::check_decision(
         &found,
         &caller.org_id,
         &req.outcome,
@@ -179,13 +176,9 @@ pub(super) async fn post_decision(
     allowed.check(&state, &caller, rule).await?;
     form::validate_form(&state.policy, "decision", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
-    let (mut sealed, withheld) =
-        (allowed.seal_to_parties(&state, &req.fields, Sendable::Any)).await?;
-    for f in &mut sealed {
-        f.item = Some(found.id.clone());
-    }
+    let (sealed, withheld) = (allowed.seal_to_parties(&state, &req.fields, Sendable::Any)).await?;
     let mut step = allowed.step(&caller);
-    step.sealed = sealed;
+    step.sealed = crate::cases::as_item(sealed, &found.id);
     let decided = Application {
         outcome: Some(req.outcome.clone()),
         decided_on: Some(req.decided_on.clone()),
@@ -193,12 +186,8 @@ pub(super) async fn post_decision(
         ..found
     };
     let detail = format!("decision on {}: {}", decided.kind, req.outcome);
-    step.notify = allowed
-        .ctx
-        .notify_others(&caller.org_id, "decision", &detail);
-    step.notify.retain(|n| {
-        (allowed.ctx.parties.iter()).any(|p| p.org_id == n.org && p.role != "corporation")
-    });
+    step.notify =
+        lifecycle::notices_to_recipients(&step.sealed, &caller.org_id, "decision", &detail);
     step.decision = Some(decided.clone());
     let Json(done) = allowed.finish_withheld(&state, step, withheld).await?;
     let application = ApplicationStatus::of(decided, &today);

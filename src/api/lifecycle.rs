@@ -3,8 +3,6 @@
 //! in `cases::lifecycle`, checked against consent, and stored in one transaction with its
 //! access event (`steps`).
 
-use std::collections::BTreeSet;
-
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -347,14 +345,9 @@ pub(super) async fn post_evaluation(
         .await?;
     let mut step = allowed.step(&caller);
     step.evaluation_received = Some(period);
-    let receiving: BTreeSet<&String> = (sealed.iter())
-        .flat_map(|f| f.recipients.iter())
-        .filter(|o| **o != caller.org_id)
-        .collect();
     let detail = format!("evaluation {period}");
-    step.notify = (receiving.into_iter())
-        .map(|o| Notice::new(o, "slice_changed", &detail))
-        .collect();
+    step.notify =
+        lifecycle::notices_to_recipients(&sealed, &caller.org_id, "slice_changed", &detail);
     step.sealed = sealed;
     allowed.finish_withheld(&state, step, withheld).await
 }
@@ -381,23 +374,14 @@ pub(super) async fn post_signal(
     let allowed = begin(&state, &caller, &id, |_| Action::Signal, "guidance").await?;
     form::validate_form(&state.policy, "signal", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
-    let (mut sealed, withheld) = allowed
+    let (sealed, withheld) = allowed
         .seal_to_parties(&state, &req.fields, Sendable::Any)
         .await?;
     // Each signal is an item of its own: an earlier one stays readable beside it.
-    let item = uuid::Uuid::new_v4().to_string();
-    for f in &mut sealed {
-        f.item = Some(item.clone());
-    }
+    let sealed = crate::cases::as_item(sealed, &uuid::Uuid::new_v4().to_string());
     let mut step = allowed.step(&caller);
-    let receiving: BTreeSet<&String> = (sealed.iter())
-        .flat_map(|f| f.recipients.iter())
-        .filter(|o| **o != caller.org_id)
-        .collect();
     let detail = format!("a signal from {}", caller.org_id);
-    step.notify = (receiving.into_iter())
-        .map(|o| Notice::new(o, "signal", &detail))
-        .collect();
+    step.notify = lifecycle::notices_to_recipients(&sealed, &caller.org_id, "signal", &detail);
     step.sealed = sealed;
     allowed.finish_withheld(&state, step, withheld).await
 }

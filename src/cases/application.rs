@@ -142,7 +142,7 @@ pub fn check_shares(
 /// A decision on `application` by `org` on `decided_on` (`YYYY-MM-DD`, not after `today`):
 /// only the municipality applied to decides (403), once (409); the outcome is one of
 /// [`OUTCOMES`].
-pub fn decide(
+pub fn check_decision(
     application: &Application,
     org: &str,
     outcome: &str,
@@ -246,13 +246,13 @@ mod tests {
         let now = "2026-03-30T10:00:00Z";
         let mut app = new_application(&p, "c", Some("hoorn"), &parties(), "guidance", now).unwrap();
         let today = "2026-04-20";
-        assert!(decide(&app, "hoorn", "granted", "2026-04-09", today).is_ok());
+        assert!(check_decision(&app, "hoorn", "granted", "2026-04-09", today).is_ok());
         assert!(matches!(
-            decide(&app, "enkhuizen", "granted", "2026-04-09", today),
+            check_decision(&app, "enkhuizen", "granted", "2026-04-09", today),
             Err(CaseError::Forbidden(_))
         ));
         assert!(matches!(
-            decide(&app, "hoorn", "maybe", "2026-04-09", today),
+            check_decision(&app, "hoorn", "maybe", "2026-04-09", today),
             Err(CaseError::Invalid(_))
         ));
         for bad in [
@@ -263,7 +263,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    decide(&app, "hoorn", "granted", bad, today),
+                    check_decision(&app, "hoorn", "granted", bad, today),
                     Err(CaseError::Fields(_))
                 ),
                 "{bad}"
@@ -274,7 +274,7 @@ mod tests {
         assert_eq!(app.decision_days(), Some(10));
         assert!(!app.overdue("2026-05-01"));
         assert!(matches!(
-            decide(&app, "hoorn", "refused", "2026-04-10", today),
+            check_decision(&app, "hoorn", "refused", "2026-04-10", today),
             Err(CaseError::Conflict(_))
         ));
     }

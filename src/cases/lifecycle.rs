@@ -581,17 +581,16 @@ pub fn revoked_at_match(parties: &[CaseParty], corporation: &str, home: &str) ->
         .collect()
 }
 
-/// Why a case ends (art. 9.11, 10), a code from a closed list, with what it means.
-pub const END_REASONS: [(&str, &str); 5] = [
-    ("lease_ended", "the lease ended (art. 10)"),
-    ("home_swap", "the client moved by a home swap (art. 10)"),
-    (
-        "replacement_housing",
-        "unsuitable to live on their own: replacement housing is sought, and the case returns \
-         to the coordinator for a new referral (art. 9.11)",
-    ),
-    ("moved_on", "the client moved on"),
-    ("other", "another reason"),
+/// Why a case ends, a code from a closed list: the lease ended or the client moved by a home
+/// swap (art. 10); replacement housing is sought because living alone proved unsuitable (art.
+/// 9.11: the case returns to the coordinator for a new referral); the client moved on; another
+/// reason.
+pub const END_REASONS: [&str; 5] = [
+    "lease_ended",
+    "home_swap",
+    "replacement_housing",
+    "moved_on",
+    "other",
 ];
 
 /// The step an ending with `reason` is: replacement housing re-opens the case for a new
@@ -599,10 +598,10 @@ pub const END_REASONS: [(&str, &str); 5] = [
 pub fn end_action(reason: &str) -> Result<Action, CaseError> {
     match reason {
         "replacement_housing" => Ok(Action::Rehouse),
-        r if END_REASONS.iter().any(|(code, _)| *code == r) => Ok(Action::End),
+        r if END_REASONS.contains(&r) => Ok(Action::End),
         _ => Err(CaseError::Invalid(format!(
             "`reason` is one of: {}",
-            END_REASONS.map(|(code, _)| code).join(", ")
+            END_REASONS.join(", ")
         ))),
     }
 }
@@ -721,6 +720,23 @@ pub fn change_report_fields(
         .filter(|id| !policy.field(id).is_some_and(|f| f.before_assessment))
         .collect();
     only_categories(policy, &changes, &policy.changes.categories)
+}
+
+/// One notification of `kind` per organisation that received a new age file in this step
+/// (other than `by_org`).
+pub fn notices_to_recipients(
+    sealed: &[NewSealedField],
+    by_org: &str,
+    kind: &str,
+    detail: &str,
+) -> Vec<Notice> {
+    let receiving: std::collections::BTreeSet<&String> = (sealed.iter())
+        .flat_map(|f| f.recipients.iter())
+        .filter(|o| *o != by_org)
+        .collect();
+    (receiving.into_iter())
+        .map(|o| Notice::new(o, kind, detail))
+        .collect()
 }
 
 /// One notification per organisation that received a new age file in this step (other than

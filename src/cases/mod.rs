@@ -76,6 +76,15 @@ pub fn party_of<'a>(parties: &'a [CaseParty], org_id: &str) -> Option<&'a CasePa
     parties.iter().find(|p| p.org_id == org_id)
 }
 
+/// The age files of a step as one item of the case (an application, its decision, a signal):
+/// a slice serves each item's fields apart, so a later item does not hide an earlier one.
+pub fn as_item(mut sealed: Vec<NewSealedField>, item: &str) -> Vec<NewSealedField> {
+    for f in &mut sealed {
+        f.item = Some(item.to_owned());
+    }
+    sealed
+}
+
 /// Parties of the case other than `org_id`, each with a notification of `kind`.
 pub fn notify_others(parties: &[CaseParty], org_id: &str, kind: &str, detail: &str) -> Vec<Notice> {
     parties

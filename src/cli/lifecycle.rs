@@ -217,11 +217,12 @@ pub(super) async fn run(command: Command) -> Result<()> {
         Command::Applications {
             client,
             case,
-            overdue,
+            overdue: _,
         } => {
+            // clap lets exactly one of CASE and `--overdue` through.
             let path = match case {
-                Some(case) if !overdue => format!("/v1/cases/{case}/applications"),
-                _ => "/v1/applications/overdue".to_owned(),
+                Some(case) => format!("/v1/cases/{case}/applications"),
+                None => "/v1/applications/overdue".to_owned(),
             };
             print(
                 &login(&client)

@@ -174,7 +174,7 @@ impl Store {
             .bind(&step.case_id)
             .bind(&a.municipality)
             .bind(&a.kind)
-            .bind(&now)
+            .bind(&a.applied_at)
             .bind(&a.due_on)
             .execute(&mut *tx)
             .await?;
@@ -186,7 +186,7 @@ impl Store {
             )
             .bind(d.outcome.as_deref())
             .bind(d.decided_on.as_deref())
-            .bind(&now)
+            .bind(d.decided_at.as_deref())
             .bind(&d.id)
             .bind(&step.case_id)
             .execute(&mut *tx)
