@@ -439,6 +439,25 @@ impl Client {
             .await
     }
 
+    /// The case's messages and reports as the organisation takes part in them (routing
+    /// metadata from the broker), each with its `fields` opened from the organisation's slice.
+    pub async fn thread(
+        &self,
+        case: &str,
+        identity: &Identity,
+        policy: &Policy,
+    ) -> Result<OpenedThread, ClientError> {
+        let thread = self.get_json(&format!("/v1/cases/{case}/messages")).await?;
+        let opened = open_slice(&self.slice(case, "guidance").await?, identity, policy)?;
+        let mut messages = Vec::new();
+        for mut message in thread.as_array().cloned().unwrap_or_default() {
+            let fields = (message["id"].as_str()).and_then(|id| opened.items.get(id));
+            message["fields"] = json!(fields.cloned().unwrap_or_default());
+            messages.push(message);
+        }
+        Ok(OpenedThread(messages))
+    }
+
     /// Seals the caller's copies of a case again to its organisation's current recipient (after
     /// `org set-recipient`): downloads the slice, skips what `new` already opens, opens the rest
     /// with `old` and sends the values back to be sealed to the new key alone. Safe to repeat.
@@ -530,6 +549,27 @@ pub struct RekeyOutcome {
     pub already: usize,
     /// Categories consent now withholds (left as they are).
     pub withheld: usize,
+}
+
+/// A case's messages and reports as an organisation opened them: the broker's routing metadata
+/// of each, with its `fields` in the clear.
+pub struct OpenedThread(pub Vec<Value>);
+
+impl OpenedThread {
+    /// The messages as pretty JSON (plaintext: for the organisation's own use).
+    pub fn to_json(&self) -> Zeroizing<String> {
+        Zeroizing::new(serde_json::to_string_pretty(&self.0).unwrap_or_default())
+    }
+}
+
+impl std::fmt::Debug for OpenedThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "OpenedThread({} messages, fields redacted)",
+            self.0.len()
+        )
+    }
 }
 
 /// A slice opened on the organisation's own side.

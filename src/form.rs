@@ -260,9 +260,9 @@ pub fn to_plaintext(spec: &FieldSpec, value: &FieldValue) -> Result<Plaintext, F
         }
         FieldKind::Date => {
             let s = Zeroizing::new(text(value)?);
-            let format = time::macros::format_description!("[year]-[month]-[day]");
-            time::Date::parse(&s, &format)
-                .map_err(|_| problem(id, "must be a date as YYYY-MM-DD"))?;
+            if !is_date(&s) {
+                return Err(problem(id, "must be a date as YYYY-MM-DD"));
+            }
             Ok(bytes(s.to_string()))
         }
         FieldKind::Integer { min, max } | FieldKind::AmountEur { min, max } => match value {
@@ -511,6 +511,12 @@ pub fn validate_form(
     } else {
         Err(problems)
     }
+}
+
+/// Whether `text` is a calendar date written `YYYY-MM-DD`.
+pub fn is_date(text: &str) -> bool {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text, &format).is_ok()
 }
 
 /// Validates the values of a re-share: any known field, none required.

@@ -45,6 +45,11 @@ pub struct CategorySpec {
     pub basis: String,
     /// What the category holds.
     pub description: String,
+    /// Correspondence (messages, reports): its fields go only to the audience their writer
+    /// picks among the parties its roles allow; they are never re-shared nor sealed anew to
+    /// every entitled party.
+    #[serde(default)]
+    pub addressed: bool,
 }
 
 /// The kind of value a field holds, with its limits.
@@ -541,6 +546,8 @@ struct RawCategory {
     description: String,
     roles: Vec<String>,
     basis: Option<String>,
+    #[serde(default)]
+    addressed: bool,
 }
 
 #[derive(Deserialize)]
@@ -808,6 +815,7 @@ impl Policy {
                     roles: cat.roles,
                     basis,
                     description: cat.description,
+                    addressed: cat.addressed,
                 },
             );
         }
@@ -1110,16 +1118,23 @@ impl Policy {
         self.roles.get(role).map(|r| r.joins)
     }
 
-    /// Whether a party of `role` receives `field` now: the policy grants it the field's
-    /// category, and either its role receives everything before an application, or the field
-    /// is of a category it receives until then, or the care organisation applied to it
-    /// (`applied`).
+    /// Whether a party of `role` receives `field` now (`may_receive_category` of its
+    /// category).
     pub fn may_receive(&self, role: &str, applied: bool, field: &str) -> bool {
-        self.may_open(role, field)
+        self.fields
+            .get(field)
+            .is_some_and(|f| self.may_receive_category(role, applied, &f.category))
+    }
+
+    /// Whether a party of `role` receives fields of `category` now: the policy grants it the
+    /// category, and either its role receives everything before an application, or the
+    /// category is one it receives until then, or the care organisation applied to it
+    /// (`applied`).
+    pub fn may_receive_category(&self, role: &str, applied: bool, category: &str) -> bool {
+        (self.categories.get(category)).is_some_and(|c| c.roles.iter().any(|r| r == role))
             && (applied
-                || (self.until_application.get(role)).is_none_or(|limit| {
-                    (self.fields.get(field)).is_some_and(|f| limit.categories.contains(&f.category))
-                }))
+                || (self.until_application.get(role))
+                    .is_none_or(|limit| limit.categories.iter().any(|c| c == category)))
     }
 
     /// Whether `role` may re-share fields to new parties.

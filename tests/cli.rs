@@ -8,6 +8,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -68,8 +69,10 @@ fn policy_show_json_has_the_documented_shape() {
         json!("coordinator")
     );
     // 56 of the registration form, 3 of the assessment, 7 of the evaluation, 1 of the consent,
-    // 3 of the signal, 4 of the offer, 2 of the application, 1 of the decision.
-    assert_eq!(p["fields"].as_object().unwrap().len(), 77);
+    // 3 of the signal, 4 of the offer, 2 of the application, 1 of the decision, 2 of the
+    // message, 4 of the consultation's report, 4 of the hand-over's.
+    assert_eq!(p["fields"].as_object().unwrap().len(), 87);
+    assert_eq!(p["categories"]["message"]["addressed"], json!(true));
     let text = ok(sluis().args(["policy", "show"]).output().unwrap());
     assert!(text.contains("identifiers") && text.contains("Intermaris"));
 }
@@ -227,17 +230,37 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     let svg = std::fs::read_to_string(d.join("monitor.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("Waiting time from referral"));
     assert!(out.contains("The monitor of the fictional year"), "{out}");
-    let cases: Vec<_> = std::fs::read_dir(d.join("slices/intermaris"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(cases.len(), 1);
-    let case = cases[0].to_str().unwrap().to_owned();
-    let mut age_files: Vec<String> = std::fs::read_dir(d.join("slices/intermaris").join(&case))
+    // report.json: the states each case passed and what each organisation could open.
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
+    let cases = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 3);
+    let case = cases[0]["id"].as_str().unwrap().to_owned();
+    // Intermaris holds the main case and the third, which it housed before the replacement.
+    let held: BTreeSet<String> = std::fs::read_dir(d.join("slices/intermaris"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
+    let third = cases[2]["id"].as_str().unwrap().to_owned();
+    assert_eq!(held, BTreeSet::from([case.clone(), third]));
+    let mut age_files: Vec<String> = std::fs::read_dir(d.join("slices/intermaris").join(&case))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f != "items")
+        .collect();
     age_files.sort();
+    // Of the items, the corporation holds the report of the consultation it took part in.
+    let items = d.join("slices/intermaris").join(&case).join("items");
+    let reports: Vec<_> = std::fs::read_dir(&items).unwrap().collect();
+    assert_eq!(reports.len(), 1);
+    let report_files: BTreeSet<String> = std::fs::read_dir(reports[0].as_ref().unwrap().path())
+        .unwrap()
+        .map(|f| f.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        report_files.contains("consultation_problem.age"),
+        "{report_files:?}"
+    );
     // What a corporation receives at referral, and the offer it made at the match.
     let offer = [
         "offer_address",
@@ -301,7 +324,8 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     assert!(!d.join("opened/fg-westfriesland").exists());
     // The care organisation: 54 registration fields, its consent declaration, the evaluation
     // (7), the coordinator's question and checklist (art. 8.3), the offer (4), and the folder
-    // of items: two applications with their decisions and a signal.
+    // of items: two applications with their decisions, a signal, the coordinator's question
+    // and the answer, the consultation's report and the hand-over's.
     let dir = d.join("slices/leviaan").join(&case);
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 69);
     let mut items: Vec<Vec<String>> = std::fs::read_dir(dir.join("items"))
@@ -321,6 +345,18 @@ fn the_demo_writes_identities_slices_and_opened_files() {
         [
             vec!["application_request.age", "decision_motivation.age"],
             vec!["application_request.age", "decision_motivation.age"],
+            vec![
+                "consultation_decision.age",
+                "consultation_present.age",
+                "consultation_problem.age"
+            ],
+            vec![
+                "handover_client_view.age",
+                "handover_plan.age",
+                "handover_present.age"
+            ],
+            vec!["message_text.age"],
+            vec!["message_text.age"],
             vec!["signal_kind.age", "signal_note.age", "signal_on.age"],
         ]
     );
@@ -330,12 +366,6 @@ fn the_demo_writes_identities_slices_and_opened_files() {
             .count(),
         69
     );
-    // report.json: the states each case passed and what each organisation could open.
-    let report: Value =
-        serde_json::from_slice(&std::fs::read(d.join("report.json")).unwrap()).unwrap();
-    let cases = report["cases"].as_array().unwrap();
-    assert_eq!(cases.len(), 2);
-    assert_eq!(cases[0]["id"], json!(case));
     assert_eq!(
         cases[0]["states"],
         json!([
@@ -363,6 +393,19 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     assert_eq!(
         cases[1]["opened"],
         json!({"bct-westfriesland": ["consent_document"], "dnodoen": ["consent_document"]})
+    );
+    // The third: replacement housing (art. 9.11) sent it back to be referred again.
+    assert_eq!(
+        cases[2]["states"],
+        json!([
+            "registered",
+            "assessed",
+            "referred",
+            "matched",
+            "housed",
+            "assessed",
+            "referred"
+        ])
     );
 }
 
@@ -839,6 +882,96 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         "intermaris",
         &["housed", &case, "--key-handover", "2026-11-01"],
     ));
+    // Hoorn asks Leviaan about the guidance; Leviaan answers; both read the thread.
+    let asked: Value = serde_json::from_str(&ok(client(
+        "hoorn",
+        &[
+            "message",
+            &case,
+            "--to",
+            "leviaan",
+            "--about",
+            "health_care",
+            "--text",
+            "Wanneer start de Wmo-begeleiding?",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(
+        asked["sealed"]["message_text"],
+        json!(["hoorn", "leviaan"]),
+        "{backend}"
+    );
+    let question = asked["message"]["id"].as_str().unwrap().to_owned();
+    ok(client(
+        "leviaan",
+        &[
+            "message",
+            &case,
+            "--to",
+            "hoorn",
+            "--to",
+            "bct-westfriesland",
+            "--text",
+            "Na de overdracht, volgende week.",
+            "--reply-to",
+            &question,
+        ],
+    ));
+    // The hand-over's report, acknowledged by Leviaan.
+    let handover = d.join("handover.json");
+    std::fs::write(
+        &handover,
+        json!({"handover_present": "Begeleider, Wmo-begeleider, cliënt.",
+               "handover_plan": "Doelen wonen gehaald.", "handover_client_view": "Tevreden."})
+        .to_string(),
+    )
+    .unwrap();
+    let reported: Value = serde_json::from_str(&ok(client(
+        "hoorn",
+        &[
+            "report",
+            &case,
+            "--kind",
+            "handover",
+            "--held-on",
+            "2026-11-01",
+            "--to",
+            "leviaan",
+            "--fields",
+            handover.to_str().unwrap(),
+        ],
+    )))
+    .unwrap();
+    let report_id = reported["message"]["id"].as_str().unwrap().to_owned();
+    ok(client("leviaan", &["acknowledge", &case, &report_id]));
+    let thread: Value = serde_json::from_str(&ok(client(
+        "leviaan",
+        &[
+            "messages",
+            &case,
+            "--identity",
+            d.join("leviaan.txt").to_str().unwrap(),
+        ],
+    )))
+    .unwrap();
+    let read: Vec<(&str, &str)> = (thread.as_array().unwrap().iter())
+        .map(|m| {
+            let text = m["fields"]["message_text"].as_str();
+            let text = text.or(m["fields"]["handover_plan"].as_str());
+            (m["kind"].as_str().unwrap(), text.unwrap())
+        })
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("message", "Wanneer start de Wmo-begeleiding?"),
+            ("message", "Na de overdracht, volgende week."),
+            ("handover", "Doelen wonen gehaald.")
+        ],
+        "{backend}"
+    );
+    assert!(thread[2]["to"][0]["acknowledged_at"].is_string());
     let evaluation = d.join("evaluation.json");
     std::fs::write(
         &evaluation,

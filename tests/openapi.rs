@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 56] = [
+const OPERATIONS: [(&str, &str); 60] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -45,6 +45,10 @@ const OPERATIONS: [(&str, &str); 56] = [
     ("get", "/v1/cases/{id}/applications"),
     ("post", "/v1/cases/{id}/applications/{application}/decision"),
     ("get", "/v1/applications/overdue"),
+    ("post", "/v1/cases/{id}/messages"),
+    ("get", "/v1/cases/{id}/messages"),
+    ("post", "/v1/cases/{id}/reports"),
+    ("post", "/v1/cases/{id}/reports/{report}/acknowledgement"),
     ("put", "/v1/cases/{id}/documents/{field}"),
     ("get", "/v1/cases/{id}/consent"),
     ("post", "/v1/cases/{id}/consent/withdraw"),

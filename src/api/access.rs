@@ -133,9 +133,13 @@ pub(super) fn name_fields<'a>(
     event.categories = policy.categories_of(&event.fields);
 }
 
-/// Names in `event` what was sealed: the fields, their categories and every recipient.
+/// Names in `event` what was sealed: the fields, the categories they were sealed under (a
+/// message's is the one it is about) and every recipient.
 pub(super) fn name_sealed(event: &mut Event, policy: &Policy, sealed: &[NewSealedField]) {
     name_fields(event, policy, sealed.iter().map(|f| &f.field_id));
+    let categories: std::collections::BTreeSet<&String> =
+        sealed.iter().map(|f| &f.category).collect();
+    event.categories = categories.into_iter().cloned().collect();
     let recipients: std::collections::BTreeSet<&String> =
         sealed.iter().flat_map(|f| f.recipients.iter()).collect();
     event.recipients = recipients.into_iter().cloned().collect();

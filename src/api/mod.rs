@@ -13,6 +13,7 @@ mod inbox;
 mod keys;
 mod layers;
 mod lifecycle;
+mod messages;
 mod monitor;
 pub mod openapi;
 mod operations;
@@ -34,6 +35,7 @@ pub use applications::{ApplicationDone, ApplicationStatus};
 pub use audit::{AccessReport, ProofBody, ReportEntry};
 pub use identity::{Caller, RequestInfo};
 pub use inbox::Overdue;
+pub use messages::MessageDone;
 pub use problem::{ApiError, ApiJson};
 pub use serve::{
     RunningBroker, TlsFiles, checkpoint_periodically, purge_periodically, serve, serve_tls,
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .merge(keys::router())
         .merge(lifecycle::router())
         .merge(applications::router())
+        .merge(messages::router())
         .merge(documents::router())
         .merge(consent::router())
         .merge(inbox::router())

@@ -13,8 +13,8 @@ use axum::Router;
 use axum::routing::get;
 
 use super::{
-    applications, audit, cases, consent, documents, identity, inbox, keys, lifecycle, monitor,
-    operations, people, shares, slices,
+    applications, audit, cases, consent, documents, identity, inbox, keys, lifecycle, messages,
+    monitor, operations, people, shares, slices,
 };
 
 /// A problem answer (RFC 9457). `detail` and `errors` name what is wrong, never a value.
@@ -131,6 +131,10 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         applications::get_applications,
         applications::post_decision,
         applications::get_overdue,
+        messages::post_message,
+        messages::get_thread,
+        messages::post_report,
+        messages::post_acknowledgement,
         documents::put_document,
         consent::get_consent,
         consent::post_withdraw,

@@ -120,6 +120,19 @@ impl SealingPlan {
             .field(&field_id)
             .map(|f| f.category.clone())
             .ok_or_else(|| CaseError::Invalid("a field the policy does not define".into()))?;
+        self.push_in(policy, (field_id, category), plaintext, recipients, keys)
+    }
+
+    /// Adds the jobs sealing `plaintext` as `field_id` under `category` (a message's, the
+    /// category it is about) to exactly `recipients`.
+    pub fn push_in(
+        &mut self,
+        policy: &Policy,
+        (field_id, category): (String, String),
+        plaintext: Plaintext,
+        recipients: Vec<String>,
+        keys: &RecipientKeys,
+    ) -> Result<(), CaseError> {
         let mut groups = file_groups(policy, recipients);
         let last = groups.pop();
         for group in groups {

@@ -119,6 +119,14 @@ pub enum Action {
     /// Coordinator or the matching corporation: the client needs replacement housing (art.
     /// 9.11); the case returns to the coordinator for a new referral.
     Rehouse,
+    /// A party writes a message to parties it picks.
+    Message,
+    /// The coordinator records the report of a consultation (art. 9, 15).
+    Consult,
+    /// The municipality of the home records the report of the hand-over (art. 16).
+    HandOver,
+    /// A participant acknowledges a report (art. 15, 16: approval and signature).
+    Acknowledge,
 }
 
 impl Action {
@@ -142,12 +150,17 @@ impl Action {
             Action::Apply => "apply",
             Action::Decide => "decide",
             Action::Rehouse => "rehouse",
+            Action::Message => "message",
+            Action::Consult => "consult",
+            Action::HandOver => "hand_over",
+            Action::Acknowledge => "acknowledge",
         }
     }
 
     /// The roles that may take this action, and the states it is taken from.
     fn rule(self) -> (&'static [&'static str], &'static [State]) {
         use State::*;
+        const PARTIES: &[&str] = &["care", "coordinator", "corporation", "municipality"];
         const OPEN: &[State] = &[
             Registered,
             InfoRequested,
@@ -180,6 +193,9 @@ impl Action {
             Action::Apply => (&["care"], &[Matched, Housed, LeaseConverted]),
             Action::Decide => (&["municipality"], &[Matched, Housed, LeaseConverted]),
             Action::Rehouse => (&["coordinator", "corporation"], &[Housed, LeaseConverted]),
+            Action::Message | Action::Acknowledge => (PARTIES, OPEN),
+            Action::Consult => (&["coordinator"], OPEN),
+            Action::HandOver => (&["municipality"], &[Housed, LeaseConverted]),
         }
     }
 
@@ -202,7 +218,11 @@ impl Action {
             | Action::RenewConsent
             | Action::Signal
             | Action::Apply
-            | Action::Decide => from,
+            | Action::Decide
+            | Action::Message
+            | Action::Consult
+            | Action::HandOver
+            | Action::Acknowledge => from,
         }
     }
 }
@@ -301,6 +321,7 @@ mod tests {
         for from in [Housed, LeaseConverted] {
             allowed.push((Action::Rehouse, "coordinator", from, Assessed));
             allowed.push((Action::Rehouse, "corporation", from, Assessed));
+            allowed.push((Action::HandOver, "municipality", from, from));
         }
         for from in OPEN {
             allowed.push((Action::ReportChange, "care", from, from));
@@ -308,6 +329,11 @@ mod tests {
             allowed.push((Action::Withdraw, "coordinator", from, Withdrawn));
             allowed.push((Action::RenewConsent, "care", from, from));
             allowed.push((Action::RenewConsent, "coordinator", from, from));
+            allowed.push((Action::Consult, "coordinator", from, from));
+            for role in ["care", "coordinator", "corporation", "municipality"] {
+                allowed.push((Action::Message, role, from, from));
+                allowed.push((Action::Acknowledge, role, from, from));
+            }
         }
         let roles = [
             "care",
@@ -335,6 +361,10 @@ mod tests {
             Action::Apply,
             Action::Decide,
             Action::Rehouse,
+            Action::Message,
+            Action::Consult,
+            Action::HandOver,
+            Action::Acknowledge,
         ];
         let mut checked = 0;
         for action in actions {
@@ -357,7 +387,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 17 * 6 * 10);
+        assert_eq!(checked, 21 * 6 * 10);
         assert!(matches!(
             transition(State::Registered, Action::Match, "corporation"),
             Err(Refusal::State { .. })

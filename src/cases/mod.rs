@@ -6,6 +6,7 @@
 pub mod application;
 pub mod entitlement;
 pub mod lifecycle;
+pub mod message;
 mod model;
 pub mod rekey;
 pub mod sharing;
@@ -14,6 +15,7 @@ pub mod submission;
 pub use application::Application;
 pub use entitlement::{PlannedField, RecipientKeys, SealingPlan, plan_sealing, sealed_rows};
 pub use lifecycle::{Action, CHECKLIST_FIELD, REGISTERED, Refusal, State, StepContext, transition};
+pub use message::Message;
 pub use model::{
     Case, CaseFacts, CaseParty, MonitorDeclaration, NewSealedField, Notice, Notification,
     Organisation, Rekeyed, SealedField, Slice, SliceField, Step,

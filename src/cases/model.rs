@@ -183,6 +183,10 @@ pub struct Step {
     pub application: Option<crate::cases::Application>,
     /// A decision recorded with this step: the application with its outcome and date.
     pub decision: Option<crate::cases::Application>,
+    /// A message or report written with this step.
+    pub message: Option<crate::cases::Message>,
+    /// The report the step's organisation acknowledges with this step.
+    pub acknowledged: Option<String>,
     /// Notifications to parties.
     pub notify: Vec<Notice>,
 }

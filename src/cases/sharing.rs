@@ -121,6 +121,17 @@ pub fn plan_share(
                         k + 1
                     )));
                 };
+                if policy
+                    .categories
+                    .get(&spec.category)
+                    .is_some_and(|c| c.addressed)
+                {
+                    return Err(CaseError::Forbidden(format!(
+                        "field `{field}` (category `{}`) is correspondence: it goes only to the \
+                         parties its writer addressed, never in a share",
+                        spec.category
+                    )));
+                }
                 if !policy.may_open(&org.role, field) {
                     return Err(CaseError::Forbidden(format!(
                         "field `{field}` (category `{}`) may not be shared with `{org_id}`: \

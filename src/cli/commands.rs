@@ -492,6 +492,76 @@ pub(super) enum Command {
         #[arg(long)]
         note: String,
     },
+    /// Any party: write a message to parties of the case you pick, about a category each
+    /// of their roles may see (a case that talks both ways).
+    Message {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// A party it is for (organisation id); repeat for more.
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// The category it is about (`message`: the case's progress; or a category of the
+        /// policy, such as `health_care`, which only roles granted it can receive).
+        #[arg(long, default_value = "message")]
+        about: String,
+        /// The message.
+        #[arg(long)]
+        text: String,
+        /// A document to attach (PDF or text), optional.
+        #[arg(long)]
+        attachment: Option<PathBuf>,
+        /// The id of the message it answers.
+        #[arg(long)]
+        reply_to: Option<String>,
+    },
+    /// Coordinator (a consultation, art. 9, 15) or municipality of the home (the hand-over,
+    /// art. 16): record a meeting's report for the parties that took part, each of which
+    /// acknowledges it.
+    Report {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// `outflow_consultation`, `client_consultation` or `handover`.
+        #[arg(long, value_parser = ["outflow_consultation", "client_consultation", "handover"])]
+        kind: String,
+        /// The day the meeting was held, `YYYY-MM-DD`.
+        #[arg(long)]
+        held_on: String,
+        /// A party that took part (organisation id); repeat for more.
+        #[arg(long, required = true)]
+        to: Vec<String>,
+        /// JSON file with the report form: `consultation_present`, `consultation_problem`,
+        /// `consultation_decision`; or `handover_present`, `handover_plan`,
+        /// `handover_client_view`.
+        #[arg(long)]
+        fields: PathBuf,
+        /// The signed report as a document (PDF or text), optional.
+        #[arg(long)]
+        document: Option<PathBuf>,
+    },
+    /// A participant: acknowledge a report (its approval, art. 15, 16).
+    Acknowledge {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Case id.
+        case: String,
+        /// Report id (from `sluis messages`).
+        report: String,
+    },
+    /// The case's messages and reports your organisation wrote or received, opened with its
+    /// identity, with each report's acknowledgements.
+    Messages {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// Your organisation's age identity file.
+        #[arg(long, short)]
+        identity: PathBuf,
+        /// Case id.
+        case: String,
+    },
     /// Care organisation: report changes (art. 6, 12); FILE holds field id → new value.
     ReportChange {
         #[command(flatten)]

@@ -17,6 +17,14 @@ fn read_json(path: &std::path::Path) -> Result<Value> {
         .map_err(|e| anyhow::anyhow!("{}: not JSON (line {})", path.display(), e.line()))
 }
 
+/// A document file as the base64 a document field takes.
+fn document(path: &std::path::Path) -> Result<Value> {
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    Ok(json!(BASE64.encode(bytes.as_slice())))
+}
+
 fn print(value: &Value) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -117,6 +125,66 @@ pub(super) async fn run(command: Command) -> Result<()> {
                     .map_err(explain)?,
             )
         }
+        Command::Message {
+            client,
+            case,
+            to,
+            about,
+            text,
+            attachment,
+            reply_to,
+        } => {
+            let mut fields = json!({"message_text": text});
+            if let Some(file) = attachment {
+                fields["message_attachment"] = document(&file)?;
+            }
+            let body = json!({"to": to, "about": about, "fields": fields, "reply_to": reply_to});
+            let c = login(&client).await?;
+            print(&c.step(&case, "messages", &body).await.map_err(explain)?)
+        }
+        Command::Report {
+            client,
+            case,
+            kind,
+            held_on,
+            to,
+            fields,
+            document: file,
+        } => {
+            let mut form = read_json(&fields)?;
+            if let Some(file) = file {
+                let field = if kind == "handover" {
+                    "handover_document"
+                } else {
+                    "consultation_document"
+                };
+                form[field] = document(&file)?;
+            }
+            let body = json!({"kind": kind, "held_on": held_on, "to": to, "fields": form});
+            let c = login(&client).await?;
+            print(&c.step(&case, "reports", &body).await.map_err(explain)?)
+        }
+        Command::Acknowledge {
+            client,
+            case,
+            report,
+        } => {
+            let c = login(&client).await?;
+            let step = format!("reports/{report}/acknowledgement");
+            print(&c.step(&case, &step, &json!({})).await.map_err(explain)?)
+        }
+        Command::Messages {
+            client,
+            identity,
+            case,
+        } => {
+            let identity = read_identity(&identity)?;
+            let c = login(&client).await?;
+            let policy = Policy::from_json(c.policy_json().await?)?;
+            let thread = c.thread(&case, &identity, &policy).await.map_err(explain)?;
+            println!("{}", thread.to_json().as_str());
+            Ok(())
+        }
         Command::Evaluate {
             client,
             case,
@@ -129,11 +197,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
                 form["evaluation_period"] = json!(format!("half-year {period}"));
             }
             if let Some(report) = report {
-                let bytes = zeroize::Zeroizing::new(
-                    std::fs::read(&report)
-                        .with_context(|| format!("reading {}", report.display()))?,
-                );
-                form["evaluation_report"] = json!(BASE64.encode(bytes.as_slice()));
+                form["evaluation_report"] = document(&report)?;
             }
             let body = json!({"period": period, "fields": form});
             print(
@@ -182,10 +246,7 @@ pub(super) async fn run(command: Command) -> Result<()> {
         } => {
             let mut fields = json!({"application_request": request});
             if let Some(file) = attachment {
-                let bytes = zeroize::Zeroizing::new(
-                    std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?,
-                );
-                fields["application_attachment"] = json!(BASE64.encode(bytes.as_slice()));
+                fields["application_attachment"] = document(&file)?;
             }
             let id = read_identity(&identity)?;
             let session = login(&client).await?;

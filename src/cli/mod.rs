@@ -57,6 +57,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         | Command::Housed { .. }
         | Command::Evaluate { .. }
         | Command::Signal { .. }
+        | Command::Message { .. }
+        | Command::Report { .. }
+        | Command::Acknowledge { .. }
+        | Command::Messages { .. }
         | Command::ReportChange { .. }
         | Command::Upload { .. }
         | Command::ConvertLease { .. }

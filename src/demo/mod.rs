@@ -270,6 +270,22 @@ pub fn second_registration() -> Value {
     form
 }
 
+/// A third fictional client, whose first home does not last: replacement housing (art. 9.11)
+/// sends the case back to the coordinator, who refers it again.
+pub fn third_registration() -> Value {
+    let mut form = fictional_registration();
+    for (id, value) in [
+        ("full_name", json!("Kees Bakker")),
+        ("form_cosigned_by", json!("Kees Bakker")),
+        ("bsn", json!("234567806")),
+        ("phone", json!("06-99887766")),
+        ("email", json!("k.bakker@example.nl")),
+    ] {
+        form[id] = value;
+    }
+    form
+}
+
 /// A fictional consent declaration signed today, for a year, covering every role that sees
 /// content and every category, with a small stand-in for the signed scan.
 pub fn fictional_consent() -> Value {
@@ -287,7 +303,8 @@ pub fn fictional_consent_on(today: time::Date) -> Value {
         "categories": [
             "personalia", "household", "identifiers", "income", "debts", "dwelling_requirements",
             "care_contact", "placement", "housing_history", "health_care", "perspective_plan",
-            "evaluation", "consent", "assessment", "housing_offer", "application"
+            "evaluation", "consent", "assessment", "housing_offer", "application", "message",
+            "consultation", "handover"
         ],
         "document": BASE64.encode(scan),
     })
@@ -497,6 +514,23 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
             }}),
         )
         .await?;
+    // The question also reaches the guide as a message, and the answer comes back that way.
+    let asked = coordinator
+        .step(
+            &case,
+            "messages",
+            &json!({"to": [DEMO_CARE], "about": "debts", "fields": {
+                "message_text": "Loopt de schuldhulp nog, en via welk traject?"
+            }}),
+        )
+        .await?;
+    care.step(
+        &case,
+        "messages",
+        &json!({"to": [DEMO_COORDINATOR], "about": "debts", "reply_to": asked["message"]["id"],
+                "fields": {"message_text": "Ja, de WSNP loopt; zie de wijziging in het dossier."}}),
+    )
+    .await?;
     care.step(
         &case,
         "changes",
@@ -586,6 +620,47 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
             }}),
         )
         .await?;
+    // The coordinator calls a consultation at client level (art. 15) with the guide, the
+    // corporation and Hoorn; its report reaches them, and each acknowledges it.
+    let consultation = coordinator
+        .step(
+            &case,
+            "reports",
+            &json!({"kind": "client_consultation", "held_on": today,
+                    "to": [DEMO_CARE, DEMO_CORPORATION, DEMO_MUNICIPALITY], "fields": {
+                "consultation_present": "Uitstroomcoördinator, begeleider, corporatie, gemeente, cliënt.",
+                "consultation_problem": "Eén maand huurachterstand na de verhuizing.",
+                "consultation_decision": "Automatische incasso en budgetcoaching; de begeleider volgt het."
+            }}),
+        )
+        .await?;
+    let report = consultation["message"]["id"]
+        .as_str()
+        .context("no report id")?;
+    for participant in [&care, &corporation, &municipality] {
+        let path = format!("reports/{report}/acknowledgement");
+        participant.step(&case, &path, &json!({})).await?;
+    }
+    // Hoorn hands guidance over to its Wmo guide (art. 16) and records the report.
+    let handover = municipality
+        .step(
+            &case,
+            "reports",
+            &json!({"kind": "handover", "held_on": today, "to": [DEMO_CARE, DEMO_COORDINATOR],
+                    "fields": {
+                "handover_present": "Begeleider Leviaan, Wmo-begeleider, cliënt.",
+                "handover_plan": "Wonen en financiën op orde; aandacht voor dagbesteding.",
+                "handover_client_view": "Tevreden over de woning; wil meer uren werken."
+            }}),
+        )
+        .await?;
+    let report = handover["message"]["id"].as_str().context("no report id")?;
+    care.step(
+        &case,
+        &format!("reports/{report}/acknowledgement"),
+        &json!({}),
+    )
+    .await?;
     care.step(&case, "evaluations", &json!({"period": 1, "fields": {
         "evaluation_period": "eerste half jaar",
         "eval_living": "Woont zelfstandig; huishouden gaat goed.",
@@ -641,9 +716,41 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
         .step(&withdrawn, "consent/withdraw", &json!({}))
         .await?;
 
+    // Case 3: housed in Hoorn, the home does not work out; replacement housing (art. 9.11)
+    // returns the case to the coordinator, who refers it again, to Medemblik.
+    let third = care
+        .submit("registration", &third_registration(), &fictional_consent())
+        .await?;
+    let rehoused = third["id"].as_str().context("no case id")?.to_owned();
+    coordinator
+        .step(
+            &rehoused,
+            "assessment",
+            &json!({"decision": "accept", "fields": checklist_all_met(policy)}),
+        )
+        .await?;
+    let hoorn = [DEMO_MUNICIPALITY.to_owned()];
+    (coordinator.refer(&rehoused, coordinator_identity, policy, &hoorn)).await?;
+    corporation
+        .step(
+            &rehoused,
+            "match",
+            &json!({"home_municipality": DEMO_MUNICIPALITY, "home_kind": "regular",
+                    "offer": fictional_offer(&today)}),
+        )
+        .await?;
+    corporation
+        .step(&rehoused, "housed", &json!({"key_handover": today}))
+        .await?;
+    coordinator
+        .step(&rehoused, "end", &json!({"reason": "replacement_housing"}))
+        .await?;
+    let medemblik = ["medemblik".to_owned()];
+    (coordinator.refer(&rehoused, coordinator_identity, policy, &medemblik)).await?;
+
     let mut cases_report = Vec::new();
     let mut opened = BTreeMap::new();
-    for case_id in [&case, &withdrawn] {
+    for case_id in [&case, &withdrawn, &rehoused] {
         let mut opened_here = BTreeMap::new();
         for p in parties {
             let client = login(&p.org).await?;
@@ -681,10 +788,10 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
                 Err(e) => return Err(e.into()),
             }
         }
-        let meta = if case_id == &case {
-            &care
-        } else {
+        let meta = if case_id == &withdrawn {
             &second_care
+        } else {
+            &care
         }
         .get_json(&format!("/v1/cases/{case_id}"))
         .await?;

@@ -197,6 +197,17 @@ impl Store {
                 ));
             }
         }
+        if let Some(m) = &step.message {
+            super::messages::insert_message(&mut tx, m).await?;
+        }
+        if let Some(message) = &step.acknowledged {
+            let of = (
+                step.case_id.as_str(),
+                message.as_str(),
+                step.by_org.as_str(),
+            );
+            super::messages::acknowledge(&mut tx, of, &now).await?;
+        }
         for crate::cases::Notice { org, kind, detail } in &step.notify {
             sqlx::query(
                 "INSERT INTO notifications (id, org_id, case_id, kind, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)",

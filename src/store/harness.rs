@@ -92,6 +92,8 @@ impl Store {
             "notifications",
             "evaluations",
             "applications",
+            "messages",
+            "message_recipients",
             "audit_events",
             "audit_expired",
             "audit_checkpoints",

@@ -20,6 +20,7 @@ use crate::config::redact_url;
 mod access_log;
 mod cases;
 mod harness;
+mod messages;
 mod monitor;
 mod parties;
 mod people;
