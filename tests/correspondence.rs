@@ -456,3 +456,172 @@ async fn every_participant_acknowledges_a_report(backend: &'static str) {
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn every_participant_acknowledges_a_report);
+
+async fn the_inbox_keeps_what_is_new_until_read_and_deadlines_until_done(backend: &'static str) {
+    use sluis::clock::Clock;
+    use time::macros::date;
+    let clock = Clock::manual(date!(2026 - 03 - 02).midnight().assume_utc());
+    let app = TestApp::on(backend).clock(clock.clone()).start().await;
+    let consent = sluis::demo::fictional_consent_on(date!(2026 - 03 - 02));
+    let submitted = (app.client(CARE).await)
+        .submit("registration", &fictional_registration(), &consent)
+        .await
+        .unwrap();
+    let case = submitted["id"].as_str().unwrap().to_owned();
+    let coordinator = app.client(COORDINATOR).await;
+    let accept =
+        json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)});
+    coordinator
+        .step(&case, "assessment", &accept)
+        .await
+        .unwrap();
+    let hoorn = ["hoorn".to_owned()];
+    let identity = &app.party(COORDINATOR).identity;
+    (coordinator.refer(&case, identity, &app.policy, &hoorn))
+        .await
+        .unwrap();
+    let matched = json!({"home_municipality": "hoorn", "home_kind": "regular",
+                         "offer": fictional_offer("2026-03-09")});
+    (app.client("intermaris").await)
+        .step(&case, "match", &matched)
+        .await
+        .unwrap();
+    let fields = json!({"application_request": "Ambulante begeleiding."});
+    let applied = (app.client(CARE).await)
+        .apply(
+            &case,
+            &app.party(CARE).identity,
+            &app.policy,
+            "guidance",
+            &fields,
+        )
+        .await
+        .unwrap();
+    let application = applied["application"]["id"].as_str().unwrap().to_owned();
+
+    let inbox = |org: &'static str, query: &'static str| {
+        let app = &app;
+        async move {
+            let c = app.client(org).await;
+            c.get_json(&format!("/v1/inbox{query}")).await.unwrap()
+        }
+    };
+    let kinds = |inbox: &Value| -> Vec<(String, bool, bool)> {
+        (inbox.as_array().unwrap().iter())
+            .map(|n| {
+                (
+                    n["kind"].as_str().unwrap().to_owned(),
+                    n["id"].is_string(),
+                    n["read"] == json!(true),
+                )
+            })
+            .collect()
+    };
+    // Hoorn: referred, matched, the application; all new.
+    let before = inbox("hoorn", "").await;
+    let mut seen: Vec<(String, bool, bool)> = kinds(&before);
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("application".to_owned(), true, false),
+            ("matched".to_owned(), true, false),
+            ("referred".to_owned(), true, false)
+        ],
+        "{backend}"
+    );
+    let id_of = |inbox: &Value, kind: &str| {
+        (inbox.as_array().unwrap().iter())
+            .find(|n| n["kind"] == kind)
+            .map(|n| n["id"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let referred = id_of(&before, "referred");
+    let read = "/v1/inbox/read";
+    // Another organisation cannot mark Hoorn's notifications.
+    let by_other = post(&app, CARE, read, &json!({"ids": [referred]})).await;
+    assert_eq!(by_other.unwrap()["marked"], 0, "{backend}");
+    let mine = post(&app, "hoorn", read, &json!({"ids": [referred]})).await;
+    assert_eq!(mine.unwrap()["marked"], 1, "{backend}");
+    let again = post(&app, "hoorn", read, &json!({"ids": [referred]})).await;
+    assert_eq!(again.unwrap()["marked"], 0);
+    let unread = kinds(&inbox("hoorn", "?unread=true").await);
+    assert_eq!(unread.len(), 2, "{backend}: {unread:?}");
+    assert!(unread.iter().all(|(k, _, read)| k != "referred" && !read));
+    let all = kinds(&inbox("hoorn", "").await);
+    assert!(
+        all.contains(&("referred".to_owned(), true, true)),
+        "{all:?}"
+    );
+    for bad in [
+        json!({}),
+        json!({"ids": []}),
+        json!({"ids": ["x"], "all": true}),
+    ] {
+        assert_eq!(
+            post(&app, "hoorn", read, &bad).await.err(),
+            Some(422),
+            "{bad}"
+        );
+    }
+    let c = app.client("hoorn").await;
+    assert_eq!(status(&c.get_json("/v1/inbox?unread=maybe").await), 400);
+    let all = post(&app, "hoorn", read, &json!({"all": true})).await;
+    assert_eq!(all.unwrap()["marked"], 2, "{backend}");
+    assert!(kinds(&inbox("hoorn", "?unread=true").await).is_empty());
+
+    // A deadline stays, without an id, until it is done: the overdue decision for Hoorn and
+    // the coordinator, a report to acknowledge for its participant.
+    clock.set(date!(2026 - 03 - 17).midnight().assume_utc());
+    for org in ["hoorn", COORDINATOR] {
+        let pending = inbox(org, "?unread=true").await;
+        let overdue: Vec<&Value> = (pending.as_array().unwrap().iter())
+            .filter(|n| n["kind"] == "application_overdue")
+            .collect();
+        assert_eq!(overdue.len(), 1, "{backend} {org}");
+        assert_eq!(overdue[0]["case"], json!(case));
+        assert!(overdue[0].get("id").is_none());
+        assert_eq!(
+            overdue[0]["detail"],
+            "the decision on guidance was due on 2026-03-16"
+        );
+    }
+    assert!(
+        !kinds(&inbox("enkhuizen", "").await)
+            .iter()
+            .any(|(k, _, _)| k == "application_overdue")
+    );
+    let decision = json!({"outcome": "granted", "decided_on": "2026-03-17",
+                          "fields": {"decision_motivation": "Toegekend."}});
+    let path = format!("/v1/cases/{case}/applications/{application}/decision");
+    post(&app, "hoorn", &path, &decision).await.unwrap();
+    assert!(
+        !kinds(&inbox(COORDINATOR, "").await)
+            .iter()
+            .any(|(k, _, _)| k == "application_overdue"),
+        "{backend}"
+    );
+    let report = json!({"kind": "outflow_consultation", "held_on": "2026-03-17",
+        "to": ["hoorn"], "fields": {"consultation_present": "x", "consultation_problem": "y",
+                                    "consultation_decision": "z"}});
+    let done = post(
+        &app,
+        COORDINATOR,
+        &format!("/v1/cases/{case}/reports"),
+        &report,
+    )
+    .await
+    .unwrap();
+    let report = done["message"]["id"].as_str().unwrap().to_owned();
+    let waiting = |inbox: Value| {
+        (inbox.as_array().unwrap().iter())
+            .filter(|n| n["kind"] == "report_to_acknowledge")
+            .count()
+    };
+    assert_eq!(waiting(inbox("hoorn", "").await), 1, "{backend}");
+    let path = format!("/v1/cases/{case}/reports/{report}/acknowledgement");
+    post(&app, "hoorn", &path, &json!({})).await.unwrap();
+    assert_eq!(waiting(inbox("hoorn", "").await), 0, "{backend}");
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn the_inbox_keeps_what_is_new_until_read_and_deadlines_until_done);

@@ -12,7 +12,7 @@ use common::TestApp;
 use serde_json::Value;
 
 /// Every operation of the router, written out.
-const OPERATIONS: [(&str, &str); 60] = [
+const OPERATIONS: [(&str, &str); 61] = [
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -58,6 +58,7 @@ const OPERATIONS: [(&str, &str); 60] = [
     ("post", "/v1/cases/{id}/erasure"),
     ("get", "/v1/cases/{id}/receipts"),
     ("get", "/v1/inbox"),
+    ("post", "/v1/inbox/read"),
     ("put", "/v1/referrals/queue"),
     ("get", "/v1/evaluations/overdue"),
     ("get", "/v1/monitor"),

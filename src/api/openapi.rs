@@ -143,6 +143,7 @@ pub(super) fn request_keys() -> std::collections::BTreeSet<String> {
         consent::post_erasure,
         consent::get_receipts,
         inbox::get_inbox,
+        inbox::post_read,
         inbox::put_queue,
         inbox::get_overdue,
         inbox::get_expiring,

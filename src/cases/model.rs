@@ -216,6 +216,14 @@ impl Notice {
 /// An entry of an organisation's inbox.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Notification {
+    /// Its id, to mark it read; none for what the calendar keeps in the inbox until it is
+    /// done (a consent to renew, an overdue application or evaluation, a report to
+    /// acknowledge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Whether the organisation marked it read.
+    #[serde(default)]
+    pub read: bool,
     /// The case.
     pub case: String,
     /// What happened (`referred`, `slice_changed`, `matched`, `state`, …).

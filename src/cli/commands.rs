@@ -660,10 +660,17 @@ pub(super) enum Command {
         #[command(flatten)]
         policy: PolicyArgs,
     },
-    /// What changed for your organisation.
+    /// What changed for your organisation, and what waits for it (deadlines, reports to
+    /// acknowledge).
     Inbox {
         #[command(flatten)]
         client: ClientArgs,
+        /// Only what is not marked read (the deadlines always).
+        #[arg(long)]
+        unread: bool,
+        /// Mark every notification read, after showing them.
+        #[arg(long)]
+        mark_read: bool,
     },
     /// The cases your organisation is a party to (the coordinator's list of all of them).
     Cases {

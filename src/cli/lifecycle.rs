@@ -357,13 +357,25 @@ pub(super) async fn run(command: Command) -> Result<()> {
                     .map_err(explain)?,
             ),
         },
-        Command::Inbox { client } => print(
-            &login(&client)
-                .await?
-                .get_json("/v1/inbox")
-                .await
-                .map_err(explain)?,
-        ),
+        Command::Inbox {
+            client,
+            unread,
+            mark_read,
+        } => {
+            let c = login(&client).await?;
+            let path = if unread {
+                "/v1/inbox?unread=true"
+            } else {
+                "/v1/inbox"
+            };
+            print(&c.get_json(path).await.map_err(explain)?)?;
+            if mark_read {
+                let marked = (c.post_json("/v1/inbox/read", &json!({"all": true})).await)
+                    .map_err(explain)?;
+                eprintln!("{} notification(s) marked read", marked["marked"]);
+            }
+            Ok(())
+        }
         Command::Cases { client, format } => {
             let cases = login(&client)
                 .await?

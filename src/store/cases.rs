@@ -259,17 +259,20 @@ impl Store {
         rows.iter().map(consent_from_row).collect()
     }
 
-    /// An organisation's inbox, newest first.
-    pub async fn inbox(&self, org_id: &str) -> Result<Vec<Notification>, StoreError> {
+    /// An organisation's inbox, newest first; only what it has not marked read if `unread`.
+    pub async fn inbox(&self, org_id: &str, unread: bool) -> Result<Vec<Notification>, StoreError> {
         let rows = sqlx::query(
-            "SELECT case_id, kind, detail, created_at FROM notifications WHERE org_id = $1 ORDER BY created_at DESC, id LIMIT 500",
+            "SELECT id, case_id, kind, detail, created_at, read_at FROM notifications              WHERE org_id = $1 AND ($2 = 0 OR read_at IS NULL) ORDER BY created_at DESC, id LIMIT 500",
         )
         .bind(org_id)
+        .bind(i64::from(unread))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
                 Ok(Notification {
+                    id: Some(r.try_get("id")?),
+                    read: r.try_get::<Option<String>, _>("read_at")?.is_some(),
                     case: r.try_get("case_id")?,
                     kind: r.try_get("kind")?,
                     detail: r.try_get("detail")?,
@@ -277,6 +280,37 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Marks `org_id`'s notifications read at `now`: those of `ids`, or every unread one if
+    /// `ids` is `None`. Another organisation's ids are not touched. How many were marked.
+    pub async fn mark_read(
+        &self,
+        org_id: &str,
+        ids: Option<&[String]>,
+        now: &str,
+    ) -> Result<u64, StoreError> {
+        let (_writing, mut tx) = self.begin_write().await?;
+        let mut marked = 0;
+        let all = [None];
+        let chosen: Vec<Option<&String>> = match ids {
+            Some(ids) => ids.iter().filter(|id| !id.is_empty()).map(Some).collect(),
+            None => all.to_vec(),
+        };
+        for id in chosen {
+            let done = sqlx::query(
+                "UPDATE notifications SET read_at = $1 WHERE org_id = $2 AND read_at IS NULL \
+                 AND ($3 = '' OR id = $3)",
+            )
+            .bind(now)
+            .bind(org_id)
+            .bind(id.map_or("", String::as_str))
+            .execute(&mut *tx)
+            .await?;
+            marked += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(marked)
     }
 
     /// The applications of a case, oldest first.

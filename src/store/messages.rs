@@ -51,6 +51,33 @@ impl Store {
         }
         Ok(messages)
     }
+
+    /// The reports of open cases addressed to `org_id` that it has not acknowledged yet:
+    /// (case, report id, kind, sent at), oldest first.
+    pub async fn reports_to_acknowledge(
+        &self,
+        org_id: &str,
+    ) -> Result<Vec<(String, String, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.case_id, m.id, m.kind, m.sent_at FROM message_recipients r \
+             JOIN messages m ON m.id = r.message_id JOIN cases c ON c.id = m.case_id \
+             WHERE r.org_id = $1 AND r.acknowledged_at IS NULL AND m.kind <> 'message' \
+             AND c.state NOT IN ('rejected', 'ended', 'withdrawn') ORDER BY m.sent_at, m.id",
+        )
+        .bind(org_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("case_id")?,
+                    r.try_get("id")?,
+                    r.try_get("kind")?,
+                    r.try_get("sent_at")?,
+                ))
+            })
+            .collect()
+    }
 }
 
 /// Stores a new message with its addressees.

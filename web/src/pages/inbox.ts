@@ -10,10 +10,18 @@ import { alert, go } from "./common.ts";
 import { names } from "./cases.ts";
 
 interface Notification {
+  id?: string;
+  read: boolean;
   case: string;
   kind: string;
   detail: string;
   at: string;
+}
+
+/// Read, new, or (a deadline the calendar keeps in the inbox, without an id) pending.
+function status(n: Notification): HTMLElement {
+  if (!n.id) return h("strong", {}, t("inbox.pending"));
+  return n.read ? h("span", {}, t("inbox.read")) : h("strong", {}, t("inbox.unread"));
 }
 
 interface CaseRow {
@@ -36,16 +44,28 @@ function table(headers: string[], rows: (Node | string)[][], id: string): HTMLEl
   );
 }
 
-export async function inboxPage(): Promise<void> {
+export async function inboxPage(message?: string): Promise<void> {
   const me = session.me;
   if (!me) return go("#/login");
   const [inbox, named] = await Promise.all([call<Notification[]>("GET", "/v1/inbox"), names(me.role).catch(() => new Map<string, string>())]);
   const parts: (Node | string)[] = [h("h1", { class: "utrecht-heading-1" }, t("inbox.title"))];
+  if (message) parts.push(alert("ok", message));
   parts.push(
     inbox.length
-      ? table([t("cases.name"), t("inbox.what"), t("inbox.when")], inbox.map((n) => [caseLink(named, n.case), tOr(`notice.${n.kind}`, n.kind), formatDate(n.at)]), "inbox")
+      ? table(
+          [t("cases.name"), t("inbox.what"), t("inbox.when"), t("inbox.status")],
+          inbox.map((n) => [caseLink(named, n.case), tOr(`notice.${n.kind}`, n.kind), formatDate(n.at), status(n)]),
+          "inbox",
+        )
       : h("p", { class: "utrecht-paragraph" }, t("inbox.empty")),
   );
+  if (inbox.some((n) => n.id && !n.read)) {
+    const markAll = h("button", { type: "button", class: "utrecht-button utrecht-button--secondary-action", id: "mark-all-read" }, t("inbox.mark_all"));
+    markAll.addEventListener("click", () => {
+      void call("POST", "/v1/inbox/read", { all: true }).then(() => inboxPage(t("inbox.marked")));
+    });
+    parts.push(h("p", { class: "utrecht-paragraph" }, markAll));
+  }
   if (me.role === "coordinator") {
     const overdue = await call<{ case: string; period: number; due_on: string }[]>("GET", "/v1/evaluations/overdue");
     parts.push(

@@ -263,6 +263,11 @@ async function openCase(page) {
   await page.click("a[href='#/inbox']");
   await page.waitForSelector("main h1:has-text('Postvak')");
   await look(page, "coordinator-inbox");
+  check("the inbox shows what is new", (await page.locator("#inbox strong:has-text('Nieuw')").count()) > 0);
+  await page.click("#mark-all-read");
+  await page.waitForSelector("text=Alle meldingen zijn als gelezen gemarkeerd.");
+  check("marked read, nothing is new", (await page.locator("#inbox strong:has-text('Nieuw')").count()) === 0);
+  await look(page, "coordinator-inbox-read");
   await page.click("a[href='#/queue']");
   await page.waitForSelector("#queue");
   check("the referred case is in the queue", (await page.locator("#queue tbody tr").count()) === 1);
