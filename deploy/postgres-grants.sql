@@ -13,7 +13,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE
     ON organisations, users, api_keys, cases, case_parties, sealed_fields, sealed_field_recipients,
        sealed_chunks, case_states, consents, notifications, evaluations, case_monitor,
        monitor_reports, person_keys, applications, messages,
-       message_recipients
+       message_recipients, lease_conditions, signals
     TO :"broker";
 -- The access log: append and read only.
 GRANT SELECT, INSERT ON audit_events, audit_nodes, audit_checkpoints TO :"broker";

@@ -75,6 +75,16 @@ pub struct Settings {
     /// A file holding the bearer token (at least 32 characters) that `/metrics` asks for;
     /// without it `/metrics` answers only to the machine itself (127.0.0.1, ::1).
     pub metrics_token_file: Option<PathBuf>,
+    /// A file holding the SMTP URL the e-mail nudge goes through (`smtp://host:port`,
+    /// `smtp://host:port?tls=required`, `smtps://user:password@host:port`); without it no
+    /// e-mail is sent.
+    pub nudge_smtp_url_file: Option<PathBuf>,
+    /// The nudge's sender, e.g. `Sluis <noreply@sluis.example.nl>`.
+    pub nudge_from: Option<String>,
+    /// The link in the nudge: the broker's address for its users.
+    pub nudge_link: Option<String>,
+    /// Seconds between nudge rounds (each organisation gets at most one e-mail per round).
+    pub nudge_interval: u64,
 }
 
 /// How log lines are written to standard error.
@@ -111,6 +121,10 @@ impl Default for Settings {
             rate_per_second: 50,
             rate_burst: 120,
             metrics_token_file: None,
+            nudge_smtp_url_file: None,
+            nudge_from: None,
+            nudge_link: None,
+            nudge_interval: 900,
         }
     }
 }
@@ -127,7 +141,7 @@ impl fmt::Debug for Settings {
 }
 
 /// The keys, in the order they are documented and printed.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 25] = [
     "listen",
     "database_url",
     "database_url_file",
@@ -149,6 +163,10 @@ pub const KEYS: [&str; 21] = [
     "rate_per_second",
     "rate_burst",
     "metrics_token_file",
+    "nudge_smtp_url_file",
+    "nudge_from",
+    "nudge_link",
+    "nudge_interval",
 ];
 
 /// Why the settings could not be taken.
@@ -240,6 +258,22 @@ impl Sources {
         if settings.purge_interval == 0 {
             return Err(ConfigError::Invalid(
                 "purge_interval must be at least 1 second".to_owned(),
+            ));
+        }
+        let nudge = [
+            settings.nudge_smtp_url_file.is_some(),
+            settings.nudge_from.is_some(),
+            settings.nudge_link.is_some(),
+        ];
+        if nudge.contains(&true) && nudge.contains(&false) {
+            return Err(ConfigError::Invalid(
+                "nudge_smtp_url_file, nudge_from and nudge_link go together: set all three or none"
+                    .to_owned(),
+            ));
+        }
+        if settings.nudge_interval == 0 {
+            return Err(ConfigError::Invalid(
+                "nudge_interval must be at least 1 second".to_owned(),
             ));
         }
         if settings.login_slow_after > settings.login_refuse_after {

@@ -17,6 +17,7 @@ pub mod consent;
 pub mod demo;
 pub mod form;
 pub mod monitor;
+pub mod nudge;
 pub mod policy;
 pub mod sealing;
 pub mod store;

@@ -18,6 +18,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::policy::Policy;
 
+mod recorded;
+pub use recorded::{Decision, Recorded, Signal};
+
 /// A calendar year or one of its halves (`2026`, `2026-H1`, `2026-H2`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Period {
@@ -112,6 +115,12 @@ pub struct CaseFacts {
     pub home_kind: Option<String>,
     /// Key handover date.
     pub key_handover: Option<String>,
+    /// The day the triangle lease was converted (art. 4).
+    pub lease_converted_on: Option<String>,
+    /// The decisions on its applications.
+    pub decisions: Vec<Decision>,
+    /// The signals given on it.
+    pub signals: Vec<Signal>,
 }
 
 /// One count a party reported for a period.
@@ -584,6 +593,8 @@ pub struct Monitor {
     /// Municipalities' average special-assistance procedure, in days, where the number of
     /// requests is shown.
     pub special_assistance_days_average: BTreeMap<String, f64>,
+    /// What the broker recorded itself: decisions with their days, signals, lease conversions.
+    pub recorded: Recorded,
 }
 
 /// Median and hinges of sorted values (Tukey: the medians of the lower and upper halves, the
@@ -894,6 +905,10 @@ pub fn compute(
         }
     }
 
+    let mut signallers = corporations.clone();
+    signallers.extend(municipalities.iter().cloned());
+    let orgs = (&municipalities, &signallers, &corporations);
+    let recorded = recorded::recorded(period, cases, orgs, threshold);
     Monitor {
         period: period_text,
         threshold,
@@ -907,6 +922,7 @@ pub fn compute(
         homes_total,
         reported,
         special_assistance_days_average,
+        recorded,
     }
 }
 
@@ -944,6 +960,7 @@ impl Monitor {
         }
         self.reported.retain(|_, c| !c.rows.is_empty());
         self.special_assistance_days_average.retain(|o, _| o == org);
+        self.recorded.own_rows(org);
         self
     }
 
@@ -1032,6 +1049,9 @@ impl Monitor {
                 "special_assistance_days_average",
                 days.to_string(),
             );
+        }
+        for [section, row, column, value] in self.recorded.csv_lines(t, self.view == "all") {
+            line(&section, &row, &column, value);
         }
         out
     }
@@ -1155,6 +1175,12 @@ impl Monitor {
                     rows.join(", ")
                 ));
             }
+        }
+        out.push_str(
+            "\nRecorded by the broker (decisions on applications, signals, lease conversions)\n",
+        );
+        for [section, row, column, value] in self.recorded.csv_lines(t, self.view == "all") {
+            out.push_str(&format!("  {section:<18}{row:<22}{column:<12}{value:>6}\n"));
         }
         out
     }

@@ -345,7 +345,7 @@ async fn every_case_endpoint_answers_outsiders_404_and_logs_the_attempt(backend:
         (
             "POST",
             format!("/v1/cases/{case}/lease-conversion"),
-            Some(serde_json::json!({})),
+            Some(sluis::demo::fictional_conversion("2026-11-02")),
         ),
         (
             "POST",

@@ -181,9 +181,9 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         .filter(|v| v.len() >= 4)
         .collect();
     // The sealing endpoints: the submission, a change report, a signal, a document, the
-    // referral's re-share, the match's offer.
+    // referral's re-share, the match's offer, a message.
     let sealing = |method: &str, path: &str| {
-        let posted = ["/changes", "/referral", "/signals", "/match"];
+        let posted = ["/changes", "/referral", "/signals", "/match", "/messages"];
         method == "POST" && (path == "/v1/cases" || posted.iter().any(|p| path.ends_with(p)))
             || method == "PUT" && path.contains("/documents/")
     };
@@ -252,11 +252,15 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
             );
         }
     }
-    // The case was referred to Hoorn and matched by Intermaris in the browser: the other
+    // The case was referred to Hoorn, matched by Intermaris and its lease converted with its
+    // three conditions in the browser: the other
     // corporations with homes there lost their copies at the match (404 since), and Intermaris
     // opens exactly its categories (art. 9.5, 9.6, 9.9) of what the form sent.
     let case = results["case"].as_str().unwrap();
-    assert_eq!(app.store.case(case).await.unwrap().unwrap().state, "housed");
+    let stored = app.store.case(case).await.unwrap().unwrap();
+    assert_eq!(stored.state, "lease_converted");
+    assert_eq!(stored.facts.lease_kind.as_deref(), Some("triangle"));
+    assert_eq!(app.store.lease_conditions(case).await.unwrap().len(), 3);
     let parties = app.store.parties(case).await.unwrap();
     let mut orgs: Vec<&str> = parties.iter().map(|p| p.org_id.as_str()).collect();
     orgs.sort_unstable();
@@ -286,9 +290,17 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
     let identity = &app.party("bct-westfriesland").identity;
     let opened = sluis::client::open_slice(&slice, identity, &app.policy).unwrap();
     let signals: Vec<&Value> = (opened.items.values())
-        .map(|item| &item["signal_note"])
+        .filter_map(|item| item.get("signal_note"))
         .collect();
     assert_eq!(signals, [&json!("Twee maanden huur achter.")]);
+    // So did the message written in the browser, to the care organisation and the coordinator.
+    let messages: Vec<&Value> = (opened.items.values())
+        .filter_map(|item| item.get("message_text"))
+        .collect();
+    assert_eq!(
+        messages,
+        [&json!("De bezichtiging is verschoven naar dinsdag.")]
+    );
     // The offer typed in the browser reached the coordinator.
     assert_eq!(
         opened.fields["offer_address"],

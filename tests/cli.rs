@@ -474,6 +474,20 @@ fn admin_and_client_verbs_work_against_a_real_server(backend: &'static str) {
         let key = run(&["apikey", "create", &format!("{org}-app")]);
         std::fs::write(d.join(format!("{org}.key")), key.trim()).unwrap();
     }
+    // The e-mail nudge's address: an e-mail address or nothing.
+    let set = run(&["org", "set-nudge", "hoorn", "wmo-loket@hoorn.test"]);
+    assert_eq!(set, "nudge address of hoorn: wmo-loket@hoorn.test\n");
+    let bad = sluis()
+        .args(["org", "set-nudge", "hoorn", "geen adres"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an e-mail address"));
+    assert_eq!(
+        run(&["org", "set-nudge", "hoorn", "--off"]),
+        "nudges of hoorn off\n"
+    );
     let listed = run(&["org", "list"]);
     // The URL (with its password, in production) can come from a file instead.
     std::fs::write(d.join("database-url"), format!("{}\n", db.url)).unwrap();

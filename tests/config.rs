@@ -268,8 +268,13 @@ fn the_shipped_example_configuration_names_every_key_it_sets_correctly() {
         .lines()
         .filter(|l| l.ends_with("# file deploy/sluis.toml"))
         .count();
-    // Every key but database_url (its file is named instead).
-    assert_eq!(from_file, 20, "{stdout}\n{stderr}");
+    // Every key but database_url (its file is named instead) and the e-mail nudge's three
+    // (optional, shown commented out).
+    assert_eq!(from_file, 21, "{stdout}\n{stderr}");
+    let example = std::fs::read_to_string("deploy/sluis.toml").unwrap();
+    for key in ["nudge_smtp_url_file", "nudge_from", "nudge_link"] {
+        assert!(example.contains(&format!("# {key} = ")), "{key}");
+    }
     // On this machine the files it names do not exist: each is reported, nothing else.
     assert!(
         stderr.contains("6 problem(s) in the configuration"),
@@ -563,6 +568,8 @@ fn every_setting_takes_the_file_then_the_environment_then_its_flag() {
     }
     write(d, "m1.tok", "a-metrics-token-of-the-file-0123456789");
     write(d, "m2.tok", "a-metrics-token-of-the-environment-0123456789");
+    write(d, "n1.url", "smtp://127.0.0.1:2525\n");
+    write(d, "n2.url", "smtps://sluis:pw-canary@mail.example.nl:465\n");
     for (name, host) in [("u1", "file-db"), ("u2", "env-db"), ("u3", "flag-db")] {
         write(
             d,
@@ -689,6 +696,33 @@ fn every_setting_takes_the_file_then_the_environment_then_its_flag() {
             key: "metrics_token_file",
             file: ("\"{d}/m1.tok\"", "\"{d}/m1.tok\""),
             env: ("{d}/m2.tok", "\"{d}/m2.tok\""),
+            flag: None,
+        },
+        Layered {
+            key: "nudge_smtp_url_file",
+            file: ("\"{d}/n1.url\"", "\"{d}/n1.url\""),
+            env: ("{d}/n2.url", "\"{d}/n2.url\""),
+            flag: None,
+        },
+        Layered {
+            key: "nudge_from",
+            file: ("\"Sluis <file@sluis.test>\"", "\"Sluis <file@sluis.test>\""),
+            env: ("Sluis <env@sluis.test>", "\"Sluis <env@sluis.test>\""),
+            flag: None,
+        },
+        Layered {
+            key: "nudge_link",
+            file: (
+                "\"https://file.sluis.test/\"",
+                "\"https://file.sluis.test/\"",
+            ),
+            env: ("https://env.sluis.test/", "\"https://env.sluis.test/\""),
+            flag: None,
+        },
+        Layered {
+            key: "nudge_interval",
+            file: ("600", "600"),
+            env: ("1200", "1200"),
             flag: None,
         },
     ];

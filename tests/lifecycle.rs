@@ -273,14 +273,50 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
         overdue.iter().filter(|o| o["case"] == json!(case)).count(),
         1
     );
-    let v = expect(
+    // The triangle lease converts with its three conditions (art. 4), each with its day.
+    let mut two = sluis::demo::fictional_conversion("2026-01-20");
+    two["conditions"]
+        .as_object_mut()
+        .unwrap()
+        .remove("living_behaviour");
+    expect(
+        corporation.step(&case, "lease-conversion", &two).await,
+        422,
+        "a conversion without one of its conditions",
+    );
+    expect(
         corporation
             .step(&case, "lease-conversion", &json!({}))
+            .await,
+        422,
+        "a conversion without its day",
+    );
+    let early = sluis::demo::fictional_conversion("2025-01-14");
+    expect(
+        corporation.step(&case, "lease-conversion", &early).await,
+        422,
+        "a conversion before the key handover",
+    );
+    let conversion = json!({"converted_on": "2026-01-20", "conditions": {
+        "rent_paid_on_time": "2026-01-05", "living_behaviour": "2026-01-10",
+        "plan_housing_goals": "2026-01-15"}});
+    let v = expect(
+        corporation
+            .step(&case, "lease-conversion", &conversion)
             .await,
         200,
         "convert",
     );
     assert_eq!(v["state"], "lease_converted");
+    let meta = care.get_json(&format!("/v1/cases/{case}")).await.unwrap();
+    assert_eq!(meta["lease_kind"], "triangle", "{backend}");
+    assert_eq!(meta["lease_converted_on"], "2026-01-20", "{backend}");
+    assert_eq!(
+        meta["lease_conditions"],
+        json!({"living_behaviour": "2026-01-10", "plan_housing_goals": "2026-01-15",
+               "rent_paid_on_time": "2026-01-05"}),
+        "{backend}"
+    );
     let v = expect(
         coordinator
             .step(&case, "end", &json!({"reason": "lease_ended"}))
@@ -863,6 +899,14 @@ async fn a_signal_after_the_match_reaches_care_and_coordinator_only(backend: &'s
         .step(&case, "signals", &signal("brand", "Onbekend."))
         .await;
     assert_eq!(unknown.unwrap_err().status(), Some(422), "{backend}");
+    // The monitor counts the two signals given, by whom (their kind stays sealed); the
+    // refused ones are not among them.
+    let facts = app.store.monitor_facts().await.unwrap();
+    let mut by: Vec<String> = (facts.iter().flat_map(|c| &c.signals))
+        .map(|s| s.org.clone())
+        .collect();
+    by.sort();
+    assert_eq!(by, ["hoorn", "intermaris"], "{backend}");
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn a_signal_after_the_match_reaches_care_and_coordinator_only);

@@ -719,6 +719,141 @@ fn quota_comparisons_pin_no_hidden_count() {
     );
 }
 
+/// What the broker recorded itself: 6 decisions by Hoorn (2, 4, 7, 10, 14 and 20 days), two
+/// by Medemblik and one by Enkhuizen in 2026, one by Hoorn in 2025; 5 signals by Intermaris,
+/// 1 by Hoorn and 2 by Medemblik; 5 conversions by Intermaris (after 300 to 390 days) and
+/// one in 2025. Two small counts in a line leave the others and the total shown.
+#[test]
+fn decisions_signals_and_conversions_are_counted_from_the_records() {
+    use sluis::monitor::{Decision, Signal};
+    let policy = common::policy();
+    let decision = |m: &str, kind: &str, applied: &str, decided: &str| Decision {
+        municipality: m.into(),
+        kind: kind.into(),
+        applied_at: format!("{applied}T10:00:00.000Z"),
+        decided_on: decided.into(),
+    };
+    let mut hoorn = housed(
+        case("leviaan", "2025-09-01", "mo", "hoorn"),
+        "intermaris",
+        "hoorn",
+        "regular",
+        "2025-10-01",
+        "2025-11-01",
+    );
+    hoorn.decisions = vec![
+        decision("hoorn", "guidance", "2026-01-05", "2026-01-07"),
+        decision("hoorn", "guidance", "2026-02-02", "2026-02-06"),
+        decision("hoorn", "special_assistance", "2026-03-02", "2026-03-09"),
+        decision("hoorn", "guidance", "2026-04-01", "2026-04-11"),
+        decision("hoorn", "guidance", "2026-05-04", "2026-05-18"),
+        decision("hoorn", "guidance", "2026-06-01", "2026-06-21"),
+        decision("hoorn", "guidance", "2025-12-01", "2025-12-10"),
+    ];
+    hoorn.signals = (1..=5)
+        .map(|i| Signal {
+            org: "intermaris".into(),
+            at: format!("2026-0{i}-15T09:00:00.000Z"),
+        })
+        .chain(["hoorn", "medemblik", "medemblik"].map(|org| Signal {
+            org: org.into(),
+            at: "2026-07-01T09:00:00.000Z".into(),
+        }))
+        .collect();
+    let mut medemblik = case("leviaan", "2025-09-01", "bw", "medemblik");
+    medemblik.decisions = vec![
+        decision("medemblik", "guidance", "2026-03-02", "2026-03-05"),
+        decision(
+            "medemblik",
+            "special_assistance",
+            "2026-03-02",
+            "2026-03-08",
+        ),
+        decision("enkhuizen", "guidance", "2026-04-01", "2026-04-06"),
+    ];
+    let mut cases = vec![hoorn, medemblik];
+    for (i, converted) in [
+        "2026-08-28",
+        "2026-09-10",
+        "2026-10-01",
+        "2026-10-20",
+        "2026-11-26",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut c = housed(
+            case("parlan", "2025-06-01", "bw", "hoorn"),
+            "intermaris",
+            "hoorn",
+            "regular",
+            "2025-07-01",
+            "2025-11-01",
+        );
+        c.lease_converted_on = Some(converted.into());
+        c.registered_by = format!("parlan-{i}");
+        cases.push(c);
+    }
+    let mut early = housed(
+        case("parlan", "2024-06-01", "bw", "hoorn"),
+        "wooncompagnie",
+        "hoorn",
+        "regular",
+        "2024-07-01",
+        "2024-11-01",
+    );
+    early.lease_converted_on = Some("2025-11-01".into());
+    cases.push(early);
+
+    let m = monitor::compute(&policy, "2026".parse().unwrap(), &cases, &[]);
+    let r = &m.recorded;
+    assert_eq!(r.decisions.rows["hoorn"], n(6));
+    assert_eq!(r.decisions.rows["medemblik"], SMALL);
+    assert_eq!(r.decisions.rows["enkhuizen"], SMALL);
+    assert_eq!(r.decisions.rows["koggenland"], n(0));
+    assert_eq!(r.decisions.total, n(9));
+    // Median of 2, 4, 7, 10, 14, 20 days; none for Medemblik and Enkhuizen (their counts are
+    // not shown); guidance (2, 3, 4, 5, 10, 14, 20) has enough decisions, special assistance
+    // (7, 6) not.
+    assert_eq!(
+        r.decision_days_median,
+        [("hoorn".to_owned(), 8.5)].into_iter().collect()
+    );
+    assert_eq!(
+        r.decision_days_median_by_kind,
+        [("guidance".to_owned(), 5.0)].into_iter().collect()
+    );
+    assert_eq!(r.signals.rows["intermaris"], n(5));
+    assert_eq!(r.signals.rows["hoorn"], SMALL);
+    assert_eq!(r.signals.rows["medemblik"], SMALL);
+    assert_eq!(r.signals.rows["wooncompagnie"], n(0));
+    assert_eq!(r.signals.total, n(8));
+    assert_eq!(r.lease_conversions.rows["intermaris"], n(5));
+    assert_eq!(r.lease_conversions.rows["wooncompagnie"], n(0));
+    assert_eq!(r.lease_conversions.total, n(5));
+    // From the key handover on 2025-11-01: 300, 313, 334, 353 and 390 days.
+    assert_eq!(r.conversion_days_median, Some(334.0));
+    let csv = m.to_csv();
+    for line in [
+        "2026,decisions,hoorn,count,6\n",
+        "2026,decisions,medemblik,count,<5\n",
+        "2026,decisions,hoorn,median_days,8.5\n",
+        "2026,decisions,guidance,median_days,5\n",
+        "2026,decisions,total,count,9\n",
+        "2026,signals,intermaris,count,5\n",
+        "2026,lease_conversions,total,median_days,334\n",
+    ] {
+        assert!(csv.contains(line), "{line}{csv}");
+    }
+    // A municipality's own rows: its decisions and median, no total, no other's median.
+    let own = m.own_rows("hoorn");
+    assert_eq!(own.recorded.decisions.rows.len(), 1);
+    assert_eq!(own.recorded.decisions.total, n(0));
+    assert_eq!(own.recorded.decision_days_median.len(), 1);
+    assert!(own.recorded.decision_days_median_by_kind.is_empty());
+    assert_eq!(own.recorded.conversion_days_median, None);
+}
+
 #[test]
 fn periods_parse_and_bound() {
     let p: Period = "2026-H2".parse().unwrap();

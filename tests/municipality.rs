@@ -400,6 +400,17 @@ async fn the_municipality_of_the_home_decides_on_applications_on_the_clock(backe
             && e.reason.as_deref() == Some("role `care` may not decide a case")),
         "{backend}: the refused decision is on record"
     );
+    // The monitor counts the decision from the record (one: a small count), not from a
+    // municipality's report.
+    let monitor = coordinator
+        .get_json("/v1/monitor?period=2026")
+        .await
+        .unwrap();
+    assert_eq!(
+        monitor["recorded"]["decisions"]["rows"]["hoorn"], "small",
+        "{backend}"
+    );
+    assert_eq!(monitor["recorded"]["decisions"]["rows"]["medemblik"], 0);
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn the_municipality_of_the_home_decides_on_applications_on_the_clock);

@@ -48,6 +48,9 @@ pub(super) struct CaseView {
     parties: Vec<CaseParty>,
     /// The states the case passed, in order.
     states: Vec<String>,
+    /// Once the lease was converted: the day each of its three conditions was met (art. 4).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    lease_conditions: std::collections::BTreeMap<String, String>,
 }
 
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", security(("bearer" = [])), responses((status = 200, description = "Cases the caller's organisation is a party to", body = Vec<Case>)))]
@@ -75,10 +78,12 @@ pub(super) async fn get_case(
     event.reason = Some("case metadata".into());
     state.store.record(event).await?;
     let states = state.store.states(&case.id).await?;
+    let lease_conditions = state.store.lease_conditions(&case.id).await?;
     Ok(Json(CaseView {
         case,
         parties,
         states,
+        lease_conditions: lease_conditions.into_iter().collect(),
     }))
 }
 

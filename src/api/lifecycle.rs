@@ -203,6 +203,9 @@ pub(super) struct HousedRequest {
     /// Key handover date, `YYYY-MM-DD`.
     #[schema(format = Date)]
     key_handover: String,
+    /// The lease: `triangle` (default: the client's, the corporation's and the municipality's,
+    /// art. 4) or `regular`.
+    lease: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/cases/{id}/housed", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = HousedRequest, responses((status = 200, description = "Housed", body = StepDone)))]
@@ -214,12 +217,14 @@ pub(super) async fn post_housed(
 ) -> Result<Json<StepDone>, ApiError> {
     let allowed = begin(&state, &caller, &id, |_| Action::Housed, "matching").await?;
     let due = lifecycle::evaluations_due(&req.key_handover)?;
+    let lease = crate::cases::lease::kind(req.lease.as_deref())?;
     let reason = "only the corporation that reported the match reports the housing";
     let rule = allowed.ctx.by_matching_corporation(&caller.org_id, reason);
     allowed.check(&state, &caller, rule).await?;
     let mut step = allowed.step(&caller);
     step.facts = CaseFacts {
         key_handover: Some(req.key_handover.clone()),
+        lease_kind: Some(lease),
         ..CaseFacts::default()
     };
     step.evaluations_due = due;
@@ -229,17 +234,43 @@ pub(super) async fn post_housed(
     allowed.finish(&state, step, event).await
 }
 
-#[utoipa::path(post, path = "/v1/cases/{id}/lease-conversion", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), responses((status = 200, description = "Lease converted", body = StepDone)))]
+/// A conversion of the triangle lease (art. 4).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct LeaseConversionRequest {
+    /// The day the lease became a regular one, `YYYY-MM-DD`.
+    #[schema(format = Date)]
+    converted_on: String,
+    /// The day each of the three conditions was met: `rent_paid_on_time`,
+    /// `living_behaviour`, `plan_housing_goals` → `YYYY-MM-DD`.
+    conditions: std::collections::BTreeMap<String, String>,
+}
+
+#[utoipa::path(post, path = "/v1/cases/{id}/lease-conversion", tag = "lifecycle", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)")), request_body = LeaseConversionRequest, responses((status = 200, description = "Lease converted", body = StepDone)))]
+/// The corporation that housed the client converts the triangle lease once the rent was paid
+/// on time, the living behaviour was acceptable and the plan's housing goals were reached
+/// (art. 4), each with its day.
 pub(super) async fn post_lease_conversion(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiJson(req): ApiJson<LeaseConversionRequest>,
 ) -> Result<Json<StepDone>, ApiError> {
     let allowed = begin(&state, &caller, &id, |_| Action::ConvertLease, "guidance").await?;
     let reason = "only the corporation that housed the client converts the lease";
     let rule = allowed.ctx.by_matching_corporation(&caller.org_id, reason);
     allowed.check(&state, &caller, rule).await?;
+    let today = state.store.clock().today();
+    let rule = crate::cases::lease::conversion(
+        &allowed.ctx.case,
+        &req.converted_on,
+        &req.conditions,
+        &today,
+    );
+    let met = allowed.check(&state, &caller, rule).await?;
     let mut step = allowed.step(&caller);
+    step.facts.lease_converted_on = Some(req.converted_on.clone());
+    step.lease_conditions = met;
     let detail = "lease converted to a regular lease";
     step.notify = allowed.ctx.notify_others(&caller.org_id, "state", detail);
     let event = allowed.event.clone();
@@ -378,8 +409,10 @@ pub(super) async fn post_signal(
         .seal_to_parties(&state, &req.fields, Sendable::Any)
         .await?;
     // Each signal is an item of its own: an earlier one stays readable beside it.
-    let sealed = crate::cases::as_item(sealed, &uuid::Uuid::new_v4().to_string());
+    let signal = uuid::Uuid::new_v4().to_string();
+    let sealed = crate::cases::as_item(sealed, &signal);
     let mut step = allowed.step(&caller);
+    step.signal = Some(signal);
     let detail = format!("a signal from {}", caller.org_id);
     step.notify = lifecycle::notices_to_recipients(&sealed, &caller.org_id, "signal", &detail);
     step.sealed = sealed;

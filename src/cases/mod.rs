@@ -5,6 +5,7 @@
 
 pub mod application;
 pub mod entitlement;
+pub mod lease;
 pub mod lifecycle;
 pub mod message;
 mod model;

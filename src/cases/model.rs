@@ -64,6 +64,11 @@ pub struct CaseFacts {
     pub key_handover: Option<String>,
     /// Why the case ended, a code of `lifecycle::END_REASONS`.
     pub end_reason: Option<String>,
+    /// The lease at the key handover: `triangle` (the client's, the corporation's and the
+    /// municipality's, art. 4) or `regular`.
+    pub lease_kind: Option<String>,
+    /// The day the triangle lease became a regular one, `YYYY-MM-DD`.
+    pub lease_converted_on: Option<String>,
 }
 
 /// A party of a case.
@@ -183,6 +188,10 @@ pub struct Step {
     pub application: Option<crate::cases::Application>,
     /// A decision recorded with this step: the application with its outcome and date.
     pub decision: Option<crate::cases::Application>,
+    /// The conversion's conditions met, with the day each was (art. 4): (condition, date).
+    pub lease_conditions: Vec<(String, String)>,
+    /// A signal given with this step (its id).
+    pub signal: Option<String>,
     /// A message or report written with this step.
     pub message: Option<crate::cases::Message>,
     /// The report the step's organisation acknowledges with this step.

@@ -124,6 +124,29 @@ async fn org(command: OrgCommand) -> Result<()> {
                 .with_context(|| format!("organisation `{id}`"))?;
             println!("recipient of {id} set to {recipient}");
         }
+        OrgCommand::SetNudge {
+            id,
+            address,
+            off: _,
+            db,
+        } => {
+            // clap lets exactly one of ADDRESS and `--off` through.
+            if let Some(a) = &address
+                && a.parse::<lettre::message::Mailbox>().is_err()
+            {
+                bail!("`{a}` is not an e-mail address");
+            }
+            let what = match &address {
+                Some(a) => format!("nudge address of {id}: {a}"),
+                None => format!("nudges of {id} off"),
+            };
+            connect(&db)
+                .await?
+                .set_nudge_address(&id, address.as_deref(), Event::admin(what.clone()))
+                .await
+                .with_context(|| format!("organisation `{id}`"))?;
+            println!("{what}");
+        }
         OrgCommand::SetDisabled { id, disabled, db } => {
             connect(&db)
                 .await?

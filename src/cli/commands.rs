@@ -457,6 +457,10 @@ pub(super) enum Command {
         /// Key handover date, YYYY-MM-DD.
         #[arg(long)]
         key_handover: String,
+        /// `triangle` (the client's, the corporation's and the municipality's, art. 4) or
+        /// `regular`.
+        #[arg(long, default_value = "triangle", value_parser = ["triangle", "regular"])]
+        lease: String,
     },
     /// Care organisation: upload a half-yearly evaluation (art. 9.10).
     Evaluate {
@@ -583,12 +587,25 @@ pub(super) enum Command {
         /// The file to upload.
         file: PathBuf,
     },
-    /// Corporation: convert the triangle lease to a regular one (art. 4).
+    /// Corporation: convert the triangle lease to a regular one (art. 4), once its three
+    /// conditions are met, each with its day.
     ConvertLease {
         #[command(flatten)]
         client: ClientArgs,
         /// Case id.
         case: String,
+        /// The day of the conversion, `YYYY-MM-DD`.
+        #[arg(long)]
+        converted_on: String,
+        /// The day the rent was established as paid on time.
+        #[arg(long)]
+        rent_paid_on: String,
+        /// The day the living behaviour was established as acceptable.
+        #[arg(long)]
+        living_behaviour_on: String,
+        /// The day the perspective plan's housing goals were reached.
+        #[arg(long)]
+        plan_goals_on: String,
     },
     /// Coordinator or the corporation that matched: end a case, with the reason (art. 9.11,
     /// 10). `replacement_housing` returns it to the coordinator for a new referral instead.
@@ -906,6 +923,20 @@ pub(super) enum OrgCommand {
         id: String,
         /// The recipient (`age1…`), as printed by `sluis keygen` or `age-keygen -y`.
         recipient: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set the address an organisation is nudged at by e-mail when something is new in its
+    /// inbox (a functional mailbox); `--off` stops the nudges.
+    SetNudge {
+        /// Organisation id.
+        id: String,
+        /// The e-mail address.
+        #[arg(required_unless_present = "off", conflicts_with = "off")]
+        address: Option<String>,
+        /// No more nudges for this organisation.
+        #[arg(long)]
+        off: bool,
         #[command(flatten)]
         db: DbArgs,
     },

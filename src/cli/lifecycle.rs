@@ -98,8 +98,9 @@ pub(super) async fn run(command: Command) -> Result<()> {
             client,
             case,
             key_handover,
+            lease,
         } => {
-            let body = json!({"key_handover": key_handover});
+            let body = json!({"key_handover": key_handover, "lease": lease});
             print(
                 &login(&client)
                     .await?
@@ -218,13 +219,26 @@ pub(super) async fn run(command: Command) -> Result<()> {
                     .map_err(explain)?,
             )
         }
-        Command::ConvertLease { client, case } => print(
-            &login(&client)
-                .await?
-                .step(&case, "lease-conversion", &json!({}))
-                .await
-                .map_err(explain)?,
-        ),
+        Command::ConvertLease {
+            client,
+            case,
+            converted_on,
+            rent_paid_on,
+            living_behaviour_on,
+            plan_goals_on,
+        } => {
+            let body = json!({"converted_on": converted_on, "conditions": {
+                "rent_paid_on_time": rent_paid_on,
+                "living_behaviour": living_behaviour_on,
+                "plan_housing_goals": plan_goals_on,
+            }});
+            let c = login(&client).await?;
+            print(
+                &c.step(&case, "lease-conversion", &body)
+                    .await
+                    .map_err(explain)?,
+            )
+        }
         Command::End {
             client,
             case,

@@ -194,6 +194,7 @@ async fn config_check(args: &ServeArgs, connect: bool) -> Result<()> {
     if let Some(path) = &settings.metrics_token_file {
         check("metrics token", read_metrics_token(path).map(drop));
     }
+    check("e-mail nudge", nudger(&settings).map(drop));
     if let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) {
         let files = api::TlsFiles {
             cert: cert.clone(),
@@ -280,6 +281,18 @@ async fn serve(settings: Settings) -> Result<()> {
         state.clone(),
         std::time::Duration::from_secs(settings.purge_interval.max(1)),
     ));
+    let nudges = match nudger(&settings)? {
+        Some(nudger) => {
+            let every = std::time::Duration::from_secs(settings.nudge_interval.max(1));
+            tracing::info!(every_secs = every.as_secs(), "e-mail nudges on");
+            Some(tokio::spawn(crate::nudge::nudge_periodically(
+                nudger,
+                store.clone(),
+                every,
+            )))
+        }
+        None => None,
+    };
     match tls {
         Some(tls) => {
             let listener =
@@ -297,8 +310,28 @@ async fn serve(settings: Settings) -> Result<()> {
     }
     checkpoints.abort();
     purges.abort();
+    if let Some(nudges) = nudges {
+        nudges.abort();
+    }
     store.close().await;
     Ok(())
+}
+
+/// The e-mail nudger the settings ask for (all three of its settings, checked together by
+/// `config`), or none.
+fn nudger(settings: &Settings) -> Result<Option<crate::nudge::Nudger>> {
+    let (Some(file), Some(from), Some(link)) = (
+        &settings.nudge_smtp_url_file,
+        &settings.nudge_from,
+        &settings.nudge_link,
+    ) else {
+        return Ok(None);
+    };
+    let url = zeroize::Zeroizing::new(
+        std::fs::read_to_string(file)
+            .with_context(|| format!("reading nudge_smtp_url_file {}", file.display()))?,
+    );
+    Ok(Some(crate::nudge::Nudger::new(&url, from, link)?))
 }
 
 async fn shutdown_signal() {

@@ -310,6 +310,13 @@ pub fn fictional_consent_on(today: time::Date) -> Value {
     })
 }
 
+/// A fictional conversion of the triangle lease on `on` (art. 4), each condition met that day.
+pub fn fictional_conversion(on: &str) -> Value {
+    json!({"converted_on": on, "conditions": {
+        "rent_paid_on_time": on, "living_behaviour": on, "plan_housing_goals": on
+    }})
+}
+
 /// A fictional offer of a home at the match (art. 9.6), with its viewing on `viewing_on`.
 pub fn fictional_offer(viewing_on: &str) -> Value {
     json!({
@@ -672,7 +679,7 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
     }}))
     .await?;
     corporation
-        .step(&case, "lease-conversion", &json!({}))
+        .step(&case, "lease-conversion", &fictional_conversion(&today))
         .await?;
 
     // Case 2: another client, referred, then the client withdraws consent. Her first

@@ -83,7 +83,8 @@ impl Store {
              queue_position = COALESCE($3, queue_position), referred_at = COALESCE($4, referred_at), \
              matched_at = COALESCE($5, matched_at), matched_by = COALESCE($6, matched_by), \
              home_municipality = COALESCE($7, home_municipality), home_kind = COALESCE($8, home_kind), \
-             key_handover = COALESCE($9, key_handover), end_reason = COALESCE($12, end_reason) \
+             key_handover = COALESCE($9, key_handover), end_reason = COALESCE($12, end_reason), \
+             lease_kind = COALESCE($13, lease_kind), lease_converted_on = COALESCE($14, lease_converted_on) \
              WHERE id = $10 AND state = $11",
         )
         .bind(&step.to)
@@ -98,6 +99,8 @@ impl Store {
         .bind(&step.case_id)
         .bind(&step.from)
         .bind(f.end_reason.as_deref())
+        .bind(f.lease_kind.as_deref())
+        .bind(f.lease_converted_on.as_deref())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
@@ -196,6 +199,28 @@ impl Store {
                     "the application was decided meanwhile; reload it".into(),
                 ));
             }
+        }
+        for (condition, met_on) in &step.lease_conditions {
+            sqlx::query(
+                "INSERT INTO lease_conditions (case_id, condition, met_on) VALUES ($1, $2, $3) \
+                 ON CONFLICT (case_id, condition) DO UPDATE SET met_on = excluded.met_on",
+            )
+            .bind(&step.case_id)
+            .bind(condition)
+            .bind(met_on)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(id) = &step.signal {
+            sqlx::query(
+                "INSERT INTO signals (id, case_id, org_id, signalled_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(&step.case_id)
+            .bind(&step.by_org)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
         }
         if let Some(m) = &step.message {
             super::messages::insert_message(&mut tx, m).await?;
@@ -311,6 +336,22 @@ impl Store {
         }
         tx.commit().await?;
         Ok(marked)
+    }
+
+    /// The conversion's conditions recorded for a case, with the day each was met.
+    pub async fn lease_conditions(
+        &self,
+        case_id: &str,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT condition, met_on FROM lease_conditions WHERE case_id = $1 ORDER BY condition",
+        )
+        .bind(case_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("condition")?, r.try_get("met_on")?)))
+            .collect()
     }
 
     /// The applications of a case, oldest first.
@@ -622,6 +663,8 @@ pub(super) fn case_from_row(r: &sqlx::any::AnyRow) -> Result<Case, StoreError> {
             home_kind: r.try_get("home_kind")?,
             key_handover: r.try_get("key_handover")?,
             end_reason: r.try_get("end_reason")?,
+            lease_kind: r.try_get("lease_kind")?,
+            lease_converted_on: r.try_get("lease_converted_on")?,
         },
     })
 }

@@ -94,6 +94,8 @@ impl Store {
             "applications",
             "messages",
             "message_recipients",
+            "lease_conditions",
+            "signals",
             "audit_events",
             "audit_expired",
             "audit_checkpoints",

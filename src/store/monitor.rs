@@ -1,5 +1,7 @@
 //! The monitor's routing facts and the parties' reported counts.
 
+use std::collections::BTreeMap;
+
 use sqlx::Row as _;
 
 use crate::audit::Event;
@@ -7,11 +9,47 @@ use crate::audit::Event;
 use super::{Store, StoreError};
 
 impl Store {
-    /// The monitor's facts of every case: routing metadata only (this reads no sealed field).
+    /// The monitor's facts of every case: routing metadata only (this reads no sealed field),
+    /// with the decisions on its applications and the signals given on it.
     pub async fn monitor_facts(&self) -> Result<Vec<crate::monitor::CaseFacts>, StoreError> {
+        use crate::monitor::{Decision, Signal};
+        let mut decisions: BTreeMap<String, Vec<Decision>> = BTreeMap::new();
+        let decided = sqlx::query(
+            "SELECT case_id, municipality, kind, applied_at, decided_on FROM applications \
+             WHERE decided_on IS NOT NULL ORDER BY decided_on, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &decided {
+            decisions
+                .entry(r.try_get("case_id")?)
+                .or_default()
+                .push(Decision {
+                    municipality: r.try_get("municipality")?,
+                    kind: r.try_get("kind")?,
+                    applied_at: r.try_get("applied_at")?,
+                    decided_on: r.try_get("decided_on")?,
+                });
+        }
+        let mut signals: BTreeMap<String, Vec<Signal>> = BTreeMap::new();
+        let given = sqlx::query(
+            "SELECT case_id, org_id, signalled_at FROM signals ORDER BY signalled_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &given {
+            signals
+                .entry(r.try_get("case_id")?)
+                .or_default()
+                .push(Signal {
+                    org: r.try_get("org_id")?,
+                    at: r.try_get("signalled_at")?,
+                });
+        }
         let rows = sqlx::query(
-            "SELECT c.created_by, c.created_at, m.client_group, m.origin_municipality, \
+            "SELECT c.id, c.created_by, c.created_at, m.client_group, m.origin_municipality, \
              c.referred_at, c.matched_by, c.home_municipality, c.home_kind, c.key_handover, \
+             c.lease_converted_on, \
              (SELECT COUNT(*) FROM case_states s WHERE s.case_id = c.id AND s.state = 'assessed') AS accepted, \
              (SELECT COUNT(*) FROM case_states s WHERE s.case_id = c.id AND s.state = 'rejected') AS rejected \
              FROM cases c LEFT JOIN case_monitor m ON m.case_id = c.id ORDER BY c.created_at, c.id",
@@ -20,6 +58,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let id: String = r.try_get("id")?;
                 Ok(crate::monitor::CaseFacts {
                     registered_by: r.try_get("created_by")?,
                     registered_at: r.try_get("created_at")?,
@@ -32,6 +71,9 @@ impl Store {
                     home_municipality: r.try_get("home_municipality")?,
                     home_kind: r.try_get("home_kind")?,
                     key_handover: r.try_get("key_handover")?,
+                    lease_converted_on: r.try_get("lease_converted_on")?,
+                    decisions: decisions.remove(&id).unwrap_or_default(),
+                    signals: signals.remove(&id).unwrap_or_default(),
                 })
             })
             .collect()

@@ -98,6 +98,46 @@ impl Store {
         self.run_recorded(query, event, Rows::One).await
     }
 
+    /// Sets (or with `None` clears) the address an organisation is nudged at by e-mail.
+    pub async fn set_nudge_address(
+        &self,
+        id: &str,
+        address: Option<&str>,
+        event: Event,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query("UPDATE organisations SET nudge_email = $1 WHERE id = $2")
+            .bind(address)
+            .bind(id);
+        self.run_recorded(query, event, Rows::One).await
+    }
+
+    /// The enabled organisations with a nudge address and a notification not read that came
+    /// after their last nudge: (organisation id, address).
+    pub async fn nudges_due(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.nudge_email FROM organisations o \
+             WHERE o.nudge_email IS NOT NULL AND o.disabled = 0 AND EXISTS ( \
+               SELECT 1 FROM notifications n WHERE n.org_id = o.id AND n.read_at IS NULL \
+               AND n.created_at > COALESCE(o.nudged_at, '')) ORDER BY o.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("nudge_email")?)))
+            .collect()
+    }
+
+    /// Records that `id` was nudged for what came up to `at` (taken before `nudges_due`).
+    pub async fn nudged(&self, id: &str, at: &str) -> Result<(), StoreError> {
+        let _writing = self.embedded_turn().await;
+        sqlx::query("UPDATE organisations SET nudged_at = $1 WHERE id = $2")
+            .bind(at)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Disables or re-enables an organisation.
     pub async fn set_organisation_disabled(
         &self,

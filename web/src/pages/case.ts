@@ -12,6 +12,7 @@ import { changePanel } from "./change.ts";
 import { documentPanel, evaluationPanel } from "./evaluate.ts";
 import { homePanel } from "./home.ts";
 import { signalPanel } from "./signal.ts";
+import { type Message, threadPanel } from "./thread.ts";
 import { alert, go } from "./common.ts";
 import { referPanel } from "./refer.ts";
 
@@ -19,6 +20,7 @@ interface SliceFile {
   id: string;
   field: string;
   category: string;
+  item?: string;
   age: string;
 }
 
@@ -54,16 +56,23 @@ export async function casePage(id: string): Promise<void> {
   const me = session.me;
   const policy = session.policy;
   if (!me || !policy) return go("#/login");
-  const meta = await call<{ id: string; state: string; states: string[]; created_at: string }>("GET", `/v1/cases/${id}`);
+  const meta = await call<{ id: string; state: string; states: string[]; created_at: string; parties: { org_id: string; role: string }[] }>("GET", `/v1/cases/${id}`);
   const slice = await call<{ fields: SliceFile[]; withheld: { category: string }[] }>("GET", `/v1/cases/${id}/slice?purpose=${purposeOf(me.role)}`);
+  const thread = await call<Message[]>("GET", `/v1/cases/${id}/messages`);
   const opened = await ask({ op: "open", files: slice.fields.map((f) => ({ id: f.id, age: f.age })) });
   if (!opened.ok) return void show(alert("error", t("error.locked")));
   const groups = new Map<string, HTMLElement[]>();
   const values: Record<string, unknown> = {};
+  // An item (an application, a decision, a signal, a message, a report) is shown apart.
+  const items = new Map<string, Record<string, unknown>>();
   for (const f of slice.fields) {
     const spec = policy.fields[f.field];
     const bytes = opened.opened?.[f.id];
     if (!spec || !bytes) continue;
+    if (f.item) {
+      items.set(f.item, { ...(items.get(f.item) ?? {}), [spec.id]: decode(spec, bytes) });
+      continue;
+    }
     values[spec.id] = decode(spec, bytes);
     const row = [
       h("dt", { class: "utrecht-data-list__item-key" }, spec.label),
@@ -79,6 +88,19 @@ export async function casePage(id: string): Promise<void> {
       { "aria-labelledby": `cat-${category}` },
       h("h3", { class: "utrecht-heading-3", id: `cat-${category}` }, tOr(`category.${category}`, category)),
       h("dl", { class: "utrecht-data-list" }, ...items),
+    ),
+  );
+  // Applications, decisions and signals: the items that are not messages.
+  const messages = new Set(thread.map((m) => m.id));
+  const others = [...items.entries()].filter(([item]) => !messages.has(item));
+  const itemList = others.map(([item, fields]) =>
+    h(
+      "dl",
+      { class: "utrecht-data-list", "data-item": item },
+      ...Object.entries(fields).map(([fid, value]) => {
+        const spec = policy.fields[fid] as FieldSpec;
+        return h("div", { class: "utrecht-data-list__item" }, h("dt", { class: "utrecht-data-list__item-key" }, spec.label), h("dd", { class: "utrecht-data-list__item-value", "data-field": fid }, shown(spec, value)));
+      }),
     ),
   );
   const actions: HTMLElement[] = [];
@@ -99,6 +121,8 @@ export async function casePage(id: string): Promise<void> {
     h("ol", { class: "utrecht-ordered-list" }, ...meta.states.map((s) => h("li", {}, tOr(`state.${s}`, s)))),
     h("h2", { class: "utrecht-heading-2" }, t("case.fields")),
     sections.length ? h("div", {}, ...sections) : h("p", { class: "utrecht-paragraph" }, t("case.none")),
+    ...(itemList.length ? [h("h2", { class: "utrecht-heading-2" }, t("case.items")), ...itemList] : []),
+    threadPanel(policy, id, me, meta.parties, thread, items, open),
     ...actions,
   );
 }

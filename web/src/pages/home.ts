@@ -53,10 +53,32 @@ export function homePanel(policy: Policy, caseId: string, state: string, corpora
     return section(t("home.title.housed"), form);
   }
   if (state === "housed") {
-    const form = h("form", { class: "utrecht-form", id: "lease" }, h("p", { class: "utrecht-paragraph" }, t("home.lease.note")), h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("home.lease")));
+    // The triangle lease converts once its three conditions are met, each with its day (art. 4).
+    const day = (id: string) => h("input", { id, type: "date", class: "utrecht-textbox", required: true });
+    const on = day("converted-on");
+    const conditions: [string, HTMLInputElement, string][] = [
+      ["rent_paid_on_time", day("cond-rent"), t("home.lease.rent_paid_on_time")],
+      ["living_behaviour", day("cond-behaviour"), t("home.lease.living_behaviour")],
+      ["plan_housing_goals", day("cond-goals"), t("home.lease.plan_housing_goals")],
+    ];
+    const form = h(
+      "form",
+      { class: "utrecht-form", id: "lease", novalidate: true },
+      h("p", { class: "utrecht-paragraph" }, t("home.lease.note")),
+      h(
+        "fieldset",
+        { class: "utrecht-form-fieldset" },
+        h("legend", { class: "utrecht-form-fieldset__legend" }, t("home.lease.conditions")),
+        ...conditions.map(([, input, label]) => field(input.id, label, input)),
+      ),
+      field("converted-on", t("home.lease.on"), on),
+      h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("home.lease")),
+    );
     form.addEventListener("submit", (e) => {
       e.preventDefault();
-      void send(status, `/v1/cases/${caseId}/lease-conversion`, {}, caseId);
+      if (!on.value || conditions.some(([, input]) => !input.value)) return void status.replaceChildren(alert("error", t("home.lease.all")));
+      const met = Object.fromEntries(conditions.map(([c, input]) => [c, input.value]));
+      void send(status, `/v1/cases/${caseId}/lease-conversion`, { converted_on: on.value, conditions: met }, caseId);
     });
     return section(t("home.title.lease"), form);
   }

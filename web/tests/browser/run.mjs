@@ -310,6 +310,27 @@ let corporationFields = [];
   const signalled = page.waitForResponse((r) => r.url().endsWith("/signals") && r.request().method() === "POST");
   await page.click("#signal button[type=submit]");
   check("the signal is sealed by the broker", (await signalled).status() === 200);
+  // The triangle lease converts with the day of each of its three conditions (art. 4).
+  const today = new Date().toISOString().slice(0, 10);
+  await page.click("#lease button[type=submit]");
+  await page.waitForSelector("text=Vul de datum van de omzetting en van elk van de drie voorwaarden in.");
+  for (const id of ["#cond-rent", "#cond-behaviour", "#cond-goals", "#converted-on"]) await page.fill(id, today);
+  const converted = page.waitForResponse((r) => r.url().endsWith("/lease-conversion") && r.request().method() === "POST");
+  await page.click("#lease button[type=submit]");
+  check("the lease is converted", (await converted).status() === 200);
+  // A message to the care organisation and the coordinator, sealed by the broker; the
+  // corporation keeps its own copy and reads it back, opened here.
+  await page.waitForSelector("#message");
+  check("a corporation cannot write about health", (await page.locator("#message-about option[value='health_care']").count()) === 0);
+  check("no other corporation is offered as addressee", (await page.locator("#message input[type=checkbox]:visible").count()) >= 2);
+  await page.check("#to-leviaan");
+  await page.check("#to-bct-westfriesland");
+  await page.fill("#message-text", "De bezichtiging is verschoven naar dinsdag.");
+  const sent = page.waitForResponse((r) => r.url().endsWith("/messages") && r.request().method() === "POST");
+  await page.click("#message button[type=submit]");
+  check("the message is sealed by the broker", (await sent).status() === 200);
+  await page.waitForSelector("[data-message-field='message_text']:has-text('De bezichtiging is verschoven naar dinsdag.')");
+  await look(page, "corporation-thread");
   await page.click("a[href='#/counts']");
   await page.waitForSelector("#counts");
   await page.fill("#count-rent_arrears", "3");

@@ -1,0 +1,123 @@
+// A case that talks both ways: the messages and reports the organisation wrote or received,
+// each opened here from its slice (the broker keeps only who wrote to whom, about what, when),
+// an acknowledgement for a report addressed to it (art. 15, 16), and a new message to parties
+// it picks, about a category each of their roles may see (sealed by the broker: a sealing
+// endpoint).
+import { call, Problem } from "../api.ts";
+import { h } from "../dom.ts";
+import { formatDate } from "../format.ts";
+import { t, tOr } from "../i18n.ts";
+import type { Policy } from "../policy.ts";
+import { alert, field, go } from "./common.ts";
+
+export interface Message {
+  id: string;
+  kind: string;
+  sender: string;
+  about: string;
+  to: { org: string; acknowledged_at?: string }[];
+  sent_at: string;
+  held_on?: string;
+  reply_to?: string;
+}
+
+interface Party {
+  org_id: string;
+  role: string;
+}
+
+/** The categories a report is sealed under: not a message's subject. */
+const REPORT_CATEGORIES = ["consultation", "handover"];
+
+function nameOf(policy: Policy, org: string): string {
+  return policy.parties[org]?.name ?? org;
+}
+
+function failed(status: HTMLElement, e: unknown): void {
+  status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
+}
+
+/** One message or report with its opened text and who acknowledged it. */
+function entry(policy: Policy, caseId: string, me: string, m: Message, texts: Record<string, unknown>): HTMLElement {
+  const fields = Object.entries(texts)
+    .filter(([id]) => policy.fields[id]?.kind !== "document")
+    .map(([id, value]) => h("div", { class: "utrecht-data-list__item" }, h("dt", { class: "utrecht-data-list__item-key" }, policy.fields[id]?.label ?? id), h("dd", { class: "utrecht-data-list__item-value", "data-message-field": id }, String(value))));
+  const to = m.to.map((a) => (m.kind === "message" ? nameOf(policy, a.org) : `${nameOf(policy, a.org)}: ${a.acknowledged_at ? t("thread.acknowledged", { at: formatDate(a.acknowledged_at) }) : t("thread.pending")}`));
+  const parts: (Node | string)[] = [
+    h("h3", { class: "utrecht-heading-3" }, `${tOr(`thread.kind.${m.kind}`, m.kind)} — ${nameOf(policy, m.sender)}, ${formatDate(m.sent_at)}`),
+    h("p", { class: "utrecht-paragraph" }, `${t("thread.about")}: ${tOr(`category.${m.about}`, m.about)}${m.held_on ? ` · ${t("thread.held_on")}: ${formatDate(m.held_on)}` : ""}`),
+    h("p", { class: "utrecht-paragraph" }, `${t("thread.to")}: ${to.join("; ")}`),
+    fields.length ? h("dl", { class: "utrecht-data-list" }, ...fields) : h("p", { class: "utrecht-paragraph" }, t("thread.unreadable")),
+  ];
+  const mine = m.to.find((a) => a.org === me);
+  if (m.kind !== "message" && mine && !mine.acknowledged_at) {
+    const status = h("div", { role: "status", "aria-live": "polite" });
+    const button = h("button", { type: "button", class: "utrecht-button utrecht-button--primary-action", "data-acknowledge": m.id }, t("thread.acknowledge"));
+    button.addEventListener("click", () => {
+      call("POST", `/v1/cases/${caseId}/reports/${m.id}/acknowledgement`, {}).then(() => go(`#/cases/${caseId}`), (e: unknown) => failed(status, e));
+    });
+    parts.push(h("p", { class: "utrecht-paragraph" }, button), status);
+  }
+  return h("article", { class: "thread-entry", "data-message": m.id }, ...parts);
+}
+
+/** The form for a new message: the parties, the subject, the text. */
+function compose(policy: Policy, caseId: string, role: string, me: string, parties: Party[]): HTMLElement {
+  const status = h("div", { role: "status", "aria-live": "polite" });
+  const subjects = Object.entries(policy.categories).filter(([id, c]) => !REPORT_CATEGORIES.includes(id) && c.roles.includes(role));
+  const about = h("select", { id: "message-about", class: "utrecht-select" }, ...subjects.map(([id]) => h("option", { value: id, selected: id === "message" }, tOr(`category.${id}`, id))));
+  const text = h("textarea", { id: "message-text", class: "utrecht-textarea", rows: "4", maxlength: "4000" });
+  const others = parties.filter((p) => p.org_id !== me);
+  const boxes = others.map((p) => {
+    const box = h("input", { type: "checkbox", id: `to-${p.org_id}`, value: p.org_id, class: "utrecht-checkbox" });
+    return { party: p, box, row: h("div", { class: "utrecht-form-field utrecht-form-field--checkbox" }, box, h("label", { class: "utrecht-form-label utrecht-form-label--checkbox", for: `to-${p.org_id}` }, nameOf(policy, p.org_id))) };
+  });
+  // Only parties whose role the subject's category grants can be addressed.
+  const narrow = () => {
+    const roles = policy.categories[about.value]?.roles ?? [];
+    for (const b of boxes) {
+      const allowed = roles.includes(b.party.role);
+      b.box.disabled = !allowed;
+      if (!allowed) b.box.checked = false;
+      b.row.hidden = !allowed;
+    }
+  };
+  about.addEventListener("change", narrow);
+  narrow();
+  const form = h(
+    "form",
+    { class: "utrecht-form", id: "message", novalidate: true },
+    field("message-about", t("thread.about"), about, t("thread.about.help")),
+    h("fieldset", { class: "utrecht-form-fieldset" }, h("legend", { class: "utrecht-form-fieldset__legend" }, t("thread.to")), ...boxes.map((b) => b.row)),
+    field("message-text", t("thread.text"), text),
+    h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("thread.send")),
+    status,
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const to = boxes.filter((b) => b.box.checked).map((b) => b.party.org_id);
+    if (!to.length || !text.value.trim()) return void status.replaceChildren(alert("error", t("thread.incomplete")));
+    call("POST", `/v1/cases/${caseId}/messages`, { to, about: about.value, fields: { message_text: text.value } }).then(() => go(`#/cases/${caseId}`), (err: unknown) => failed(status, err));
+  });
+  return h("section", { "aria-labelledby": "compose-title" }, h("h3", { class: "utrecht-heading-3", id: "compose-title" }, t("thread.new")), form);
+}
+
+/** The thread of the case as this organisation takes part in it, and a new message if open. */
+export function threadPanel(
+  policy: Policy,
+  caseId: string,
+  who: { role: string; organisation: string },
+  parties: Party[],
+  thread: Message[],
+  items: Map<string, Record<string, unknown>>,
+  open: boolean,
+): HTMLElement {
+  const entries = thread.map((m) => entry(policy, caseId, who.organisation, m, items.get(m.id) ?? {}));
+  return h(
+    "section",
+    { "aria-labelledby": "thread-title", id: "thread" },
+    h("h2", { class: "utrecht-heading-2", id: "thread-title" }, t("thread.title")),
+    entries.length ? h("div", {}, ...entries) : h("p", { class: "utrecht-paragraph" }, t("thread.none")),
+    ...(open ? [compose(policy, caseId, who.role, who.organisation, parties)] : []),
+  );
+}
