@@ -181,9 +181,19 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         .filter(|v| v.len() >= 4)
         .collect();
     // The sealing endpoints: the submission, a change report, a signal, a document, the
-    // referral's re-share, the match's offer, a message.
+    // referral's re-share, the match's offer, a message, an application with its re-share, a
+    // report, a decision.
     let sealing = |method: &str, path: &str| {
-        let posted = ["/changes", "/referral", "/signals", "/match", "/messages"];
+        let posted = [
+            "/changes",
+            "/referral",
+            "/signals",
+            "/match",
+            "/messages",
+            "/applications",
+            "/reports",
+            "/decision",
+        ];
         method == "POST" && (path == "/v1/cases" || posted.iter().any(|p| path.ends_with(p)))
             || method == "PUT" && path.contains("/documents/")
     };
@@ -252,13 +262,19 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
             );
         }
     }
-    // The case was referred to Hoorn, matched by Intermaris and its lease converted with its
-    // three conditions in the browser: the other
+    // The case was referred to Hoorn, matched by Intermaris, its lease converted with its
+    // three conditions, and replacement housing recorded, in the browser: the other
     // corporations with homes there lost their copies at the match (404 since), and Intermaris
     // opens exactly its categories (art. 9.5, 9.6, 9.9) of what the form sent.
     let case = results["case"].as_str().unwrap();
     let stored = app.store.case(case).await.unwrap().unwrap();
-    assert_eq!(stored.state, "lease_converted");
+    // Last, replacement housing sent it back to the coordinator (art. 9.11).
+    assert_eq!(stored.state, "assessed");
+    let states = app.store.states(case).await.unwrap();
+    assert_eq!(
+        states[states.len() - 4..],
+        ["matched", "housed", "lease_converted", "assessed"]
+    );
     assert_eq!(stored.facts.lease_kind.as_deref(), Some("triangle"));
     assert_eq!(app.store.lease_conditions(case).await.unwrap().len(), 3);
     let parties = app.store.parties(case).await.unwrap();
@@ -316,8 +332,11 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         let answer = app.client(revoked).await.slice(case, "matching").await;
         assert_eq!(answer.unwrap_err().status(), Some(404), "{revoked}");
     }
-    // Hoorn, the municipality of the home, was not applied to: it holds who the client is,
-    // the household and the guide, and no health, plan or income (policy [until_application]).
+    // Hoorn, the municipality of the home, got at referral who the client is, the household
+    // and the guide (policy [until_application]); the application made in the browser brought
+    // it what its decision needs, re-shared by the care guide's page; it holds the application
+    // and its decision, the consultation's report and its own hand-over report. Never the
+    // offer, the placement or the housing history.
     let hoorn = app
         .client("hoorn")
         .await
@@ -327,7 +346,30 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
     let categories: BTreeSet<&str> = hoorn.fields.iter().map(|f| f.category.as_str()).collect();
     assert_eq!(
         categories,
-        BTreeSet::from(["care_contact", "household", "personalia"])
+        BTreeSet::from([
+            "application",
+            "care_contact",
+            "consultation",
+            "debts",
+            "handover",
+            "health_care",
+            "household",
+            "identifiers",
+            "income",
+            "personalia",
+            "perspective_plan"
+        ])
     );
+    let applications = app.store.applications(case).await.unwrap();
+    assert_eq!(applications.len(), 1);
+    assert_eq!(applications[0].outcome.as_deref(), Some("granted"));
+    let thread = app.store.messages(case).await.unwrap();
+    let kinds: Vec<&str> = thread.iter().map(|m| m.kind.as_str()).collect();
+    assert_eq!(kinds, ["message", "client_consultation", "handover"]);
+    let acknowledged: Vec<&str> = (thread[1].to.iter())
+        .filter(|a| a.acknowledged_at.is_some())
+        .map(|a| a.org.as_str())
+        .collect();
+    assert_eq!(acknowledged, ["hoorn"]);
     app.broker.stop().await.unwrap();
 }

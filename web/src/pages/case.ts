@@ -8,7 +8,9 @@ import { decode, type FieldSpec } from "../policy.ts";
 import { session } from "../session.ts";
 import { assessPanel, criteriaAid } from "./assess.ts";
 import { purposeOf } from "./cases.ts";
+import { type Application, applicationPanel } from "./apply.ts";
 import { changePanel } from "./change.ts";
+import { endPanel } from "./end.ts";
 import { documentPanel, evaluationPanel } from "./evaluate.ts";
 import { homePanel } from "./home.ts";
 import { signalPanel } from "./signal.ts";
@@ -56,7 +58,10 @@ export async function casePage(id: string): Promise<void> {
   const me = session.me;
   const policy = session.policy;
   if (!me || !policy) return go("#/login");
-  const meta = await call<{ id: string; state: string; states: string[]; created_at: string; parties: { org_id: string; role: string }[] }>("GET", `/v1/cases/${id}`);
+  const meta = await call<{ id: string; state: string; states: string[]; created_at: string; home_municipality: string | null; matched_by: string | null; parties: { org_id: string; role: string }[] }>(
+    "GET",
+    `/v1/cases/${id}`,
+  );
   const slice = await call<{ fields: SliceFile[]; withheld: { category: string }[] }>("GET", `/v1/cases/${id}/slice?purpose=${purposeOf(me.role)}`);
   const thread = await call<Message[]>("GET", `/v1/cases/${id}/messages`);
   const opened = await ask({ op: "open", files: slice.fields.map((f) => ({ id: f.id, age: f.age })) });
@@ -103,6 +108,14 @@ export async function casePage(id: string): Promise<void> {
       }),
     ),
   );
+  // The coordinator reports consultations (art. 9, 15); the municipality of the home, once
+  // the client lives there, the hand-over (art. 16).
+  const reportKinds =
+    me.role === "coordinator"
+      ? ["client_consultation", "outflow_consultation"]
+      : me.role === "municipality" && meta.home_municipality === me.organisation && ["housed", "lease_converted"].includes(meta.state)
+        ? ["handover"]
+        : [];
   const actions: HTMLElement[] = [];
   if (me.role === "coordinator" && meta.state === "registered") actions.push(criteriaAid(policy, values), assessPanel(policy, id));
   if (me.role === "coordinator" && meta.state === "assessed") actions.push(referPanel(policy, id));
@@ -115,6 +128,13 @@ export async function casePage(id: string): Promise<void> {
   if (home) actions.push(home);
   const after = ["matched", "housed", "lease_converted"].includes(meta.state);
   if (after && (me.role === "corporation" || me.role === "municipality")) actions.push(signalPanel(policy, id));
+  const ends = me.role === "coordinator" ? ["referred", "matched", "housed", "lease_converted"] : me.role === "corporation" && meta.matched_by === me.organisation ? ["matched", "housed", "lease_converted"] : [];
+  if (ends.includes(meta.state)) actions.push(endPanel(id));
+  if (policy.categories.application?.roles.includes(me.role) && (after || meta.home_municipality)) {
+    const applications = await call<Application[]>("GET", `/v1/cases/${id}/applications`);
+    const home = after ? meta.home_municipality : null;
+    actions.push(applicationPanel(policy, id, me, home, applications, values));
+  }
   show(
     h("h1", { class: "utrecht-heading-1" }, t("case.title")),
     h("h2", { class: "utrecht-heading-2" }, t("case.history")),
@@ -122,7 +142,7 @@ export async function casePage(id: string): Promise<void> {
     h("h2", { class: "utrecht-heading-2" }, t("case.fields")),
     sections.length ? h("div", {}, ...sections) : h("p", { class: "utrecht-paragraph" }, t("case.none")),
     ...(itemList.length ? [h("h2", { class: "utrecht-heading-2" }, t("case.items")), ...itemList] : []),
-    threadPanel(policy, id, me, meta.parties, thread, items, open),
+    threadPanel(policy, id, me, meta.parties, thread, items, open, reportKinds),
     ...actions,
   );
 }

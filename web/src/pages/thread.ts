@@ -7,8 +7,9 @@ import { call, Problem } from "../api.ts";
 import { h } from "../dom.ts";
 import { formatDate } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
-import type { Policy } from "../policy.ts";
+import { type Policy, toJson } from "../policy.ts";
 import { alert, field, go } from "./common.ts";
+import { formFields, problemsOf } from "./register.ts";
 
 export interface Message {
   id: string;
@@ -102,7 +103,51 @@ function compose(policy: Policy, caseId: string, role: string, me: string, parti
   return h("section", { "aria-labelledby": "compose-title" }, h("h3", { class: "utrecht-heading-3", id: "compose-title" }, t("thread.new")), form);
 }
 
-/** The thread of the case as this organisation takes part in it, and a new message if open. */
+/** Checkboxes for the parties other than `me` whose role may receive `category`. */
+function addressees(policy: Policy, prefix: string, me: string, parties: Party[], category: string) {
+  const roles = policy.categories[category]?.roles ?? [];
+  return parties
+    .filter((p) => p.org_id !== me && roles.includes(p.role))
+    .map((p) => {
+      const box = h("input", { type: "checkbox", id: `${prefix}-${p.org_id}`, value: p.org_id, class: "utrecht-checkbox" });
+      return { box, row: h("div", { class: "utrecht-form-field utrecht-form-field--checkbox" }, box, h("label", { class: "utrecht-form-label utrecht-form-label--checkbox", for: `${prefix}-${p.org_id}` }, nameOf(policy, p.org_id))) };
+    });
+}
+
+/** The report of a meeting (art. 9, 15: the coordinator; art. 16: the municipality of the
+ * home) for the parties that took part, each asked to acknowledge it. */
+function reportForm(policy: Policy, caseId: string, me: string, parties: Party[], kinds: string[]): HTMLElement {
+  const form = kinds[0] === "handover" ? "handover" : "consultation";
+  const values: Record<string, unknown> = {};
+  const { specs, fields } = formFields(policy, form, values);
+  const kind = h("select", { id: "report-kind", class: "utrecht-select" }, ...kinds.map((k) => h("option", { value: k }, tOr(`thread.kind.${k}`, k))));
+  const held = h("input", { id: "report-held-on", type: "date", class: "utrecht-textbox", required: true });
+  const boxes = addressees(policy, "took-part", me, parties, form);
+  const status = h("div", { role: "status", "aria-live": "polite" });
+  const element = h(
+    "form",
+    { class: "utrecht-form", id: "report", novalidate: true },
+    field("report-kind", t("thread.report.kind"), kind),
+    field("report-held-on", t("thread.held_on"), held),
+    h("fieldset", { class: "utrecht-form-fieldset" }, h("legend", { class: "utrecht-form-fieldset__legend" }, t("thread.report.took_part")), ...boxes.map((b) => b.row)),
+    ...fields,
+    h("button", { type: "submit", class: "utrecht-button utrecht-button--primary-action" }, t("thread.report.send")),
+    status,
+  );
+  element.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const to = boxes.filter((b) => b.box.checked).map((b) => b.box.value);
+    const problems = problemsOf(specs, values);
+    if (problems) return void status.replaceChildren(alert("error", problems));
+    if (!to.length || !held.value) return void status.replaceChildren(alert("error", t("thread.report.incomplete")));
+    const body = { kind: kind.value, held_on: held.value, to, fields: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, toJson(v)])) };
+    call("POST", `/v1/cases/${caseId}/reports`, body).then(() => go(`#/cases/${caseId}`), (err: unknown) => failed(status, err));
+  });
+  return h("section", { "aria-labelledby": "report-title" }, h("h3", { class: "utrecht-heading-3", id: "report-title" }, t("thread.report.new")), element);
+}
+
+/** The thread of the case as this organisation takes part in it, a new message if the case
+ * is open, and the reports it may record (`reports`: their kinds). */
 export function threadPanel(
   policy: Policy,
   caseId: string,
@@ -111,6 +156,7 @@ export function threadPanel(
   thread: Message[],
   items: Map<string, Record<string, unknown>>,
   open: boolean,
+  reports: string[],
 ): HTMLElement {
   const entries = thread.map((m) => entry(policy, caseId, who.organisation, m, items.get(m.id) ?? {}));
   return h(
@@ -119,5 +165,6 @@ export function threadPanel(
     h("h2", { class: "utrecht-heading-2", id: "thread-title" }, t("thread.title")),
     entries.length ? h("div", {}, ...entries) : h("p", { class: "utrecht-paragraph" }, t("thread.none")),
     ...(open ? [compose(policy, caseId, who.role, who.organisation, parties)] : []),
+    ...(open && reports.length ? [reportForm(policy, caseId, who.organisation, parties, reports)] : []),
   );
 }

@@ -17,6 +17,7 @@ const out = process.env.SLUIS_OUT;
 const people = JSON.parse(process.env.SLUIS_PEOPLE);
 const client = JSON.parse(readFileSync(process.env.SLUIS_CLIENT, "utf8"));
 mkdirSync(out, { recursive: true });
+const today = new Date().toISOString().slice(0, 10);
 
 const browser = await chromium.launch({
   executablePath: process.env.SLUIS_CHROMIUM ?? "/usr/bin/chromium",
@@ -311,7 +312,6 @@ let corporationFields = [];
   await page.click("#signal button[type=submit]");
   check("the signal is sealed by the broker", (await signalled).status() === 200);
   // The triangle lease converts with the day of each of its three conditions (art. 4).
-  const today = new Date().toISOString().slice(0, 10);
   await page.click("#lease button[type=submit]");
   await page.waitForSelector("text=Vul de datum van de omzetting en van elk van de drie voorwaarden in.");
   for (const id of ["#cond-rent", "#cond-behaviour", "#cond-goals", "#converted-on"]) await page.fill(id, today);
@@ -339,6 +339,45 @@ let corporationFields = [];
   await look(page, "corporation-counts");
   await page.context().close();
 }
+// 5. The care organisation applies to Hoorn for guidance: its page re-shares what the
+// decision needs. The coordinator records a consultation at client level with the guide and
+// Hoorn. Hoorn decides on the application, acknowledges the report and records the hand-over,
+// which the guide's organisation then sees.
+{
+  const page = await newPage();
+  await logIn(page, people.care.username, people.care.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await openCase(page);
+  await page.waitForSelector("#application");
+  await page.selectOption("#application-kind", "guidance");
+  await page.fill("#f-application_request", "Ambulante begeleiding, twee keer per week.");
+  const applied = page.waitForResponse((r) => r.url().endsWith("/applications") && r.request().method() === "POST");
+  await page.click("#application button[type=submit]");
+  check("the application is sealed by the broker", (await applied).status() === 200);
+  await page.waitForSelector("#applications tbody tr");
+  await look(page, "care-application");
+  await page.context().close();
+}
+{
+  const page = await newPage();
+  await logIn(page, people.coordinator.username, people.coordinator.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await openCase(page);
+  await page.waitForSelector("#report");
+  await page.selectOption("#report-kind", "client_consultation");
+  await page.fill("#report-held-on", today);
+  await page.check("#took-part-leviaan");
+  await page.check("#took-part-hoorn");
+  await page.fill("#f-consultation_present", "Uitstroomcoördinator, begeleider, gemeente, cliënt.");
+  await page.fill("#f-consultation_problem", "Huurachterstand na de verhuizing.");
+  await page.fill("#f-consultation_decision", "Budgetcoaching; de begeleider volgt het.");
+  const reported = page.waitForResponse((r) => r.url().endsWith("/reports") && r.request().method() === "POST");
+  await page.click("#report button[type=submit]");
+  check("the consultation's report is sealed by the broker", (await reported).status() === 200);
+  await page.waitForSelector("[data-message-field='consultation_problem']");
+  await look(page, "coordinator-report");
+  await page.context().close();
+}
 {
   const page = await newPage();
   await logIn(page, people.municipality.username, people.municipality.password);
@@ -346,12 +385,46 @@ let corporationFields = [];
   await openCase(page);
   await look(page, "municipality-case");
   await readmeShot(page, "municipality");
+  // The decision on the application, within its two weeks.
+  await page.waitForSelector("form.decision");
+  await page.selectOption("form.decision select", "granted");
+  await page.fill("form.decision input[type=date]", today);
+  await page.fill("form.decision #f-decision_motivation", "Begeleiding voor een jaar toegekend.");
+  const decided = page.waitForResponse((r) => r.url().endsWith("/decision") && r.request().method() === "POST");
+  await page.click("form.decision button[type=submit]");
+  check("the decision is recorded", (await decided).status() === 200);
+  await page.waitForSelector("#applications tbody tr:has-text('Toegekend')");
+  // The consultation's report, acknowledged.
+  const acknowledged = page.waitForResponse((r) => r.url().endsWith("/acknowledgement") && r.request().method() === "POST");
+  await page.click("[data-acknowledge]");
+  check("the report is acknowledged", (await acknowledged).status() === 200);
+  await page.waitForSelector("text=bevestigd op");
+  // The hand-over of guidance (art. 16), for the guide's organisation.
+  await page.fill("#report-held-on", today);
+  await page.check("#took-part-leviaan");
+  await page.fill("#f-handover_present", "Begeleider Leviaan, Wmo-begeleider, cliënt.");
+  await page.fill("#f-handover_plan", "Wonen en financiën op orde.");
+  await page.fill("#f-handover_client_view", "Tevreden over de woning.");
+  const handed = page.waitForResponse((r) => r.url().endsWith("/reports") && r.request().method() === "POST");
+  await page.click("#report button[type=submit]");
+  check("the hand-over's report is sealed by the broker", (await handed).status() === 200);
+  await page.waitForSelector("[data-message-field='handover_plan']");
+  await look(page, "municipality-decision-and-reports");
   await page.context().close();
 }
 {
   const page = await newPage();
   await logIn(page, people.coordinator.username, people.coordinator.password);
   await page.waitForSelector("#cases", { timeout: 60000 });
+  // The home does not work out: replacement housing (art. 9.11) returns the case to the
+  // coordinator for a new referral.
+  await openCase(page);
+  await page.selectOption("#end-reason", "replacement_housing");
+  const ended = page.waitForResponse((r) => r.url().endsWith("/end") && r.request().method() === "POST");
+  await page.click("#end button[type=submit]");
+  check("replacement housing is recorded", (await ended).status() === 200);
+  await page.waitForSelector("#refer");
+  await look(page, "coordinator-replacement-housing");
   await page.click("a[href='#/monitor']");
   await page.waitForSelector("main h1:has-text('Monitor')");
   await page.waitForSelector("svg.sluis-svg-chart");
