@@ -463,23 +463,10 @@ async fn the_inbox_keeps_what_is_new_until_read_and_deadlines_until_done(backend
     let clock = Clock::manual(date!(2026 - 03 - 02).midnight().assume_utc());
     let app = TestApp::on(backend).clock(clock.clone()).start().await;
     let consent = sluis::demo::fictional_consent_on(date!(2026 - 03 - 02));
-    let submitted = (app.client(CARE).await)
-        .submit("registration", &fictional_registration(), &consent)
-        .await
-        .unwrap();
-    let case = submitted["id"].as_str().unwrap().to_owned();
-    let coordinator = app.client(COORDINATOR).await;
-    let accept =
-        json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)});
-    coordinator
-        .step(&case, "assessment", &accept)
-        .await
-        .unwrap();
-    let hoorn = ["hoorn".to_owned()];
-    let identity = &app.party(COORDINATOR).identity;
-    (coordinator.refer(&case, identity, &app.policy, &hoorn))
-        .await
-        .unwrap();
+    let registration = fictional_registration();
+    let case = app
+        .submit_and_refer_with(CARE, &registration, &consent, &["hoorn"])
+        .await;
     let matched = json!({"home_municipality": "hoorn", "home_kind": "regular",
                          "offer": fictional_offer("2026-03-09")});
     (app.client("intermaris").await)

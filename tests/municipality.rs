@@ -49,24 +49,11 @@ async fn the_municipality_of_the_home_decides_on_applications_on_the_clock(backe
     let clock = Clock::manual(date!(2026 - 03 - 02).midnight().assume_utc());
     let app = TestApp::on(backend).clock(clock.clone()).start().await;
     let consent = sluis::demo::fictional_consent_on(date!(2026 - 03 - 02));
-    let submitted = (app.client(CARE).await)
-        .submit("registration", &fictional_registration(), &consent)
-        .await
-        .unwrap();
-    let case = submitted["id"].as_str().unwrap().to_owned();
+    let registration = fictional_registration();
+    let case = app
+        .submit_and_refer_with(CARE, &registration, &consent, &["hoorn", "medemblik"])
+        .await;
     let coordinator = app.client(COORDINATOR).await;
-    let accept =
-        json!({"decision": "accept", "fields": sluis::demo::checklist_all_met(&app.policy)});
-    coordinator
-        .step(&case, "assessment", &accept)
-        .await
-        .unwrap();
-    let to = ["hoorn".to_owned(), "medemblik".to_owned()];
-    let identity = &app.party(COORDINATOR).identity;
-    coordinator
-        .refer(&case, identity, &app.policy, &to)
-        .await
-        .unwrap();
     let at_referral = set(&["care_contact", "household", "personalia"]);
     // Referred municipalities hold only who the client is, the household and the guide: not
     // a single file of health, the plan, the BSN, income or debts.

@@ -280,7 +280,23 @@ impl TestApp {
         fields: &Value,
         municipalities: &[&str],
     ) -> String {
-        let case = self.submit(care, fields).await;
+        let consent = sluis::demo::fictional_consent();
+        self.submit_and_refer_with(care, fields, &consent, municipalities)
+            .await
+    }
+
+    /// As `submit_and_refer`, with the consent declaration `consent` (one signed on the
+    /// store clock's day, for a manual clock).
+    pub async fn submit_and_refer_with(
+        &self,
+        care: &str,
+        fields: &Value,
+        consent: &Value,
+        municipalities: &[&str],
+    ) -> String {
+        let submitter = self.client(care).await;
+        let submitted = submitter.submit("registration", fields, consent).await;
+        let case = submitted.unwrap()["id"].as_str().unwrap().to_owned();
         let coordinator = self.client("bct-westfriesland").await;
         coordinator
             .step(
