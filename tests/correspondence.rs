@@ -612,3 +612,72 @@ async fn the_inbox_keeps_what_is_new_until_read_and_deadlines_until_done(backend
     app.broker.stop().await.unwrap();
 }
 crate::per_backend!(#[tokio::test] async fn the_inbox_keeps_what_is_new_until_read_and_deadlines_until_done);
+
+async fn the_coordinators_question_and_reason_stand_in_the_thread(backend: &'static str) {
+    let app = TestApp::start(backend).await;
+    let case = app.submit(CARE, &fictional_registration()).await;
+    let assessment = format!("/v1/cases/{case}/assessment");
+    let ask = json!({"decision": "request_info",
+                     "fields": {"coordinator_notes": "Graag de stand van de schuldhulp."}});
+    let done = post(&app, COORDINATOR, &assessment, &ask).await.unwrap();
+    assert_eq!(done["state"], "info_requested");
+    assert_eq!(
+        done["sealed"]["message_text"],
+        json!([COORDINATOR, CARE]),
+        "{backend}"
+    );
+    let care = app.client(CARE).await;
+    let read = care
+        .thread(&case, &app.party(CARE).identity, &app.policy)
+        .await
+        .unwrap();
+    assert_eq!(read.0.len(), 1, "{backend}");
+    let question = &read.0[0];
+    assert_eq!(question["sender"], COORDINATOR);
+    assert_eq!(question["about"], "assessment");
+    assert_eq!(
+        question["fields"]["message_text"],
+        "Graag de stand van de schuldhulp."
+    );
+    // The care organisation answers in the thread.
+    let answer = json!({"to": [COORDINATOR], "about": "debts", "reply_to": question["id"],
+                        "fields": {"message_text": "De WSNP loopt sinds mei."}});
+    post(&app, CARE, &format!("/v1/cases/{case}/messages"), &answer)
+        .await
+        .unwrap();
+    // The reason of a rejection reaches it the same way.
+    let mut reject = sluis::demo::checklist(&app.policy, Some("ready_for_outflow"));
+    reject["decision_reason"] = json!("Nog niet woonvaardig genoeg.");
+    let done = post(
+        &app,
+        COORDINATOR,
+        &assessment,
+        &json!({"decision": "reject", "fields": reject}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done["state"], "rejected");
+    let read = care
+        .thread(&case, &app.party(CARE).identity, &app.policy)
+        .await
+        .unwrap();
+    let texts: Vec<(&str, &str)> = (read.0.iter())
+        .map(|m| {
+            (
+                m["about"].as_str().unwrap(),
+                m["fields"]["message_text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("assessment", "Graag de stand van de schuldhulp."),
+            ("debts", "De WSNP loopt sinds mei."),
+            ("assessment", "Nog niet woonvaardig genoeg.")
+        ],
+        "{backend}"
+    );
+    app.broker.stop().await.unwrap();
+}
+crate::per_backend!(#[tokio::test] async fn the_coordinators_question_and_reason_stand_in_the_thread);

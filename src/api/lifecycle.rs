@@ -70,6 +70,12 @@ pub(super) async fn post_assessment(
         let sealed = allowed.seal_to_parties(&state, &req.fields, only);
         (step.sealed, withheld) = sealed.await?;
     }
+    // The question or the reason also stands in the case's thread, to be answered there.
+    let question = super::messages::assessment_to_thread(&state, &caller, &allowed, &req.fields);
+    if let Some((sealed, message)) = question.await? {
+        step.sealed.extend(sealed);
+        step.message = Some(message);
+    }
     let detail = format!("assessment: {}", req.decision);
     step.notify = allowed.ctx.notify_others(&caller.org_id, "state", &detail);
     allowed.finish_withheld(&state, step, withheld).await

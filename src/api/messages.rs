@@ -8,10 +8,10 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::access::{own_case, seal_plan};
-use super::steps::{StepDone, begin};
+use super::steps::{Allowed, StepDone, begin};
 use super::{ApiError, ApiJson, AppState, Caller};
 use crate::cases::message::{self, Draft, MESSAGE, Message};
-use crate::cases::{Action, Notice, RecipientKeys, as_item, party_of};
+use crate::cases::{Action, NewSealedField, Notice, RecipientKeys, as_item, party_of};
 use crate::form::{self, FieldValues};
 
 /// The routes of this module.
@@ -143,22 +143,11 @@ async fn write(
     draft: Draft<'_>,
     fields: &FieldValues,
 ) -> Result<Json<MessageDone>, ApiError> {
-    let policy = &state.policy;
     let allowed = begin(state, caller, id, |_| writing.action, writing.purpose).await?;
-    let ctx = &allowed.ctx;
-    let thread = state.store.messages(&ctx.case.id).await?;
-    let sender = party_of(&ctx.parties, &caller.org_id)
-        .ok_or_else(|| ApiError::not_found("no such case"))?;
-    let clock = state.store.clock();
-    let now = (clock.now_text(), clock.today());
-    let rule = message::new_message(policy, ctx, sender, draft, &thread, (&now.0, &now.1));
-    let (written, audience) = allowed.check(state, caller, rule).await?;
-    let plaintexts = form::validate_form(policy, writing.form, fields, true)
-        .map_err(ApiError::invalid_fields)?;
-    let keys = RecipientKeys::of(&state.store.organisations().await?);
-    let plan = message::sealing_plan(policy, &written, &audience, plaintexts, &keys)?;
+    let sealing = seal_message(state, caller, &allowed, writing.form, draft, fields);
+    let (sealed, written) = sealing.await?;
     let mut step = allowed.step(caller);
-    step.sealed = as_item(seal_plan(plan, policy).await?.0, &written.id);
+    step.sealed = sealed;
     let (kind, detail) = if written.asks_acknowledgement() {
         let detail = format!("a report ({}) to acknowledge", written.kind);
         ("report", detail)
@@ -177,6 +166,79 @@ async fn write(
         step: done,
         message: written,
     }))
+}
+
+/// Checks a message or report `draft` of the step `allowed` against the policy, the consent
+/// and the thread, and seals its `fields` (of `form`) to its audience as one item: the age
+/// files and the message to store with the step.
+pub(super) async fn seal_message(
+    state: &AppState,
+    caller: &Caller,
+    allowed: &Allowed,
+    form: &str,
+    draft: Draft<'_>,
+    fields: &FieldValues,
+) -> Result<(Vec<NewSealedField>, Message), ApiError> {
+    let policy = &state.policy;
+    let ctx = &allowed.ctx;
+    let thread = state.store.messages(&ctx.case.id).await?;
+    let sender = party_of(&ctx.parties, &caller.org_id)
+        .ok_or_else(|| ApiError::not_found("no such case"))?;
+    let clock = state.store.clock();
+    let now = (clock.now_text(), clock.today());
+    let rule = message::new_message(policy, ctx, sender, draft, &thread, (&now.0, &now.1));
+    let (written, audience) = allowed.check(state, caller, rule).await?;
+    let plaintexts =
+        form::validate_form(policy, form, fields, true).map_err(ApiError::invalid_fields)?;
+    let keys = RecipientKeys::of(&state.store.organisations().await?);
+    let plan = message::sealing_plan(policy, &written, &audience, plaintexts, &keys)?;
+    let sealed = as_item(seal_plan(plan, policy).await?.0, &written.id);
+    Ok((sealed, written))
+}
+
+/// The coordinator's question (information requested) or reason (rejection) as a message to
+/// the care organisation in the case's thread, sealed under `assessment` (art. 8.3); none for
+/// another step or without the text.
+pub(super) async fn assessment_to_thread(
+    state: &AppState,
+    caller: &Caller,
+    allowed: &Allowed,
+    fields: &FieldValues,
+) -> Result<Option<(Vec<NewSealedField>, Message)>, ApiError> {
+    let action = match allowed.ctx.to {
+        crate::cases::State::InfoRequested => Action::RequestInfo,
+        crate::cases::State::Rejected => Action::Reject,
+        _ => return Ok(None),
+    };
+    let Some(text) = message::assessment_message(action, fields) else {
+        return Ok(None);
+    };
+    // Where consent leaves the assessment out, the step seals it to no one (it is withheld)
+    // and the thread gets no copy either.
+    let today = state.store.clock().today();
+    let consent = allowed.ctx.consent()?;
+    let Some(readers) = (state.policy.categories.get("assessment")).map(|c| &c.roles) else {
+        return Ok(None);
+    };
+    let left_out = (allowed.ctx.parties.iter())
+        .filter(|p| readers.contains(&p.role))
+        .any(|p| consent.missing(&p.role, "assessment", &today).is_some());
+    if left_out {
+        return Ok(None);
+    }
+    let care: Vec<String> = (allowed.ctx.parties.iter())
+        .filter(|p| p.role == "care")
+        .map(|p| p.org_id.clone())
+        .collect();
+    let draft = Draft {
+        kind: MESSAGE,
+        about: "assessment",
+        to: &care,
+        held_on: None,
+        reply_to: None,
+    };
+    let sealed = seal_message(state, caller, allowed, "message", draft, &text).await?;
+    Ok(Some(sealed))
 }
 
 #[utoipa::path(post, path = "/v1/cases/{id}/reports/{report}/acknowledgement", tag = "correspondence", security(("bearer" = [])), params(("id" = String, Path, description = "Case id (a UUID)"), ("report" = String, Path, description = "Report id")), responses((status = 200, description = "Acknowledged; the author is notified", body = Message)))]

@@ -6,10 +6,13 @@
 //! text is sealed. Pure; no I/O.
 
 use crate::consent::ConsentRecord;
+use crate::form::{FieldValue, FieldValues};
 use crate::policy::Policy;
 use crate::sealing::Plaintext;
 
-use super::{Case, CaseError, CaseParty, RecipientKeys, SealingPlan, StepContext, party_of};
+use super::{
+    Action, Case, CaseError, CaseParty, RecipientKeys, SealingPlan, StepContext, party_of,
+};
 
 /// The kind of a plain message: no acknowledgement asked.
 pub const MESSAGE: &str = "message";
@@ -321,6 +324,24 @@ pub fn check_acknowledgement(message: &Message, org: &str) -> Result<(), CaseErr
             "the report was acknowledged by your organisation already".into(),
         )),
         Some(_) => Ok(()),
+    }
+}
+
+/// The coordinator's question when it asks for information, or its reason when it rejects, as
+/// the text of a message to the care organisation (art. 8.3): it stands in the case's thread,
+/// where the answer can follow it. None for other steps or without the text.
+pub fn assessment_message(action: Action, fields: &FieldValues) -> Option<FieldValues> {
+    let field = match action {
+        Action::RequestInfo => "coordinator_notes",
+        Action::Reject => "decision_reason",
+        _ => return None,
+    };
+    match fields.0.iter().find(|(id, _)| id == field) {
+        Some((_, FieldValue::Text(text))) if !text.trim().is_empty() => {
+            let copy = FieldValue::Text(zeroize::Zeroizing::new(text.as_str().to_owned()));
+            Some(FieldValues(vec![("message_text".to_owned(), copy)]))
+        }
+        _ => None,
     }
 }
 

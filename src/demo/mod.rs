@@ -521,20 +521,12 @@ async fn play(out: &Path, base: &str, policy: &Policy, parties: &[Enrolled]) -> 
             }}),
         )
         .await?;
-    // The question also reaches the guide as a message, and the answer comes back that way.
-    let asked = coordinator
-        .step(
-            &case,
-            "messages",
-            &json!({"to": [DEMO_CARE], "about": "debts", "fields": {
-                "message_text": "Loopt de schuldhulp nog, en via welk traject?"
-            }}),
-        )
-        .await?;
+    // The question stands in the case's thread too; the guide answers it there.
+    let thread = care.get_json(&format!("/v1/cases/{case}/messages")).await?;
     care.step(
         &case,
         "messages",
-        &json!({"to": [DEMO_COORDINATOR], "about": "debts", "reply_to": asked["message"]["id"],
+        &json!({"to": [DEMO_COORDINATOR], "about": "debts", "reply_to": thread[0]["id"],
                 "fields": {"message_text": "Ja, de WSNP loopt; zie de wijziging in het dossier."}}),
     )
     .await?;
