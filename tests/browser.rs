@@ -309,13 +309,17 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         .filter_map(|item| item.get("signal_note"))
         .collect();
     assert_eq!(signals, [&json!("Twee maanden huur achter.")]);
-    // So did the message written in the browser, to the care organisation and the coordinator.
-    let messages: Vec<&Value> = (opened.items.values())
-        .filter_map(|item| item.get("message_text"))
+    // So did the message written in the browser, to the care organisation and the
+    // coordinator, beside the coordinator's own question to the care organisation.
+    let messages: BTreeSet<&str> = (opened.items.values())
+        .filter_map(|item| item.get("message_text")?.as_str())
         .collect();
     assert_eq!(
         messages,
-        [&json!("De bezichtiging is verschoven naar dinsdag.")]
+        BTreeSet::from([
+            "De bezichtiging is verschoven naar dinsdag.",
+            "Graag de actuele stand van de schuldhulp."
+        ])
     );
     // The offer typed in the browser reached the coordinator.
     assert_eq!(
@@ -365,8 +369,12 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
     assert_eq!(applications[0].outcome.as_deref(), Some("granted"));
     let thread = app.store.messages(case).await.unwrap();
     let kinds: Vec<&str> = thread.iter().map(|m| m.kind.as_str()).collect();
-    assert_eq!(kinds, ["message", "client_consultation", "handover"]);
-    let acknowledged: Vec<&str> = (thread[1].to.iter())
+    assert_eq!(
+        kinds,
+        ["message", "message", "client_consultation", "handover"]
+    );
+    assert_eq!(thread[0].about, "assessment", "the coordinator's question");
+    let acknowledged: Vec<&str> = (thread[2].to.iter())
         .filter(|a| a.acknowledged_at.is_some())
         .map(|a| a.org.as_str())
         .collect();

@@ -26,6 +26,19 @@ interface Monitor {
   homes_by_corporation: Record<string, Homes>;
   homes_by_municipality: Record<string, Homes>;
   reported: Record<string, { rows: Record<string, Cell>; total: Cell }>;
+  recorded?: {
+    decisions: Counts;
+    decision_days_median: Record<string, number>;
+    decision_days_median_by_kind: Record<string, number>;
+    signals: Counts;
+    lease_conversions: Counts;
+    conversion_days_median: number | null;
+  };
+}
+
+interface Counts {
+  rows: Record<string, Cell>;
+  total: Cell;
 }
 
 function periods(): string[] {
@@ -84,6 +97,22 @@ export async function monitorPage(period = periods()[2] ?? ""): Promise<void> {
   if (Object.keys(m.homes_by_municipality).length) parts.push(table(t("monitor.by_municipality"), homesHeaders, homesRows(m.homes_by_municipality, th)));
   for (const [indicator, counts] of Object.entries(m.reported)) {
     parts.push(table(tOr(`indicator.${indicator}`, indicator), ["", t("monitor.count")], Object.entries(counts.rows).map(([id, c]) => [name(id), cell(c, th)])));
+  }
+  // What the broker recorded itself: decisions on applications, signals, lease conversions.
+  const r = m.recorded;
+  if (r) {
+    const all = m.view === "all";
+    const withTotal = (c: Counts, more: (id: string) => string[] = () => []) => [
+      ...Object.entries(c.rows).map(([id, v]) => [name(id), cell(v, th), ...more(id)]),
+      ...(all ? [[t("monitor.total"), cell(c.total, th), ...more("")]] : []),
+    ];
+    const median = (id: string) => [r.decision_days_median[id] === undefined ? "-" : String(r.decision_days_median[id])];
+    parts.push(table(t("monitor.decisions"), ["", t("monitor.count"), t("monitor.decision_days")], withTotal(r.decisions, median)));
+    const kinds = Object.entries(r.decision_days_median_by_kind);
+    if (kinds.length) parts.push(table(t("monitor.decision_days_by_kind"), ["", t("monitor.decision_days")], kinds.map(([k, d]) => [tOr(`apply.kind.${k}`, k), String(d)])));
+    parts.push(table(t("monitor.signals"), ["", t("monitor.count")], withTotal(r.signals)));
+    parts.push(table(t("monitor.conversions"), ["", t("monitor.count")], withTotal(r.lease_conversions)));
+    if (r.conversion_days_median !== null) parts.push(h("p", { class: "utrecht-paragraph" }, t("monitor.conversion_days", { days: String(r.conversion_days_median) })));
   }
   const bars = (rows: Record<string, Homes>): Bar[] =>
     Object.entries(rows).map(([id, x]) => ({

@@ -20,10 +20,13 @@ export function recipients(policy: Policy, municipalities: string[]): string[] {
 
 /** The coordinator's slice opened for the referral (its own access event, purpose `referral`). */
 async function openedForReferral(policy: Policy, caseId: string): Promise<Record<string, unknown>> {
-  const slice = await call<{ fields: { id: string; field: string; age: string }[] }>("GET", `/v1/cases/${caseId}/slice?purpose=referral`);
-  const opened = await ask({ op: "open", files: slice.fields.map((f) => ({ id: f.id, age: f.age })) });
+  const slice = await call<{ fields: { id: string; field: string; item?: string; age: string }[] }>("GET", `/v1/cases/${caseId}/slice?purpose=referral`);
+  // The case's fields, not its items (messages, reports, applications, signals): those went
+  // to the parties their writer chose and are never shared on.
+  const fields = slice.fields.filter((f) => !f.item);
+  const opened = await ask({ op: "open", files: fields.map((f) => ({ id: f.id, age: f.age })) });
   const values: Record<string, unknown> = {};
-  for (const f of slice.fields) {
+  for (const f of fields) {
     const spec = policy.fields[f.field];
     const bytes = opened.opened?.[f.id];
     if (spec && bytes) values[f.field] = decode(spec, bytes);

@@ -429,6 +429,9 @@ let corporationFields = [];
   await page.waitForSelector("main h1:has-text('Monitor')");
   await page.waitForSelector("svg.sluis-svg-chart");
   check("the monitor draws its charts with the parties' names", (await page.locator("svg.sluis-svg-chart title").first().textContent()).startsWith("Woningen per corporatie"));
+  // The decision Hoorn recorded in the browser is counted from the record (one: small).
+  const decisions = page.locator("table:has(caption:has-text('Besluiten op aanvragen')) tr:has-text('Gemeente Hoorn') td").first();
+  check("the monitor counts the decision recorded in Sluis", (await decisions.textContent()) === "<5", await decisions.textContent());
   await look(page, "monitor");
   await readmeShot(page, "monitor");
   await page.context().close();
