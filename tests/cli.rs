@@ -322,12 +322,12 @@ fn the_demo_writes_identities_slices_and_opened_files() {
     );
     assert!(!d.join("slices/de-woonschakel").exists());
     assert!(!d.join("opened/fg-westfriesland").exists());
-    // The care organisation: 54 registration fields, its consent declaration, the evaluation
-    // (7), the coordinator's question and checklist (art. 8.3), the offer (4), and the folder
-    // of items: two applications with their decisions, a signal, the coordinator's question
-    // and the answer, the consultation's report and the hand-over's.
+    // The care organisation: 54 registration fields, its consent declaration, the
+    // coordinator's question and checklist (art. 8.3), the offer (4), and the folder of items:
+    // two applications with their decisions, a signal, the coordinator's question and the
+    // answer in the thread, the consultation's report, the hand-over's and the evaluation (7).
     let dir = d.join("slices/leviaan").join(&case);
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 69);
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 62);
     let mut items: Vec<Vec<String>> = std::fs::read_dir(dir.join("items"))
         .unwrap()
         .map(|item| {
@@ -351,6 +351,15 @@ fn the_demo_writes_identities_slices_and_opened_files() {
                 "consultation_problem.age"
             ],
             vec![
+                "eval_finances.age",
+                "eval_guidance.age",
+                "eval_living.age",
+                "eval_next_steps.age",
+                "eval_plan_goals.age",
+                "evaluation_period.age",
+                "evaluation_report.age"
+            ],
+            vec![
                 "handover_client_view.age",
                 "handover_plan.age",
                 "handover_present.age"
@@ -364,7 +373,7 @@ fn the_demo_writes_identities_slices_and_opened_files() {
         std::fs::read_dir(d.join("slices/leviaan").join(&case))
             .unwrap()
             .count(),
-        69
+        62
     );
     assert_eq!(
         cases[0]["states"],

@@ -273,6 +273,23 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
         overdue.iter().filter(|o| o["case"] == json!(case)).count(),
         1
     );
+    // The second half year's report does not hide the first: each is an item of its own.
+    let second = json!({"period": 2, "fields": sluis::demo::fictional_evaluation(2)});
+    expect(
+        care.step(&case, "evaluations", &second).await,
+        200,
+        "evaluation 2",
+    );
+    let slice = care.slice(&case, "evaluation").await.unwrap();
+    let opened = client::open_slice(&slice, &app.party(CARE).identity, &app.policy).unwrap();
+    let periods: BTreeSet<&str> = (opened.items.values())
+        .filter_map(|item| item.get("evaluation_period")?.as_str())
+        .collect();
+    assert_eq!(
+        periods,
+        BTreeSet::from(["half jaar 1", "half jaar 2"]),
+        "{backend}"
+    );
     // The triangle lease converts with its three conditions (art. 4), each with its day.
     let mut two = sluis::demo::fictional_conversion("2026-01-20");
     two["conditions"]

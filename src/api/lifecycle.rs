@@ -380,6 +380,9 @@ pub(super) async fn post_evaluation(
     let (sealed, withheld) = allowed
         .seal_to_parties(&state, &req.fields, Sendable::Any)
         .await?;
+    // Each report is an item of its own: a later one (the second half year, or the first of a
+    // new home after replacement housing) does not hide an earlier one.
+    let sealed = crate::cases::as_item(sealed, &uuid::Uuid::new_v4().to_string());
     let mut step = allowed.step(&caller);
     step.evaluation_received = Some(period);
     let detail = format!("evaluation {period}");

@@ -73,12 +73,17 @@ pub(super) async fn run(command: Command) -> Result<()> {
             let policy = Policy::from_json(c.policy_json().await?)?;
             let slice = c.slice(&case, &purpose).await.map_err(explain)?;
             if let Some(dir) = save {
-                // DIR/<case>/<field>.age, as the demo lays out its slices.
+                // DIR/<case>/<field>.age and an item's DIR/<case>/items/<item>/<field>.age, as
+                // the demo lays out its slices.
                 let dir = dir.join(&slice.case);
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
                 for f in &slice.fields {
-                    std::fs::write(dir.join(format!("{}.age", f.field)), client::ciphertext(f)?)?;
+                    let at = match &f.item {
+                        Some(item) => dir.join("items").join(item),
+                        None => dir.clone(),
+                    };
+                    std::fs::create_dir_all(&at)
+                        .with_context(|| format!("creating {}", at.display()))?;
+                    std::fs::write(at.join(format!("{}.age", f.field)), client::ciphertext(f)?)?;
                 }
             }
             let opened = client::open_slice(&slice, &identity, &policy).map_err(explain)?;

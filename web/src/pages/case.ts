@@ -95,7 +95,7 @@ export async function casePage(id: string): Promise<void> {
       h("dl", { class: "utrecht-data-list" }, ...items),
     ),
   );
-  // Applications, decisions and signals: the items that are not messages.
+  // Applications, decisions, signals and evaluations: the items that are not messages.
   const messages = new Set(thread.map((m) => m.id));
   const others = [...items.entries()].filter(([item]) => !messages.has(item));
   const itemList = others.map(([item, fields]) =>
