@@ -328,6 +328,20 @@ async fn each_step_is_allowed_to_its_role_from_its_state_only(backend: &'static 
     let meta = care.get_json(&format!("/v1/cases/{case}")).await.unwrap();
     assert_eq!(meta["lease_kind"], "triangle", "{backend}");
     assert_eq!(meta["lease_converted_on"], "2026-01-20", "{backend}");
+    // The conversion is on record; the refused ones (a missing condition) are not steps.
+    let events = (app.store)
+        .events(&sluis::store::EventFilter {
+            case: Some(case.clone()),
+            limit: Some(1000),
+            ..sluis::store::EventFilter::default()
+        })
+        .await
+        .unwrap();
+    let conversions: Vec<&str> = (events.iter())
+        .filter(|e| e.reason.as_deref() == Some("convert_lease"))
+        .map(|e| e.outcome.as_str())
+        .collect();
+    assert_eq!(conversions, ["allowed"], "{backend}");
     assert_eq!(
         meta["lease_conditions"],
         json!({"living_behaviour": "2026-01-10", "plan_housing_goals": "2026-01-15",
