@@ -148,6 +148,23 @@ async fn a_renewal_continues_a_case_whose_consent_expired(backend: &'static str)
         code, 403,
         "{backend}: a change report under expired consent"
     );
+    // That refusal is on record as the care organisation's denied change report.
+    let log = app.store.audit_log().await.unwrap();
+    let last = &log.last().unwrap().event;
+    assert_eq!(
+        (
+            last.outcome.as_str(),
+            last.org.as_deref(),
+            last.action.as_str()
+        ),
+        ("denied", Some(CARE), "update"),
+        "{backend}"
+    );
+    assert!(
+        (last.reason.as_deref()).is_some_and(|r| r.contains("expired on 2027-03-01")),
+        "{backend}: {:?}",
+        last.reason
+    );
     let expiring = care.get_json("/v1/consents/expiring").await.unwrap();
     assert_eq!(expiring[0]["expired"], true);
     let expired = fhir_chain(&app, &case, "expired", backend).await;

@@ -113,7 +113,8 @@ pub(super) async fn post_application(
     for p in (allowed.ctx.parties.iter_mut()).filter(|p| p.org_id == made.municipality) {
         p.applied = true;
     }
-    let (sealed, withheld) = (allowed.seal_to_parties(&state, &req.fields, Sendable::Any)).await?;
+    let (sealed, withheld) =
+        (allowed.seal_to_parties(&state, &caller, &req.fields, Sendable::Any)).await?;
     let mut sealed = crate::cases::as_item(sealed, &made.id);
     let keys = RecipientKeys::of(orgs.values());
     let shared = sharing::plan_share_sealing(policy, &inputs, &keys)?;
@@ -176,7 +177,8 @@ pub(super) async fn post_decision(
     allowed.check(&state, &caller, rule).await?;
     form::validate_form(&state.policy, "decision", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
-    let (sealed, withheld) = (allowed.seal_to_parties(&state, &req.fields, Sendable::Any)).await?;
+    let (sealed, withheld) =
+        (allowed.seal_to_parties(&state, &caller, &req.fields, Sendable::Any)).await?;
     let mut step = allowed.step(&caller);
     step.sealed = crate::cases::as_item(sealed, &found.id);
     let decided = Application {

@@ -67,7 +67,7 @@ pub(super) async fn post_assessment(
     if !req.fields.0.is_empty() {
         let assessment = ["assessment".to_owned()];
         let only = Sendable::Categories(&assessment);
-        let sealed = allowed.seal_to_parties(&state, &req.fields, only);
+        let sealed = allowed.seal_to_parties(&state, &caller, &req.fields, only);
         (step.sealed, withheld) = sealed.await?;
     }
     // The question or the reason also stands in the case's thread, to be answered there.
@@ -175,7 +175,7 @@ pub(super) async fn post_match(
         .filter(|p| !revoked.contains(&p.org_id))
         .cloned()
         .collect();
-    let offer = allowed.seal_to(&state, &req.offer, Sendable::Any, &staying);
+    let offer = allowed.seal_to(&state, &caller, &req.offer, Sendable::Any, &staying);
     let (sealed, withheld) = offer.await?;
     let mut step = allowed.step(&caller);
     step.facts = facts;
@@ -347,7 +347,7 @@ pub(super) async fn post_changes(
         }
     };
     let allowed = begin(&state, &caller, &id, answer_or_change, "change_report").await?;
-    let sealed = allowed.seal_to_parties(&state, &req.fields, Sendable::ChangeReport);
+    let sealed = allowed.seal_to_parties(&state, &caller, &req.fields, Sendable::ChangeReport);
     let (sealed, withheld) = sealed.await?;
     let mut step = allowed.step(&caller);
     step.notify = lifecycle::changed_notices(&sealed, &caller.org_id);
@@ -378,7 +378,7 @@ pub(super) async fn post_evaluation(
     form::validate_form(&state.policy, "evaluation", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
     let (sealed, withheld) = allowed
-        .seal_to_parties(&state, &req.fields, Sendable::Any)
+        .seal_to_parties(&state, &caller, &req.fields, Sendable::Any)
         .await?;
     // Each report is an item of its own: a later one (the second half year, or the first of a
     // new home after replacement housing) does not hide an earlier one.
@@ -415,7 +415,7 @@ pub(super) async fn post_signal(
     form::validate_form(&state.policy, "signal", &req.fields, true)
         .map_err(ApiError::invalid_fields)?;
     let (sealed, withheld) = allowed
-        .seal_to_parties(&state, &req.fields, Sendable::Any)
+        .seal_to_parties(&state, &caller, &req.fields, Sendable::Any)
         .await?;
     // Each signal is an item of its own: an earlier one stays readable beside it.
     let signal = uuid::Uuid::new_v4().to_string();

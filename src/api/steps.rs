@@ -12,7 +12,7 @@ use super::{ApiError, AppState, Caller};
 use crate::audit::Event;
 use crate::cases::lifecycle::{self, StepContext};
 use crate::cases::{
-    Action, Case, CaseParty, NewSealedField, RecipientKeys, State as CaseState, Step,
+    Action, Case, CaseError, CaseParty, NewSealedField, RecipientKeys, State as CaseState, Step,
 };
 use crate::form::{self, FieldValues};
 
@@ -167,45 +167,52 @@ impl Allowed {
     pub(super) async fn seal_to_parties(
         &self,
         state: &AppState,
+        caller: &Caller,
         values: &FieldValues,
         only: Sendable<'_>,
     ) -> Result<(Vec<NewSealedField>, Vec<String>), ApiError> {
-        self.seal_to(state, values, only, &self.ctx.parties).await
+        self.seal_to(state, caller, values, only, &self.ctx.parties)
+            .await
     }
 
-    /// Seals `values` anew to the entitled parties among `audience` that consent covers.
+    /// Seals `values` anew to the entitled parties among `audience` that consent covers; a
+    /// refusal (a category the step may not send, consent that no longer holds) is recorded
+    /// with the step's event.
     pub(super) async fn seal_to(
         &self,
         state: &AppState,
+        caller: &Caller,
         values: &FieldValues,
         only: Sendable<'_>,
         audience: &[CaseParty],
     ) -> Result<(Vec<NewSealedField>, Vec<String>), ApiError> {
         let policy = &state.policy;
         let plaintexts = form::validate_fields(policy, values).map_err(ApiError::invalid_fields)?;
-        match only {
-            Sendable::Any => {}
+        let sendable = match only {
+            Sendable::Any => Ok(()),
             Sendable::Categories(allowed) => {
                 let ids: Vec<&str> = plaintexts.iter().map(|(id, _)| id.as_str()).collect();
-                lifecycle::only_categories(policy, &ids, allowed)?;
+                lifecycle::only_categories(policy, &ids, allowed)
             }
-            Sendable::ChangeReport => lifecycle::change_report_fields(policy, &plaintexts)?,
-        }
+            Sendable::ChangeReport => lifecycle::change_report_fields(policy, &plaintexts),
+        };
+        self.check(state, caller, sendable).await?;
         let today = state.store.clock().today();
         let form = &self.ctx.case.form;
         let broken = form::check_rules(policy, form, values, &today, form::RuleScope::Change);
         if !broken.is_empty() {
             return Err(ApiError::invalid_fields(broken));
         }
-        let consent = self.ctx.consent()?;
+        let consent = self.check(state, caller, self.ctx.consent()).await?;
         // Expired consent seals nothing anew (to no one), and says how to renew.
-        if let Some(expired) = consent.expired(&today) {
-            return Err(ApiError::forbidden(expired));
-        }
+        let holds = consent
+            .expired(&today)
+            .map_or(Ok(()), |e| Err(CaseError::Forbidden(e)));
+        self.check(state, caller, holds).await?;
         let keys = RecipientKeys::of(&state.store.organisations().await?);
-        let plan = crate::cases::plan_sealing(
-            policy, audience, consent, plaintexts, &keys, false, &today,
-        )?;
+        let plan =
+            crate::cases::plan_sealing(policy, audience, consent, plaintexts, &keys, false, &today);
+        let plan = self.check(state, caller, plan).await?;
         seal_plan(plan, policy).await
     }
 }
