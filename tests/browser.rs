@@ -123,8 +123,15 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         "admin": {"username": care[5].username, "password": care[5].password},
         "newcomer": {"username": NEWCOMER, "initial": INITIAL, "own": OWN},
     });
+    // A second client of the care organisation, who will withdraw consent and ask for erasure
+    // in the browser.
+    let mut other = sluis::demo::fictional_registration();
+    other["full_name"] = json!("Sem de Boer");
+    other["form_cosigned_by"] = json!("Sem de Boer");
+    other["bsn"] = json!("123456782");
+    let second = app.submit("leviaan", &other).await;
     let base = app.broker.base_url.clone();
-    let (out2, client2) = (out.clone(), client_file.clone());
+    let (out2, client2, second2) = (out.clone(), client_file.clone(), second.clone());
     let run = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
             .arg("tests/browser/run.mjs")
@@ -134,6 +141,7 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
             .env("SLUIS_PEOPLE", people.to_string())
             .env("SLUIS_CLIENT", &client2)
             .env("SLUIS_CHROMIUM", &chromium)
+            .env("SLUIS_SECOND_CASE", &second2)
             .output()
             .unwrap()
     })
@@ -182,7 +190,7 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
         .collect();
     // The sealing endpoints: the submission, a change report, a signal, a document, the
     // referral's re-share, the match's offer, a message, an application with its re-share, a
-    // report, a decision.
+    // report, a decision, a renewed consent declaration.
     let sealing = |method: &str, path: &str| {
         let posted = [
             "/changes",
@@ -193,6 +201,7 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
             "/applications",
             "/reports",
             "/decision",
+            "/consent",
         ];
         method == "POST" && (path == "/v1/cases" || posted.iter().any(|p| path.ends_with(p)))
             || method == "PUT" && path.contains("/documents/")
@@ -371,13 +380,54 @@ async fn a_care_guide_works_in_the_browser_and_the_broker_opens_nothing() {
     let kinds: Vec<&str> = thread.iter().map(|m| m.kind.as_str()).collect();
     assert_eq!(
         kinds,
-        ["message", "message", "client_consultation", "handover"]
+        [
+            "message",
+            "message",
+            "message",
+            "client_consultation",
+            "handover"
+        ]
     );
     assert_eq!(thread[0].about, "assessment", "the coordinator's question");
-    let acknowledged: Vec<&str> = (thread[2].to.iter())
+    let acknowledged: Vec<&str> = (thread[3].to.iter())
         .filter(|a| a.acknowledged_at.is_some())
         .map(|a| a.org.as_str())
         .collect();
-    assert_eq!(acknowledged, ["hoorn"]);
+    assert_eq!(acknowledged, ["hoorn"], "the consultation's report");
+    // The guide's reply answers the corporation's message, to the corporation alone, which
+    // opens it.
+    assert_eq!(thread[2].reply_to.as_deref(), Some(thread[1].id.as_str()));
+    let to: Vec<&str> = thread[2].to.iter().map(|a| a.org.as_str()).collect();
+    assert_eq!(to, ["intermaris"]);
+    let slice = app
+        .client("intermaris")
+        .await
+        .slice(case, "matching")
+        .await
+        .unwrap();
+    let opened =
+        sluis::client::open_slice(&slice, &app.party("intermaris").identity, &app.policy).unwrap();
+    assert_eq!(
+        opened.items[&thread[2].id]["message_text"],
+        json!("Dinsdag past, de cliënt komt.")
+    );
+    // The renewed declaration recorded in the browser is the one in force.
+    let consents = app.store.consents(case).await.unwrap();
+    let statuses: Vec<&str> = consents.iter().map(|c| c.status.as_str()).collect();
+    assert_eq!(statuses, ["superseded", "active"]);
+    // The second client's case: withdrawn, every copy gone, and the receipt the guide
+    // downloaded is the broker's, signed under the log's key.
+    let erased = app.store.case(&second).await.unwrap().unwrap();
+    assert_eq!(erased.state, "withdrawn");
+    assert_eq!(app.store.sealed_count(&second).await.unwrap().0, 0);
+    let receipt = results["receipt"].as_str().unwrap();
+    assert_eq!(app.store.receipts(&second).await.unwrap(), [receipt]);
+    let body = sluis::audit::open_note(receipt, &app.state.verifier_keys()).unwrap();
+    assert!(body.contains(&format!("case {second}\n")), "{body}");
+    // The first client's case is untouched by the second client's erasure.
+    assert_eq!(
+        app.store.case(case).await.unwrap().unwrap().state,
+        "assessed"
+    );
     app.broker.stop().await.unwrap();
 }

@@ -1,5 +1,5 @@
 // One case: its history and every field the organisation's slice holds, opened here.
-import { call } from "../api.ts";
+import { call, Problem } from "../api.ts";
 import { h, show } from "../dom.ts";
 import { formatDate, formatEur } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
@@ -10,6 +10,7 @@ import { assessPanel, criteriaAid } from "./assess.ts";
 import { purposeOf } from "./cases.ts";
 import { type Application, applicationPanel } from "./apply.ts";
 import { changePanel } from "./change.ts";
+import { consentPanel } from "./consent.ts";
 import { endPanel } from "./end.ts";
 import { documentPanel, evaluationPanel } from "./evaluate.ts";
 import { homePanel } from "./home.ts";
@@ -62,8 +63,17 @@ export async function casePage(id: string): Promise<void> {
     "GET",
     `/v1/cases/${id}`,
   );
-  const slice = await call<{ fields: SliceFile[]; withheld: { category: string }[] }>("GET", `/v1/cases/${id}/slice?purpose=${purposeOf(me.role)}`);
-  const thread = await call<Message[]>("GET", `/v1/cases/${id}/messages`);
+  // A case whose consent no longer holds (expired, withdrawn) or whose access ended serves
+  // nothing: the page still shows its history and, to whoever records consent, the consent.
+  let refused: string | null = null;
+  const unless = <T>(answer: Promise<T>, nothing: T): Promise<T> =>
+    answer.catch((e: unknown) => {
+      if (!(e instanceof Problem) || ![403, 410].includes(e.status)) throw e;
+      refused = e.detail;
+      return nothing;
+    });
+  const slice = await unless(call<{ fields: SliceFile[]; withheld: { category: string }[] }>("GET", `/v1/cases/${id}/slice?purpose=${purposeOf(me.role)}`), { fields: [], withheld: [] });
+  const thread = await unless(call<Message[]>("GET", `/v1/cases/${id}/messages`), []);
   const opened = await ask({ op: "open", files: slice.fields.map((f) => ({ id: f.id, age: f.age })) });
   if (!opened.ok) return void show(alert("error", t("error.locked")));
   const groups = new Map<string, HTMLElement[]>();
@@ -135,12 +145,15 @@ export async function casePage(id: string): Promise<void> {
     const home = after ? meta.home_municipality : null;
     actions.push(applicationPanel(policy, id, me, home, applications, values));
   }
+  // The roles that record the client's consent keep it up to date, also once the case is closed.
+  if (me.role === "care" || me.role === "coordinator") actions.push(await consentPanel(policy, id, open));
   show(
     h("h1", { class: "utrecht-heading-1" }, t("case.title")),
     h("h2", { class: "utrecht-heading-2" }, t("case.history")),
     h("ol", { class: "utrecht-ordered-list" }, ...meta.states.map((s) => h("li", {}, tOr(`state.${s}`, s)))),
     h("h2", { class: "utrecht-heading-2" }, t("case.fields")),
-    sections.length ? h("div", {}, ...sections) : h("p", { class: "utrecht-paragraph" }, t("case.none")),
+    refused ? alert("info", meta.state === "withdrawn" ? t("case.refused.withdrawn") : t("case.refused", { detail: refused })) : "",
+    sections.length ? h("div", {}, ...sections) : refused ? "" : h("p", { class: "utrecht-paragraph" }, t("case.none")),
     ...(itemList.length ? [h("h2", { class: "utrecht-heading-2" }, t("case.items")), ...itemList] : []),
     threadPanel(policy, id, me, meta.parties, thread, items, open, reportKinds),
     ...actions,

@@ -38,8 +38,16 @@ function failed(status: HTMLElement, e: unknown): void {
   status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
 }
 
-/** One message or report with its opened text and who acknowledged it. */
-function entry(policy: Policy, caseId: string, me: string, m: Message, texts: Record<string, unknown>): HTMLElement {
+/** The line saying which message `m` answers, if it answers one this organisation sees. */
+function answered(policy: Policy, m: Message, thread: Message[]): HTMLElement[] {
+  const first = m.reply_to ? thread.find((o) => o.id === m.reply_to) : undefined;
+  if (!first) return [];
+  return [h("p", { class: "utrecht-paragraph", "data-reply-to": first.id }, t("thread.answers", { sender: nameOf(policy, first.sender), at: formatDate(first.sent_at) }))];
+}
+
+/** One message or report with its opened text and who acknowledged it; `reply` (on an open
+ * case) starts an answer to a message another party wrote. */
+function entry(policy: Policy, caseId: string, me: string, m: Message, texts: Record<string, unknown>, thread: Message[], reply: ((m: Message) => void) | null): HTMLElement {
   const fields = Object.entries(texts)
     .filter(([id]) => policy.fields[id]?.kind !== "document")
     .map(([id, value]) => h("div", { class: "utrecht-data-list__item" }, h("dt", { class: "utrecht-data-list__item-key" }, policy.fields[id]?.label ?? id), h("dd", { class: "utrecht-data-list__item-value", "data-message-field": id }, String(value))));
@@ -48,8 +56,14 @@ function entry(policy: Policy, caseId: string, me: string, m: Message, texts: Re
     h("h3", { class: "utrecht-heading-3" }, `${tOr(`thread.kind.${m.kind}`, m.kind)} — ${nameOf(policy, m.sender)}, ${formatDate(m.sent_at)}`),
     h("p", { class: "utrecht-paragraph" }, `${t("thread.about")}: ${tOr(`category.${m.about}`, m.about)}${m.held_on ? ` · ${t("thread.held_on")}: ${formatDate(m.held_on)}` : ""}`),
     h("p", { class: "utrecht-paragraph" }, `${t("thread.to")}: ${to.join("; ")}`),
+    ...answered(policy, m, thread),
     fields.length ? h("dl", { class: "utrecht-data-list" }, ...fields) : h("p", { class: "utrecht-paragraph" }, t("thread.unreadable")),
   ];
+  if (reply && m.kind === "message" && m.sender !== me) {
+    const button = h("button", { type: "button", class: "utrecht-button utrecht-button--secondary-action", "data-reply": m.id }, t("thread.reply"));
+    button.addEventListener("click", () => reply(m));
+    parts.push(h("p", { class: "utrecht-paragraph" }, button));
+  }
   const mine = m.to.find((a) => a.org === me);
   if (m.kind !== "message" && mine && !mine.acknowledged_at) {
     const status = h("div", { role: "status", "aria-live": "polite" });
@@ -62,8 +76,9 @@ function entry(policy: Policy, caseId: string, me: string, m: Message, texts: Re
   return h("article", { class: "thread-entry", "data-message": m.id }, ...parts);
 }
 
-/** The form for a new message: the parties, the subject, the text. */
-function compose(policy: Policy, caseId: string, role: string, me: string, parties: Party[]): HTMLElement {
+/** The form for a new message: the parties, the subject, the text; `reply` turns it into
+ * the answer to a message, to its sender about its subject. */
+function compose(policy: Policy, caseId: string, role: string, me: string, parties: Party[]): { section: HTMLElement; reply: (m: Message) => void } {
   const status = h("div", { role: "status", "aria-live": "polite" });
   const subjects = Object.entries(policy.categories).filter(([id, c]) => !REPORT_CATEGORIES.includes(id) && c.roles.includes(role));
   const about = h("select", { id: "message-about", class: "utrecht-select" }, ...subjects.map(([id]) => h("option", { value: id, selected: id === "message" }, tOr(`category.${id}`, id))));
@@ -85,9 +100,26 @@ function compose(policy: Policy, caseId: string, role: string, me: string, parti
   };
   about.addEventListener("change", narrow);
   narrow();
+  let replyTo: string | undefined;
+  const answering = h("div", { id: "message-answering" });
+  const reply = (m: Message) => {
+    replyTo = m.id;
+    if ([...about.options].some((o) => o.value === m.about)) about.value = m.about;
+    narrow();
+    for (const b of boxes) b.box.checked = b.party.org_id === m.sender && !b.box.disabled;
+    const cancel = h("button", { type: "button", class: "utrecht-button utrecht-button--subtle" }, t("thread.reply.cancel"));
+    cancel.addEventListener("click", () => {
+      replyTo = undefined;
+      answering.replaceChildren();
+      about.focus();
+    });
+    answering.replaceChildren(alert("info", t("thread.answering", { sender: nameOf(policy, m.sender), at: formatDate(m.sent_at) })), h("p", { class: "utrecht-paragraph" }, cancel));
+    text.focus();
+  };
   const form = h(
     "form",
     { class: "utrecht-form", id: "message", novalidate: true },
+    answering,
     field("message-about", t("thread.about"), about, t("thread.about.help")),
     h("fieldset", { class: "utrecht-form-fieldset" }, h("legend", { class: "utrecht-form-fieldset__legend" }, t("thread.to")), ...boxes.map((b) => b.row)),
     field("message-text", t("thread.text"), text),
@@ -98,9 +130,10 @@ function compose(policy: Policy, caseId: string, role: string, me: string, parti
     e.preventDefault();
     const to = boxes.filter((b) => b.box.checked).map((b) => b.party.org_id);
     if (!to.length || !text.value.trim()) return void status.replaceChildren(alert("error", t("thread.incomplete")));
-    call("POST", `/v1/cases/${caseId}/messages`, { to, about: about.value, fields: { message_text: text.value } }).then(() => go(`#/cases/${caseId}`), (err: unknown) => failed(status, err));
+    const body = { to, about: about.value, fields: { message_text: text.value }, ...(replyTo ? { reply_to: replyTo } : {}) };
+    call("POST", `/v1/cases/${caseId}/messages`, body).then(() => go(`#/cases/${caseId}`), (err: unknown) => failed(status, err));
   });
-  return h("section", { "aria-labelledby": "compose-title" }, h("h3", { class: "utrecht-heading-3", id: "compose-title" }, t("thread.new")), form);
+  return { section: h("section", { "aria-labelledby": "compose-title" }, h("h3", { class: "utrecht-heading-3", id: "compose-title" }, t("thread.new")), form), reply };
 }
 
 /** Checkboxes for the parties other than `me` whose role may receive `category`. */
@@ -158,13 +191,14 @@ export function threadPanel(
   open: boolean,
   reports: string[],
 ): HTMLElement {
-  const entries = thread.map((m) => entry(policy, caseId, who.organisation, m, items.get(m.id) ?? {}));
+  const writing = open ? compose(policy, caseId, who.role, who.organisation, parties) : null;
+  const entries = thread.map((m) => entry(policy, caseId, who.organisation, m, items.get(m.id) ?? {}, thread, writing?.reply ?? null));
   return h(
     "section",
     { "aria-labelledby": "thread-title", id: "thread" },
     h("h2", { class: "utrecht-heading-2", id: "thread-title" }, t("thread.title")),
     entries.length ? h("div", {}, ...entries) : h("p", { class: "utrecht-paragraph" }, t("thread.none")),
-    ...(open ? [compose(policy, caseId, who.role, who.organisation, parties)] : []),
+    ...(writing ? [writing.section] : []),
     ...(open && reports.length ? [reportForm(policy, caseId, who.organisation, parties, reports)] : []),
   );
 }

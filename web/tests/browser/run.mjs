@@ -18,6 +18,9 @@ const people = JSON.parse(process.env.SLUIS_PEOPLE);
 const client = JSON.parse(readFileSync(process.env.SLUIS_CLIENT, "utf8"));
 mkdirSync(out, { recursive: true });
 const today = new Date().toISOString().slice(0, 10);
+const inAYear = new Date(Date.now() + 365 * 86400000).toISOString().slice(0, 10);
+// A second client's case, registered by the care organisation before the run.
+const second = process.env.SLUIS_SECOND_CASE;
 
 const browser = await chromium.launch({
   executablePath: process.env.SLUIS_CHROMIUM ?? "/usr/bin/chromium",
@@ -356,6 +359,25 @@ let corporationFields = [];
   check("the application is sealed by the broker", (await applied).status() === 200);
   await page.waitForSelector("#applications tbody tr");
   await look(page, "care-application");
+  // The reply to the corporation's message goes to its sender, about its subject.
+  await page.click("article:has-text('De bezichtiging is verschoven') [data-reply]");
+  await page.waitForSelector("#message-answering:has-text('Intermaris')");
+  check("the reply is addressed to the message's sender only", (await page.locator("#message input[type=checkbox]:checked").evaluateAll((els) => els.map((e) => e.value)).then((v) => v.join())) === "intermaris");
+  await page.fill("#message-text", "Dinsdag past, de cliënt komt.");
+  const replied = page.waitForResponse((r) => r.url().endsWith("/messages") && r.request().method() === "POST");
+  await page.click("#message button[type=submit]");
+  check("the reply is sealed by the broker", (await replied).status() === 200);
+  await page.waitForSelector("article:has-text('Dinsdag past') [data-reply-to]");
+  // The client signed a renewed declaration: the case continues under it.
+  await page.fill("#f-renew_signed_on", today);
+  await page.fill("#f-renew_valid_until", inAYear);
+  await page.setInputFiles("#f-renew_document", { name: "toestemming-2.pdf", mimeType: "application/pdf", buffer: Buffer.from("%PDF-1.4\n% Vernieuwde toestemming (fictief)\n%%EOF\n") });
+  const renewed = page.waitForResponse((r) => r.url().endsWith("/consent") && r.request().method() === "POST");
+  await page.click("#renewal button[type=submit]");
+  check("the renewed declaration is recorded", (await renewed).status() === 200);
+  await page.waitForSelector("#consents tr[data-consent='superseded']");
+  check("the renewed declaration is the one in force", (await page.locator("#consents tr[data-consent='active']").count()) === 1);
+  await look(page, "care-reply-and-renewal");
   await page.context().close();
 }
 {
@@ -436,6 +458,36 @@ let corporationFields = [];
   await readmeShot(page, "monitor");
   await page.context().close();
 }
+// 6. The second client withdraws consent (AVG art. 7(3)) and then asks for erasure (art.
+// 17): the guide records both, each only once its box is ticked, and downloads the signed
+// deletion receipt for the client.
+let receipt = null;
+{
+  const page = await newPage();
+  await logIn(page, people.care.username, people.care.password);
+  await page.waitForSelector("#cases", { timeout: 60000 });
+  await page.click(`#cases a[href='#/cases/${second}']`);
+  await page.waitForSelector("#withdrawal");
+  await page.click("#withdrawal button[type=submit]");
+  await page.waitForSelector("#withdrawal [role=alert]");
+  check("a withdrawal needs its box ticked", (await page.locator("#consents tr[data-consent='active']").count()) === 1);
+  await page.check("#withdrawal-confirm");
+  const withdrawn = page.waitForResponse((r) => r.url().endsWith("/consent/withdraw") && r.request().method() === "POST");
+  await page.click("#withdrawal button[type=submit]");
+  check("the withdrawal is recorded", (await withdrawn).status() === 200);
+  await page.waitForSelector("#consents tr[data-consent='withdrawn']");
+  check("a withdrawn case offers no renewal", (await page.locator("#renewal").count()) === 0);
+  await page.check("#erasure-confirm");
+  const erased = page.waitForResponse((r) => r.url().endsWith("/erasure") && r.request().method() === "POST");
+  await page.click("#erasure button[type=submit]");
+  check("the erasure is recorded", (await erased).status() === 200);
+  await page.waitForSelector("#receipts [data-receipt='1']");
+  const download = page.waitForEvent("download");
+  await page.click("#receipts [data-receipt='1']");
+  receipt = readFileSync(await (await download).path(), "utf8");
+  await look(page, "care-withdrawal-and-erasure");
+  await page.context().close();
+}
 let proven = null;
 {
   const page = await newPage();
@@ -504,7 +556,7 @@ let proven = null;
 
 await browser.close();
 writeFileSync(join(out, "traffic.json"), JSON.stringify(traffic, null, 1));
-writeFileSync(join(out, "results.json"), JSON.stringify({ case: caseId, checks, axe: findings, corporation_fields: corporationFields, report: proven }, null, 1));
+writeFileSync(join(out, "results.json"), JSON.stringify({ case: caseId, receipt, checks, axe: findings, corporation_fields: corporationFields, report: proven }, null, 1));
 const failed = checks.filter((c) => !c.ok);
 console.log(`${checks.length - failed.length} of ${checks.length} checks passed; ${traffic.length} requests recorded`);
 process.exitCode = failed.length ? 1 : 0;
