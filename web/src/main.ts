@@ -10,7 +10,7 @@ import { adminPage } from "./pages/admin.ts";
 import { auditPage, reportPage } from "./pages/audit.ts";
 import { casePage } from "./pages/case.ts";
 import { casesPage } from "./pages/cases.ts";
-import { alert, go } from "./pages/common.ts";
+import { go, problemAlert } from "./pages/common.ts";
 import { loginPage, passwordPage, waitPage } from "./pages/login.ts";
 import { peoplePage } from "./pages/people.ts";
 import { inboxPage, queuePage } from "./pages/inbox.ts";
@@ -112,7 +112,7 @@ async function draw(): Promise<void> {
     if (one?.[1]) return await casePage(one[1]);
     return await casesPage();
   } catch (e) {
-    document.getElementById("main")?.replaceChildren(alert("error", t("error.generic", { detail: (e as Error).message })));
+    document.getElementById("main")?.replaceChildren(problemAlert(e));
   }
 }
 

@@ -3,12 +3,12 @@
 // municipality what its decision needs (the categories held back at referral, policy
 // `[until_application]`), opened here; the municipality applied to records its decision. The
 // broker keeps the clock: each application shows its last day and whether it is overdue.
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { formatDate } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
 import { atReferral, type FieldSpec, type Policy, toJson } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 import { formFields, problemsOf } from "./register.ts";
 
 export interface Application {
@@ -21,10 +21,6 @@ export interface Application {
   decided_on?: string | null;
   overdue: boolean;
   decision_days?: number | null;
-}
-
-function failed(status: HTMLElement, e: unknown): void {
-  status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
 }
 
 /** The case's applications with their deadlines and decisions. */

@@ -1,11 +1,11 @@
 // The coordinator's assessment of a registration: the art. 7 criteria as the form's rules,
 // evaluated here on the opened fields (an aid beside the fields; the decision stays the
 // coordinator's), the checklist of the assessment form, and accept / reject / ask.
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
 import { type Policy, rulesOn } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
+import { failed, field, go } from "./common.ts";
 
 /** The rules of the registration form on the opened values, each met or not. */
 export function criteriaAid(policy: Policy, values: Record<string, unknown>): HTMLElement {
@@ -66,8 +66,7 @@ export function assessPanel(policy: Policy, caseId: string): HTMLElement {
       await call("POST", `/v1/cases/${caseId}/assessment`, { decision: decision.value, fields });
       go(`#/cases/${caseId}`);
     } catch (e) {
-      const detail = e instanceof Problem && e.errors.length ? e.errors.map((p) => `${p.field}: ${p.problem}`).join("; ") : (e as Error).message;
-      status.replaceChildren(alert("error", t("error.generic", { detail })));
+      failed(status, e);
     }
   });
   return h("section", { "aria-labelledby": "assess" }, h("h2", { class: "utrecht-heading-2", id: "assess" }, t("assess.title")), form);

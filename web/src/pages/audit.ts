@@ -2,14 +2,14 @@
 // and exports; a client found by pseudonym or by the BSN typed in; the client's access report
 // (AVG art. 15) with every row checked here against the signed checkpoint; the log's
 // verification and its signals.
-import { call, callBlob, Problem } from "../api.ts";
+import { call, callBlob } from "../api.ts";
 import { barChart } from "../chart.ts";
 import { h, show } from "../dom.ts";
 import { formatDate } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
 import { checkpointOf, leafHash, openNote, parseVkey, verifyInclusion } from "../proof.ts";
 import { session } from "../session.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, field, go, problemAlert } from "./common.ts";
 
 interface Event {
   seq: number;
@@ -167,7 +167,7 @@ export async function reportPage(pseudonym: string): Promise<void> {
   try {
     report = await call<Report>("GET", `/v1/audit/clients/${encodeURIComponent(pseudonym)}/report`);
   } catch (e) {
-    return show(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
+    return show(problemAlert(e));
   }
   const vkey = await fetch("/v1/audit/vkey").then((r) => r.text());
   const key = parseVkey(vkey);

@@ -1,11 +1,11 @@
 // A change report by the care guide (the answer to the coordinator's question, or news about
 // the client): one field of the registration form with its new value. The change report is
 // one of the sealing endpoints: the broker seals the value to every party entitled to it.
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
 import { check, type Policy, toJson } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 import { control } from "./register.ts";
 
 export function changePanel(policy: Policy, caseId: string): HTMLElement {
@@ -31,8 +31,7 @@ export function changePanel(policy: Policy, caseId: string): HTMLElement {
       await call("POST", `/v1/cases/${caseId}/changes`, { fields: { [spec.id]: toJson(value) } });
       go(`#/cases/${caseId}`);
     } catch (e) {
-      const detail = e instanceof Problem && e.errors.length ? e.errors.map((p) => p.problem).join("; ") : (e as Error).message;
-      status.replaceChildren(alert("error", t("error.generic", { detail })));
+      failed(status, e);
     }
   });
   return h("section", { "aria-labelledby": "change-title" }, h("h2", { class: "utrecht-heading-2", id: "change-title" }, t("change.title")), form);

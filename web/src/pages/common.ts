@@ -1,5 +1,8 @@
-// Pieces every page uses: alerts, labelled fields, navigation.
+// Pieces every page uses: alerts, what went wrong, labelled fields, navigation.
+import { Problem } from "../api.ts";
 import { h } from "../dom.ts";
+import { t, tOr } from "../i18n.ts";
+import { session } from "../session.ts";
 
 /** An NL Design System alert; errors are announced at once. */
 export function alert(kind: "info" | "ok" | "warning" | "error", text: string): HTMLElement {
@@ -8,6 +11,26 @@ export function alert(kind: "info" | "ok" | "warning" | "error", text: string): 
     { class: `utrecht-alert utrecht-alert--${kind}`, role: kind === "error" ? "alert" : undefined },
     h("p", { class: "utrecht-paragraph" }, text),
   );
+}
+
+/** What went wrong, for the person at the page: a sentence in the page's language for the
+ * kind of problem (its HTTP status), with the broker's own detail (as the API writes it, in
+ * English) or each field it names beside it. */
+export function problemAlert(e: unknown): HTMLElement {
+  if (!(e instanceof Problem)) return alert("error", t("error.generic", { detail: (e as Error).message }));
+  const label = (field: string) => session.policy?.fields[field]?.label ?? field;
+  const detail = e.errors.length ? e.errors.map((p) => `${label(p.field)}: ${p.problem}`).join("; ") : e.detail;
+  const sentence = tOr(`problem.${e.status}`, e.status >= 500 ? t("problem.5xx") : t("problem.4xx"));
+  return h(
+    "div",
+    { class: "utrecht-alert utrecht-alert--error", role: "alert", "data-status": String(e.status) },
+    h("div", {}, h("p", { class: "utrecht-paragraph" }, sentence), detail ? h("p", { class: "utrecht-paragraph" }, t("problem.detail", { detail })) : null),
+  );
+}
+
+/** Shows what went wrong in a form's status line. */
+export function failed(status: HTMLElement, e: unknown): void {
+  status.replaceChildren(problemAlert(e));
 }
 
 /** A form field: its label, the control, an optional description and error message. */

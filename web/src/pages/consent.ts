@@ -3,12 +3,12 @@
 // continues under (sealed by the broker to the declaration's holders: a sealing endpoint); the
 // withdrawal (AVG art. 7(3)), at once; the erasure request (AVG art. 17) and the signed
 // deletion receipts to hand to the client.
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { formatDate } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
 import { check, type FieldSpec, type Policy, toJson } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 import { control } from "./register.ts";
 
 interface Consent {
@@ -18,10 +18,6 @@ interface Consent {
   status: string;
   roles: string[];
   categories: string[];
-}
-
-function failed(status: HTMLElement, e: unknown): void {
-  status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
 }
 
 /** A form whose one button acts only once its box is ticked: a step that cannot be undone. */

@@ -1,10 +1,10 @@
 // Ending a case (art. 9.11, 10), by the coordinator or the corporation that matched it, with
 // its reason from the closed list; replacement housing instead returns the case to the
 // coordinator for a new referral.
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
-import { alert, field, go } from "./common.ts";
+import { failed, field, go } from "./common.ts";
 
 const REASONS = ["lease_ended", "home_swap", "replacement_housing", "moved_on", "other"] as const;
 
@@ -23,7 +23,7 @@ export function endPanel(caseId: string): HTMLElement {
     e.preventDefault();
     call("POST", `/v1/cases/${caseId}/end`, { reason: reason.value }).then(
       () => go(`#/cases/${caseId}`),
-      (err: unknown) => status.replaceChildren(alert("error", t("error.generic", { detail: err instanceof Problem ? err.detail : (err as Error).message }))),
+      (err: unknown) => failed(status, err),
     );
   });
   return h("section", { "aria-labelledby": "end-title" }, h("h2", { class: "utrecht-heading-2", id: "end-title" }, t("end.title")), form);

@@ -1,17 +1,13 @@
 // The care guide's later papers: the half-yearly evaluation in the uniform format (art. 9.10)
 // and documents uploaded later (the perspective plan, art. 7.1). Both are sealing endpoints:
 // the broker seals what arrives to the parties entitled to it.
-import { call, Problem, upload } from "../api.ts";
+import { call, upload } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
 import { check, type Policy, toJson } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 import { formFields, problemsOf } from "./register.ts";
 
-function failure(status: HTMLElement, e: unknown): void {
-  const detail = e instanceof Problem && e.errors.length ? e.errors.map((p) => `${p.field}: ${p.problem}`).join("; ") : (e as Error).message;
-  status.replaceChildren(alert("error", t("error.generic", { detail })));
-}
 
 export function evaluationPanel(policy: Policy, caseId: string): HTMLElement {
   const values: Record<string, unknown> = {};
@@ -35,7 +31,7 @@ export function evaluationPanel(policy: Policy, caseId: string): HTMLElement {
       await call("POST", `/v1/cases/${caseId}/evaluations`, { period: Number(period.value), fields });
       go(`#/cases/${caseId}`);
     } catch (e) {
-      failure(status, e);
+      failed(status, e);
     }
   });
   return h("section", { "aria-labelledby": "evaluate-title" }, h("h2", { class: "utrecht-heading-2", id: "evaluate-title" }, t("evaluate.title")), form);
@@ -67,7 +63,7 @@ export function documentPanel(policy: Policy, caseId: string, changes: string[])
       await upload(`/v1/cases/${caseId}/documents/${spec.id}`, bytes);
       go(`#/cases/${caseId}`);
     } catch (e) {
-      failure(status, e);
+      failed(status, e);
     }
   });
   return h("section", { "aria-labelledby": "document-title" }, h("h2", { class: "utrecht-heading-2", id: "document-title" }, t("document.title")), form);

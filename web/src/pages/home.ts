@@ -1,17 +1,17 @@
 // The corporation's part of a case: report a match (the home's municipality and kind, with the
 // offer of the policy's offer form, which the broker seals to the care organisation and the
 // coordinator), the key handover, the lease converted.
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
 import type { Policy } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 import { formFields, problemsOf } from "./register.ts";
 
 function send(status: HTMLElement, path: string, body: unknown, caseId: string): Promise<void> {
   return call("POST", path, body).then(
     () => go(`#/cases/${caseId}`),
-    (e) => void status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message }))),
+    (e) => failed(status, e),
   );
 }
 

@@ -1,12 +1,12 @@
 // The monitor (art. 17) as a page: the counts a party reports for a period, and the tables
 // and chart of the annual or half-year monitor with the parties' display names (the broker
 // suppresses small cells; a hidden count shows as `<5` or `x`).
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { type Bar, barChart } from "../chart.ts";
 import { h, show } from "../dom.ts";
 import { t, tOr } from "../i18n.ts";
 import { session } from "../session.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 
 type Cell = number | "small" | "hidden";
 
@@ -152,7 +152,7 @@ export async function countsPage(message?: string): Promise<void> {
       await call("POST", "/v1/monitor/reports", { period: choose.value, counts });
       await countsPage(t("counts.saved"));
     } catch (e) {
-      status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
+      failed(status, e);
     }
   });
   show(h("h1", { class: "utrecht-heading-1" }, t("counts.title")), message ? alert("ok", message) : "", h("p", { class: "utrecht-paragraph" }, t("counts.intro")), form);

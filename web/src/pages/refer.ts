@@ -1,12 +1,12 @@
 // The coordinator's referral: the municipalities chosen, then who will receive which
 // categories; on confirmation the fields are opened here and re-shared (the referral is one
 // of the sealing endpoints), each organisation sent what its role may see.
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { t, tOr } from "../i18n.ts";
 import { ask } from "../keys.ts";
 import { atReferral, decode, type FieldSpec, type Policy, toJson } from "../policy.ts";
-import { alert, go } from "./common.ts";
+import { alert, failed, go } from "./common.ts";
 
 /** The organisations a referral to `municipalities` makes parties (the allocation). */
 export function recipients(policy: Policy, municipalities: string[]): string[] {
@@ -84,7 +84,7 @@ export function referPanel(policy: Policy, caseId: string): HTMLElement {
       await call("POST", `/v1/cases/${caseId}/referral`, { municipalities, shares });
       go(`#/cases/${caseId}`);
     } catch (e) {
-      status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
+      failed(status, e);
     }
   });
   return h(

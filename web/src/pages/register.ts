@@ -8,7 +8,7 @@ import { formatDate, formatEur } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
 import { byCategory, check, type FieldSpec, type Policy, rulesOn, toJson, visibleTo } from "../policy.ts";
 import { session } from "../session.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 
 type Values = Record<string, unknown>;
 
@@ -198,7 +198,7 @@ function summaryPage(values: Values, specs: FieldSpec[]): void {
       if (e instanceof Problem && e.errors.length) {
         return registerPage(values, Object.fromEntries(e.errors.map((p) => [p.field, p.problem])));
       }
-      status.replaceChildren(alert("error", t("error.generic", { detail: (e as Error).message })));
+      failed(status, e);
     }
   });
   show(h("h1", { class: "utrecht-heading-1" }, t("register.summary")), h("dl", { class: "utrecht-data-list" }, ...rows), h("div", { class: "utrecht-button-group" }, back, send), status);

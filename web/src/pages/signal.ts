@@ -1,11 +1,11 @@
 // A signal after the match by the corporation or the municipality (art. 9.9, 12): rent
 // arrears, nuisance or another problem, sealed by the broker to the care organisation and the
 // coordinator (the signal form of the policy; a sealing endpoint).
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { t } from "../i18n.ts";
 import type { Policy } from "../policy.ts";
-import { alert, go } from "./common.ts";
+import { alert, failed, go } from "./common.ts";
 import { formFields, problemsOf } from "./register.ts";
 
 export function signalPanel(policy: Policy, caseId: string): HTMLElement {
@@ -27,7 +27,7 @@ export function signalPanel(policy: Policy, caseId: string): HTMLElement {
       await call("POST", `/v1/cases/${caseId}/signals`, { fields: values });
       go(`#/cases/${caseId}`);
     } catch (e) {
-      status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
+      failed(status, e);
     }
   });
   return h("section", { "aria-labelledby": "signal-title" }, h("h2", { class: "utrecht-heading-2", id: "signal-title" }, t("signal.title")), h("p", { class: "utrecht-paragraph" }, t("signal.intro")), form);

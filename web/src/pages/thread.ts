@@ -3,12 +3,12 @@
 // an acknowledgement for a report addressed to it (art. 15, 16), and a new message to parties
 // it picks, about a category each of their roles may see (sealed by the broker: a sealing
 // endpoint).
-import { call, Problem } from "../api.ts";
+import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { formatDate } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
 import { type Policy, toJson } from "../policy.ts";
-import { alert, field, go } from "./common.ts";
+import { alert, failed, field, go } from "./common.ts";
 import { formFields, problemsOf } from "./register.ts";
 
 export interface Message {
@@ -32,10 +32,6 @@ const REPORT_CATEGORIES = ["consultation", "handover"];
 
 function nameOf(policy: Policy, org: string): string {
   return policy.parties[org]?.name ?? org;
-}
-
-function failed(status: HTMLElement, e: unknown): void {
-  status.replaceChildren(alert("error", t("error.generic", { detail: e instanceof Problem ? e.detail : (e as Error).message })));
 }
 
 /** The line saying which message `m` answers, if it answers one this organisation sees. */

@@ -314,6 +314,8 @@ let corporationFields = [];
   const signalled = page.waitForResponse((r) => r.url().endsWith("/signals") && r.request().method() === "POST");
   await page.click("#signal button[type=submit]");
   check("the signal is sealed by the broker", (await signalled).status() === 200);
+  // The case page is drawn again: its signal form is empty.
+  await page.waitForFunction(() => document.querySelector("#f-signal_note")?.value === "");
   // The triangle lease converts with the day of each of its three conditions (art. 4).
   await page.click("#lease button[type=submit]");
   await page.waitForSelector("text=Vul de datum van de omzetting en van elk van de drie voorwaarden in.");
@@ -321,6 +323,7 @@ let corporationFields = [];
   const converted = page.waitForResponse((r) => r.url().endsWith("/lease-conversion") && r.request().method() === "POST");
   await page.click("#lease button[type=submit]");
   check("the lease is converted", (await converted).status() === 200);
+  await page.waitForSelector("main ol li:has-text('Huurcontract omgezet')");
   // A message to the care organisation and the coordinator, sealed by the broker; the
   // corporation keeps its own copy and reads it back, opened here.
   await page.waitForSelector("#message");
@@ -463,11 +466,14 @@ let corporationFields = [];
 // deletion receipt for the client.
 let receipt = null;
 {
-  const page = await newPage();
-  await logIn(page, people.care.username, people.care.password);
-  await page.waitForSelector("#cases", { timeout: 60000 });
-  await page.click(`#cases a[href='#/cases/${second}']`);
-  await page.waitForSelector("#withdrawal");
+  // A colleague has the same case open in another browser.
+  const [page, colleague] = [await newPage(), await newPage()];
+  for (const p of [page, colleague]) {
+    await logIn(p, people.care.username, people.care.password);
+    await p.waitForSelector("#cases", { timeout: 60000 });
+    await p.click(`#cases a[href='#/cases/${second}']`);
+    await p.waitForSelector("#withdrawal");
+  }
   await page.click("#withdrawal button[type=submit]");
   await page.waitForSelector("#withdrawal [role=alert]");
   check("a withdrawal needs its box ticked", (await page.locator("#consents tr[data-consent='active']").count()) === 1);
@@ -477,6 +483,15 @@ let receipt = null;
   check("the withdrawal is recorded", (await withdrawn).status() === 200);
   await page.waitForSelector("#consents tr[data-consent='withdrawn']");
   check("a withdrawn case offers no renewal", (await page.locator("#renewal").count()) === 0);
+  // The colleague's page is behind: the broker refuses the second withdrawal, and the page
+  // says so in Dutch, beside the broker's own explanation.
+  await colleague.check("#withdrawal-confirm");
+  await colleague.click("#withdrawal button[type=submit]");
+  const stale = colleague.locator("#withdrawal [role=alert][data-status='409']");
+  await stale.waitFor();
+  check("a stale page is told someone was ahead", (await stale.innerText()).includes("misschien was iemand u voor"), await stale.innerText());
+  await look(colleague, "care-stale-withdrawal");
+  await colleague.context().close();
   await page.check("#erasure-confirm");
   const erased = page.waitForResponse((r) => r.url().endsWith("/erasure") && r.request().method() === "POST");
   await page.click("#erasure button[type=submit]");
