@@ -99,18 +99,18 @@ export async function consentPanel(policy: Policy, caseId: string, open: boolean
   const rows = chain.map((c) =>
     h(
       "tr",
-      { "data-consent": c.status },
-      h("td", {}, formatDate(c.signed_on)),
-      h("td", {}, formatDate(c.valid_until)),
-      h("td", {}, tOr(`consent.status.${c.status}`, c.status)),
+      { class: "utrecht-table__row", "data-consent": c.status },
+      h("td", { class: "utrecht-table__cell" }, formatDate(c.signed_on)),
+      h("td", { class: "utrecht-table__cell" }, formatDate(c.valid_until)),
+      h("td", { class: "utrecht-table__cell" }, tOr(`consent.status.${c.status}`, c.status)),
     ),
   );
   const table = h(
     "table",
     { class: "utrecht-table", id: "consents" },
     h("caption", { class: "utrecht-table__caption" }, t("consent.declarations")),
-    h("thead", { class: "utrecht-table__header" }, h("tr", {}, ...[t("register.consent.signed"), t("register.consent.until"), t("consent.status")].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, ...rows),
+    h("thead", { class: "utrecht-table__header" }, h("tr", { class: "utrecht-table__row" }, ...[t("register.consent.signed"), t("register.consent.until"), t("consent.status")].map((c) => h("th", { class: "utrecht-table__header-cell", scope: "col" }, c)))),
+    h("tbody", { class: "utrecht-table__body" }, ...rows),
   );
   const current = chain.find((c) => c.status === "active");
   const parts: HTMLElement[] = [h("h2", { class: "utrecht-heading-2", id: "consent-title" }, t("consent.title")), chain.length ? table : h("p", { class: "utrecht-paragraph" }, t("consent.none"))];
