@@ -7,9 +7,9 @@ import { call } from "../api.ts";
 import { h } from "../dom.ts";
 import { formatDate } from "../format.ts";
 import { t, tOr } from "../i18n.ts";
-import { check, type FieldSpec, type Policy, toJson } from "../policy.ts";
+import { type FieldSpec, type Policy, toJson } from "../policy.ts";
 import { alert, failed, field, go } from "./common.ts";
-import { control } from "./register.ts";
+import { control, problemsOf } from "./register.ts";
 
 interface Consent {
   id: string;
@@ -59,8 +59,8 @@ function renewal(policy: Policy, caseId: string, current: Consent): HTMLElement 
   );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    const problems = specs.map((s) => [s, check(s, values[s.id])] as const).filter(([, p]) => p);
-    if (problems.length) return void status.replaceChildren(alert("error", problems.map(([s, p]) => `${s.label}: ${p}`).join(" ")));
+    const problems = problemsOf(specs, values);
+    if (problems) return void status.replaceChildren(alert("error", problems));
     const body = {
       signed_on: values.renew_signed_on,
       valid_until: values.renew_valid_until,
